@@ -1,0 +1,293 @@
+// Package db opens the reputation service's SQLite database safely, applies
+// and validates its schema, and measures it. It is plain Go with
+// context.Context, used by the CLI, the console and tests alike.
+package db
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
+)
+
+// Options tunes a connection. The zero value is usable: defaults fill in.
+type Options struct {
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// connection before failing with ErrLocked. Default 5 s.
+	BusyTimeout time.Duration
+	// CacheSize is PRAGMA cache_size (pages when positive, KiB when
+	// negative), from the config's database.cache_size. 0 keeps SQLite's.
+	CacheSize int
+	// WALAutocheckpoint is PRAGMA wal_autocheckpoint in pages; 0 keeps
+	// SQLite's default of 1000.
+	WALAutocheckpoint int
+	// MaxConns caps the pool. Default 4 for readers, 1 for writers (SQLite
+	// has one writer at a time; more connections only queue on the lock).
+	MaxConns int
+	// Synchronous is PRAGMA synchronous for writers: "FULL" (default: a
+	// commit survives power loss) or "NORMAL".
+	Synchronous string
+	// Create lets OpenWrite create a missing database file. Only
+	// 'repops migrate apply --create' and the demo set it.
+	Create bool
+}
+
+func (o Options) withDefaults(write bool) Options {
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = 4
+		if write {
+			o.MaxConns = 1
+		}
+	}
+	if o.Synchronous == "" {
+		o.Synchronous = "FULL"
+	}
+	return o
+}
+
+// sqliteMagic is the first 16 bytes of every SQLite 3 database file.
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// CheckFile looks at the file at path before SQLite does, so that the usual
+// mistakes get a precise error instead of SQLite's "unable to open database
+// file" or, worse, a new empty database: a missing file, a directory, an
+// empty file, something that is not SQLite, a file shorter than its header
+// says (truncated). It reads the first 100 bytes and changes nothing.
+func CheckFile(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fileError(path, ErrNotFound, "")
+	case err != nil:
+		return &FileError{Path: path, Kind: ErrNotFound, Detail: err.Error(), Hint: "check the path and its permissions"}
+	case st.IsDir():
+		return fileError(path, ErrIsDirectory, "")
+	case st.Size() == 0:
+		return fileError(path, ErrEmpty, "")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return &FileError{Path: path, Kind: ErrNotFound, Detail: err.Error(), Hint: "check the file's permissions"}
+	}
+	defer f.Close()
+	hdr := make([]byte, 100)
+	n, err := io.ReadFull(f, hdr)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return &FileError{Path: path, Kind: ErrNotSQLite, Detail: err.Error(), Hint: hints[ErrNotSQLite]}
+	}
+	if n < len(sqliteMagic) || !bytes.Equal(hdr[:len(sqliteMagic)], sqliteMagic) {
+		return fileError(path, ErrNotSQLite, "no SQLite header")
+	}
+	if n < 100 {
+		return fileError(path, ErrCorrupt, fmt.Sprintf("truncated: %d bytes, shorter than the 100-byte header", st.Size()))
+	}
+	pageSize := int64(binary.BigEndian.Uint16(hdr[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		return fileError(path, ErrCorrupt, fmt.Sprintf("invalid page size %d in the header", pageSize))
+	}
+	// The in-header page count is valid when the change counter matches
+	// "version-valid-for". A WAL may hold pages not yet checkpointed into
+	// the file, so a short file is only called truncated without a WAL.
+	pages := int64(binary.BigEndian.Uint32(hdr[28:32]))
+	if binary.BigEndian.Uint32(hdr[24:28]) == binary.BigEndian.Uint32(hdr[92:96]) && pages > 0 {
+		if want := pages * pageSize; st.Size() < want && !hasWAL(path) {
+			return fileError(path, ErrCorrupt, fmt.Sprintf("truncated: %d bytes, the header says %d", st.Size(), want))
+		}
+	}
+	return nil
+}
+
+func hasWAL(path string) bool {
+	st, err := os.Stat(path + "-wal")
+	return err == nil && st.Size() > 0
+}
+
+// dsn builds a go-sqlite3 DSN. go-sqlite3 hands mode=ro to SQLite only for
+// a "file:" URI; a plain "path?mode=ro" is silently read-write, so every
+// DSN here is a URI with the path escaped.
+func dsn(path string, params url.Values) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	// Escape what SQLite's URI parser would read as the query or fragment, so
+	// that a path containing them is still one path.
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs)
+	return "file:" + p + "?" + params.Encode()
+}
+
+// connector opens connections with go-sqlite3 and runs per-connection
+// pragmas that the DSN cannot carry (wal_autocheckpoint).
+type connector struct {
+	dsn     string
+	pragmas []string
+	drv     *sqlite3.SQLiteDriver
+}
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc := conn.(*sqlite3.SQLiteConn)
+	for _, p := range c.pragmas {
+		if _, err := sc.ExecContext(ctx, p, nil); err != nil {
+			sc.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return conn, nil
+}
+
+func (c *connector) Driver() driver.Driver { return c.drv }
+
+// OpenRead opens the database at path for reading only: mode=ro and
+// query_only, so no statement through it can change the file. It never
+// creates a file. The first read happens here, so a file that is not a
+// usable database fails now with a FileError.
+func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
+	o = o.withDefaults(false)
+	if err := CheckFile(path); err != nil {
+		return nil, err
+	}
+	params := url.Values{}
+	params.Set("mode", "ro")
+	params.Set("_query_only", "1")
+	params.Set("_busy_timeout", fmt.Sprint(o.BusyTimeout.Milliseconds()))
+	var pragmas []string
+	if o.CacheSize != 0 {
+		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = %d", o.CacheSize))
+	}
+	return openPool(ctx, path, &connector{dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
+}
+
+// OpenWrite opens the database at path for a procedure that writes: WAL,
+// a busy timeout, IMMEDIATE transactions (BEGIN takes the write lock, so a
+// transaction never fails half way for want of it), foreign keys on, and the
+// config's cache_size and wal_autocheckpoint. It refuses a read-only file or
+// filesystem before SQLite is asked, and creates a missing file only when
+// o.Create is set.
+func OpenWrite(ctx context.Context, path string, o Options) (*sql.DB, error) {
+	o = o.withDefaults(true)
+	mode := "rw"
+	if o.Create {
+		mode = "rwc"
+		if err := checkCreatable(path); err != nil {
+			return nil, err
+		}
+	} else if err := CheckFile(path); err != nil {
+		return nil, err
+	}
+	if err := checkWritable(path); err != nil {
+		return nil, err
+	}
+	params := url.Values{}
+	params.Set("mode", mode)
+	params.Set("_busy_timeout", fmt.Sprint(o.BusyTimeout.Milliseconds()))
+	params.Set("_txlock", "immediate")
+	params.Set("_foreign_keys", "1")
+	params.Set("_journal_mode", "WAL")
+	params.Set("_synchronous", o.Synchronous)
+	var pragmas []string
+	if o.CacheSize != 0 {
+		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = %d", o.CacheSize))
+	}
+	if o.WALAutocheckpoint != 0 {
+		pragmas = append(pragmas, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", o.WALAutocheckpoint))
+	}
+	return openPool(ctx, path, &connector{dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
+}
+
+func openPool(ctx context.Context, path string, c *connector, o Options) (*sql.DB, error) {
+	pool := sql.OpenDB(c)
+	pool.SetMaxOpenConns(o.MaxConns)
+	pool.SetMaxIdleConns(o.MaxConns)
+	var n int
+	if err := pool.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		pool.Close()
+		err = Classify(path, err)
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return pool, nil
+}
+
+// checkWritable refuses a file without write permission bits (honoured even
+// as root, where the kernel would let the write through) and a file or
+// directory on a read-only filesystem.
+func checkWritable(path string) error {
+	if st, err := os.Stat(path); err == nil {
+		if st.Mode().Perm()&0o222 == 0 {
+			return fileError(path, ErrReadOnly, fmt.Sprintf("mode %04o", st.Mode().Perm()))
+		}
+		if err := unix.Access(path, unix.W_OK); err != nil {
+			return fileError(path, ErrReadOnly, err.Error())
+		}
+	}
+	// SQLite writes -wal and -shm beside the file.
+	if err := unix.Access(filepath.Dir(path), unix.W_OK); err != nil {
+		return &FileError{Path: path, Kind: ErrReadOnly, Detail: "its directory is not writable: " + err.Error(), Hint: hints[ErrReadOnly]}
+	}
+	return nil
+}
+
+// checkCreatable allows a missing file, or an existing one that passes
+// CheckFile or is empty (SQLite initialises an empty file).
+func checkCreatable(path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Dir(path)); err != nil {
+			return &FileError{Path: path, Kind: ErrNotFound, Detail: "its directory does not exist", Hint: "create the directory first"}
+		}
+		return nil
+	}
+	if err == nil && !st.IsDir() && st.Size() == 0 {
+		return nil
+	}
+	return CheckFile(path)
+}
+
+// FileSizes are the sizes on disk of a database and its WAL.
+type FileSizes struct {
+	DB, WAL, SHM int64
+}
+
+// StatFiles returns the sizes of path and its -wal and -shm; missing
+// companions count as zero.
+func StatFiles(path string) (FileSizes, error) {
+	var s FileSizes
+	st, err := os.Stat(path)
+	if err != nil {
+		return s, fmt.Errorf("stat database %s: %w", path, err)
+	}
+	s.DB = st.Size()
+	if st, err := os.Stat(path + "-wal"); err == nil {
+		s.WAL = st.Size()
+	}
+	if st, err := os.Stat(path + "-shm"); err == nil {
+		s.SHM = st.Size()
+	}
+	return s, nil
+}
