@@ -1,0 +1,181 @@
+package db
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+)
+
+// The state dir (config.Config.StateDir) holds what repops knows that the
+// live database must not: a restore would roll it back. The records here are
+// written by the procedures (ops) and read by the figures (metrics), which
+// may not import ops, so their format lives at the bottom.
+
+// BackupTimeLayout is the UTC timestamp in a backup's file name:
+// architect_20261129T044500Z.db.
+const BackupTimeLayout = "20060102T150405Z"
+
+// backupName matches a finished backup's file name. Files being written
+// have another name (a leading dot and a .tmp suffix) and never match.
+var backupName = regexp.MustCompile(`^([A-Za-z0-9_.-]+)_(\d{8}T\d{6}Z)\.db$`)
+
+// BackupFile is a finished backup found in the backup dir.
+type BackupFile struct {
+	Name string // base name
+	Path string
+	Time time.Time // from the name: when the backup was taken
+	Size int64
+}
+
+// BackupFileName is the name of a backup of the database named base (for
+// example "architect.db") taken at t.
+func BackupFileName(base string, t time.Time) string {
+	stem := base
+	if ext := filepath.Ext(stem); ext != "" {
+		stem = stem[:len(stem)-len(ext)]
+	}
+	return fmt.Sprintf("%s_%s.db", stem, t.UTC().Format(BackupTimeLayout))
+}
+
+// ListBackups lists the finished backups in dir, newest first. A missing
+// dir has none (no error).
+func ListBackups(dir string) ([]BackupFile, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list backups in %s: %w", dir, err)
+	}
+	var out []BackupFile
+	for _, e := range entries {
+		m := backupName.FindStringSubmatch(e.Name())
+		if m == nil || !e.Type().IsRegular() {
+			continue
+		}
+		t, err := time.Parse(BackupTimeLayout, m[2])
+		if err != nil {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, BackupFile{Name: e.Name(), Path: filepath.Join(dir, e.Name()), Time: t, Size: info.Size()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out, nil
+}
+
+// CheckRecord is the outcome of the last integrity check of a database.
+type CheckRecord struct {
+	Time     time.Time `json:"time"`
+	Database string    `json:"database"`
+	Mode     string    `json:"mode"` // "quick" or "full"
+	OK       bool      `json:"ok"`
+	Problems []string  `json:"problems,omitempty"`
+}
+
+// DrillRecord is the outcome of the last DR drill.
+type DrillRecord struct {
+	Time       time.Time     `json:"time"`
+	Backup     string        `json:"backup"`
+	OK         bool          `json:"ok"`
+	RTO        time.Duration `json:"rto_ns"`       // measured restore time
+	RPO        time.Duration `json:"rpo_ns"`       // age of the backup restored
+	RTOLimit   time.Duration `json:"rto_limit_ns"` // the guide's objective compared against
+	RPOLimit   time.Duration `json:"rpo_limit_ns"`
+	ReportPath string        `json:"report_path,omitempty"`
+}
+
+const (
+	lastCheckFile = "last_check.json"
+	lastDrillFile = "last_drill.json"
+)
+
+// WriteLastCheck records rec in stateDir, atomically.
+func WriteLastCheck(stateDir string, rec CheckRecord) error {
+	return writeJSONAtomic(filepath.Join(stateDir, lastCheckFile), rec)
+}
+
+// ReadLastCheck reads the last check; ok is false when none was recorded.
+func ReadLastCheck(stateDir string) (rec CheckRecord, ok bool, err error) {
+	ok, err = readJSON(filepath.Join(stateDir, lastCheckFile), &rec)
+	return rec, ok, err
+}
+
+// WriteLastDrill records rec in stateDir, atomically.
+func WriteLastDrill(stateDir string, rec DrillRecord) error {
+	return writeJSONAtomic(filepath.Join(stateDir, lastDrillFile), rec)
+}
+
+// ReadLastDrill reads the last drill; ok is false when none was recorded.
+func ReadLastDrill(stateDir string) (rec DrillRecord, ok bool, err error) {
+	ok, err = readJSON(filepath.Join(stateDir, lastDrillFile), &rec)
+	return rec, ok, err
+}
+
+// writeJSONAtomic writes v to path through a temp file, fsync and rename,
+// so a reader never sees half a record. The dir is created 0700.
+func writeJSONAtomic(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create state dir %s: %w", filepath.Dir(path), err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+func readJSON(path string, v any) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("read %s: %w (delete the file; the next run rewrites it)", path, err)
+	}
+	return true, nil
+}
+
+// SyncDir fsyncs a directory so that a rename in it survives a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
