@@ -1,0 +1,264 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/repops/repops/config"
+)
+
+// Source kinds.
+const (
+	KindScrape       = "scrape"
+	KindPrometheus   = "prometheus"
+	KindAlertmanager = "alertmanager"
+	KindDatabase     = "database"
+)
+
+// The scrape windows: fast panels are judged over the last minute, as the
+// PromQL rate(...[1m]) of the guide's Prometheus; negotiation durations
+// (hours long, finishing a few times a minute at most) over the last hour.
+const (
+	FastWindow = time.Minute
+	SlowWindow = time.Hour
+)
+
+// PanelDefs is the panel catalogue, in display order: the guide's key
+// metrics first, then what its maintenance and recovery sections imply.
+func PanelDefs() []PanelDef {
+	sd := []string{KindScrape, KindPrometheus, KindDatabase}
+	sp := []string{KindScrape, KindPrometheus}
+	d := []string{KindDatabase}
+	return []PanelDef{
+		{Name: PanelSubmissionRate, Title: "Appeal submissions", Unit: "/min", Sources: sd,
+			PromQL:         `sum(rate(reputation_appeals_submitted_total[1m])) * 60`,
+			PromQLExporter: `repops_db_appeals_per_minute`,
+			Description:    "appeals submitted per minute over the last minute (database: last 5 minutes)"},
+		{Name: PanelAppealErrorRate, Title: "Appeal errors", Unit: "%", Sources: sp,
+			PromQL:      `100 * sum(rate(reputation_appeal_errors_total[1m])) / clamp_min(sum(rate(reputation_appeals_submitted_total[1m])), 1e-9)`,
+			Description: "failed appeal submissions as a share of submissions, last minute"},
+		{Name: PanelProcessingP95, Title: "Appeal processing p95", Unit: "ms", Sources: sp,
+			PromQL:      `1000 * histogram_quantile(0.95, sum by (le) (rate(reputation_appeal_processing_seconds_bucket[1m])))`,
+			Description: "95th percentile of appeal processing time, last minute"},
+		{Name: PanelNegotiationAvg, Title: "Negotiation avg", Unit: "h", Sources: sd,
+			PromQL:         `sum(rate(reputation_negotiation_duration_hours_sum[1h])) / sum(rate(reputation_negotiation_duration_hours_count[1h]))`,
+			PromQLExporter: `repops_db_negotiation_duration_hours{stat="avg"}`,
+			Description:    "average negotiation duration of negotiations finished in the last hour (database: last 7 days, first to last message)"},
+		{Name: PanelNegotiationP95, Title: "Negotiation p95", Unit: "h", Sources: sd,
+			PromQL:         `histogram_quantile(0.95, sum by (le) (rate(reputation_negotiation_duration_hours_bucket[1h])))`,
+			PromQLExporter: `repops_db_negotiation_duration_hours{stat="p95"}`,
+			Description:    "95th percentile of negotiation duration, last hour (database: last 7 days)"},
+		{Name: PanelMLLatencyP99, Title: "ML prediction p99", Unit: "ms", Sources: sp,
+			PromQL:      `1000 * histogram_quantile(0.99, sum by (le) (rate(reputation_ml_prediction_seconds_bucket[1m])))`,
+			Description: "99th percentile of ML prediction latency, last minute"},
+		{Name: PanelPredictionLatency, Title: "ML latency avg", Unit: "ms", Sources: sd,
+			PromQL:         `1000 * sum(rate(reputation_ml_prediction_seconds_sum[1m])) / sum(rate(reputation_ml_prediction_seconds_count[1m]))`,
+			PromQLExporter: `repops_db_ml_latency_ms_avg`,
+			Description:    "average ML prediction latency, last minute (database: last 5 minutes)"},
+		{Name: PanelMLConfidence, Title: "ML confidence", Unit: "", Sources: d,
+			PromQLExporter: `repops_db_ml_confidence_avg`,
+			Description:    "average confidence of the predictions of the last 5 minutes"},
+		{Name: PanelDBConnections, Title: "DB connections", Unit: "", Sources: sp,
+			PromQL:      `max(reputation_db_connections_active)`,
+			Description: "active database connections (the busiest node)"},
+		{Name: PanelDBConnectionsUsage, Title: "DB pool usage", Unit: "%", Sources: sp,
+			PromQL:      `100 * max(reputation_db_connections_active / reputation_db_connections_max)`,
+			Description: "active connections as a share of the pool's maximum"},
+		{Name: PanelAPIErrorRate, Title: "API errors", Unit: "%", Sources: sp,
+			PromQL:      `100 * sum(rate(reputation_api_requests_total{code=~"5.."}[1m])) / clamp_min(sum(rate(reputation_api_requests_total[1m])), 1e-9)`,
+			Description: "API requests answered 5xx as a share of all requests, last minute"},
+		{Name: PanelServiceUp, Title: "Service up", Unit: "", Sources: sp,
+			PromQL:      `min(up{job="reputation"})`,
+			Description: "1 when the service's /metrics answers (Prometheus: the job named reputation, every instance)"},
+		{Name: PanelBackupAge, Title: "Last backup", Unit: "h", Sources: d,
+			PromQLExporter: `repops_backup_age_seconds / 3600`,
+			Description:    "age of the newest backup in the backup dir"},
+		{Name: PanelDiskFree, Title: "Disk free", Unit: "%", Sources: d,
+			PromQLExporter: `100 * repops_disk_free_bytes / repops_disk_total_bytes`,
+			Description:    "free space on the database's filesystem"},
+		{Name: PanelDatabaseSize, Title: "Database size", Unit: "MiB", Sources: d,
+			PromQLExporter: `(repops_db_file_bytes + repops_db_wal_bytes) / 1048576`,
+			Description:    "database file plus WAL"},
+		{Name: PanelWALSize, Title: "WAL size", Unit: "MiB", Sources: d,
+			PromQLExporter: `repops_db_wal_bytes / 1048576`,
+			Description:    "size of the write-ahead log: a large WAL means checkpoints are starved"},
+		{Name: PanelPendingAppeals, Title: "Pending appeals", Unit: "", Sources: d,
+			PromQLExporter: `repops_db_appeals_pending`,
+			Description:    "appeals in status pending"},
+		{Name: PanelIntegrityOK, Title: "Integrity check", Unit: "", Sources: d,
+			PromQLExporter: `repops_integrity_check_ok`,
+			Description:    "1 when the last integrity check passed"},
+		{Name: PanelIntegrityAge, Title: "Last check", Unit: "d", Sources: d,
+			PromQLExporter: `(time() - repops_integrity_check_timestamp_seconds) / 86400`,
+			Description:    "days since the last integrity check"},
+		{Name: PanelSchemaPending, Title: "Schema behind", Unit: "", Sources: d,
+			PromQLExporter: `repops_schema_pending_migrations`,
+			Description:    "migrations this repops knows that the database lacks"},
+		{Name: PanelDrillAge, Title: "Last DR drill", Unit: "d", Sources: d,
+			PromQLExporter: `(time() - repops_drill_timestamp_seconds) / 86400`,
+			Description:    "days since the last disaster-recovery drill (the guide asks for one a quarter)"},
+	}
+}
+
+// panelDef finds a panel's definition.
+func panelDef(name string) (PanelDef, bool) {
+	for _, d := range PanelDefs() {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return PanelDef{}, false
+}
+
+// NoThreshold marks a rule without a target or without an alert threshold.
+var NoThreshold = math.NaN()
+
+// DefaultRules is the guide's "Key Metrics to Monitor" table, plus what its
+// maintenance and disaster-recovery sections imply:
+//   - backup_age: the newest backup older than the guide's RPO for data
+//     loss (1 hour) is critical (no backup at all counts as infinitely old);
+//   - disk_free: the database's filesystem running out of space (the
+//     guide's first check when submissions fail, and its weekly df -h);
+//   - integrity_check_failed / integrity_check_age: the last integrity
+//     check failed, or is older than a week (warning) / a month (alert);
+//   - schema_behind: migrations not applied (the guide validates the schema
+//     after every restore and deployment);
+//   - wal_size: a WAL grown past 512 MiB means checkpoints are starved;
+//   - ml_confidence: predictions below the config's ml_confidence_threshold
+//     (0.60), the guide's "low confidence" symptom;
+//   - dr_drill_age: the guide's quarterly disaster-recovery drill overdue;
+//   - service_down: the service's metrics endpoint not answering.
+//
+// Thresholds are in each panel's unit. Runbook ids are the slugs of the
+// guide's section headings.
+func DefaultRules() []Rule {
+	n := NoThreshold
+	return []Rule{
+		{Name: "appeal_submission_rate", Title: "Appeal submission rate", Panel: PanelSubmissionRate, Unit: "/min",
+			Target: 100, Alert: 100, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "appeal-submission-failing",
+			Description: "More than 100 appeals a minute: a flood or a client retry loop; check the service and the database's write latency."},
+		{Name: "appeal_error_rate", Title: "Appeal error rate", Panel: PanelAppealErrorRate, Unit: "%",
+			Target: 1, Alert: 5, Compare: Above, For: 5 * time.Minute, Severity: SeverityCritical,
+			Runbook:     "appeal-submission-failing",
+			Description: "Appeals are failing: check database connectivity, disk space, recent migrations."},
+		{Name: "appeal_processing_latency", Title: "Appeal processing latency p95", Panel: PanelProcessingP95, Unit: "ms",
+			Target: 500, Alert: 1000, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "high-cpu-usage",
+			Description: "Appeals are processed slowly: profile the service, look for slow queries and missing indexes."},
+		{Name: "negotiation_duration", Title: "Negotiation duration", Panel: PanelNegotiationP95, TargetPanel: PanelNegotiationAvg, Unit: "h",
+			Target: 72, Alert: 24, Compare: Above, For: 15 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "high-negotiation-latency",
+			Description: "Negotiations take too long (target: average under 72 h; alert: p95 over 24 h): large threads, old messages to archive, indexes to rebuild."},
+		{Name: "ml_prediction_latency", Title: "ML prediction latency p99", Panel: PanelMLLatencyP99, Unit: "ms",
+			Target: 100, Alert: 500, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "ml-prediction-timeouts",
+			Description: "ML predictions are slow or timing out: model data freshness, computation resources, batch size."},
+		{Name: "db_connections", Title: "Database connections", Panel: PanelDBConnectionsUsage, TargetPanel: PanelDBConnections, Unit: "",
+			Target: 8, Alert: 80, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "high-cpu-usage",
+			Description: "The connection pool is nearly exhausted (target: under 8 active; alert: over 80 % of max): slow queries hold connections; scale the pool."},
+		{Name: "api_error_rate", Title: "API error rate", Panel: PanelAPIErrorRate, Unit: "%",
+			Target: 0.1, Alert: 1, Compare: Above, For: 5 * time.Minute, Severity: SeverityCritical,
+			Runbook:     "emergency-escalation",
+			Description: "The API answers 5xx: check the service's logs and the database; restart the service if it is wedged."},
+		{Name: "service_down", Title: "Service metrics endpoint", Panel: PanelServiceUp, Unit: "",
+			Target: 1, Alert: 1, Compare: Below, For: time.Minute, Severity: SeverityCritical,
+			Runbook:     "restart-service",
+			Description: "The service's /metrics does not answer: the service is down or wedged."},
+		{Name: "backup_age", Title: "Backup age", Panel: PanelBackupAge, Unit: "h",
+			Target: 1, Alert: 1, Compare: Above, For: 0, Severity: SeverityCritical,
+			Runbook:     "backup-and-restore",
+			Description: "The newest backup is older than the guide's RPO for data loss (1 hour): take a backup now and check the backup job."},
+		{Name: "disk_free", Title: "Disk free", Panel: PanelDiskFree, Unit: "%",
+			Target: 20, Alert: 10, Compare: Below, For: 5 * time.Minute, Severity: SeverityCritical,
+			Runbook:     "database-growing-too-fast",
+			Description: "The database's filesystem is filling up: archive old records, remove old backups, vacuum."},
+		{Name: "integrity_check_failed", Title: "Integrity check result", Panel: PanelIntegrityOK, Unit: "",
+			Target: 1, Alert: 1, Compare: Below, For: 0, Severity: SeverityCritical,
+			Runbook:     "database-corruption",
+			Description: "The last integrity check found problems: follow the database corruption recovery procedure."},
+		{Name: "integrity_check_age", Title: "Integrity check age", Panel: PanelIntegrityAge, Unit: "d",
+			Target: 7, Alert: 31, Compare: Above, For: 0, Severity: SeverityWarning,
+			Runbook:     "database-optimization",
+			Description: "No integrity check for too long (target: weekly): run repops check."},
+		{Name: "schema_behind", Title: "Schema up to date", Panel: PanelSchemaPending, Unit: "",
+			Target: 0, Alert: 0, Compare: Above, For: 0, Severity: SeverityWarning,
+			Runbook:     "migration-management",
+			Description: "The database lacks migrations this repops knows: run repops migrate status and apply."},
+		{Name: "wal_size", Title: "WAL size", Panel: PanelWALSize, Unit: "MiB",
+			Target: 64, Alert: 512, Compare: Above, For: 10 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "database-optimization",
+			Description: "The WAL keeps growing: a long reader starves checkpoints; find it, then checkpoint."},
+		{Name: "ml_confidence", Title: "ML prediction confidence", Panel: PanelMLConfidence, Unit: "",
+			Target: 0.60, Alert: n, Compare: Below, For: 0, Severity: SeverityInfo,
+			Runbook:     "ml-prediction-timeouts",
+			Description: "Predictions average below ml_confidence_threshold: check the model version and its data freshness."},
+		{Name: "dr_drill_age", Title: "DR drill age", Panel: PanelDrillAge, Unit: "d",
+			Target: 92, Alert: n, Compare: Above, For: 0, Severity: SeverityInfo,
+			Runbook:     "dr-drill",
+			Description: "No disaster-recovery drill this quarter: run repops drill."},
+	}
+}
+
+// ApplyOverrides returns rules with the config's overrides applied: each
+// override names a rule and replaces its target, alert threshold, for
+// duration or severity where given, or disables it. An override naming no
+// rule, or an unknown severity, is an error naming the rule.
+func ApplyOverrides(rules []Rule, o []config.RuleOverride) ([]Rule, error) {
+	out := make([]Rule, len(rules))
+	copy(out, rules)
+	disabled := map[string]bool{}
+	for _, ov := range o {
+		i := -1
+		for j := range out {
+			if out[j].Name == ov.Name {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return nil, fmt.Errorf("console.rules: no rule named %q (known: %s)", ov.Name, ruleNames(rules))
+		}
+		r := &out[i]
+		if ov.Target != nil {
+			r.Target = *ov.Target
+		}
+		if ov.Alert != nil {
+			r.Alert = *ov.Alert
+		}
+		if ov.For < 0 {
+			return nil, fmt.Errorf("console.rules %q: for %s is negative", ov.Name, ov.For)
+		}
+		if ov.For > 0 {
+			r.For = ov.For
+		}
+		switch ov.Severity {
+		case "":
+		case SeverityCritical, SeverityWarning, SeverityInfo:
+			r.Severity = ov.Severity
+		default:
+			return nil, fmt.Errorf("console.rules %q: severity %q: want critical, warning or info", ov.Name, ov.Severity)
+		}
+		if ov.Disabled {
+			disabled[ov.Name] = true
+		}
+	}
+	kept := out[:0]
+	for _, r := range out {
+		if !disabled[r.Name] {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+func ruleNames(rules []Rule) string {
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
