@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// Defaults is the guide's production template with the development
-// environment's resource allocation, and the console's own defaults.
+// Defaults is the guide's configuration template (its values, except
+// database.path, which is relative so that a first run needs no root), and
+// the console's own defaults. The example files in this folder set each
+// environment's resource allocation (config/reputation_*.yml).
 func Defaults() Config {
 	return Config{
 		Reputation: Reputation{
