@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -11,21 +12,34 @@ import (
 
 var errReadOnlyMode = errors.New("repops is in read-only mode (--read-only or console.read_only): this action writes and is disabled")
 
+// reportsConfigErrors annotates a command that reports a bad config itself
+// ('config check', 'config show'): setup lets it run on the defaults
+// instead of stopping with the first problem.
+const reportsConfigErrors = "repops.reports-config-errors"
+
 // setup loads the config and applies the global flags, which win over the
-// file and the environment.
+// file and the environment. A bad config stops every other command with a
+// one-line error and exit status 64.
 func (a *app) setup(cmd *cobra.Command, g *globalOptions) error {
-	cfg, file, err := config.Load(config.LoadOptions{File: g.configFile})
+	l, err := config.LoadWithSources(config.LoadOptions{File: g.configFile, DBPath: g.dbPath, Environment: g.env})
 	if err != nil {
-		return withCode(exitUsage, err)
+		if cmd.Annotations[reportsConfigErrors] == "" {
+			return withCode(exitUsage, err)
+		}
+		d := config.Defaults()
+		a.cfg, a.configFile = &d, l.File
+		a.log = slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		return nil
 	}
-	if g.dbPath != "" {
-		cfg.Database.Path = g.dbPath
-	}
-	if g.env != "" {
-		cfg.Environment = g.env
-	}
-	a.cfg, a.configFile = cfg, file
+	cfg := l.Config
+	a.cfg, a.configFile = cfg, l.File
 	a.readOnly = g.readOnly || cfg.Console.ReadOnly
-	a.log = slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The closer is dropped on purpose: a file output is reopened for each
+	// record and a syslog connection ends with the process.
+	log, _, err := config.NewLogger(cfg.Logging, a.err)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("set up logging: %w", err))
+	}
+	a.log = log
 	return nil
 }
