@@ -229,6 +229,9 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, key string, line in
 		}
 		v.SetInt(int64(dur))
 	case v.Kind() == reflect.Struct:
+		// Recorded so that a problem with a key left out of the section
+		// or list item can point at it.
+		d.src[key] = Source{Kind: FromFile, File: d.file, Line: line}
 		d.decodeStruct(n, v, key)
 		return
 	case v.Kind() == reflect.Pointer:
@@ -282,6 +285,10 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, key string, line in
 		d.problem(line, key, "want a list, got %s", kindName(n))
 		return
 	}
+	if len(items) == 0 {
+		v.Set(reflect.Zero(v.Type())) // "[]" and the default nil are the same
+		return
+	}
 	out := reflect.MakeSlice(v.Type(), len(items), len(items))
 	for i, item := range items {
 		d.decodeValue(item, out.Index(i), fmt.Sprintf("%s[%d]", key, i), item.Line)
@@ -314,6 +321,9 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, key string, line int)
 		if !d.bad[sub] {
 			out.SetMapIndex(reflect.ValueOf(k.Value), elem)
 		}
+	}
+	if out.Len() == 0 {
+		out = reflect.Zero(v.Type()) // "{}" and the default nil are the same
 	}
 	v.Set(out)
 }

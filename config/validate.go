@@ -123,8 +123,25 @@ func (v *validator) check(key string, ok bool, format string, args ...any) {
 	if ok || v.bad[key] {
 		return
 	}
-	v.problems = append(v.problems, Problem{Source: v.src.Of(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+	v.problems = append(v.problems, Problem{Source: v.locate(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 	v.bad[key] = true
+}
+
+// locate is the source of key or, for a key left out of a list item or a
+// map entry ("console.rules[0].name" missing), of the nearest enclosing
+// value that was set.
+func (v *validator) locate(key string) Source {
+	for k := key; k != ""; {
+		if s, ok := v.src[k]; ok {
+			return s
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return Source{Kind: FromDefault}
 }
 
 func (v *validator) atLeast(key string, n, lo int) {
