@@ -266,6 +266,9 @@ type SourceHealth struct {
 	LastOK time.Time
 	// Latency of the last collection.
 	Latency time.Duration
+	// Warnings the source returned with an answer (Prometheus' warnings
+	// and infos), one line each.
+	Warnings []string
 }
 
 // Transition is one change of a rule's state.
@@ -415,6 +418,8 @@ type Result struct {
 	Nodes  []Node
 	Alerts []ExternalAlert
 	DB     *DBFigures
+	// Warnings come with an answer that is still usable.
+	Warnings []string
 }
 
 // Source is one place figures come from. Contract: Collect is called by one
