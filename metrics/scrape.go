@@ -150,8 +150,11 @@ func (s *ScrapeSource) fetch(ctx context.Context) (map[string]*dto.MetricFamily,
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := mime.ParseMediaType(ct)
-		if mt == "text/html" || mt == "application/json" {
-			return nil, fmt.Errorf("scrape %s: answered %s, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL, mt)
+		switch mt {
+		case "text/html", "application/xhtml+xml":
+			return nil, fmt.Errorf("scrape %s: answered HTML, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL)
+		case "application/json":
+			return nil, fmt.Errorf("scrape %s: answered JSON, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL)
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, s.opts.MaxBodyBytes+1))
