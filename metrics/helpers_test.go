@@ -17,9 +17,9 @@ import (
 type contractState struct {
 	submitted, errors float64
 	api               map[string]float64 // code -> requests
-	processing        histState           // seconds
-	negotiation       histState           // hours
-	ml                histState           // seconds
+	processing        histState          // seconds
+	negotiation       histState          // hours
+	ml                histState          // seconds
 	connActive        float64
 	connMax           float64
 	start             float64 // process_start_time_seconds
