@@ -1,0 +1,133 @@
+package runbooks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// PlanStep is one step of a dry run: what the step would do and what it
+// would change. Nothing is run to build it.
+type PlanStep struct {
+	Index   int
+	Name    string
+	Kind    Kind
+	Does    string // what it does, one line
+	Changes string // what it changes; "nothing" for reads and manual steps
+	// Confirm is the word a destructive step needs typed, "" otherwise.
+	Confirm   string
+	OnFailure string
+}
+
+// Plan is the dry run of a runbook against a target database.
+func Plan(rb *Runbook, target string) []PlanStep {
+	specs := Actions()
+	var out []PlanStep
+	for i, s := range rb.Steps {
+		p := PlanStep{Index: i, Name: s.Name, Kind: s.Kind, Changes: "nothing", OnFailure: onFailureText(s.OnFailure)}
+		switch s.Kind {
+		case Manual:
+			p.Does = "operator does it by hand and ticks it off (done, or skipped with a reason); the note is journalled"
+			p.Changes = "nothing by repops; whatever the operator does by hand"
+			p.OnFailure = ""
+		case Check:
+			if s.Metric != nil {
+				p.Does = "metric check: " + metricText(*s.Metric)
+			} else {
+				p.Does = fmt.Sprintf("read-only query %s; expect %s", oneLine(s.Query), expectText(s.Expect))
+			}
+		case Action:
+			spec := specs[s.Action]
+			p.Does = fmt.Sprintf("action %s%s: %s", s.Action, paramsText(s.Params), spec.Summary)
+			if spec.Changes != "" {
+				p.Changes = spec.Changes + " (" + target + ")"
+			}
+			if s.Expect.Figure != "" {
+				p.Does += "; expect " + expectText(s.Expect)
+			}
+		}
+		if s.Destructive() {
+			p.Confirm = ConfirmWord(target)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func onFailureText(f OnFailure) string {
+	switch f.Mode {
+	case Continue:
+		return "on failure: continue"
+	case Goto:
+		return fmt.Sprintf("on failure: go to %q", f.Goto)
+	}
+	return "on failure: stop"
+}
+
+func metricText(m MetricCond) string {
+	var parts []string
+	if m.Below != nil {
+		parts = append(parts, fmt.Sprintf("below %g", *m.Below))
+	}
+	if m.Above != nil {
+		parts = append(parts, fmt.Sprintf("above %g", *m.Above))
+	}
+	if m.State != "" {
+		parts = append(parts, "state "+m.State)
+	}
+	if m.StateNot != "" {
+		parts = append(parts, "state not "+m.StateNot)
+	}
+	return m.Name + " " + strings.Join(parts, ", ")
+}
+
+func expectText(e Expect) string {
+	var parts []string
+	if e.Rows != nil {
+		parts = append(parts, fmt.Sprintf("%d row(s)", *e.Rows))
+	}
+	if e.MaxRows != nil {
+		parts = append(parts, fmt.Sprintf("at most %d row(s)", *e.MaxRows))
+	}
+	if e.Value != nil {
+		parts = append(parts, fmt.Sprintf("value %q", *e.Value))
+	}
+	subject := "value"
+	if e.Figure != "" {
+		subject = e.Figure
+	}
+	if e.Min != nil {
+		parts = append(parts, fmt.Sprintf("%s >= %g", subject, *e.Min))
+	}
+	if e.Max != nil {
+		parts = append(parts, fmt.Sprintf("%s <= %g", subject, *e.Max))
+	}
+	if len(parts) == 0 {
+		return "it runs"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func paramsText(p map[string]string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	var keys []string
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+p[k])
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
