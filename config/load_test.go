@@ -535,3 +535,14 @@ func TestExampleConfigs(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkLoadWithSources measures a full load of the production example:
+// read, walk, environment, validation.
+func BenchmarkLoadWithSources(b *testing.B) {
+	opts := LoadOptions{File: "reputation_production.yml", Getenv: envOf(map[string]string{"MAX_DB_CONNECTIONS": "16"})}
+	for b.Loop() {
+		if _, err := LoadWithSources(opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
