@@ -40,8 +40,8 @@ type Loaded struct {
 	// FileFrom says how File was chosen: "flag --config", "env
 	// REPOPS_CONFIG", "search" or "" when no file was used.
 	FileFrom string
-	// Searched lists the places looked at, in order, when no file was
-	// named.
+	// Searched lists the places looked at, in order, up to the file
+	// found, when no file was named.
 	Searched []string
 	// Sources says where each value came from.
 	Sources Provenance
@@ -107,8 +107,8 @@ func LoadWithSources(o LoadOptions) (*Loaded, error) {
 		l.File, l.FileFrom = file, from
 		d.readFile(file, true, from, &c)
 	} else if envOK {
-		l.Searched = searchPaths(env, getenv)
-		for _, p := range l.Searched {
+		for _, p := range searchPaths(env, getenv) {
+			l.Searched = append(l.Searched, p)
 			if d.readFile(p, false, "", &c) {
 				l.File, l.FileFrom = p, "search"
 				break
