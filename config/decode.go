@@ -252,8 +252,12 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, key string, line in
 		v.SetBool(b)
 	case v.Kind() == reflect.Int:
 		var i int64
-		if n.ShortTag() != "!!int" || n.Decode(&i) != nil || i < math.MinInt32 || i > math.MaxInt32 {
+		if n.ShortTag() != "!!int" || n.Decode(&i) != nil {
 			d.problem(line, key, "want a whole number, got %q", n.Value)
+			return
+		}
+		if i < math.MinInt32 || i > math.MaxInt32 {
+			d.problem(line, key, "%s is out of range", n.Value)
 			return
 		}
 		v.SetInt(i)

@@ -71,6 +71,7 @@ func TestLoadBadFile(t *testing.T) {
 		{"negative max_connections", "database:\n  max_connections: -5\n", "2: database.max_connections: must be between 1 and 1000, got -5"},
 		{"zero max_connections", "database:\n  max_connections: 0\n", "2: database.max_connections: must be between 1 and 1000, got 0"},
 		{"wrong type int", "reputation:\n  batch_size: lots\n", "2: reputation.batch_size: want a whole number, got \"lots\""},
+		{"huge int", "database:\n  max_connections: 99999999999\n", "2: database.max_connections: 99999999999 is out of range"},
 		{"float for int", "reputation:\n  batch_size: 1.5\n", "2: reputation.batch_size: want a whole number, got \"1.5\""},
 		{"wrong type bool", "reputation:\n  cache_enabled: sometimes\n", "2: reputation.cache_enabled: want true or false, got \"sometimes\""},
 		{"wrong type float", "reputation:\n  ml_confidence_threshold: high\n", "2: reputation.ml_confidence_threshold: want a number, got \"high\""},
