@@ -67,6 +67,7 @@ Run with no command to open the console.`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return a.setup(cmd, g)
 		},
+		RunE: consoleCmdRunE(a),
 	}
 	root.SetIn(in)
 	root.SetOut(out)
@@ -80,7 +81,9 @@ Run with no command to open the console.`,
 	// One constructor per command file; each gets the shared app.
 	for _, c := range []func(*app) *cobra.Command{
 		newMigrateCmd,
+		newStatusCmd,
 		newConfigCmd,
+		newSimulateCmd,
 	} {
 		root.AddCommand(c(a))
 	}

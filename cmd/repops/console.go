@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/spf13/cobra"
+
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/metrics"
+	"github.com/repops/repops/ops"
+	"github.com/repops/repops/runbooks"
+	"github.com/repops/repops/tui"
+)
+
+// consoleOptions are what opening the console needs beyond the config.
+type consoleOptions struct {
+	// sim is the in-process simulator of 'repops demo' (nil otherwise).
+	sim tui.Simulator
+	// programOpts are extra bubbletea options (tests: input, output, size).
+	programOpts []tea.ProgramOption
+}
+
+// runConsole opens the console on the configured database and sources:
+// 'repops' with no command.
+func runConsole(ctx context.Context, a *app, o consoleOptions) error {
+	cfg := a.cfg
+	started := time.Now()
+	eo, err := metrics.OptionsFromConfig(cfg)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("console: %w", err))
+	}
+	eo.DBOptions = a.dbOptions()
+	engine, err := metrics.NewEngine(eo)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("console: %w", err))
+	}
+	defer engine.Close()
+
+	stateDir := cfg.StateDir()
+	opts := tui.Options{
+		Config:   cfg,
+		Figures:  engine,
+		Lock:     func() (*ops.LockInfo, bool, error) { return ops.ReadLock(stateDir) },
+		ReadOnly: a.readOnly,
+		Sim:      o.sim,
+		Started:  started,
+	}
+	journal, jerr := ops.OpenJournal(stateDir)
+	if jerr != nil {
+		opts.JournalErr = jerr
+	} else {
+		opts.Journal = journal
+		defer journal.Close()
+	}
+	tables, closeTables := consoleTables(ctx, a)
+	defer closeTables()
+	opts.Tables = tables
+	rb, closeRunbooks, rerr := consoleRunbooks(ctx, a, journal, engine)
+	if rerr != nil {
+		fmt.Fprintf(a.err, "repops: runbooks unavailable: %v\n", rerr)
+	} else {
+		opts.Runbooks = rb
+		defer closeRunbooks()
+	}
+
+	m, err := tui.New(opts)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out)}
+	if noColor() {
+		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	popts = append(popts, o.programOpts...)
+	final, err := tea.NewProgram(m, popts...).Run()
+	if fm, ok := final.(tui.Model); ok {
+		fm.Close()
+	}
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
+// noColor is the NO_COLOR convention (https://no-color.org): set and not
+// empty means no colour, whatever its value.
+func noColor() bool { return os.Getenv("NO_COLOR") != "" }
+
+// consoleCmdRunE is the root command's RunE: no subcommand opens the
+// console.
+func consoleCmdRunE(a *app) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError("unknown command %q: see 'repops --help'", args[0])
+		}
+		return runConsole(cmd.Context(), a, consoleOptions{})
+	}
+}
+
+// consoleRunbooks loads the catalogue (embedded, plus console.runbook_dir)
+// and builds the engine the console drives, on the real procedures.
+func consoleRunbooks(ctx context.Context, a *app, journal *ops.Journal, engine *metrics.Engine) (tui.RunbookService, func(), error) {
+	cfg := a.cfg
+	cat, err := runbooks.Load(cfg.Console.RunbookDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	actor := ops.CurrentActor("")
+	env := runbooks.NewOpsEnv(runbooks.EnvConfig{
+		Config: cfg, DB: a.dbOptions(), Actor: actor, ReadOnly: a.readOnly,
+		Metrics: func(ctx context.Context) (runbooks.MetricReader, error) {
+			return runbooks.SnapshotReader(engine.Last()), nil
+		},
+	})
+	eng := runbooks.NewEngine(env, runbooks.EngineOptions{
+		StateDir: cfg.StateDir(), Actor: actor, Vars: runbooks.VarsFromConfig(cfg),
+	})
+	return tui.RunbookEngine{Catalogue: cat, Engine: eng}, func() {}, nil
+}
+
+// consoleTables reads table and index sizes through one read-only
+// connection kept for the console's life (opened lazily, at the first
+// look at the tables view).
+func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
+	var (
+		mu   sync.Mutex
+		conn *sql.DB
+	)
+	src := tui.TableSourceFunc(func(ctx context.Context) (tui.TableReport, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if conn == nil {
+			c, err := a.openRead(ctx)
+			if err != nil {
+				return tui.TableReport{}, err
+			}
+			conn = c
+		}
+		sizes, err := db.TableSizes(ctx, conn, a.cfg.Database.Path, db.SizeOptions{})
+		if err != nil {
+			return tui.TableReport{}, err
+		}
+		out := tui.TableReport{FileBytes: sizes.FileBytes, WALBytes: sizes.WALBytes, FreeBytes: sizes.FreePages * sizes.PageSize}
+		for _, s := range sizes.Objects {
+			t := tui.TableStat{Name: s.Name, Rows: s.Rows, Estimated: s.Estimated, Bytes: s.Bytes}
+			if s.Kind == "index" {
+				t.Table = s.Table
+			}
+			out.Tables = append(out.Tables, t)
+		}
+		return out, nil
+	})
+	return src, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+	}
+}

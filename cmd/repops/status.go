@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repops/repops/metrics"
+)
+
+// statusOptions are the flags of 'repops status'.
+type statusOptions struct {
+	json bool
+	// interval between the two collections. Rates (submissions per
+	// minute, error ratios) come from the difference of two scrapes of
+	// the service's counters, as Prometheus' rate() does: a single scrape
+	// has no rate. Zero collects once (rates from the service then show
+	// as unknown; the database's own figures still count).
+	interval time.Duration
+}
+
+// newStatusCmd is the one-shot glance for a shell, cron or a Nagios-style
+// check.
+func newStatusCmd(a *app) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "One-shot health glance: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+		Long: `Collect every source twice, --interval apart (rates need two scrapes of the
+service's counters, as Prometheus' rate() does), judge every rule, print
+the result and exit with the Nagios plugin convention: 0 OK, 1 WARNING,
+2 CRITICAL, 3 UNKNOWN.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runStatus(cmd.Context(), a, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of text")
+	cmd.Flags().DurationVar(&o.interval, "interval", 2*time.Second, "time between the two collections (0: collect once, no rates from the service)")
+	return cmd
+}
+
+// runStatus collects, prints and returns the exit code as a silent error.
+func runStatus(ctx context.Context, a *app, o *statusOptions) error {
+	if o.interval < 0 {
+		return usageError("--interval must not be negative")
+	}
+	eo, err := metrics.OptionsFromConfig(a.cfg)
+	if err != nil {
+		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
+	}
+	eo.DBOptions = a.dbOptions()
+	engine, err := metrics.NewEngine(eo)
+	if err != nil {
+		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
+	}
+	defer engine.Close()
+	snap := engine.Cycle(ctx)
+	if o.interval > 0 {
+		select {
+		case <-ctx.Done():
+			return withCode(exitUnknown, fmt.Errorf("status: interrupted"))
+		case <-time.After(o.interval):
+		}
+		snap = engine.Cycle(ctx)
+	}
+	overall := snap.Overall()
+	if o.json {
+		if err := writeStatusJSON(a, snap, overall); err != nil {
+			return withCode(exitUnknown, err)
+		}
+	} else {
+		writeStatusText(a, snap, overall)
+	}
+	return silentExit(overall.ExitCode())
+}
+
+// statusJSON is the --json document.
+type statusJSON struct {
+	Status      string             `json:"status"`
+	ExitCode    int                `json:"exit_code"`
+	Time        time.Time          `json:"time"`
+	Environment string             `json:"environment"`
+	Database    string             `json:"database"`
+	Alerts      []statusAlertJSON  `json:"alerts"`
+	Panels      []statusPanelJSON  `json:"panels"`
+	Sources     []statusSourceJSON `json:"sources"`
+	DB          statusDBJSON       `json:"db"`
+}
+
+type statusAlertJSON struct {
+	Rule        string     `json:"rule"`
+	Title       string     `json:"title"`
+	State       string     `json:"state"`
+	Severity    string     `json:"severity"`
+	Value       *float64   `json:"value"`
+	Unit        string     `json:"unit"`
+	Reason      string     `json:"reason,omitempty"`
+	Since       *time.Time `json:"since,omitempty"`
+	ActiveSince *time.Time `json:"active_since,omitempty"`
+	Runbook     string     `json:"runbook,omitempty"`
+	Configured  bool       `json:"configured"`
+}
+
+type statusPanelJSON struct {
+	Name   string   `json:"name"`
+	Title  string   `json:"title"`
+	Unit   string   `json:"unit"`
+	Value  *float64 `json:"value"` // null when unknown, never 0
+	Reason string   `json:"reason,omitempty"`
+	State  string   `json:"state"`
+	Target *float64 `json:"target,omitempty"`
+	Alert  *float64 `json:"alert,omitempty"`
+	Source string   `json:"source,omitempty"`
+}
+
+type statusSourceJSON struct {
+	Name      string  `json:"name"`
+	Kind      string  `json:"kind"`
+	Target    string  `json:"target"`
+	Up        bool    `json:"up"`
+	Error     string  `json:"error,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+type statusDBJSON struct {
+	FileBytes     int64      `json:"file_bytes"`
+	WALBytes      int64      `json:"wal_bytes"`
+	SchemaVersion int64      `json:"schema_version"`
+	SchemaValid   bool       `json:"schema_valid"`
+	LastBackup    *time.Time `json:"last_backup,omitempty"`
+	LastCheck     *time.Time `json:"last_check,omitempty"`
+	LastCheckOK   bool       `json:"last_check_ok"`
+	DiskFreeBytes int64      `json:"disk_free_bytes"`
+	Error         string     `json:"error,omitempty"`
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func known(v metrics.Value) *float64 {
+	if !v.OK {
+		return nil
+	}
+	return finite(v.V)
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State) error {
+	doc := statusJSON{
+		Status: strings.ToUpper(overall.String()), ExitCode: overall.ExitCode(), Time: s.Time.UTC(),
+		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
+		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
+	}
+	for _, al := range s.Alerts {
+		doc.Alerts = append(doc.Alerts, statusAlertJSON{
+			Rule: al.Rule.Name, Title: al.Rule.Title, State: al.State.String(), Severity: al.Rule.Severity,
+			Value: known(al.Value), Unit: al.Rule.Unit, Reason: al.Reason, Since: timePtr(al.Since),
+			ActiveSince: timePtr(al.ActiveSince), Runbook: al.Runbook, Configured: al.Configured,
+		})
+	}
+	for _, p := range s.Panels {
+		doc.Panels = append(doc.Panels, statusPanelJSON{
+			Name: p.Name, Title: p.Title, Unit: p.Unit, Value: known(p.Value), Reason: p.Value.Reason,
+			State: p.State.String(), Target: finite(p.Target), Alert: finite(p.Alert), Source: p.Source,
+		})
+	}
+	for _, src := range s.Sources {
+		doc.Sources = append(doc.Sources, statusSourceJSON{
+			Name: src.Name, Kind: src.Kind, Target: src.URL, Up: src.Up, Error: src.Err,
+			LatencyMS: float64(src.Latency.Microseconds()) / 1000,
+		})
+	}
+	d := s.DB
+	doc.DB = statusDBJSON{
+		FileBytes: d.FileBytes, WALBytes: d.WALBytes, SchemaVersion: d.SchemaVersion, SchemaValid: d.SchemaValid,
+		LastBackup: timePtr(d.LastBackup), LastCheck: timePtr(d.LastCheck), LastCheckOK: d.LastCheckOK,
+		DiskFreeBytes: d.DiskFree, Error: d.Err,
+	}
+	enc := json.NewEncoder(a.out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("status: write JSON: %w", err)
+	}
+	return nil
+}
+
+// writeStatusText prints the overall state, then every rule not OK (worst
+// first), then the OK ones in one line, then the sources.
+func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
+	w := a.out
+	fmt.Fprintf(w, "repops status: %s · %s · %s · %s\n", strings.ToUpper(overall.String()), a.cfg.Environment,
+		a.cfg.Database.Path, s.Time.UTC().Format("2006-01-02 15:04:05Z"))
+	var okNames []string
+	for _, st := range []metrics.State{metrics.StateCritical, metrics.StatePending, metrics.StateWarning, metrics.StateUnknown} {
+		for _, al := range s.Alerts {
+			if al.State != st || (st == metrics.StateUnknown && !al.Configured) {
+				continue
+			}
+			line := fmt.Sprintf("  %-9s %-28s %-12s %s", strings.ToUpper(st.String()), al.Rule.Title,
+				metrics.FormatValue(al.Value, al.Rule.Unit), al.Reason)
+			if !al.Since.IsZero() {
+				line += fmt.Sprintf(" (since %s)", al.Since.UTC().Format("15:04:05Z"))
+			}
+			if al.Runbook != "" && st != metrics.StateUnknown {
+				line += " → runbook " + al.Runbook
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	for _, al := range s.Alerts {
+		if al.State == metrics.StateOK {
+			okNames = append(okNames, al.Rule.Title)
+		}
+	}
+	if len(okNames) > 0 {
+		fmt.Fprintf(w, "  OK        %s\n", strings.Join(okNames, ", "))
+	}
+	var srcs []string
+	for _, src := range s.Sources {
+		if src.Up {
+			srcs = append(srcs, fmt.Sprintf("%s up (%s)", src.Name, src.Latency.Round(time.Millisecond)))
+		} else {
+			srcs = append(srcs, fmt.Sprintf("%s DEAD (%s)", src.Name, src.Err))
+		}
+	}
+	fmt.Fprintf(w, "sources: %s\n", strings.Join(srcs, ", "))
+}

@@ -1,0 +1,148 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/repops/repops/metrics"
+)
+
+// alertsView lists every rule with its state, and the selected rule's
+// detail: what it means, why it is in its state, since when, its history
+// of transitions, and its runbook.
+type alertsView struct {
+	ctx      *ProgramContext
+	state    loadState
+	snap     metrics.Snapshot
+	selected int
+}
+
+func newAlertsView(ctx *ProgramContext) alertsView { return alertsView{ctx: ctx} }
+
+func (v alertsView) rules() []metrics.AlertStatus {
+	out := append([]metrics.AlertStatus(nil), v.snap.Alerts...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Rank() > out[j].State.Rank() })
+	return out
+}
+
+func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
+	k := v.ctx.Keys
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		if len(msg.snap.Alerts) > 0 || msg.err == nil {
+			v.snap, v.state = msg.snap, stateReady
+		}
+	case tea.KeyPressMsg:
+		n := len(v.snap.Alerts)
+		switch {
+		case key.Matches(msg, k.Up):
+			v.selected = max(0, v.selected-1)
+		case key.Matches(msg, k.Down):
+			v.selected = min(max(0, n-1), v.selected+1)
+		case key.Matches(msg, k.Top):
+			v.selected = 0
+		case key.Matches(msg, k.Bottom):
+			v.selected = max(0, n-1)
+		case key.Matches(msg, k.OpenRunbook, k.Enter):
+			rs := v.rules()
+			if len(rs) == 0 {
+				return v, nil
+			}
+			a := rs[min(v.selected, len(rs)-1)]
+			if a.Runbook == "" {
+				return v, flash("no runbook is linked to "+a.Rule.Title, true)
+			}
+			id := a.Runbook
+			return v, func() tea.Msg { return switchViewMsg{to: viewRunbooks, runbook: id} }
+		}
+	}
+	return v, nil
+}
+
+func (v alertsView) Hints() []key.Binding {
+	k := v.ctx.Keys
+	return []key.Binding{k.Up, k.Down, k.OpenRunbook, k.Back}
+}
+
+func (v alertsView) View() string {
+	st := v.ctx.Styles
+	w, h := v.ctx.Width, v.ctx.bodyHeight()
+	now := v.ctx.Now()
+	lines := []string{st.Title.Render("Alerts") + st.Muted.Render("  every rule of the guide's table and its maintenance checks")}
+	if v.state != stateReady {
+		return strings.Join(append(lines, st.Muted.Render("loading: the first refresh is running…")), "\n")
+	}
+	rs := v.rules()
+	listH := min(len(rs), max(3, h/2-1))
+	sel := min(v.selected, max(0, len(rs)-1))
+	off := max(0, sel-listH+1)
+	for i := off; i < min(len(rs), off+listH); i++ {
+		a := rs[i]
+		mark := "  "
+		if i == sel {
+			mark = st.Accent.Render("▸ ")
+		}
+		state := a.State.String()
+		since := ""
+		if !a.Since.IsZero() {
+			since = "since " + a.Since.In(now.Location()).Format("15:04")
+		}
+		line := mark + st.State(state).Render(padRight(strings.ToUpper(state), 9)) + " " + padRight(a.Rule.Title, 28) + " " +
+			padRight(fmtValue(a.Value, a.Rule.Unit), 11) + " " + st.Muted.Render(padRight(since, 12)) + " " + st.Muted.Render(a.Rule.Severity)
+		lines = append(lines, truncate(line, w))
+	}
+	if len(rs) == 0 {
+		lines = append(lines, st.Muted.Render("no rules are configured"))
+		return strings.Join(lines, "\n")
+	}
+	a := rs[sel]
+	lines = append(lines, "", st.Title.Render(a.Rule.Title)+" "+st.Badge(a.State.String()))
+	detail := []string{
+		fmt.Sprintf("value %s · target %s · alert %s for %s · severity %s",
+			fmtValue(a.Value, a.Rule.Unit), orNone(fmtTarget(a.Rule.Target, a.Rule.Unit, a.Rule.Compare)),
+			orNone(fmtAlert(a.Rule.Alert, a.Rule.Unit, a.Rule.Compare)), fmtAge(a.Rule.For), a.Rule.Severity),
+		"why: " + orNone(a.Reason),
+	}
+	if !a.ActiveSince.IsZero() {
+		detail = append(detail, fmt.Sprintf("beyond the alert threshold since %s (%s)", a.ActiveSince.In(now.Location()).Format("15:04:05"), fmtAge(now.Sub(a.ActiveSince))))
+	}
+	if a.Rule.Description != "" {
+		detail = append(detail, st.Muted.Render(a.Rule.Description))
+	}
+	if a.Runbook != "" {
+		detail = append(detail, st.Accent.Render("runbook "+a.Runbook)+st.Muted.Render(" (o or enter opens it)"))
+	}
+	for _, d := range detail {
+		lines = append(lines, truncate(" "+d, w))
+	}
+	if len(a.History) > 0 {
+		lines = append(lines, st.Muted.Render(" history:"))
+		for i := len(a.History) - 1; i >= 0 && len(lines) < h; i-- {
+			t := a.History[i]
+			lines = append(lines, truncate(fmt.Sprintf("   %s %s → %s  %s", t.Time.In(now.Location()).Format("15:04:05"),
+				st.State(t.From.String()).Render(t.From.String()), st.State(t.To.String()).Render(t.To.String()), fmtValue(t.Value, a.Rule.Unit)), w))
+		}
+	}
+	if len(v.snap.External) > 0 && len(lines) < h-1 {
+		lines = append(lines, "", st.Title.Render("Alertmanager"))
+		for _, e := range v.snap.External {
+			lines = append(lines, truncate(fmt.Sprintf(" %s %-24s %s %s", st.State(severityState(e.Severity)).Render(padRight(strings.ToUpper(e.Severity), 9)),
+				e.Name, e.Summary, st.Muted.Render(e.State+" since "+e.StartsAt.In(now.Location()).Format("15:04"))), w))
+		}
+	}
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

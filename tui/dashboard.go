@@ -1,0 +1,587 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/repops/repops/metrics"
+)
+
+// The dashboard's tabs: the guide's five Grafana dashboards.
+const (
+	tabOverview = iota
+	tabAppeals
+	tabNegotiation
+	tabML
+	tabInfra
+	tabCount
+)
+
+var tabTitles = [tabCount]string{"Overview", "Appeals", "Negotiation", "ML", "Infrastructure"}
+
+// keyPanels are the guide's "Key Metrics to Monitor", in its order.
+var keyPanels = []string{
+	metrics.PanelSubmissionRate, metrics.PanelAppealErrorRate, metrics.PanelProcessingP95,
+	metrics.PanelNegotiationAvg, metrics.PanelNegotiationP95, metrics.PanelMLLatencyP99,
+	metrics.PanelDBConnections, metrics.PanelAPIErrorRate,
+}
+
+// tabPanels are the panels each other tab shows, in order.
+var tabPanels = [tabCount][]string{
+	tabAppeals: {metrics.PanelSubmissionRate, metrics.PanelAppealErrorRate, metrics.PanelProcessingP95,
+		metrics.PanelPendingAppeals, metrics.PanelAPIErrorRate, metrics.PanelServiceUp},
+	tabNegotiation: {metrics.PanelNegotiationAvg, metrics.PanelNegotiationP95},
+	tabML:          {metrics.PanelMLLatencyP99, metrics.PanelPredictionLatency, metrics.PanelMLConfidence},
+	tabInfra: {metrics.PanelDatabaseSize, metrics.PanelWALSize, metrics.PanelDiskFree,
+		metrics.PanelDBConnections, metrics.PanelDBConnectionsUsage, metrics.PanelBackupAge,
+		metrics.PanelIntegrityAge, metrics.PanelIntegrityOK, metrics.PanelSchemaPending, metrics.PanelDrillAge,
+		"process_cpu"},
+}
+
+// snapshotMsg is one refresh: the engine's snapshot (or why there is none)
+// and the procedure lock as read at the same time.
+type snapshotMsg struct {
+	snap    metrics.Snapshot
+	err     error
+	lock    *lockView
+	gen     int
+	elapsed time.Duration
+}
+
+// lockView is the procedure lock as the dashboard shows it.
+type lockView struct {
+	Holder, Purpose string
+	Since           time.Time
+	PID             int
+	Stale           bool
+}
+
+// dashboardView is the first screen: the key metrics, the alerts with the
+// runbook one key away, the database, the nodes; and the four other tabs.
+type dashboardView struct {
+	ctx      *ProgramContext
+	tab      int
+	state    loadState
+	err      error
+	snap     metrics.Snapshot
+	lock     *lockView
+	selected int // index into firing()
+}
+
+func newDashboardView(ctx *ProgramContext) dashboardView {
+	return dashboardView{ctx: ctx}
+}
+
+func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
+	k := v.ctx.Keys
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		v.lock = msg.lock
+		if msg.err != nil && len(msg.snap.Panels) == 0 {
+			v.err = msg.err
+			if v.state != stateReady {
+				v.state = stateError
+			}
+			return v, nil
+		}
+		v.snap, v.err, v.state = msg.snap, msg.err, stateReady
+		if n := len(v.firing()); v.selected >= n {
+			v.selected = max(0, n-1)
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, k.NextTab):
+			v.tab = (v.tab + 1) % tabCount
+		case key.Matches(msg, k.PrevTab):
+			v.tab = (v.tab + tabCount - 1) % tabCount
+		case key.Matches(msg, k.Tab1):
+			v.tab = tabOverview
+		case key.Matches(msg, k.Tab2):
+			v.tab = tabAppeals
+		case key.Matches(msg, k.Tab3):
+			v.tab = tabNegotiation
+		case key.Matches(msg, k.Tab4):
+			v.tab = tabML
+		case key.Matches(msg, k.Tab5):
+			v.tab = tabInfra
+		case key.Matches(msg, k.Up):
+			v.selected = max(0, v.selected-1)
+		case key.Matches(msg, k.Down):
+			v.selected = min(max(0, len(v.firing())-1), v.selected+1)
+		case key.Matches(msg, k.OpenRunbook, k.Enter):
+			f := v.firing()
+			if len(f) == 0 {
+				return v, flash("no alert is active: nothing to open (r lists every runbook)", false)
+			}
+			a := f[min(v.selected, len(f)-1)]
+			if a.Runbook == "" {
+				return v, flash(fmt.Sprintf("no runbook is linked to %s: r lists every runbook", a.Rule.Title), true)
+			}
+			id := a.Runbook
+			return v, func() tea.Msg { return switchViewMsg{to: viewRunbooks, runbook: id} }
+		}
+	}
+	return v, nil
+}
+
+// firing is the rules that need attention, worst first: critical,
+// pending, warning, then configured rules with no data.
+func (v dashboardView) firing() []metrics.AlertStatus {
+	var out []metrics.AlertStatus
+	for _, a := range v.snap.Alerts {
+		if a.State == metrics.StateOK || (a.State == metrics.StateUnknown && !a.Configured) {
+			continue
+		}
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if ri, rj := out[i].State.Rank(), out[j].State.Rank(); ri != rj {
+			return ri > rj
+		}
+		return out[i].Since.Before(out[j].Since)
+	})
+	return out
+}
+
+func (v dashboardView) Hints() []key.Binding {
+	k := v.ctx.Keys
+	hints := []key.Binding{k.NextTab}
+	if len(v.firing()) > 0 {
+		hints = append(hints, k.OpenRunbook)
+	}
+	return append(hints, k.Alerts, k.Tables, k.Runbooks, k.Journal)
+}
+
+// tabsLine is the tab bar with the overall state at the right.
+func (v dashboardView) tabsLine() string {
+	st := v.ctx.Styles
+	var parts []string
+	for i, t := range tabTitles {
+		label := fmt.Sprintf("%d %s", i+1, t)
+		if i == v.tab {
+			parts = append(parts, st.TabActive.Render(label))
+		} else {
+			parts = append(parts, st.TabInactive.Render(label))
+		}
+	}
+	left := strings.Join(parts, st.Muted.Render(" │ "))
+	if v.state != stateReady {
+		return left
+	}
+	right := st.Muted.Render("overall ") + st.Badge(v.snap.Overall().String())
+	gap := v.ctx.Width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return truncate(left, v.ctx.Width)
+	}
+	return left + spaces(gap) + right
+}
+
+func (v dashboardView) View() string {
+	st := v.ctx.Styles
+	h := v.ctx.bodyHeight()
+	lines := []string{v.tabsLine()}
+	switch v.state {
+	case stateLoading:
+		lines = append(lines, "", st.Muted.Render("  loading: the first refresh is running…"))
+		return strings.Join(lines, "\n")
+	case stateError:
+		lines = append(lines, "", st.Error.Render("  no figures: ")+truncate(v.err.Error(), v.ctx.Width-16))
+		return strings.Join(lines, "\n")
+	}
+	if v.lock != nil {
+		lines = append(lines, v.lockLine())
+	}
+	switch v.tab {
+	case tabOverview:
+		lines = append(lines, v.overview(h-len(lines))...)
+	case tabInfra:
+		lines = append(lines, v.panelRows(tabPanels[tabInfra], h-len(lines)-4)...)
+		lines = append(lines, v.infraExtra()...)
+	default:
+		lines = append(lines, v.panelRows(tabPanels[v.tab], h-len(lines)-3)...)
+		lines = append(lines, v.tabExtra(v.tab)...)
+	}
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// lockLine shows another operator's running procedure.
+func (v dashboardView) lockLine() string {
+	st := v.ctx.Styles
+	l := v.lock
+	if l.Stale {
+		return truncate(st.State("warning").Render("⚠ stale procedure lock")+st.Muted.Render(fmt.Sprintf(" left by %s (pid %d, %s, since %s): the next procedure takes it over",
+			l.Holder, l.PID, l.Purpose, v.local(l.Since).Format("15:04"))), v.ctx.Width)
+	}
+	return truncate(st.State("pending").Render("⚙ running: ")+fmt.Sprintf("%s by %s since %s (%s ago, pid %d)",
+		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), fmtAge(v.ctx.Now().Sub(l.Since)), l.PID), v.ctx.Width)
+}
+
+func (v dashboardView) local(t time.Time) time.Time { return t.In(v.ctx.Now().Location()) }
+
+// section is a titled rule: "── Key metrics ──────".
+func (v dashboardView) section(title, right string) string {
+	st := v.ctx.Styles
+	t := st.Title.Render(title)
+	r := ""
+	if right != "" {
+		r = " " + st.Muted.Render(right) + " "
+	}
+	fill := v.ctx.Width - lipgloss.Width(t) - lipgloss.Width(r) - 4
+	if fill < 0 {
+		return truncate(st.Muted.Render("─ ")+t+r, v.ctx.Width)
+	}
+	return st.Muted.Render("─ ") + t + " " + st.Muted.Render(strings.Repeat("─", fill)) + r + st.Muted.Render("─")
+}
+
+func (v dashboardView) overview(room int) []string {
+	var out []string
+	nodes := len(v.snap.Nodes) > 1
+	firing := v.firing()
+	// Room: metrics header+8, alerts header+n, database header+2(+1),
+	// nodes header+n.
+	out = append(out, v.section("Key metrics", ""))
+	out = append(out, v.panelRows(keyPanels, len(keyPanels))...)
+
+	dbLines := v.dbLines(room >= 24)
+	left := room - len(out) - 1 - len(dbLines) - 1
+	nodeLines := 0
+	if nodes {
+		nodeLines = min(len(v.snap.Nodes), max(1, left/3))
+		left -= nodeLines + 1
+	}
+	alertRows := max(1, left)
+	out = append(out, v.section("Alerts", fmt.Sprintf("%d active of %d rules", countActive(firing), len(v.snap.Alerts))))
+	out = append(out, v.alertLines(firing, alertRows)...)
+	if nodes {
+		out = append(out, v.section("Nodes", fmt.Sprintf("%d instances", len(v.snap.Nodes))))
+		out = append(out, v.nodeLines(nodeLines)...)
+	}
+	out = append(out, v.section("Database", v.snap.DB.Path))
+	out = append(out, dbLines...)
+	return out
+}
+
+func countActive(as []metrics.AlertStatus) int {
+	n := 0
+	for _, a := range as {
+		if a.State == metrics.StateCritical || a.State == metrics.StatePending {
+			n++
+		}
+	}
+	return n
+}
+
+// ruleFor finds the rule that judges panel name, for its comparison.
+func (v dashboardView) ruleFor(name string) (metrics.Rule, bool) {
+	for _, a := range v.snap.Alerts {
+		if a.Rule.Panel == name || a.Rule.TargetOn() == name {
+			return a.Rule, true
+		}
+	}
+	return metrics.Rule{}, false
+}
+
+// panelRows renders one line per panel: title, value, target, state in
+// words and colour, and a sparkline (or, when unknown, the reason).
+func (v dashboardView) panelRows(names []string, limit int) []string {
+	st := v.ctx.Styles
+	w := v.ctx.Width
+	titleW := 26
+	if w < 100 {
+		titleW = 23
+	}
+	const valueW, targetW, stateW = 11, 16, 9
+	showAlert := w >= 110
+	var out []string
+	for _, name := range names {
+		if len(out) >= max(1, limit) {
+			break
+		}
+		p, ok := v.snap.Panel(name)
+		if !ok {
+			if name == "process_cpu" {
+				line := padRight(" CPU (service process)", titleW) + " " + padRight("—", valueW) + " " + padRight("", targetW) + " " +
+					st.State("unknown").Render(padRight("UNKNOWN", stateW)) + " " + st.Muted.Render("no source reports the service's CPU")
+				out = append(out, truncate(line, w))
+			}
+			continue
+		}
+		rule, hasRule := v.ruleFor(name)
+		target := ""
+		alert := ""
+		if hasRule {
+			target = fmtTarget(p.Target, p.Unit, rule.Compare)
+			alert = fmtAlert(p.Alert, p.Unit, rule.Compare)
+		}
+		if target != "" {
+			target = "target " + target
+		} else if alert != "" && !showAlert {
+			target = "alert " + alert
+		}
+		state := p.State.String()
+		line := padRight(" "+p.Title, titleW) + " " +
+			st.Bold.Render(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " " +
+			st.Muted.Render(padRight(target, targetW)) + " "
+		if showAlert {
+			a := ""
+			if alert != "" {
+				a = "alert " + alert
+			}
+			line += st.Muted.Render(padRight(a, 16)) + " "
+		}
+		line += st.State(state).Render(padRight(strings.ToUpper(state), stateW)) + " "
+		rest := w - lipgloss.Width(line)
+		if !p.Value.OK {
+			reason := p.Value.Reason
+			if reason == "" {
+				reason = "no data"
+			}
+			line += st.State("unknown").Render(truncate(reason, rest))
+		} else if rest >= 4 {
+			line += st.State(state).Render(sparkline(p.Recent, rest))
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// alertLines lists the active rules, the selected one marked, each with
+// since when and its runbook one key away; then Alertmanager's alerts.
+func (v dashboardView) alertLines(firing []metrics.AlertStatus, limit int) []string {
+	st := v.ctx.Styles
+	w := v.ctx.Width
+	now := v.ctx.Now()
+	var out []string
+	if len(firing) == 0 && len(v.snap.External) == 0 {
+		return []string{st.State("ok").Render(" all clear") + st.Muted.Render(fmt.Sprintf(": every configured rule is within its target (%d rules)", len(v.snap.Alerts)))}
+	}
+	openKey := ""
+	if ks := v.ctx.Keys.OpenRunbook.Keys(); len(ks) > 0 {
+		openKey = ks[0]
+	}
+	for i, a := range firing {
+		if len(out) >= limit {
+			break
+		}
+		if len(out) == limit-1 && len(firing)-i > 1 {
+			out = append(out, st.Muted.Render(fmt.Sprintf(" … %d more: press a for every alert", len(firing)-i)))
+			break
+		}
+		marker := "  "
+		if i == v.selected {
+			marker = st.Accent.Render("▸ ")
+		}
+		state := a.State.String()
+		since := ""
+		if !a.Since.IsZero() {
+			since = fmt.Sprintf("since %s (%s)", v.local(a.Since).Format("15:04"), fmtAge(now.Sub(a.Since)))
+		}
+		rb := ""
+		if a.Runbook != "" {
+			rb = "runbook " + a.Runbook
+			if i == v.selected && openKey != "" {
+				rb = "[" + openKey + "] " + rb
+			}
+		}
+		head := marker + st.State(state).Render(padRight(strings.ToUpper(state), 9)) + " " + padRight(a.Rule.Title, 24) + " "
+		tail := st.Muted.Render(since)
+		if rb != "" {
+			tail += "  " + st.Accent.Render(rb)
+		}
+		mid := w - lipgloss.Width(head) - lipgloss.Width(tail) - 1
+		reason := ""
+		if mid > 6 {
+			reason = padRight(a.Reason, mid) + " "
+		}
+		out = append(out, truncate(head+reason+tail, w))
+	}
+	for _, e := range v.snap.External {
+		if len(out) >= limit {
+			break
+		}
+		line := fmt.Sprintf("  %s %-24s %s %s", st.State(severityState(e.Severity)).Render(padRight(strings.ToUpper(e.Severity), 9)),
+			truncate(e.Name, 24), e.Summary, st.Muted.Render("alertmanager, since "+v.local(e.StartsAt).Format("15:04")))
+		out = append(out, truncate(line, w))
+	}
+	return out
+}
+
+func severityState(s string) string {
+	switch s {
+	case metrics.SeverityCritical:
+		return "critical"
+	case metrics.SeverityWarning:
+		return "warning"
+	default:
+		return "unknown"
+	}
+}
+
+// nodeLines lists the instances of a fleet, one per line.
+func (v dashboardView) nodeLines(limit int) []string {
+	st := v.ctx.Styles
+	var out []string
+	for i, n := range v.snap.Nodes {
+		if len(out) >= limit {
+			break
+		}
+		if len(out) == limit-1 && len(v.snap.Nodes)-i > 1 {
+			out = append(out, st.Muted.Render(fmt.Sprintf(" … %d more nodes", len(v.snap.Nodes)-i)))
+			break
+		}
+		state := n.State.String()
+		up := st.State("ok").Render("up")
+		if !n.Up {
+			up, state = st.State("critical").Render("DOWN"), "critical"
+		}
+		var figs []string
+		for _, name := range []string{metrics.PanelAppealErrorRate, metrics.PanelProcessingP95, metrics.PanelAPIErrorRate} {
+			if val, ok := n.Panels[name]; ok {
+				p, _ := v.snap.Panel(name)
+				figs = append(figs, fmt.Sprintf("%s %s", shortTitle(name), fmtValue(val, p.Unit)))
+			}
+		}
+		line := fmt.Sprintf(" %-28s %s %s  %s", truncate(n.Instance, 28), up, st.State(state).Render(padRight(strings.ToUpper(state), 9)), st.Muted.Render(strings.Join(figs, " · ")))
+		out = append(out, truncate(line, v.ctx.Width))
+	}
+	return out
+}
+
+func shortTitle(panel string) string {
+	switch panel {
+	case metrics.PanelAppealErrorRate:
+		return "errors"
+	case metrics.PanelProcessingP95:
+		return "p95"
+	case metrics.PanelAPIErrorRate:
+		return "api 5xx"
+	}
+	return panel
+}
+
+// dbLines is the database box: sizes, schema, backup, check, disk.
+func (v dashboardView) dbLines(withTables bool) []string {
+	st := v.ctx.Styles
+	d := v.snap.DB
+	now := v.ctx.Now()
+	w := v.ctx.Width
+	if d.Err != "" && d.FileBytes == 0 {
+		return []string{st.Error.Render(" database unavailable: ") + truncate(d.Err, w-24)}
+	}
+	schema := st.State("ok").Render(fmt.Sprintf("schema v%d valid", d.SchemaVersion))
+	if !d.SchemaValid {
+		msg := fmt.Sprintf("schema v%d of v%d", d.SchemaVersion, d.LatestSchema)
+		if len(d.SchemaProblems) > 0 {
+			msg += ": " + d.SchemaProblems[0]
+		}
+		schema = st.State("warning").Render(msg)
+	}
+	l1 := fmt.Sprintf(" file %s · WAL %s · ", fmtBytes(d.FileBytes), fmtBytes(d.WALBytes)) + schema
+	if d.DiskTotal > 0 {
+		l1 += st.Muted.Render(fmt.Sprintf(" · disk free %s (%.0f%%)", fmtBytes(d.DiskFree), 100*float64(d.DiskFree)/float64(d.DiskTotal)))
+	}
+	backup := st.State("critical").Render("no backup found")
+	if !d.LastBackup.IsZero() {
+		bs := "ok"
+		if p, ok := v.snap.Panel(metrics.PanelBackupAge); ok {
+			bs = p.State.String()
+		}
+		backup = "last backup " + st.State(bs).Render(fmtAge(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
+	}
+	check := st.State("warning").Render("no integrity check recorded")
+	if !d.LastCheck.IsZero() {
+		res := st.State("ok").Render("passed")
+		if !d.LastCheckOK {
+			res = st.State("critical").Render("FAILED")
+		}
+		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, fmtAge(now.Sub(d.LastCheck)))
+	}
+	out := []string{truncate(l1, w), truncate(" "+backup+" · "+check, w)}
+	if withTables && len(d.Tables) > 0 {
+		var parts []string
+		for _, t := range d.Tables {
+			p := fmt.Sprintf("%s %s rows", t.Name, fmtCount(t.Rows))
+			if t.Bytes >= 0 {
+				p += " " + fmtBytes(t.Bytes)
+			}
+			parts = append(parts, p)
+		}
+		out = append(out, truncate(st.Muted.Render(" "+strings.Join(parts, " · ")), w))
+	}
+	return out
+}
+
+// tabExtra is what the Appeals, Negotiation and ML tabs add below their
+// panels: the database's own figures for them.
+func (v dashboardView) tabExtra(tab int) []string {
+	st := v.ctx.Styles
+	d := v.snap.DB
+	switch tab {
+	case tabAppeals:
+		return []string{"", v.section("Appeals in the database", ""),
+			fmt.Sprintf(" pending %s · negotiating %s", fmtCount(d.PendingAppeals), fmtCount(d.NegotiatingAppeals))}
+	case tabNegotiation:
+		return []string{"", v.section("Negotiations", ""),
+			fmt.Sprintf(" appeals negotiating now %s", fmtCount(d.NegotiatingAppeals)),
+			st.Muted.Render(" the guide's target: average under 72 h; alert when p95 over 24 h")}
+	case tabML:
+		return []string{"", st.Muted.Render(" the guide's target: p99 under 100 ms; alert over 500 ms")}
+	}
+	return nil
+}
+
+// infraExtra adds days until the disk is full, from the database's growth.
+func (v dashboardView) infraExtra() []string {
+	d := v.snap.DB
+	st := v.ctx.Styles
+	out := []string{"", v.section("Capacity", "")}
+	if d.DiskTotal <= 0 {
+		return append(out, st.State("unknown").Render(" disk free unknown: the database source did not measure its filesystem"))
+	}
+	line := fmt.Sprintf(" disk free %s of %s on the database's filesystem", fmtBytes(d.DiskFree), fmtBytes(d.DiskTotal))
+	if days, ok := v.daysUntilFull(); ok {
+		line += fmt.Sprintf(" · at the current growth, full in %s", days)
+	} else {
+		line += st.Muted.Render(" · not growing over the recent history")
+	}
+	return append(out, line)
+}
+
+// daysUntilFull extrapolates the database size panel's recent growth.
+func (v dashboardView) daysUntilFull() (string, bool) {
+	p, ok := v.snap.Panel(metrics.PanelDatabaseSize)
+	if !ok || len(p.Recent) < 2 {
+		return "", false
+	}
+	first, last, n := math.NaN(), math.NaN(), 0
+	fi := 0
+	for i, x := range p.Recent {
+		if math.IsNaN(x) {
+			continue
+		}
+		if math.IsNaN(first) {
+			first, fi = x, i
+		}
+		last, n = x, i
+	}
+	if math.IsNaN(first) || n == fi || last <= first {
+		return "", false
+	}
+	interval := v.ctx.Config.Console.RefreshInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	perSec := (last - first) * 1024 * 1024 / (float64(n-fi) * interval.Seconds())
+	secs := float64(v.snap.DB.DiskFree) / perSec
+	return fmtAge(time.Duration(secs * float64(time.Second))), true
+}

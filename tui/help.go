@@ -1,0 +1,99 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+)
+
+// helpView lists every key, grouped, with what it does; keys disabled by
+// read-only mode are listed and marked as disabled.
+type helpView struct {
+	ctx    *ProgramContext
+	offset int
+}
+
+func newHelpView(ctx *ProgramContext) helpView { return helpView{ctx: ctx} }
+
+func (v helpView) Update(msg tea.Msg) (helpView, tea.Cmd) {
+	if msg, ok := msg.(tea.KeyPressMsg); ok {
+		k := v.ctx.Keys
+		switch {
+		case key.Matches(msg, k.Down, k.PageDown):
+			v.offset++
+		case key.Matches(msg, k.Up, k.PageUp):
+			v.offset = max(0, v.offset-1)
+		}
+	}
+	return v, nil
+}
+
+func (v helpView) Hints() []key.Binding {
+	k := v.ctx.Keys
+	return []key.Binding{k.Up, k.Down, k.Back}
+}
+
+var helpGroups = []string{"Views", "Dashboard and refresh", "Moving", "Runbooks, journal, demo"}
+
+func (v helpView) View() string {
+	st := v.ctx.Styles
+	k := v.ctx.Keys
+	groups := k.FullHelp()
+	var blocks []string
+	for i, g := range groups {
+		var rows []string
+		rows = append(rows, st.Title.Render(helpGroups[i]))
+		for _, b := range g {
+			h := b.Help()
+			desc := h.Desc
+			keyCol := st.HintKey.Render(padRight(h.Key, 10))
+			if v.ctx.ReadOnly && writes(k, b) {
+				desc = st.HintOff.Render(desc) + st.Muted.Render(" (read-only)")
+			}
+			rows = append(rows, keyCol+" "+desc)
+		}
+		blocks = append(blocks, strings.Join(rows, "\n"))
+	}
+	colW := 0
+	for _, b := range blocks {
+		colW = max(colW, lipgloss.Width(b))
+	}
+	perRow := max(1, min(len(blocks), (v.ctx.Width+2)/(colW+3)))
+	var grid []string
+	for i := 0; i < len(blocks); i += perRow {
+		row := make([]string, 0, perRow)
+		for j := i; j < min(i+perRow, len(blocks)); j++ {
+			row = append(row, lipgloss.NewStyle().Width(colW+3).Render(blocks[j]))
+		}
+		grid = append(grid, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	head := st.Title.Render("Help") + st.Muted.Render("  every key; rebind any of them under console.keys in the config (action names in the docs)")
+	body := head + "\n\n" + strings.Join(grid, "\n\n") + "\n\n" + st.Muted.Render(commandHelp)
+	lines := strings.Split(body, "\n")
+	h := v.ctx.bodyHeight()
+	off := min(v.offset, max(0, len(lines)-h))
+	lines = lines[off:]
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i := range lines {
+		lines[i] = truncate(lines[i], v.ctx.Width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+const commandHelp = `: commands: overview appeals negotiation ml infra · alerts tables runbooks journal help
+            run <runbook-id> · scenario <name> · pause · write · export · quit`
+
+// writes reports whether binding b starts an action that writes (and so
+// is disabled in read-only mode).
+func writes(k *KeyMap, b key.Binding) bool {
+	return sameKeys(b, k.Do)
+}
+
+func sameKeys(a, b key.Binding) bool {
+	return fmt.Sprint(a.Keys()) == fmt.Sprint(b.Keys())
+}

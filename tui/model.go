@@ -1,0 +1,698 @@
+// Package tui is the console: a bubbletea v2 program showing the
+// operations guide's key metrics and alert states, the database, the ops
+// journal and the runbooks, and walking the operator through a runbook
+// step by step.
+//
+// The architecture is Elm's, strictly: Update and View do no I/O; every
+// read and every procedure runs in a tea.Cmd that captures values and
+// returns a message. The root Model handles global keys and resizes,
+// routes id-tagged envelopes to the view that asked, and forwards the
+// rest to the focused view. Views share one ProgramContext.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/repops/repops/config"
+	"github.com/repops/repops/metrics"
+	"github.com/repops/repops/ops"
+)
+
+// Figures is where the dashboard's numbers come from: one cycle of the
+// metrics engine. *metrics.Engine implements it. Cycle may block for as
+// long as its slowest source (bounded by ctx); the console calls it only
+// from a Cmd, never from Update.
+type Figures interface {
+	Cycle(ctx context.Context) metrics.Snapshot
+}
+
+// Simulator is the in-process simulated service of 'repops demo': the
+// scenario keys switch its incidents. Both calls are quick and safe from
+// any goroutine.
+type Simulator interface {
+	Scenarios() []string
+	SetScenario(name string) error
+}
+
+// Options is everything the console needs. Figures and Config are
+// required; a nil Journal, Tables or Runbooks makes that view show why it
+// is unavailable.
+type Options struct {
+	Config  *config.Config
+	Figures Figures
+	Journal JournalStore
+	// JournalErr is why the journal could not be opened, shown in its view.
+	JournalErr error
+	// Lock reads the procedure lock (ops.ReadLock on the state dir).
+	Lock     func() (*ops.LockInfo, bool, error)
+	Tables   TableSource
+	Runbooks RunbookService
+	Sim      Simulator
+	ReadOnly bool
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Started is when the console started; the journal view shows the
+	// timeline from a day before it.
+	Started time.Time
+}
+
+// tickMsg asks for the next refresh.
+type tickMsg struct{ gen int }
+
+// screenWrittenMsg says where the screen was written.
+type screenWrittenMsg struct {
+	path string
+	err  error
+}
+
+// scenarioSetMsg is the simulator's answer to a scenario switch.
+type scenarioSetMsg struct {
+	name string
+	err  error
+}
+
+// Model is the console's root model.
+type Model struct {
+	ctx  *ProgramContext
+	opts Options
+
+	focus, back viewID
+	dash        dashboardView
+	alerts      alertsView
+	tables      tablesView
+	runbooks    runbooksView
+	journal     journalView
+	help        helpView
+
+	// refresh state
+	gen         int
+	inflight    bool
+	paused      bool
+	lastRefresh time.Time
+	lastTook    time.Duration
+	snap        metrics.Snapshot
+	haveSnap    bool
+	refreshErr  error
+
+	cmdline    textinput.Model
+	cmdActive  bool
+	scenarios  bool // the scenario menu is open
+	scenario   string
+	flash      string
+	flashIsErr bool
+	quitArmed  bool
+}
+
+// New builds the console. The keys are rebound from the config; a bad
+// binding or theme is an error for the caller to report.
+func New(o Options) (Model, error) {
+	if o.Config == nil || o.Figures == nil {
+		return Model{}, errors.New("console: a config and a figures source are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Started.IsZero() {
+		o.Started = o.Now()
+	}
+	theme, err := ThemeByName(o.Config.Console.Theme)
+	if err != nil {
+		return Model{}, err
+	}
+	keys := DefaultKeyMap()
+	if err := keys.Rebind(o.Config.Console.Keys); err != nil {
+		return Model{}, err
+	}
+	ctx := &ProgramContext{
+		Width: 80, Height: 24, Config: o.Config, Styles: NewStyles(theme), Keys: &keys,
+		Now: o.Now, ReadOnly: o.ReadOnly, Demo: o.Sim != nil,
+	}
+	if !ctx.Demo {
+		for _, b := range []*key.Binding{&keys.Scenario, &keys.Scenario1, &keys.Scenario2, &keys.Scenario3, &keys.Scenario4,
+			&keys.Scenario5, &keys.Scenario6, &keys.Scenario7, &keys.Scenario8} {
+			b.SetEnabled(false)
+		}
+	}
+	ti := textinput.New()
+	ti.Prompt = ":"
+	ti.SetVirtualCursor(true)
+	ti.SetStyles(inputStyles(ctx.Styles))
+	ti.ShowSuggestions = true
+	ti.SetSuggestions(commandWords(o.Runbooks, o.Sim))
+	m := Model{
+		ctx: ctx, opts: o, cmdline: ti,
+		dash:     newDashboardView(ctx),
+		alerts:   newAlertsView(ctx),
+		tables:   newTablesView(ctx, o.Tables),
+		runbooks: newRunbooksView(ctx, o.Runbooks),
+		journal:  newJournalView(ctx, o.Journal, o.Started.Add(-24*time.Hour)),
+		help:     newHelpView(ctx),
+	}
+	m.gen, m.inflight = 1, true
+	if o.Journal == nil && o.JournalErr != nil {
+		m.journal.state, m.journal.err = stateError, o.JournalErr
+	}
+	return m, nil
+}
+
+func inputStyles(s Styles) textinput.Styles {
+	ts := textinput.DefaultDarkStyles()
+	ts.Focused.Prompt = s.Accent
+	ts.Focused.Text = s.Text
+	ts.Cursor.Blink = false
+	return ts
+}
+
+// Init starts the first refresh at once: the first frame shows the
+// loading state, then the figures as soon as they come.
+func (m Model) Init() tea.Cmd {
+	// New set gen 1 and inflight: Init cannot change the model.
+	return tea.Batch(m.cycleCmd(m.gen), m.runbooks.load())
+}
+
+// refreshInterval is config.Console.RefreshInterval, 1 s by default.
+func (m Model) refreshInterval() time.Duration {
+	if d := m.ctx.Config.Console.RefreshInterval; d > 0 {
+		return d
+	}
+	return time.Second
+}
+
+// refreshCmd runs one engine cycle and reads the lock, bounded by a
+// timeout so that a dead endpoint never stalls the refresh.
+func (m *Model) refreshCmd() tea.Cmd {
+	m.inflight = true
+	m.gen++
+	return m.cycleCmd(m.gen)
+}
+
+// cycleCmd is the refresh of generation gen.
+func (m Model) cycleCmd(gen int) tea.Cmd {
+	fig, lock := m.opts.Figures, m.opts.Lock
+	timeout := m.ctx.Config.Console.Sources.Timeout + time.Second
+	if timeout < 2*time.Second {
+		timeout = 2 * time.Second
+	}
+	return func() tea.Msg {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		out := snapshotMsg{gen: gen}
+		done := make(chan metrics.Snapshot, 1)
+		go func() { done <- fig.Cycle(ctx) }()
+		select {
+		case s := <-done:
+			out.snap = s
+		case <-ctx.Done():
+			out.err = fmt.Errorf("the refresh took longer than %s: a source is not answering", timeout)
+		}
+		if lock != nil {
+			if info, ok, err := lock(); err == nil && ok && info != nil {
+				out.lock = &lockView{Holder: info.Actor.String(), Purpose: info.Purpose, Since: info.Since, PID: info.PID, Stale: info.Stale}
+			}
+		}
+		out.elapsed = time.Since(start)
+		return out
+	}
+}
+
+func (m Model) tickCmd() tea.Cmd {
+	gen := m.gen
+	return tea.Tick(m.refreshInterval(), func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+}
+
+// Update is the root: global keys and resize, envelopes to their view,
+// everything else to the focused view.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.ctx.Width, m.ctx.Height = max(20, msg.Width), max(5, msg.Height)
+		m.cmdline.SetWidth(m.ctx.Width - 3)
+		return m, nil
+	case snapshotMsg:
+		return m.onSnapshot(msg)
+	case tickMsg:
+		if msg.gen != m.gen || m.paused || m.inflight {
+			return m, nil
+		}
+		return m, m.refreshCmd()
+	case envelope:
+		return m.route(msg.to, msg.msg)
+	case flashMsg:
+		m.flash, m.flashIsErr = msg.text, msg.err
+		return m, nil
+	case switchViewMsg:
+		return m.switchTo(msg)
+	case screenWrittenMsg:
+		if msg.err != nil {
+			m.flash, m.flashIsErr = msg.err.Error(), true
+		} else {
+			m.flash, m.flashIsErr = "screen written to "+msg.path, false
+		}
+		return m, nil
+	case scenarioSetMsg:
+		if msg.err != nil {
+			m.flash, m.flashIsErr = "scenario: "+msg.err.Error(), true
+		} else {
+			m.scenario = msg.name
+			m.flash, m.flashIsErr = "simulator scenario: "+msg.name, false
+		}
+		return m, nil
+	case tea.KeyPressMsg:
+		return m.onKey(msg)
+	}
+	return m.forward(msg)
+}
+
+func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
+	if msg.gen != m.gen {
+		return m, nil
+	}
+	m.inflight = false
+	m.lastTook = msg.elapsed
+	m.refreshErr = msg.err
+	if msg.err == nil {
+		m.snap, m.haveSnap = msg.snap, true
+		m.lastRefresh = msg.snap.Time
+		if m.lastRefresh.IsZero() {
+			m.lastRefresh = m.ctx.Now()
+		}
+	}
+	var cmds []tea.Cmd
+	var c tea.Cmd
+	m.dash, c = m.dash.Update(msg)
+	cmds = append(cmds, c)
+	m.alerts, c = m.alerts.Update(msg)
+	cmds = append(cmds, c)
+	m.runbooks, c = m.runbooks.Update(msg)
+	cmds = append(cmds, c)
+	if !m.paused {
+		cmds = append(cmds, m.tickCmd())
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// route delivers an addressed message to its view.
+func (m Model) route(to viewID, msg tea.Msg) (tea.Model, tea.Cmd) {
+	var c tea.Cmd
+	switch to {
+	case viewDashboard:
+		m.dash, c = m.dash.Update(msg)
+	case viewAlerts:
+		m.alerts, c = m.alerts.Update(msg)
+	case viewTables:
+		m.tables, c = m.tables.Update(msg)
+	case viewRunbooks:
+		m.runbooks, c = m.runbooks.Update(msg)
+	case viewJournal:
+		m.journal, c = m.journal.Update(msg)
+	case viewHelp:
+		m.help, c = m.help.Update(msg)
+	}
+	return m, c
+}
+
+func (m Model) forward(msg tea.Msg) (tea.Model, tea.Cmd) { return m.route(m.focus, msg) }
+
+// switchTo focuses a view and starts what it needs to load.
+func (m Model) switchTo(s switchViewMsg) (tea.Model, tea.Cmd) {
+	if s.to != m.focus {
+		m.back = m.focus
+	}
+	m.focus = s.to
+	var cmds []tea.Cmd
+	switch s.to {
+	case viewJournal:
+		cmds = append(cmds, m.journal.load())
+	case viewTables:
+		cmds = append(cmds, m.tables.load())
+	case viewRunbooks:
+		if s.runbook != "" {
+			var c tea.Cmd
+			m.runbooks, c = m.runbooks.openRunbook(s.runbook, s.start)
+			cmds = append(cmds, c)
+		}
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// capturing reports whether the focused view is reading typed text, so
+// that letters go to it rather than to global keys.
+func (m Model) capturing() bool {
+	return m.focus == viewRunbooks && m.runbooks.capturing()
+}
+
+func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.ctx.Keys
+	if msg.String() == "ctrl+c" {
+		return m, tea.Quit
+	}
+	m.flash = ""
+	if m.cmdActive {
+		return m.onCommandKey(msg)
+	}
+	if m.scenarios {
+		return m.onScenarioKey(msg)
+	}
+	if m.capturing() {
+		return m.forward(msg)
+	}
+	if !key.Matches(msg, k.Quit) {
+		m.quitArmed = false
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		if m.runbooks.busy() && !m.quitArmed {
+			m.quitArmed = true
+			m.flash, m.flashIsErr = "a runbook step is running: press "+msg.String()+" again to quit anyway (its state is kept; 'repops runbook resume' continues it)", true
+			return m, nil
+		}
+		return m, tea.Quit
+	case key.Matches(msg, k.Help):
+		if m.focus == viewHelp {
+			return m.switchTo(switchViewMsg{to: m.back})
+		}
+		return m.switchTo(switchViewMsg{to: viewHelp})
+	case key.Matches(msg, k.Command):
+		m.cmdActive = true
+		m.cmdline.Reset()
+		return m, m.cmdline.Focus()
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+		if m.paused {
+			m.flash = "refresh paused: the figures are frozen until you press " + msg.String() + " again"
+			return m, nil
+		}
+		if !m.inflight {
+			return m, m.refreshCmd()
+		}
+		return m, nil
+	case key.Matches(msg, k.Refresh) && m.focus != viewJournal && m.focus != viewTables:
+		if m.inflight {
+			return m, nil
+		}
+		return m, m.refreshCmd()
+	case key.Matches(msg, k.Screenshot):
+		return m, m.writeScreenCmd()
+	case key.Matches(msg, k.Back):
+		if m.focus == viewRunbooks && m.runbooks.handlesBack() {
+			return m.forward(msg)
+		}
+		if m.focus != viewDashboard {
+			return m.switchTo(switchViewMsg{to: viewDashboard})
+		}
+		return m, nil
+	case key.Matches(msg, k.Dashboard):
+		return m.switchTo(switchViewMsg{to: viewDashboard})
+	case key.Matches(msg, k.Alerts):
+		return m.switchTo(switchViewMsg{to: viewAlerts})
+	case key.Matches(msg, k.Tables):
+		return m.switchTo(switchViewMsg{to: viewTables})
+	case key.Matches(msg, k.Runbooks):
+		return m.switchTo(switchViewMsg{to: viewRunbooks})
+	case key.Matches(msg, k.Journal):
+		return m.switchTo(switchViewMsg{to: viewJournal})
+	case key.Matches(msg, k.Scenario):
+		m.scenarios = true
+		return m, nil
+	}
+	if i := m.scenarioKey(msg); i >= 0 {
+		return m, m.setScenarioByIndex(i)
+	}
+	if m.focus == viewHelp || m.focus == viewAlerts || m.focus == viewTables || m.focus == viewJournal {
+		// Tab keys jump to the dashboard's tabs from anywhere.
+		for _, b := range []key.Binding{k.Tab1, k.Tab2, k.Tab3, k.Tab4, k.Tab5} {
+			if key.Matches(msg, b) {
+				mm, c := m.switchTo(switchViewMsg{to: viewDashboard})
+				m = mm.(Model)
+				m.dash, _ = m.dash.Update(msg)
+				return m, c
+			}
+		}
+	}
+	return m.forward(msg)
+}
+
+// scenarioKey is the index of the scenario key pressed, -1 for none.
+func (m Model) scenarioKey(msg tea.KeyPressMsg) int {
+	if m.opts.Sim == nil {
+		return -1
+	}
+	k := m.ctx.Keys
+	for i, b := range []key.Binding{k.Scenario1, k.Scenario2, k.Scenario3, k.Scenario4, k.Scenario5, k.Scenario6, k.Scenario7, k.Scenario8} {
+		if key.Matches(msg, b) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (m Model) setScenarioByIndex(i int) tea.Cmd {
+	names := m.opts.Sim.Scenarios()
+	if i < 0 || i >= len(names) {
+		return flash(fmt.Sprintf("no scenario %d: the simulator has %d", i+1, len(names)), true)
+	}
+	return setScenarioCmd(m.opts.Sim, names[i])
+}
+
+func setScenarioCmd(sim Simulator, name string) tea.Cmd {
+	return func() tea.Msg { return scenarioSetMsg{name: name, err: sim.SetScenario(name)} }
+}
+
+func (m Model) onScenarioKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	m.scenarios = false
+	if key.Matches(msg, m.ctx.Keys.Back) {
+		return m, nil
+	}
+	if i := m.scenarioKey(msg); i >= 0 {
+		return m, m.setScenarioByIndex(i)
+	}
+	s := msg.String()
+	if len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
+		return m, m.setScenarioByIndex(int(s[0] - '1'))
+	}
+	return m, nil
+}
+
+// writeScreenCmd writes the current screen, without colours, to a file in
+// the state dir, for the incident record.
+func (m Model) writeScreenCmd() tea.Cmd {
+	text := ansi.Strip(m.render())
+	dir := filepath.Join(m.ctx.Config.StateDir(), "screens")
+	name := "screen-" + m.ctx.Now().UTC().Format("20060102T150405.000Z") + ".txt"
+	return func() tea.Msg {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return screenWrittenMsg{err: fmt.Errorf("write screen: create %s: %w", dir, err)}
+		}
+		p := filepath.Join(dir, name)
+		lines := strings.Split(text, "\n")
+		for i := range lines {
+			lines[i] = strings.TrimRight(lines[i], " ")
+		}
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			return screenWrittenMsg{err: fmt.Errorf("write screen to %s: %w", p, err)}
+		}
+		return screenWrittenMsg{path: p}
+	}
+}
+
+// View draws the banner, the focused view and the key-hints bar.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "repops " + m.ctx.Config.Environment
+	if m.cmdActive {
+		if c := m.cmdline.Cursor(); c != nil {
+			c.Position.Y = m.ctx.Height - 1
+			v.Cursor = c
+		}
+	}
+	return v
+}
+
+// render is the whole screen as a string, exactly the terminal's size.
+func (m Model) render() string {
+	w, h := m.ctx.Width, m.ctx.Height
+	var body string
+	switch m.focus {
+	case viewDashboard:
+		body = m.dash.View()
+	case viewAlerts:
+		body = m.alerts.View()
+	case viewTables:
+		body = m.tables.View()
+	case viewRunbooks:
+		body = m.runbooks.View()
+	case viewJournal:
+		body = m.journal.View()
+	case viewHelp:
+		body = m.help.View()
+	}
+	if m.scenarios {
+		body = m.scenarioMenu()
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, m.banner()...)
+	bh := m.ctx.bodyHeight()
+	bl := strings.Split(body, "\n")
+	if len(bl) > bh {
+		bl = bl[:bh]
+	}
+	for _, l := range bl {
+		lines = append(lines, truncate(l, w))
+	}
+	for len(lines) < h-1 {
+		lines = append(lines, "")
+	}
+	lines = append(lines, m.hintsBar())
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) scenarioMenu() string {
+	st := m.ctx.Styles
+	lines := []string{st.Title.Render("Simulator scenarios") + st.Muted.Render("  rehearse an incident: the simulated service starts misbehaving"), ""}
+	for i, s := range m.opts.Sim.Scenarios() {
+		cur := ""
+		if s == m.scenario || (m.scenario == "" && s == "normal") {
+			cur = st.Accent.Render("  ◂ now")
+		}
+		lines = append(lines, fmt.Sprintf("  %s  %s%s", st.HintKey.Render(fmt.Sprintf("%d/F%d", i+1, i+1)), s, cur))
+	}
+	lines = append(lines, "", st.Muted.Render("  press a number (or F1…F8 from anywhere); esc closes"))
+	return strings.Join(lines, "\n")
+}
+
+// banner is two lines: environment, database, last refresh, state of the
+// refresh; then the health of each source (a dead one says so).
+func (m Model) banner() []string {
+	st := m.ctx.Styles
+	w := m.ctx.Width
+	cfg := m.ctx.Config
+	left := st.Env(cfg.Environment) + " " + st.Banner.Render("repops") + st.Muted.Render(" · ") + cfg.Database.Path
+	if m.ctx.ReadOnly {
+		left += " " + st.State("warning").Render("[READ-ONLY]")
+	}
+	var right string
+	switch {
+	case m.paused:
+		right = st.State("pending").Render("PAUSED")
+		if !m.lastRefresh.IsZero() {
+			right += st.Muted.Render(" at " + m.lastRefresh.In(m.ctx.Now().Location()).Format("15:04:05"))
+		}
+	case m.lastRefresh.IsZero():
+		right = st.Muted.Render("loading…")
+	default:
+		right = st.Muted.Render("refreshed ") + m.lastRefresh.In(m.ctx.Now().Location()).Format("15:04:05") +
+			st.Muted.Render(" every "+m.refreshInterval().String())
+	}
+	if m.refreshErr != nil {
+		right = st.Error.Render("refresh failed") + " " + right
+	}
+	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
+	line1 := left + spaces(max(1, gap)) + right
+	if gap < 1 {
+		line1 = truncate(left, max(0, w-lipgloss.Width(right)-1)) + " " + right
+	}
+	// Sources.
+	var parts []string
+	if m.refreshErr != nil {
+		parts = append(parts, st.Error.Render(m.refreshErr.Error()))
+	}
+	for _, s := range m.snap.Sources {
+		if s.Up {
+			parts = append(parts, st.State("ok").Render("● ")+s.Name+st.Muted.Render(" up"))
+		} else {
+			reason := s.Err
+			if reason == "" {
+				reason = "not answering"
+			}
+			parts = append(parts, st.State("critical").Render("✖ "+s.Name+" DEAD")+st.Muted.Render(": "+reason))
+		}
+	}
+	if m.scenario != "" {
+		parts = append(parts, st.Accent.Render("scenario "+m.scenario))
+	}
+	line2 := " " + strings.Join(parts, st.Muted.Render("  "))
+	if len(parts) == 0 {
+		line2 = st.Muted.Render(" sources: waiting for the first refresh")
+	}
+	return []string{truncate(line1, w), truncate(line2, w)}
+}
+
+// hintsBar is the bottom line: a flash message, the command line, or the
+// focused view's keys and the global ones.
+func (m Model) hintsBar() string {
+	st := m.ctx.Styles
+	w := m.ctx.Width
+	if m.cmdActive {
+		return truncate(m.cmdline.View(), w)
+	}
+	if m.flash != "" {
+		if m.flashIsErr {
+			return truncate(st.Error.Render(m.flash), w)
+		}
+		return truncate(st.Accent.Render(m.flash), w)
+	}
+	var hints []key.Binding
+	switch m.focus {
+	case viewDashboard:
+		hints = m.dash.Hints()
+	case viewAlerts:
+		hints = m.alerts.Hints()
+	case viewTables:
+		hints = m.tables.Hints()
+	case viewRunbooks:
+		hints = m.runbooks.Hints()
+	case viewJournal:
+		hints = m.journal.Hints()
+	case viewHelp:
+		hints = m.help.Hints()
+	}
+	k := m.ctx.Keys
+	hints = append(hints, k.ShortHelp()...)
+	if m.ctx.Demo {
+		hints = append(hints, k.Scenario)
+	}
+	var parts []string
+	used := 0
+	for _, b := range hints {
+		h := b.Help()
+		if len(b.Keys()) == 0 || h.Key == "" {
+			continue
+		}
+		var s string
+		if !b.Enabled() || (m.ctx.ReadOnly && writes(k, b)) {
+			s = st.HintOff.Render(h.Key+" "+h.Desc) + st.Muted.Render(" (off)")
+		} else {
+			s = st.HintKey.Render(h.Key) + " " + st.HintDesc.Render(h.Desc)
+		}
+		sw := lipgloss.Width(s) + 2
+		if used+sw > w {
+			break
+		}
+		parts = append(parts, s)
+		used += sw
+	}
+	return " " + strings.Join(parts, "  ")
+}
+
+// Close releases what the console holds after the program ends: the lock
+// of a runbook run under way (its state stays in the state dir, to be
+// resumed).
+func (m Model) Close() {
+	if m.runbooks.run != nil {
+		m.runbooks.run.Close()
+	}
+}

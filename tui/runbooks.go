@@ -1,0 +1,873 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/progress"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/glamour/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/repops/repops/ops"
+	"github.com/repops/repops/runbooks"
+)
+
+// RunbookService is the runbook catalogue and engine as the console drives
+// them. List, Get and ForAlert are in-memory lookups; Start writes the run
+// state and the journal, so the console calls it only from a Cmd.
+type RunbookService interface {
+	List() []*runbooks.Runbook
+	Get(id string) (*runbooks.Runbook, bool)
+	ForAlert(rule string) []*runbooks.Runbook
+	Start(rb *runbooks.Runbook) (RunbookRun, error)
+}
+
+// RunbookRun is one run in progress; *runbooks.Run implements it. It is
+// driven by one goroutine at a time: the console calls Do, Stop and Close
+// only from Cmds, one after the other.
+type RunbookRun interface {
+	ID() string
+	Current() (runbooks.Current, bool)
+	Do(ctx context.Context, in runbooks.StepInput, p ops.Progress) (runbooks.StepResult, error)
+	State() runbooks.RunState
+	Stop(reason string) error
+	Close()
+}
+
+var _ RunbookRun = (*runbooks.Run)(nil)
+
+// RunbookEngine joins a catalogue and an engine into a RunbookService.
+type RunbookEngine struct {
+	Catalogue *runbooks.Catalogue
+	Engine    *runbooks.Engine
+}
+
+var _ RunbookService = RunbookEngine{}
+
+// List implements RunbookService.
+func (r RunbookEngine) List() []*runbooks.Runbook { return r.Catalogue.List() }
+
+// Get implements RunbookService.
+func (r RunbookEngine) Get(id string) (*runbooks.Runbook, bool) { return r.Catalogue.Get(id) }
+
+// ForAlert implements RunbookService.
+func (r RunbookEngine) ForAlert(rule string) []*runbooks.Runbook { return r.Catalogue.ForAlert(rule) }
+
+// Start implements RunbookService.
+func (r RunbookEngine) Start(rb *runbooks.Runbook) (RunbookRun, error) {
+	run, err := r.Engine.Start(rb)
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// The runbooks view's modes.
+type rbMode int
+
+const (
+	rbList rbMode = iota // the catalogue, filterable
+	rbRead               // one runbook's text and steps
+	rbRun                // a run, step by step
+)
+
+// What the text input is reading.
+type rbInput int
+
+const (
+	inNone rbInput = iota
+	inFilter
+	inConfirm
+	inReason
+	inNote
+)
+
+type runStartedMsg struct {
+	run   RunbookRun
+	cur   runbooks.Current
+	curOK bool
+	state runbooks.RunState
+	err   error
+}
+
+// stepEventMsg is one message from a running step: progress, or the end.
+type stepEventMsg struct {
+	ch       <-chan tea.Msg
+	progress *ops.ProgressEvent
+}
+
+type stepDoneMsg struct {
+	res   runbooks.StepResult
+	err   error
+	cur   runbooks.Current
+	curOK bool
+	state runbooks.RunState
+}
+
+// rtoTickMsg redraws the RTO timer once a second while a run with an
+// objective is under way.
+type rtoTickMsg struct{ runID string }
+
+// runbooksView lists, reads and runs runbooks.
+type runbooksView struct {
+	ctx    *ProgramContext
+	svc    RunbookService
+	mode   rbMode
+	all    []*runbooks.Runbook
+	filter string
+	sel    int
+	book   *runbooks.Runbook
+	scroll int
+
+	input   textinput.Model
+	reading rbInput
+
+	// The run.
+	run      RunbookRun
+	starting bool
+	cur      runbooks.Current
+	curOK    bool
+	state    runbooks.RunState
+	running  bool // a step is being done
+	stepFrom time.Time
+	prog     *ops.ProgressEvent
+	last     *runbooks.StepResult
+	lastErr  error
+	note     string
+
+	bar progress.Model
+	md  *mdCache
+}
+
+func newRunbooksView(ctx *ProgramContext, svc RunbookService) runbooksView {
+	in := textinput.New()
+	in.SetStyles(inputStyles(ctx.Styles))
+	in.CharLimit = 200
+	bar := progress.New(progress.WithoutPercentage(), progress.WithFillCharacters('█', '░'))
+	if !ctx.Styles.Theme.Mono {
+		bar = progress.New(progress.WithoutPercentage(), progress.WithFillCharacters('█', '░'), progress.WithColors(ctx.Styles.Theme.Accent))
+	}
+	v := runbooksView{ctx: ctx, svc: svc, input: in, bar: bar, md: newMDCache()}
+	if svc != nil {
+		v.all = svc.List()
+	}
+	return v
+}
+
+// load is nil: the catalogue is in memory once the console starts.
+func (v runbooksView) load() tea.Cmd { return nil }
+
+// capturing: the view is reading text, so letters are not global keys.
+func (v runbooksView) capturing() bool { return v.reading != inNone }
+
+// busy: a step is running (quitting would interrupt it).
+func (v runbooksView) busy() bool { return v.running }
+
+// handlesBack: esc means something inside the view (leave the run or the
+// runbook for the list) rather than "back to the dashboard".
+func (v runbooksView) handlesBack() bool { return v.mode != rbList || v.filter != "" }
+
+func (v runbooksView) filtered() []*runbooks.Runbook {
+	if v.filter == "" {
+		return v.all
+	}
+	f := strings.ToLower(v.filter)
+	var out []*runbooks.Runbook
+	for _, rb := range v.all {
+		hay := strings.ToLower(rb.ID + " " + rb.Title + " " + strings.Join(rb.Tags, " ") + " " + strings.Join(rb.When, " ") + " " + rb.Severity)
+		if strings.Contains(hay, f) {
+			out = append(out, rb)
+		}
+	}
+	return out
+}
+
+// open shows runbook id, and starts a run of it when start is set.
+func (v runbooksView) openRunbook(id string, start bool) (runbooksView, tea.Cmd) {
+	if v.svc == nil {
+		return v, flash("runbooks are not available: the catalogue could not be loaded", true)
+	}
+	if v.run != nil && v.state.RunbookID == id && !start {
+		v.mode = rbRun
+		return v, nil
+	}
+	rb, ok := v.svc.Get(id)
+	if !ok {
+		return v, flash(fmt.Sprintf("no runbook %q: r lists them, / filters", id), true)
+	}
+	v.book, v.mode, v.scroll = rb, rbRead, 0
+	if start {
+		return v.startRun()
+	}
+	return v, nil
+}
+
+func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
+	if v.run != nil && v.state.Status == runbooks.RunRunning {
+		if v.state.RunbookID == v.book.ID {
+			v.mode = rbRun
+			return v, nil
+		}
+		return v, flash(fmt.Sprintf("run %s is still under way: finish or leave it (esc, then s on its last step) first", v.state.RunID), true)
+	}
+	if v.starting {
+		return v, nil
+	}
+	v.starting = true
+	svc, rb, old := v.svc, v.book, v.run
+	return v, addressed(viewRunbooks, func() tea.Msg {
+		if old != nil {
+			old.Close()
+		}
+		run, err := svc.Start(rb)
+		if err != nil {
+			return runStartedMsg{err: err}
+		}
+		cur, ok := run.Current()
+		return runStartedMsg{run: run, cur: cur, curOK: ok, state: run.State()}
+	})
+}
+
+// doStepCmd does the current step in the background; progress events and
+// the end arrive one at a time through a channel that the returned Cmd
+// reads and re-issues (waitStepCmd).
+func doStepCmd(run RunbookRun, in runbooks.StepInput) tea.Cmd {
+	ch := make(chan tea.Msg, 64)
+	go func() {
+		defer close(ch)
+		res, err := run.Do(context.Background(), in, func(e ops.ProgressEvent) {
+			select {
+			case ch <- e:
+			default: // the console is behind: drop this event, a newer one follows
+			}
+		})
+		cur, ok := run.Current()
+		ch <- stepDoneMsg{res: res, err: err, cur: cur, curOK: ok, state: run.State()}
+	}()
+	return waitStepCmd(ch)
+}
+
+func waitStepCmd(ch <-chan tea.Msg) tea.Cmd {
+	return addressed(viewRunbooks, func() tea.Msg {
+		m, ok := <-ch
+		if !ok {
+			return nil
+		}
+		if e, isEv := m.(ops.ProgressEvent); isEv {
+			return stepEventMsg{ch: ch, progress: &e}
+		}
+		return m
+	})
+}
+
+func (v runbooksView) rtoTick() tea.Cmd {
+	if v.run == nil || v.book == nil || v.book.Objectives.RTO == 0 || v.state.Status != runbooks.RunRunning {
+		return nil
+	}
+	id := v.state.RunID
+	return addressed(viewRunbooks, tea.Tick(time.Second, func(time.Time) tea.Msg { return rtoTickMsg{runID: id} }))
+}
+
+func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
+	switch msg := msg.(type) {
+	case runStartedMsg:
+		v.starting = false
+		if msg.err != nil {
+			return v, flash("start runbook: "+msg.err.Error(), true)
+		}
+		v.run, v.cur, v.curOK, v.state = msg.run, msg.cur, msg.curOK, msg.state
+		v.mode, v.last, v.lastErr, v.note, v.scroll = rbRun, nil, nil, "", 0
+		return v, v.rtoTick()
+	case stepEventMsg:
+		v.prog = msg.progress
+		return v, waitStepCmd(msg.ch)
+	case stepDoneMsg:
+		v.running, v.prog = false, nil
+		v.cur, v.curOK, v.state = msg.cur, msg.curOK, msg.state
+		if msg.err != nil {
+			v.lastErr = msg.err
+			if errors.Is(msg.err, runbooks.ErrCancelled) {
+				return v, flash("cancelled: nothing was run", false)
+			}
+			return v, nil
+		}
+		res := msg.res
+		v.last, v.lastErr, v.note, v.scroll = &res, nil, "", 0
+		return v, nil
+	case rtoTickMsg:
+		if v.run != nil && msg.runID == v.state.RunID {
+			return v, v.rtoTick()
+		}
+		return v, nil
+	case tea.KeyPressMsg:
+		if v.reading != inNone {
+			return v.onInputKey(msg)
+		}
+		switch v.mode {
+		case rbList:
+			return v.onListKey(msg)
+		case rbRead:
+			return v.onReadKey(msg)
+		case rbRun:
+			return v.onRunKey(msg)
+		}
+	}
+	return v, nil
+}
+
+func (v runbooksView) ask(what rbInput, prompt, placeholder string) (runbooksView, tea.Cmd) {
+	v.reading = what
+	v.input.Reset()
+	v.input.Prompt = prompt
+	v.input.Placeholder = placeholder
+	v.input.SetWidth(max(10, v.ctx.Width-lipgloss.Width(prompt)-2))
+	if what == inFilter {
+		v.input.SetValue(v.filter)
+	}
+	return v, v.input.Focus()
+}
+
+func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
+	what := v.reading
+	switch msg.String() {
+	case "esc":
+		v.reading = inNone
+		v.input.Blur()
+		if what == inConfirm {
+			return v, flash("cancelled: nothing was run", false)
+		}
+		return v, nil
+	case "enter":
+		v.reading = inNone
+		v.input.Blur()
+		val := strings.TrimSpace(v.input.Value())
+		switch what {
+		case inFilter:
+			v.filter, v.sel = val, 0
+		case inNote:
+			v.note = val
+		case inReason:
+			if val == "" {
+				return v, flash("skipping needs a reason: nothing was skipped", true)
+			}
+			v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
+			return v, doStepCmd(v.run, runbooks.StepInput{Skip: true, Reason: val, Note: v.note})
+		case inConfirm:
+			if val == "" {
+				return v, flash("cancelled: nothing was run (the default)", false)
+			}
+			v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
+			return v, doStepCmd(v.run, runbooks.StepInput{Confirm: val, Note: v.note, Rerun: v.cur.Interrupted})
+		}
+		return v, nil
+	}
+	var c tea.Cmd
+	v.input, c = v.input.Update(msg)
+	if what == inFilter {
+		v.filter, v.sel = v.input.Value(), 0
+	}
+	return v, c
+}
+
+func (v runbooksView) onListKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
+	k := v.ctx.Keys
+	list := v.filtered()
+	switch {
+	case key.Matches(msg, k.Filter):
+		return v.ask(inFilter, "/", "filter by id, title, tag, alert")
+	case key.Matches(msg, k.Back):
+		v.filter = ""
+	case key.Matches(msg, k.Up):
+		v.sel = max(0, v.sel-1)
+	case key.Matches(msg, k.Down):
+		v.sel = min(max(0, len(list)-1), v.sel+1)
+	case key.Matches(msg, k.Top):
+		v.sel = 0
+	case key.Matches(msg, k.Bottom):
+		v.sel = max(0, len(list)-1)
+	case key.Matches(msg, k.Enter):
+		if len(list) > 0 {
+			return v.openRunbook(list[min(v.sel, len(list)-1)].ID, false)
+		}
+	}
+	return v, nil
+}
+
+func (v runbooksView) onReadKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
+	k := v.ctx.Keys
+	switch {
+	case key.Matches(msg, k.Back):
+		v.mode = rbList
+	case key.Matches(msg, k.Enter, k.Do):
+		return v.startRun()
+	case key.Matches(msg, k.Down, k.PageDown):
+		v.scroll++
+	case key.Matches(msg, k.Up, k.PageUp):
+		v.scroll = max(0, v.scroll-1)
+	}
+	return v, nil
+}
+
+// stepWrites reports whether the current step writes (and so is disabled
+// in read-only mode).
+func (v runbooksView) stepWrites() bool {
+	if !v.curOK || v.cur.Step.Kind != runbooks.Action {
+		return false
+	}
+	return runbooks.Actions()[v.cur.Step.Action].Writes
+}
+
+func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
+	k := v.ctx.Keys
+	switch {
+	case key.Matches(msg, k.Back):
+		v.mode = rbList
+		return v, nil
+	case key.Matches(msg, k.Down, k.PageDown):
+		v.scroll++
+		return v, nil
+	case key.Matches(msg, k.Up, k.PageUp):
+		v.scroll = max(0, v.scroll-1)
+		return v, nil
+	}
+	if v.running || !v.curOK || v.state.Status != runbooks.RunRunning {
+		if key.Matches(msg, k.Do, k.Skip, k.Note) {
+			if v.running {
+				return v, flash("the step is running: wait for its result", false)
+			}
+			return v, flash(fmt.Sprintf("the run is %s: nothing more to do (r for the list)", v.state.Status), false)
+		}
+		return v, nil
+	}
+	switch {
+	case key.Matches(msg, k.Do):
+		if v.ctx.ReadOnly && v.stepWrites() {
+			return v, flash("read-only mode: this step writes ("+v.cur.Step.Action+") and is disabled; skip it with a reason", true)
+		}
+		if v.cur.NeedsConfirm {
+			return v.ask(inConfirm, fmt.Sprintf("type %s to run %s (empty or esc cancels): ", v.cur.ConfirmWord, v.cur.Step.Action), "")
+		}
+		v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
+		return v, doStepCmd(v.run, runbooks.StepInput{Note: v.note, Rerun: v.cur.Interrupted})
+	case key.Matches(msg, k.Skip):
+		return v.ask(inReason, "skip: why? ", "the reason is journaled")
+	case key.Matches(msg, k.Note):
+		return v.ask(inNote, "note: ", "recorded with this step")
+	}
+	return v, nil
+}
+
+func (v runbooksView) Hints() []key.Binding {
+	k := v.ctx.Keys
+	switch v.mode {
+	case rbRead:
+		start := k.Enter
+		start.SetHelp(k.Enter.Help().Key, "start the run")
+		return []key.Binding{start, k.Down, k.Back}
+	case rbRun:
+		if v.state.Status != runbooks.RunRunning {
+			return []key.Binding{k.Back, k.Journal}
+		}
+		do := k.Do
+		if v.curOK {
+			switch v.cur.Step.Kind {
+			case runbooks.Manual:
+				do.SetHelp(do.Help().Key, "mark done")
+			case runbooks.Check:
+				do.SetHelp(do.Help().Key, "run the check")
+			case runbooks.Action:
+				do.SetHelp(do.Help().Key, "run "+v.cur.Step.Action)
+				if v.ctx.ReadOnly && v.stepWrites() {
+					do.SetEnabled(false)
+				}
+			}
+		}
+		return []key.Binding{do, k.Skip, k.Note, k.Back}
+	}
+	return []key.Binding{k.Enter, k.Filter, k.Up, k.Down}
+}
+
+func (v runbooksView) View() string {
+	st := v.ctx.Styles
+	if v.svc == nil {
+		return st.Title.Render("Runbooks") + "\n" + st.Error.Render("runbooks unavailable: the catalogue could not be loaded (see the console's start-up message)")
+	}
+	var body string
+	switch v.mode {
+	case rbList:
+		body = v.listView()
+	case rbRead:
+		body = v.readView()
+	case rbRun:
+		body = v.runView()
+	}
+	if v.reading != inNone {
+		lines := strings.Split(body, "\n")
+		h := v.ctx.bodyHeight()
+		if len(lines) > h-1 {
+			lines = lines[:h-1]
+		}
+		for len(lines) < h-1 {
+			lines = append(lines, "")
+		}
+		body = strings.Join(append(lines, v.input.View()), "\n")
+	}
+	return body
+}
+
+func (v runbooksView) listView() string {
+	st := v.ctx.Styles
+	w, h := v.ctx.Width, v.ctx.bodyHeight()
+	list := v.filtered()
+	head := st.Title.Render("Runbooks") + st.Muted.Render(fmt.Sprintf("  %d of %d", len(list), len(v.all)))
+	if v.filter != "" {
+		head += st.Muted.Render("  filter: ") + st.Accent.Render(v.filter)
+	}
+	lines := []string{head}
+	if v.run != nil && v.state.Status == runbooks.RunRunning {
+		lines = append(lines, st.State("pending").Render(fmt.Sprintf("⚙ run under way: %s, step %d of %d (enter on %s continues it)", v.state.RunbookID, v.cur.Index+1, v.cur.Total, v.state.RunbookID)))
+	}
+	room := max(1, h-len(lines)-1)
+	sel := min(v.sel, max(0, len(list)-1))
+	off := max(0, sel-room+1)
+	for i := off; i < min(len(list), off+room); i++ {
+		rb := list[i]
+		mark := "  "
+		if i == sel {
+			mark = st.Accent.Render("▸ ")
+		}
+		obj := ""
+		if rb.Objectives.RTO > 0 {
+			obj = "RTO " + fmtAge(rb.Objectives.RTO)
+		}
+		sev := st.State(severityState(rb.Severity)).Render(padRight(rb.Severity, 8))
+		line := mark + padRight(rb.ID, 30) + " " + sev + " " + padRight(rb.Title, max(10, w-62)) + " " + st.Muted.Render(fmt.Sprintf("%2d steps %s", len(rb.Steps), obj))
+		lines = append(lines, truncate(line, w))
+	}
+	if len(list) == 0 {
+		lines = append(lines, st.Muted.Render("  no runbook matches; esc clears the filter"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (v runbooksView) readView() string {
+	st := v.ctx.Styles
+	rb := v.book
+	w, h := v.ctx.Width, v.ctx.bodyHeight()
+	head := st.Title.Render(rb.Title) + st.Muted.Render(fmt.Sprintf("  %s · %s · %d steps", rb.ID, rb.Severity, len(rb.Steps)))
+	if rb.Objectives.RTO > 0 {
+		head += st.Muted.Render(fmt.Sprintf(" · RTO %s RPO %s", fmtAge(rb.Objectives.RTO), fmtAge(rb.Objectives.RPO)))
+	}
+	var md strings.Builder
+	md.WriteString(rb.Intro)
+	md.WriteString("\n\n")
+	for i, s := range rb.Steps {
+		fmt.Fprintf(&md, "%d. **%s** (%s", i+1, s.Name, s.Kind)
+		if s.Action != "" {
+			fmt.Fprintf(&md, ": %s", s.Action)
+		}
+		if s.Destructive() {
+			md.WriteString(", typed confirmation")
+		}
+		md.WriteString(")\n")
+	}
+	text := v.md.render(md.String(), w, st.Theme.Mono)
+	lines := append([]string{truncate(head, w)}, scrollLines(text, v.scroll, h-1)...)
+	return strings.Join(lines, "\n")
+}
+
+func scrollLines(text string, off, room int) []string {
+	ls := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	off = min(off, max(0, len(ls)-room))
+	ls = ls[off:]
+	if len(ls) > room {
+		ls = ls[:room]
+	}
+	return ls
+}
+
+func (v runbooksView) stepMark(i int) string {
+	st := v.ctx.Styles
+	if i >= len(v.state.Steps) {
+		return " "
+	}
+	switch v.state.Steps[i].Outcome {
+	case runbooks.Done:
+		return st.State("ok").Render("✓")
+	case runbooks.Passed:
+		return st.State("ok").Render("✓")
+	case runbooks.Failed:
+		return st.State("critical").Render("✗")
+	case runbooks.Skipped:
+		return st.State("warning").Render("↷")
+	case runbooks.Started:
+		return st.State("pending").Render("…")
+	}
+	if v.curOK && i == v.cur.Index {
+		return st.Accent.Render("▸")
+	}
+	return st.Muted.Render("·")
+}
+
+func (v runbooksView) runView() string {
+	st := v.ctx.Styles
+	w, h := v.ctx.Width, v.ctx.bodyHeight()
+	now := v.ctx.Now()
+	total := len(v.state.Steps)
+	finished := 0
+	for _, s := range v.state.Steps {
+		if s.Outcome == runbooks.Done || s.Outcome == runbooks.Passed || s.Outcome == runbooks.Skipped || s.Outcome == runbooks.Failed {
+			finished++
+		}
+	}
+	status := v.state.Status
+	head := st.Title.Render(v.state.Title) + st.Muted.Render(" · run "+v.state.RunID+" · ") + st.State(runStatusState(status)).Render(string(status))
+	lines := []string{truncate(head, w)}
+	// Progress over the steps.
+	barW := max(10, min(40, w-30))
+	v.bar.SetWidth(barW)
+	frac := 0.0
+	if total > 0 {
+		frac = float64(finished) / float64(total)
+	}
+	lines = append(lines, fmt.Sprintf("steps %s %d/%d", v.bar.ViewAs(frac), finished, total))
+	if v.book != nil && v.book.Objectives.RTO > 0 {
+		end := now
+		if !v.state.EndedAt.IsZero() {
+			end = v.state.EndedAt
+		}
+		el := end.Sub(v.state.StartedAt)
+		rto := v.book.Objectives.RTO
+		f := el.Seconds() / rto.Seconds()
+		state := "ok"
+		switch {
+		case f >= 1:
+			state = "critical"
+		case f >= 0.75:
+			state = "warning"
+		}
+		lines = append(lines, fmt.Sprintf("RTO   %s %s of %s", v.bar.ViewAs(min(1, f)), st.State(state).Render(fmtClock(el)), fmtClock(rto))+st.Muted.Render(" ("+v.book.Scenario+")"))
+	}
+	// Steps on the left, the current step on the right.
+	leftW := min(30, w/3)
+	rightW := w - leftW - 3
+	var left []string
+	for i, s := range v.state.Steps {
+		name := truncate(s.Name, leftW-3)
+		if v.curOK && i == v.cur.Index && status == runbooks.RunRunning {
+			name = st.Bold.Render(name)
+		}
+		left = append(left, v.stepMark(i)+" "+name)
+	}
+	right := v.currentStepLines(rightW)
+	room := max(1, h-len(lines)-1)
+	// Keep the current step visible in the left column.
+	off := 0
+	if v.curOK && v.cur.Index >= room {
+		off = v.cur.Index - room + 1
+	}
+	right = scrollLines(strings.Join(right, "\n"), v.scroll, room)
+	lines = append(lines, "")
+	for i := 0; i < room; i++ {
+		l := ""
+		if i+off < len(left) {
+			l = left[i+off]
+		}
+		r := ""
+		if i < len(right) {
+			r = right[i]
+		}
+		lines = append(lines, padRight(l, leftW)+st.Muted.Render(" │ ")+truncate(r, rightW))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func runStatusState(s runbooks.RunStatus) string {
+	switch s {
+	case runbooks.RunFinished:
+		return "ok"
+	case runbooks.RunFailed, runbooks.RunAborted:
+		return "critical"
+	case runbooks.RunPaused:
+		return "warning"
+	}
+	return "pending"
+}
+
+// currentStepLines is the right column: the step's text, what it will do,
+// the last result, the progress of a running action.
+func (v runbooksView) currentStepLines(w int) []string {
+	st := v.ctx.Styles
+	var out []string
+	if v.last != nil {
+		out = append(out, v.resultLines(*v.last, w)...)
+		out = append(out, "")
+	}
+	if v.lastErr != nil {
+		out = append(out, st.Error.Render("refused: ")+v.lastErr.Error(), "")
+	}
+	if !v.curOK || v.state.Status != runbooks.RunRunning {
+		msg := fmt.Sprintf("The run is %s.", v.state.Status)
+		if v.state.Note != "" {
+			msg += " " + v.state.Note
+		}
+		out = append(out, st.Bold.Render(msg), st.Muted.Render("Every step is in the journal (l)."))
+		return wrapAll(out, w)
+	}
+	c := v.cur
+	s := c.Step
+	out = append(out, st.Title.Render(fmt.Sprintf("Step %d of %d: %s", c.Index+1, c.Total, s.Name)))
+	switch s.Kind {
+	case runbooks.Manual:
+		out = append(out, st.Muted.Render("manual: do it, then mark it done (x) or skip it with a reason (s)"))
+	case runbooks.Check:
+		if s.Metric != nil {
+			out = append(out, st.Muted.Render("check: metric "+s.Metric.Name))
+		} else {
+			out = append(out, st.Muted.Render("check (read-only): "+oneLine(s.Query)))
+		}
+	case runbooks.Action:
+		spec := runbooks.Actions()[s.Action]
+		line := "action: " + s.Action
+		if len(s.Params) > 0 {
+			var ps []string
+			for k, val := range s.Params {
+				ps = append(ps, k+"="+val)
+			}
+			line += " (" + strings.Join(ps, ", ") + ")"
+		}
+		out = append(out, st.Accent.Render(line))
+		if spec.Changes != "" {
+			out = append(out, st.Muted.Render("changes: "+spec.Changes))
+		}
+		if c.NeedsConfirm {
+			out = append(out, st.State("warning").Render("destructive: type "+c.ConfirmWord+" to run it; anything else cancels"))
+		}
+		if v.ctx.ReadOnly && spec.Writes {
+			out = append(out, st.HintOff.Render("disabled in read-only mode")+st.Muted.Render(": skip it with a reason, or run repops without --read-only"))
+		}
+	}
+	if c.Interrupted {
+		out = append(out, st.State("warning").Render("this step was started before and did not finish: look at the journal before running it again"))
+	}
+	if v.note != "" {
+		out = append(out, st.Muted.Render("note: ")+v.note)
+	}
+	if v.running {
+		el := v.ctx.Now().Sub(v.stepFrom)
+		line := st.State("pending").Render("running… ") + st.Muted.Render(fmtClock(el))
+		if p := v.prog; p != nil {
+			line = st.State("pending").Render(p.Phase+" ") + p.Message
+			if f := p.Fraction(); f >= 0 {
+				v.bar.SetWidth(max(10, min(40, w-20)))
+				line = st.State("pending").Render(p.Phase+" ") + v.bar.ViewAs(f) + fmt.Sprintf(" %d/%d %s", p.Done, p.Total, p.Unit)
+			}
+		}
+		out = append(out, "", line)
+	}
+	out = wrapAll(out, w)
+	text := v.md.render(s.Text, w, st.Theme.Mono)
+	return append(append(out, ""), strings.Split(strings.TrimRight(text, "\n"), "\n")...)
+}
+
+func (v runbooksView) resultLines(r runbooks.StepResult, w int) []string {
+	st := v.ctx.Styles
+	state := "ok"
+	switch r.Outcome {
+	case runbooks.Failed:
+		state = "critical"
+	case runbooks.Skipped:
+		state = "warning"
+	}
+	took := r.Ended.Sub(r.Started).Round(time.Millisecond)
+	out := []string{st.State(state).Render(strings.ToUpper(string(r.Outcome))) + " " + st.Bold.Render(r.Step) + st.Muted.Render(" in "+took.String())}
+	if r.Message != "" {
+		out = append(out, r.Message)
+	}
+	if r.Err != nil {
+		out = append(out, st.Error.Render(r.Err.Error()))
+	}
+	if len(r.Figures) > 0 {
+		var fs []string
+		for k, val := range r.Figures {
+			fs = append(fs, k+" "+fmtNum(val))
+		}
+		sortStrings(fs)
+		out = append(out, st.Muted.Render(strings.Join(fs, " · ")))
+	}
+	for i, d := range r.Details {
+		if i >= 5 {
+			out = append(out, st.Muted.Render(fmt.Sprintf("… %d more", len(r.Details)-i)))
+			break
+		}
+		out = append(out, "  "+d)
+	}
+	if r.Data != nil {
+		out = append(out, st.Muted.Render(strings.Join(r.Data.Columns, " │ ")))
+		for i, row := range r.Data.Rows {
+			if i >= 5 {
+				out = append(out, st.Muted.Render(fmt.Sprintf("… %d rows in all", r.Data.Count)))
+				break
+			}
+			out = append(out, strings.Join(row, " │ "))
+		}
+	}
+	return wrapAll(out, w)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// wrapAll wraps each line to w cells.
+func wrapAll(lines []string, w int) []string {
+	var out []string
+	for _, l := range lines {
+		if lipgloss.Width(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		out = append(out, strings.Split(lipgloss.NewStyle().Width(w).Render(l), "\n")...)
+	}
+	return out
+}
+
+// mdCache keeps rendered Markdown by text and width: glamour takes
+// milliseconds, the view is drawn at every message.
+type mdCache struct {
+	entries map[mdKey]string
+}
+
+type mdKey struct {
+	text  string
+	width int
+	mono  bool
+}
+
+func newMDCache() *mdCache { return &mdCache{entries: map[mdKey]string{}} }
+
+func (c *mdCache) render(text string, width int, mono bool) string {
+	k := mdKey{text, width, mono}
+	if s, ok := c.entries[k]; ok {
+		return s
+	}
+	style := "dark"
+	if mono {
+		style = "notty"
+	}
+	out := text
+	if r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(max(20, width-4))); err == nil {
+		if s, err := r.Render(text); err == nil {
+			out = strings.Trim(s, "\n")
+		}
+	}
+	if len(c.entries) > 64 {
+		c.entries = map[mdKey]string{}
+	}
+	c.entries[k] = out
+	return out
+}
