@@ -1,0 +1,117 @@
+package db
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// bench1M is the 1M-appeal demo database the benchmarks share, generated
+// once per test binary (and removed by TestMain).
+var bench1M struct {
+	once sync.Once
+	dir  string
+	path string
+	sum  *DemoSummary
+	err  error
+}
+
+func shared1M(b *testing.B) (path string, sum *DemoSummary, fresh bool) {
+	b.Helper()
+	bench1M.once.Do(func() {
+		fresh = true
+		bench1M.dir, bench1M.err = os.MkdirTemp("", "repops-bench-")
+		if bench1M.err != nil {
+			return
+		}
+		bench1M.path = filepath.Join(bench1M.dir, "architect.db")
+		bench1M.sum, bench1M.err = GenerateDemo(context.Background(), bench1M.path,
+			DemoOptions{Appeals: 1_000_000, Seed: 1, Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, nil)
+	})
+	if bench1M.err != nil {
+		b.Fatal(bench1M.err)
+	}
+	return bench1M.path, bench1M.sum, fresh
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bench1M.dir != "" {
+		os.RemoveAll(bench1M.dir)
+	}
+	os.Exit(code)
+}
+
+// BenchmarkGenerateDemo1M generates the 1M-appeal demo database; the
+// acceptance bound is 60 s on a 2-core machine.
+func BenchmarkGenerateDemo1M(b *testing.B) {
+	b.ReportAllocs()
+	var took time.Duration
+	var sum *DemoSummary
+	for i := 0; i < b.N; i++ {
+		_, s, fresh := shared1M(b)
+		if !fresh { // a later iteration: generate another one
+			path := filepath.Join(b.TempDir(), "architect.db")
+			var err error
+			if s, err = GenerateDemo(context.Background(), path, DemoOptions{Appeals: 1_000_000, Seed: 2}, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took += s.Took
+		sum = s
+	}
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/db")
+	b.ReportMetric(float64(sum.Appeals+sum.Messages+sum.Predictions), "rows")
+	for _, st := range sum.Steps {
+		b.ReportMetric(st.Took.Seconds(), st.Name+"-s")
+	}
+	if st, err := os.Stat(sum.Path); err == nil {
+		b.ReportMetric(float64(st.Size())/(1<<20), "MiB")
+	}
+}
+
+// BenchmarkTableSizes1M measures table and index sizes (estimated rows,
+// dbstat bytes) on the 1M-appeal demo database; the bound is well under a
+// second.
+func BenchmarkTableSizes1M(b *testing.B) {
+	path, _, _ := shared1M(b)
+	ctx := context.Background()
+	r, err := OpenRead(ctx, path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ResetTimer()
+	var took time.Duration
+	for i := 0; i < b.N; i++ {
+		s, err := TableSizes(ctx, r, path, SizeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		took += s.Took
+	}
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/sizes")
+}
+
+// BenchmarkValidate1M measures schema validation on the 1M-appeal demo
+// database: it reads the schema only, so its size should not matter.
+func BenchmarkValidate1M(b *testing.B) {
+	path, _, _ := shared1M(b)
+	ctx := context.Background()
+	r, err := OpenRead(ctx, path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := Validate(ctx, r)
+		if err != nil || !rep.OK() {
+			b.Fatal(err, rep)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/validate")
+}

@@ -1,0 +1,221 @@
+package db
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func filepathInTemp(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "architect.db")
+}
+
+// contentHash hashes every row of the three data tables in id order.
+func contentHash(t *testing.T, path string) string {
+	t.Helper()
+	ctx := context.Background()
+	r, err := OpenRead(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h := sha256.New()
+	for _, q := range []string{
+		"SELECT id, user_id, reason, status, created_at, updated_at, coalesce(resolved_at, '') FROM appeals ORDER BY id",
+		"SELECT id, appeal_id, sender, body, created_at FROM appeal_negotiation_messages ORDER BY id",
+		"SELECT id, user_id, coalesce(appeal_id, 0), prediction_type, confidence, latency_ms, model_version, created_at FROM ml_predictions ORDER BY id",
+	} {
+		rows, err := r.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(h, vals...)
+		}
+		rows.Close()
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestGenerateDemoIsDeterministic(t *testing.T) {
+	ctx := context.Background()
+	gen := func(seed int64) string {
+		path := filepathInTemp(t)
+		if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 800, Seed: seed, Now: testNow}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return contentHash(t, path)
+	}
+	a, b, c := gen(11), gen(11), gen(12)
+	if a != b {
+		t.Error("the same seed and now gave different rows")
+	}
+	if a == c {
+		t.Error("another seed gave the same rows")
+	}
+}
+
+func TestGenerateDemoData(t *testing.T) {
+	ctx := context.Background()
+	path := filepathInTemp(t)
+	var calls int
+	sum, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 3000, Seed: 5, Now: testNow}, func(done, total int) {
+		calls++
+		if total != 3000 || done > total {
+			t.Errorf("progress(%d, %d)", done, total)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 {
+		t.Error("progress never called")
+	}
+	if sum.Appeals != 3000 || sum.Messages == 0 || sum.Predictions == 0 {
+		t.Errorf("summary %+v", sum)
+	}
+	for _, s := range demoStatuses {
+		if sum.ByStatus[s] == 0 {
+			t.Errorf("no %s appeal", s)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("leftover files beside the demo database: %v", entries)
+	}
+	r, err := OpenRead(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rep, err := Validate(ctx, r)
+	if err != nil || !rep.OK() || rep.Version != LatestVersion() {
+		t.Fatalf("validate: %v %+v", err, rep)
+	}
+
+	one := func(q string, dst ...any) {
+		t.Helper()
+		if err := r.QueryRowContext(ctx, q).Scan(dst...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var mode string
+	one("PRAGMA journal_mode", &mode)
+	if mode != "wal" {
+		t.Errorf("journal_mode %s, want wal", mode)
+	}
+	// The guide's "Check large threads" query finds threads of hundreds.
+	var top, small int64
+	one("SELECT COUNT(*) FROM appeal_negotiation_messages GROUP BY appeal_id ORDER BY COUNT(*) DESC LIMIT 1", &top)
+	one(`SELECT count(*) FROM appeals a WHERE (SELECT count(*) FROM appeal_negotiation_messages m WHERE m.appeal_id = a.id) <= 6`, &small)
+	if top < 150 || top != sum.LargestThread {
+		t.Errorf("largest thread %d messages (summary %d), want hundreds", top, sum.LargestThread)
+	}
+	if small < 2700 {
+		t.Errorf("%d of 3000 appeals have at most 6 messages, want most", small)
+	}
+	// Old appeals are settled, recent ones open.
+	var oldOpen, recentOpen, recent int64
+	one(`SELECT count(*) FROM appeals WHERE created_at < datetime('2026-03-01 12:00:00', '-30 days') AND status IN ('pending', 'negotiating')`, &oldOpen)
+	one(`SELECT count(*), coalesce(sum(status IN ('pending', 'negotiating')), 0) FROM appeals WHERE created_at >= datetime('2026-03-01 12:00:00', '-3 days')`, &recent, &recentOpen)
+	if oldOpen*20 > sum.Appeals || recent == 0 || recentOpen*2 < recent {
+		t.Errorf("status by age: %d old open; %d of %d recent open", oldOpen, recentOpen, recent)
+	}
+	var first, last string
+	one("SELECT min(created_at), max(created_at) FROM appeals", &first, &last)
+	if ParseTime(first).Before(testNow.AddDate(-2, 0, -1)) || ParseTime(last).After(testNow) || ParseTime(first).After(testNow.AddDate(-1, -11, 0)) {
+		t.Errorf("appeals from %s to %s, want the two years before %s", first, last, testNow)
+	}
+	var badTimes int64
+	one("SELECT count(*) FROM appeals WHERE datetime(created_at) IS NOT created_at OR resolved_at < created_at OR resolved_at > '2026-03-01 12:00:00'", &badTimes)
+	if badTimes != 0 {
+		t.Errorf("%d appeals with times not in datetime() form or out of order", badTimes)
+	}
+	rows, err := r.QueryContext(ctx, "SELECT prediction_type, COUNT(*), AVG(confidence), MIN(confidence), MAX(confidence), MAX(latency_ms) FROM ml_predictions GROUP BY prediction_type ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for rows.Next() {
+		var typ string
+		var n int64
+		var avg, lo, hi, lat float64
+		if err := rows.Scan(&typ, &n, &avg, &lo, &hi, &lat); err != nil {
+			t.Fatal(err)
+		}
+		if lo < 0 || hi > 1 || lat <= 0 {
+			t.Errorf("%s: confidence %v..%v, latency max %v", typ, lo, hi, lat)
+		}
+		types = append(types, typ)
+	}
+	rows.Close()
+	if got := strings.Join(types, ","); got != "appeal_outcome,fraud_risk,reputation_score,response_time" {
+		t.Errorf("prediction types %s", got)
+	}
+}
+
+func TestGenerateDemoRefusesExistingFile(t *testing.T) {
+	path := newMigratedDB(t)
+	before := snapshotFiles(t, path)
+	_, err := GenerateDemo(context.Background(), path, DemoOptions{Appeals: 10, Now: testNow}, nil)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("err = %v, want already exists", err)
+	}
+	before.assertUnchanged(t, path)
+}
+
+func TestGenerateDemoCancelledLeavesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	path := filepathInTemp(t)
+	_, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 50000, Now: testNow}, func(done, total int) { cancel() })
+	if err == nil {
+		t.Fatal("no error after cancel")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 0 {
+		t.Errorf("files left behind: %v", entries)
+	}
+}
+
+func TestBackupTo(t *testing.T) {
+	ctx := context.Background()
+	src := newDemoDB(t, 400)
+	before := snapshotFiles(t, src)
+	dst := filepath.Join(t.TempDir(), BackupFileName("architect.db", time.Date(2026, 3, 1, 4, 45, 0, 0, time.UTC)))
+	if err := BackupTo(ctx, src, dst); err != nil {
+		t.Fatal(err)
+	}
+	before.assertUnchanged(t, src)
+	if contentHash(t, dst) != contentHash(t, src) {
+		t.Error("the backup's rows differ from the source's")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dst))
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+	list, err := ListBackups(filepath.Dir(dst))
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListBackups = %v, %v", list, err)
+	}
+	if err := BackupTo(ctx, src, dst); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second backup to the same name: %v", err)
+	}
+	if err := BackupTo(ctx, filepath.Join(t.TempDir(), "missing.db"), dst+"2"); err == nil {
+		t.Error("backup of a missing file succeeded")
+	}
+}

@@ -1,0 +1,116 @@
+package db
+
+import (
+	"context"
+	"testing"
+)
+
+func sizesOf(t *testing.T, path string, o SizeOptions) *Sizes {
+	t.Helper()
+	ctx := context.Background()
+	r, err := OpenRead(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := TableSizes(ctx, r, path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTableSizesOfDemo(t *testing.T) {
+	ctx := context.Background()
+	path := filepathInTemp(t)
+	sum, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 1500, Seed: 3, Now: testNow}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sizesOf(t, path, SizeOptions{})
+	if !s.DBStat {
+		t.Fatal("dbstat unavailable: build with -tags=sqlite_dbstat (the Makefile sets GOFLAGS)")
+	}
+	if s.PageSize != 4096 || s.PageCount*s.PageSize != s.FileBytes {
+		t.Errorf("page size %d, %d pages, file %d bytes", s.PageSize, s.PageCount, s.FileBytes)
+	}
+	want := map[string]int64{"appeals": sum.Appeals, "appeal_negotiation_messages": sum.Messages, "ml_predictions": sum.Predictions,
+		"idx_messages_appeal_created": sum.Messages, "appeals_archive": 0}
+	for name, rows := range want {
+		o := s.Object(name)
+		if o == nil {
+			t.Fatalf("no %s in %+v", name, s.Objects)
+		}
+		// Small tables are counted, not estimated.
+		if o.Rows != rows || o.Estimated || o.RowSource != RowsCounted {
+			t.Errorf("%s: %d rows (estimated %v, %s), want exactly %d", name, o.Rows, o.Estimated, o.RowSource, rows)
+		}
+	}
+	var pages int64
+	for _, o := range s.Objects {
+		if o.Pages <= 0 || o.Bytes != o.Pages*s.PageSize {
+			t.Errorf("%s: %d pages, %d bytes", o.Name, o.Pages, o.Bytes)
+		}
+		pages += o.Pages
+	}
+	if pages+s.FreePages != s.PageCount {
+		t.Errorf("objects' pages %d + free %d != page count %d", pages, s.FreePages, s.PageCount)
+	}
+	if s.Objects[0].Name != "appeal_negotiation_messages" || s.Objects[1].Kind != "index" || s.Objects[1].Table != "appeal_negotiation_messages" {
+		t.Errorf("order: largest table first, then its indexes; got %s, %s", s.Objects[0].Name, s.Objects[1].Name)
+	}
+}
+
+func TestTableSizesEstimates(t *testing.T) {
+	path := newMigratedDB(t)
+	// Rowid bounds say a million predictions, two are there; sqlite_stat1
+	// says five million appeals, one is there. An empty table is exact.
+	execOn(t, path,
+		"INSERT INTO ml_predictions (id, user_id, prediction_type, confidence, latency_ms, model_version, created_at) VALUES (1, 'u', 'fraud_risk', 0.5, 10, 'v1', '2026-01-01 00:00:00'), (1000000, 'u', 'fraud_risk', 0.5, 10, 'v1', '2026-01-01 00:00:00')",
+		"INSERT INTO appeals (id, user_id, reason, status, created_at, updated_at) VALUES (1, 'u', 'r', 'pending', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+		"ANALYZE",
+		"DELETE FROM sqlite_stat1 WHERE tbl = 'ml_predictions'",
+		"INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('appeals', 'idx_appeals_created', '5000000 1')",
+	)
+	tests := []struct {
+		name      string
+		exact     bool
+		object    string
+		rows      int64
+		estimated bool
+		source    string
+	}{
+		{"rowid bounds", false, "ml_predictions", 1000000, true, RowsRowidBounds},
+		{"index follows its table", false, "idx_predictions_created", 1000000, true, RowsRowidBounds},
+		{"sqlite_stat1", false, "appeals", 5000000, true, RowsStat1},
+		{"sqlite_stat1 per index", false, "idx_appeals_created", 5000000, true, RowsStat1},
+		{"exact on request", true, "ml_predictions", 2, false, RowsCounted},
+		{"exact on request, stat1 ignored", true, "appeals", 1, false, RowsCounted},
+		{"empty table", false, "appeals_archive", 0, false, RowsCounted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := sizesOf(t, path, SizeOptions{Exact: tt.exact}).Object(tt.object)
+			if o == nil {
+				t.Fatalf("no %s", tt.object)
+			}
+			if o.Rows != tt.rows || o.Estimated != tt.estimated || o.RowSource != tt.source {
+				t.Errorf("%s: rows %d estimated %v source %q; want %d %v %q", tt.object, o.Rows, o.Estimated, o.RowSource, tt.rows, tt.estimated, tt.source)
+			}
+		})
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{{-1, "?"}, {0, "0 B"}, {1023, "1023 B"}, {1024, "1.00 KiB"}, {1536, "1.50 KiB"}, {92 << 20, "92.0 MiB"}, {933732352, "890 MiB"}, {3 << 40, "3.00 TiB"}} {
+		if got := FormatBytes(tt.n); got != tt.want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	if got := FormatCount(1234567); got != "1,234,567" {
+		t.Errorf("FormatCount = %q", got)
+	}
+}
