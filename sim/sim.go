@@ -98,7 +98,7 @@ type Stats struct {
 // Limits that keep every loop and transaction bounded.
 const (
 	maxInflight       = 20000 // appeals tracked through negotiation
-	maxPerTick        = 5000  // submissions or stage changes in one tick
+	maxPerTick        = 1000  // submissions or stage changes in one tick
 	maxRowsPerRealSec = 2000  // db-growth rows per wall-clock second
 	maxRowsPerTx      = 500   // rows in one background transaction
 	maxTickGap        = 5 * time.Second
