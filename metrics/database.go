@@ -173,6 +173,7 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	}
 
 	backups, err := db.ListBackups(s.opts.BackupDir)
+	f.Backups = len(backups)
 	switch {
 	case err != nil:
 		f.BackupAge = Unknown(oneLine(err.Error()))

@@ -347,7 +347,8 @@ type DBFigures struct {
 
 	LastBackup     time.Time
 	LastBackupPath string
-	BackupAge      Value // hours
+	BackupAge      Value // hours; +Inf (known) when there is no backup
+	Backups        int   // finished backups in the backup dir
 
 	LastCheck      time.Time
 	LastCheckOK    bool

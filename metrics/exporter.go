@@ -1,0 +1,187 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/repops/repops/db"
+)
+
+// ExporterOptions configure the exporter.
+type ExporterOptions struct {
+	// Database is what the figures are measured on.
+	Database DatabaseOptions
+	// JournalEntries counts the ops journal's entries; nil leaves
+	// repops_journal_entries out. (metrics may not import ops: the command
+	// injects it.)
+	JournalEntries func(ctx context.Context) (int64, error)
+	// Timeout bounds one collection. Default 5 s.
+	Timeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Exporter serves, in the Prometheus text format, the figures the database
+// source measures and what only repops knows (backup age, the last DR
+// drill's measured RTO, the last integrity check, the journal's size), so
+// that the guide's Prometheus and Grafana see them. Each scrape measures
+// afresh (the queries are bounded, see DatabaseSource). Times never
+// recorded are exported as 0 (timestamps) or +Inf (backup age), so that
+// the exported alerts fire on "never" as the console does.
+type Exporter struct {
+	opts ExporterOptions
+	src  *DatabaseSource
+	reg  *prometheus.Registry
+	mu   sync.Mutex // one collection at a time
+}
+
+// NewExporter builds an exporter; Close releases its connection.
+func NewExporter(o ExporterOptions) *Exporter {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	e := &Exporter{opts: o, src: NewDatabaseSource(o.Database), reg: prometheus.NewRegistry()}
+	e.reg.MustRegister(e, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return e
+}
+
+// Handler serves /metrics.
+func (e *Exporter) Handler() http.Handler {
+	return promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Close releases the database connection.
+func (e *Exporter) Close() error { return e.src.Close() }
+
+// Describe implements prometheus.Collector: the exporter is unchecked (its
+// series depend on what exists: tables, records).
+func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+// Collect implements prometheus.Collector.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	now := e.opts.Now()
+	res, err := e.src.Collect(ctx, now)
+	gauge := func(name, help string, v float64, lv ...string) {
+		var labels []string
+		if len(lv) > 0 {
+			labels = []string{lv[0]}
+			lv = lv[1:]
+		}
+		ch <- prometheus.MustNewConstMetric(desc(name, help, labels...), prometheus.GaugeValue, v, lv...)
+	}
+	up := 1.0
+	if err != nil {
+		up = 0
+	}
+	gauge("repops_database_up", "1 when the database answered the exporter's queries.", up)
+	f := res.DB
+	if f == nil {
+		f = &DBFigures{}
+	}
+	panel := func(name, metric, help string, lv ...string) {
+		if v, ok := res.Panels[name]; ok && v.OK {
+			gauge(metric, help, v.V, lv...)
+		}
+	}
+
+	// Backups.
+	if f.BackupAge.OK {
+		gauge("repops_backup_age_seconds", "Age of the newest backup; +Inf when there is none.", f.BackupAge.V*3600)
+		ts := 0.0
+		if !f.LastBackup.IsZero() {
+			ts = float64(f.LastBackup.Unix())
+		}
+		gauge("repops_backup_last_timestamp_seconds", "When the newest backup was taken; 0 when there is none.", ts)
+		gauge("repops_backups", "Finished backups in the backup dir.", float64(f.Backups))
+	}
+
+	// Integrity check.
+	if rec, ok, err := db.ReadLastCheck(e.src.opts.StateDir); err == nil {
+		ts, okv := 0.0, 0.0
+		if ok {
+			ts = float64(rec.Time.Unix())
+			if rec.OK {
+				okv = 1
+			}
+			gauge("repops_integrity_check_ok", "1 when the last integrity check passed.", okv)
+			gauge("repops_integrity_check_problems", "Problems the last integrity check reported.", float64(len(rec.Problems)))
+		}
+		gauge("repops_integrity_check_timestamp_seconds", "When the last integrity check ran; 0 when never.", ts)
+	}
+
+	// DR drill.
+	if rec, ok, err := db.ReadLastDrill(e.src.opts.StateDir); err == nil {
+		ts := 0.0
+		if ok {
+			ts = float64(rec.Time.Unix())
+			okv := 0.0
+			if rec.OK {
+				okv = 1
+			}
+			gauge("repops_drill_ok", "1 when the last DR drill met its objectives.", okv)
+			gauge("repops_drill_rto_seconds", "Restore time measured by the last DR drill.", rec.RTO.Seconds())
+			gauge("repops_drill_rpo_seconds", "Age of the backup the last DR drill restored.", rec.RPO.Seconds())
+			if rec.RTOLimit > 0 {
+				gauge("repops_drill_rto_limit_seconds", "The RTO objective the last drill was measured against.", rec.RTOLimit.Seconds())
+			}
+			if rec.RPOLimit > 0 {
+				gauge("repops_drill_rpo_limit_seconds", "The RPO objective the last drill was measured against.", rec.RPOLimit.Seconds())
+			}
+		}
+		gauge("repops_drill_timestamp_seconds", "When the last DR drill ran; 0 when never.", ts)
+	}
+
+	// Journal.
+	if e.opts.JournalEntries != nil {
+		if n, err := e.opts.JournalEntries(ctx); err == nil {
+			gauge("repops_journal_entries", "Entries in the ops journal.", float64(n))
+		}
+	}
+
+	// Files and disk.
+	if f.FileBytes > 0 {
+		gauge("repops_db_file_bytes", "Size of the database file.", float64(f.FileBytes))
+		gauge("repops_db_wal_bytes", "Size of the database's WAL.", float64(f.WALBytes))
+	}
+	if f.DiskTotal > 0 {
+		gauge("repops_disk_free_bytes", "Free bytes (for unprivileged users) on the database's filesystem.", float64(f.DiskFree))
+		gauge("repops_disk_total_bytes", "Size of the database's filesystem.", float64(f.DiskTotal))
+	}
+	for _, t := range f.Tables {
+		if t.Rows >= 0 {
+			gauge("repops_db_table_rows", "Estimated rows per table (MAX(rowid)).", float64(t.Rows), "table", t.Name)
+		}
+	}
+
+	// Database-derived workload figures.
+	panel(PanelSubmissionRate, "repops_db_appeals_per_minute", "Appeals created per minute over the last 5 minutes.")
+	panel(PanelNegotiationAvg, "repops_db_negotiation_duration_hours", "Negotiation duration (first to last message) of recent finished appeals.", "stat", "avg")
+	panel(PanelNegotiationP95, "repops_db_negotiation_duration_hours", "Negotiation duration (first to last message) of recent finished appeals.", "stat", "p95")
+	panel(PanelMLConfidence, "repops_db_ml_confidence_avg", "Average confidence of the predictions of the last 5 minutes.")
+	panel(PanelPredictionLatency, "repops_db_ml_latency_ms_avg", "Average latency of the predictions of the last 5 minutes, ms.")
+	if err == nil {
+		gauge("repops_db_appeals_pending", "Appeals in status pending.", float64(f.PendingAppeals))
+		gauge("repops_db_appeals_negotiating", "Appeals in status negotiating.", float64(f.NegotiatingAppeals))
+		gauge("repops_schema_version", "Newest migration applied to the database.", float64(f.SchemaVersion))
+		if v, ok := res.Panels[PanelSchemaPending]; ok && v.OK {
+			gauge("repops_schema_pending_migrations", "Migrations this repops knows that the database lacks.", v.V)
+		}
+	}
+}
