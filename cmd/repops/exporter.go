@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/metrics"
+	"github.com/repops/repops/ops"
+)
+
+// exporterOptions are the flags of 'repops exporter'.
+type exporterOptions struct {
+	listen string
+}
+
+// defaultExporterListen is loopback: the exporter says how the database is
+// doing, which is nobody else's business unless the operator decides so.
+const defaultExporterListen = "127.0.0.1:9469"
+
+// newExporterCmd serves repops' figures for Prometheus.
+func newExporterCmd(a *app) *cobra.Command {
+	o := &exporterOptions{}
+	cmd := &cobra.Command{
+		Use:   "exporter",
+		Short: "Serve database and repops figures (backup age, drill RTO, checks) for Prometheus",
+		Long: `Serve, on /metrics in the Prometheus text format, what the database source
+measures (submissions per minute, negotiation durations, pending appeals, table
+rows, file and WAL size, free disk, schema version) and what only repops knows
+(backup age, the last DR drill's measured RTO and RPO, the last integrity
+check, the ops journal's size), for the guide's Prometheus and Grafana. The
+rules from 'repops rules export' use these series. Runs until interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExporter(cmd.Context(), a, o, nil)
+		},
+	}
+	cmd.Flags().StringVar(&o.listen, "listen", defaultExporterListen, "address to listen on")
+	return cmd
+}
+
+// runExporter serves until ctx ends. ready, when set, receives the
+// address actually listened on (tests listen on port 0).
+func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(addr string)) error {
+	stateDir := a.cfg.StateDir()
+	exp := metrics.NewExporter(metrics.ExporterOptions{
+		Database: metrics.DatabaseOptions{
+			Path: a.cfg.Database.Path, DBOptions: a.dbOptions(),
+			StateDir: stateDir, BackupDir: a.cfg.BackupDir(),
+		},
+		JournalEntries: func(ctx context.Context) (int64, error) { return journalEntries(ctx, stateDir) },
+	})
+	defer exp.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", exp.Handler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "repops exporter: figures on /metrics")
+	})
+	l, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return usageError("exporter: listen on %s: %v (is the port in use? choose another with --listen)", o.listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(a.err, "repops exporter: serving %s on http://%s/metrics\n", a.cfg.Database.Path, l.Addr())
+	if ready != nil {
+		ready(l.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("exporter: serve on %s: %w", l.Addr(), err)
+	}
+}
+
+// journalEntries counts the ops journal's entries through a read-only
+// connection; no journal yet is 0.
+func journalEntries(ctx context.Context, stateDir string) (int64, error) {
+	path := filepath.Join(stateDir, ops.JournalFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	r, err := db.OpenRead(ctx, path, db.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	var n int64
+	if err := r.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count journal entries in %s: %w", path, db.Classify(path, err))
+	}
+	return n, nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repops/repops/metrics"
+)
+
+// rulesOptions are the flags of 'repops rules'.
+type rulesOptions struct {
+	out string // export: file to write, "" or "-" for stdout
+}
+
+// newRulesCmd lists the alert rules and exports them for Prometheus.
+func newRulesCmd(a *app) *cobra.Command {
+	o := &rulesOptions{}
+	cmd := &cobra.Command{
+		Use:   "rules",
+		Short: "The alert rules: list them, export them as Prometheus rules",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "The rules the console evaluates (defaults with the config's overrides)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRulesList(a)
+		},
+	})
+	export := &cobra.Command{
+		Use:   "export",
+		Short: "Write the rules as Prometheus recording and alerting rules",
+		Long: `Write the console's rules (the guide's key metrics, backups, disk, integrity
+checks; with the config's overrides) as a Prometheus rule file, so that the
+guide's Prometheus and Alertmanager judge the same thresholds, for durations
+and severities as the console. The repops_* series come from 'repops exporter';
+the service's scrape job must be named "reputation". Check the file with
+'promtool check rules FILE'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRulesExport(a, o)
+		},
+	}
+	export.Flags().StringVarP(&o.out, "out", "o", "", "file to write (default: standard output)")
+	cmd.AddCommand(export)
+	return cmd
+}
+
+func effectiveRules(a *app) ([]metrics.Rule, error) {
+	eo, err := metrics.OptionsFromConfig(a.cfg)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("rules from config %s: %w", a.configFile, err))
+	}
+	return eo.Rules, nil
+}
+
+func runRulesList(a *app) error {
+	rules, err := effectiveRules(a)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tPANEL\tTARGET\tALERT\tFOR\tSEVERITY\tRUNBOOK")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Panel, threshold(r, r.Target), threshold(r, r.Alert), r.For, r.Severity, r.Runbook)
+	}
+	return tw.Flush()
+}
+
+func threshold(r metrics.Rule, v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	op := "> "
+	if r.Compare == metrics.Below {
+		op = "< "
+	}
+	return op + metrics.FormatValue(metrics.Known(v), r.Unit)
+}
+
+func runRulesExport(a *app, o *rulesOptions) error {
+	rules, err := effectiveRules(a)
+	if err != nil {
+		return err
+	}
+	b, err := metrics.ExportRules(rules, time.Now())
+	if err != nil {
+		return fmt.Errorf("export rules: %w", err)
+	}
+	if o.out == "" || o.out == "-" {
+		_, err := a.out.Write(b)
+		return err
+	}
+	// Write through a temp file and rename, so Prometheus never reloads a
+	// half-written file.
+	dir := filepath.Dir(o.out)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.out)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("export rules to %s: %w (check the directory exists and is writable)", o.out, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("export rules to %s: %w", o.out, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("export rules to %s: %w", o.out, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("export rules to %s: %w", o.out, err)
+	}
+	if err := os.Rename(tmp.Name(), o.out); err != nil {
+		return fmt.Errorf("export rules to %s: %w", o.out, err)
+	}
+	fmt.Fprintf(a.err, "wrote the %d console rules as Prometheus rules to %s; check with: promtool check rules %s\n", len(rules), o.out, o.out)
+	return nil
+}
