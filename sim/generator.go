@@ -323,7 +323,9 @@ func (s *Sim) connections(p profile) {
 		s.m.connActive.Set(float64(v))
 		return
 	}
+	// Normal stays under the guide's 8 active and under 80 % of the pool
+	// (0.7 of it at most, which is none at all for a pool of one).
 	load := 1.5 * math.Sqrt(g.submitRate(p)/math.Max(g.base, 1))
-	limit := max(1, min(6, int(0.7*float64(maxc))))
+	limit := min(6, int(0.7*float64(maxc)))
 	s.m.connActive.Set(float64(min(1+g.poisson(load), limit)))
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The guide's alert thresholds ("Key Metrics to Monitor").
@@ -177,4 +179,39 @@ func TestNormalRatesStayUnderAlert(t *testing.T) {
 	if worst > alertSubmitPerMin {
 		t.Errorf("normal reached %.0f submissions in a minute, over the guide's alert of 100", worst)
 	}
+}
+
+// TestConnectionGauge: normal stays within 80 % of any pool (under the
+// guide's 8 active too), connection-exhaustion is always past it.
+func TestConnectionGauge(t *testing.T) {
+	for _, maxc := range []int{1, 2, 5, 10, 20, 100} {
+		t.Run(fmt.Sprintf("pool of %d", maxc), func(t *testing.T) {
+			s := &Sim{o: Options{MaxConnections: maxc}, m: newServiceMetrics(), g: newGenerator(3, 40)}
+			normal, _ := profileOf(ScenarioNormal)
+			flood, _ := profileOf(ScenarioAppealFlood)
+			busy, _ := profileOf(ScenarioConnectionExhaustion)
+			for i := range 2000 {
+				s.g.virt = float64(i)
+				for _, p := range []profile{normal, flood} {
+					s.connections(p)
+					if v := gaugeValue(t, s); v > alertConnUsage*float64(maxc) || v >= 8 {
+						t.Fatalf("normal traffic: %v active of %d", v, maxc)
+					}
+				}
+				s.connections(busy)
+				if v := gaugeValue(t, s); v <= alertConnUsage*float64(maxc) || v > float64(maxc) {
+					t.Fatalf("exhaustion: %v active of %d", v, maxc)
+				}
+			}
+		})
+	}
+}
+
+func gaugeValue(t *testing.T, s *Sim) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := s.m.connActive.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }

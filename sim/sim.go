@@ -162,8 +162,8 @@ func New(o Options) (*Sim, error) {
 	if o.MaxConnections == 0 {
 		o.MaxConnections = 10
 	}
-	if o.MaxConnections < 2 {
-		return nil, fmt.Errorf("simulator: max connections %d: want at least 2", o.MaxConnections)
+	if o.MaxConnections < 1 {
+		return nil, fmt.Errorf("simulator: max connections %d: want at least 1", o.MaxConnections)
 	}
 	if o.NegotiationTimeout <= 0 {
 		o.NegotiationTimeout = 72 * time.Hour
@@ -315,7 +315,7 @@ func (s *Sim) Run(ctx context.Context) error {
 		err = fmt.Errorf("simulator: shut down the server: %w", serr)
 	}
 	st := s.Stats()
-	s.log.Info("simulated reputation service stopped", "writes", st.Writes, "write_errors", st.WriteErrors, "worst_write_latency", st.WorstWriteLatency)
+	s.log.Info("simulated reputation service stopped", "writes", st.Writes, "write_errors", st.WriteErrors, "worst_write_latency", st.WorstWriteLatency.String())
 	return err
 }
 

@@ -49,7 +49,7 @@ func TestNewRefuses(t *testing.T) {
 		{"negative rate", func(o *Options) { o.Rate = -1 }, "out of range", nil},
 		{"unknown scenario", func(o *Options) { o.Scenario = "meteor" }, "unknown scenario", nil},
 		{"speed too high", func(o *Options) { o.Speed = 5000 }, "speed", nil},
-		{"pool of one", func(o *Options) { o.MaxConnections = 1 }, "max connections", nil},
+		{"negative pool", func(o *Options) { o.MaxConnections = -1 }, "max connections", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := testOptions(path)
