@@ -1,38 +1,478 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
 )
 
-// newMigrateCmd is the guide's manage_migrations.sh.
-// TODO(issue 2): list, apply with backup, validate, report, stats, backup.
+// migrateOptions are the flags of the migrate subcommands.
+type migrateOptions struct {
+	create     bool   // apply: create the database file when missing
+	exact      bool   // stats: count every row
+	json       bool   // stats: JSON output
+	quickCheck bool   // validate: run PRAGMA quick_check too (default on)
+	reportQC   bool   // report: the same (default off)
+	backupDir  string // apply, backup: where backups go (default: the config's)
+}
+
+// newMigrateCmd is the guide's manage_migrations.sh: status, list, apply,
+// validate, report, stats and backup.
 func newMigrateCmd(a *app) *cobra.Command {
+	o := &migrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Schema migrations: status, list, apply, validate, report, stats, backup",
+		Long: `Schema migrations, as the operations guide's manage_migrations.sh.
+
+The migrations are embedded in repops (goose, SQL). 'apply' backs the
+database up first with SQLite's online backup API, then applies each
+pending migration in its own transaction.`,
+		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "status",
-		Short: "Applied and pending migrations with times",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRead(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			states, _, err := db.Status(cmd.Context(), r)
-			if err != nil {
-				return err
-			}
-			for _, s := range states {
-				fmt.Fprintf(a.out, "%05d %-30s applied=%v\n", s.Version, s.Name, s.Applied)
-			}
-			return nil
-		},
-	})
+	sub := func(use, short string, run func(ctx context.Context) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error { return run(cmd.Context()) },
+		}
+	}
+	status := sub("status", "Applied and pending migrations with times", func(ctx context.Context) error { return runMigrateStatus(ctx, a) })
+	list := sub("list", "Migrations this repops carries", func(ctx context.Context) error { return runMigrateList(ctx, a) })
+	apply := sub("apply", "Back up the database, then apply pending migrations", func(ctx context.Context) error { return runMigrateApply(ctx, a, o) })
+	apply.Flags().BoolVar(&o.create, "create", false, "create the database file when it does not exist")
+	apply.Flags().StringVar(&o.backupDir, "backup-dir", "", "where the backup goes (default: console.backup.dir, or backups/ beside the database)")
+	validate := sub("validate", "Compare the live schema with the migrations; exit 1 on any problem", func(ctx context.Context) error { return runMigrateValidate(ctx, a, o) })
+	validate.Flags().BoolVar(&o.quickCheck, "quick-check", true, "also run PRAGMA quick_check (reads every page)")
+	report := sub("report", "Markdown report: versions, schema, table sizes, validation", func(ctx context.Context) error { return runMigrateReport(ctx, a, o) })
+	report.Flags().BoolVar(&o.reportQC, "quick-check", false, "also run PRAGMA quick_check (reads every page)")
+	report.Flags().BoolVar(&o.exact, "exact", false, "count every table's rows exactly (slow on a large database)")
+	stats := sub("stats", "Table and index sizes", func(ctx context.Context) error { return runMigrateStats(ctx, a, o) })
+	stats.Flags().BoolVar(&o.exact, "exact", false, "count every table's rows exactly (slow on a large database)")
+	stats.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	backup := sub("backup", "Online backup of the database into the backup dir", func(ctx context.Context) error { return runMigrateBackup(ctx, a, o) })
+	backup.Flags().StringVar(&o.backupDir, "backup-dir", "", "where the backup goes (default: console.backup.dir, or backups/ beside the database)")
+	cmd.AddCommand(status, list, apply, validate, report, stats, backup)
 	return cmd
+}
+
+// schemaTooNew is the error for a database ahead of this binary.
+func schemaTooNew(path string, unknown []int64) error {
+	return &db.FileError{Path: path, Kind: db.ErrSchemaTooNew,
+		Detail: fmt.Sprintf("version %d applied, this repops knows up to %d", unknown[len(unknown)-1], db.LatestVersion()),
+		Hint:   "use the repops that matches the service's version"}
+}
+
+func runMigrateStatus(ctx context.Context, a *app) error {
+	path := a.cfg.Database.Path
+	r, err := a.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	states, unknown, err := db.Status(ctx, r)
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	applied, err := db.Applied(ctx, r)
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	var version int64
+	for _, m := range applied {
+		version = max(version, m.Version)
+	}
+	fmt.Fprintf(a.out, "database %s: schema version %d (this repops knows up to %d)\n", path, version, db.LatestVersion())
+	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tMIGRATION\tSTATE\tAPPLIED AT")
+	pending := 0
+	for _, s := range states {
+		state, at := "pending", "-"
+		switch {
+		case s.Applied && s.Drift:
+			state, at = "applied, SQL differs (checksum drift)", formatTime(s.AppliedAt)
+		case s.Applied:
+			state, at = "applied", formatTime(s.AppliedAt)
+		default:
+			pending++
+		}
+		fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Version, s.Name, state, at)
+	}
+	for _, v := range unknown {
+		for _, m := range applied {
+			if m.Version == v {
+				fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", v, "(unknown to this repops)", "applied", formatTime(m.AppliedAt))
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(a.out, "%d applied, %d pending\n", len(states)-pending, pending)
+	if len(unknown) > 0 {
+		return schemaTooNew(path, unknown)
+	}
+	return nil
+}
+
+// formatTime writes a recorded time, or "-" for none.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return db.FormatTime(t) + " UTC"
+}
+
+func runMigrateList(_ context.Context, a *app) error {
+	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tMIGRATION\tSHA256")
+	for _, m := range db.Migrations() {
+		fmt.Fprintf(tw, "%05d\t%s\t%s\n", m.Version, m.Name, m.SHA256[:12])
+	}
+	return tw.Flush()
+}
+
+// backupDir is where backups go: the flag, else the config's.
+func (o *migrateOptions) dir(a *app) string {
+	if o.backupDir != "" {
+		return o.backupDir
+	}
+	return a.cfg.BackupDir()
+}
+
+// takeBackup writes an online backup of the database at path into dir,
+// named as db.BackupFileName says, and returns its path.
+func takeBackup(ctx context.Context, path, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("create backup dir %s: %w", dir, err)
+	}
+	dst := filepath.Join(dir, db.BackupFileName(filepath.Base(path), time.Now()))
+	if err := db.BackupTo(ctx, path, dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
+	path := a.cfg.Database.Path
+	if a.readOnly {
+		return errReadOnlyMode
+	}
+	st, statErr := os.Stat(path)
+	isNew := errors.Is(statErr, fs.ErrNotExist) || (statErr == nil && st.Mode().IsRegular() && st.Size() == 0)
+	opts := a.dbOptions()
+	opts.Create = o.create
+	w, err := db.OpenWrite(ctx, path, opts)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	states, unknown, err := db.Status(ctx, w)
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	if len(unknown) > 0 {
+		return schemaTooNew(path, unknown)
+	}
+	var pending []string
+	for _, s := range states {
+		if !s.Applied {
+			pending = append(pending, s.Name)
+		}
+	}
+	if len(pending) == 0 {
+		fmt.Fprintf(a.out, "database %s is up to date at version %d: nothing to apply\n", path, db.LatestVersion())
+		return nil
+	}
+	backup := ""
+	if !isNew {
+		if backup, err = takeBackup(ctx, path, o.dir(a)); err != nil {
+			return fmt.Errorf("back up before migrating (nothing applied): %w", err)
+		}
+		fmt.Fprintf(a.out, "backup: %s\n", backup)
+	}
+	applied, err := db.Migrate(ctx, w, path)
+	for _, m := range applied {
+		fmt.Fprintf(a.out, "applied %s\n", m.Name)
+	}
+	if err != nil {
+		if backup != "" {
+			return fmt.Errorf("%w (the backup taken before is %s)", err, backup)
+		}
+		return err
+	}
+	fmt.Fprintf(a.out, "database %s is at version %d\n", path, db.LatestVersion())
+	return nil
+}
+
+// validation runs Validate and, when asked, quick_check, on the database
+// open at r: every problem in one list.
+func validation(ctx context.Context, r db.Querier, path string, quickCheck bool) (*db.ValidationReport, error) {
+	rep, err := db.Validate(ctx, r)
+	if err != nil {
+		return nil, db.Classify(path, fmt.Errorf("validate %s: %w", path, err))
+	}
+	if quickCheck {
+		lines, err := db.QuickCheck(ctx, r, 20)
+		if err != nil {
+			return nil, db.Classify(path, err)
+		}
+		for _, l := range lines {
+			rep.Problems = append(rep.Problems, db.Problem{Kind: db.ProblemCorrupt, Object: path,
+				Message: fmt.Sprintf("quick_check on %s: %s: restore from the latest backup ('repops restore')", path, l)})
+		}
+	}
+	return rep, nil
+}
+
+// validLine is the one line of a valid schema.
+func validLine(rep *db.ValidationReport) string {
+	return fmt.Sprintf("schema valid (version %d, %d tables, %d indexes)", rep.Version, rep.Tables, rep.Indexes)
+}
+
+func runMigrateValidate(ctx context.Context, a *app, o *migrateOptions) error {
+	path := a.cfg.Database.Path
+	r, err := a.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	rep, err := validation(ctx, r, path, o.quickCheck)
+	if err != nil {
+		return err
+	}
+	if rep.OK() {
+		fmt.Fprintln(a.out, validLine(rep))
+		return nil
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintln(a.out, p.String())
+	}
+	fmt.Fprintf(a.err, "schema of %s has %d problem(s)\n", path, len(rep.Problems))
+	return silentExit(exitFailure)
+}
+
+func runMigrateStats(ctx context.Context, a *app, o *migrateOptions) error {
+	path := a.cfg.Database.Path
+	r, err := a.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s, err := db.TableSizes(ctx, r, path, db.SizeOptions{Exact: o.exact})
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	if o.json {
+		return writeSizesJSON(a.out, s)
+	}
+	writeSizes(a.out, s)
+	return nil
+}
+
+// sizesJSON is 'migrate stats --json'.
+type sizesJSON struct {
+	Path      string       `json:"path"`
+	FileBytes int64        `json:"file_bytes"`
+	WALBytes  int64        `json:"wal_bytes"`
+	PageSize  int64        `json:"page_size"`
+	PageCount int64        `json:"page_count"`
+	FreePages int64        `json:"free_pages"`
+	DBStat    bool         `json:"dbstat"`
+	Seconds   float64      `json:"seconds"`
+	Objects   []objectJSON `json:"objects"`
+}
+
+type objectJSON struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Table     string `json:"table"`
+	Rows      int64  `json:"rows"`
+	Estimated bool   `json:"estimated"`
+	RowSource string `json:"row_source"`
+	Pages     int64  `json:"pages"` // -1: unknown
+	Bytes     int64  `json:"bytes"` // -1: unknown
+}
+
+func writeSizesJSON(w io.Writer, s *db.Sizes) error {
+	out := sizesJSON{Path: s.Path, FileBytes: s.FileBytes, WALBytes: s.WALBytes, PageSize: s.PageSize,
+		PageCount: s.PageCount, FreePages: s.FreePages, DBStat: s.DBStat, Seconds: s.Took.Seconds(), Objects: []objectJSON{}}
+	for _, o := range s.Objects {
+		out.Objects = append(out.Objects, objectJSON{Name: o.Name, Kind: o.Kind, Table: o.Table, Rows: o.Rows,
+			Estimated: o.Estimated, RowSource: o.RowSource, Pages: o.Pages, Bytes: o.Bytes})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// rowsText is a row count for people: "~" marks an estimate.
+func rowsText(o db.ObjectSize) string {
+	switch {
+	case o.Rows < 0:
+		return "?"
+	case o.Estimated:
+		return "~" + db.FormatCount(o.Rows)
+	}
+	return db.FormatCount(o.Rows)
+}
+
+// writeSizes prints sizes as an aligned table, indexes indented under
+// their table.
+func writeSizes(w io.Writer, s *db.Sizes) {
+	fmt.Fprintf(w, "database %s: file %s, WAL %s, page size %d, %s pages, %s free (%s)\n",
+		s.Path, db.FormatBytes(s.FileBytes), db.FormatBytes(s.WALBytes), s.PageSize,
+		db.FormatCount(s.PageCount), db.FormatCount(s.FreePages), db.FormatBytes(s.FreePages*s.PageSize))
+	// Names and kinds left-aligned, figures right-aligned.
+	cells := [][]string{{"NAME", "KIND", "ROWS", "SIZE", "PAGES"}}
+	estimated := false
+	for _, o := range s.Objects {
+		name := o.Name
+		if o.Kind == "index" {
+			name = "  " + name
+		}
+		pages := "?"
+		if o.Pages >= 0 {
+			pages = db.FormatCount(o.Pages)
+		}
+		estimated = estimated || o.Estimated
+		cells = append(cells, []string{name, o.Kind, rowsText(o), db.FormatBytes(o.Bytes), pages})
+	}
+	width := make([]int, 5)
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, row := range cells {
+		fmt.Fprintf(w, "%-*s  %-*s  %*s  %*s  %*s\n", width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3], width[4], row[4])
+	}
+	if estimated {
+		fmt.Fprintln(w, "~ estimated row count (sqlite_stat1 or rowid bounds); --exact counts every row")
+	}
+	if !s.DBStat {
+		fmt.Fprintln(w, "? sizes unknown: this SQLite has no dbstat (build with -tags sqlite_dbstat)")
+	}
+}
+
+func runMigrateBackup(ctx context.Context, a *app, o *migrateOptions) error {
+	path := a.cfg.Database.Path
+	if err := db.CheckFile(path); err != nil {
+		return err
+	}
+	start := time.Now()
+	dst, err := takeBackup(ctx, path, o.dir(a))
+	if err != nil {
+		return err
+	}
+	size := int64(-1)
+	if st, err := os.Stat(dst); err == nil {
+		size = st.Size()
+	}
+	fmt.Fprintf(a.out, "backup: %s (%s, %.1fs)\n", dst, db.FormatBytes(size), time.Since(start).Seconds())
+	return nil
+}
+
+func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
+	path := a.cfg.Database.Path
+	r, err := a.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	states, unknown, err := db.Status(ctx, r)
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	applied, err := db.Applied(ctx, r)
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	sizes, err := db.TableSizes(ctx, r, path, db.SizeOptions{Exact: o.exact})
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	rep, err := validation(ctx, r, path, o.reportQC)
+	if err != nil {
+		return err
+	}
+	var ddl []string
+	rows, err := r.QueryContext(ctx, `SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+		ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, tbl_name, name`)
+	if err != nil {
+		return db.Classify(path, err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return db.Classify(path, err)
+		}
+		ddl = append(ddl, s+";")
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return db.Classify(path, err)
+	}
+
+	w := a.out
+	fmt.Fprintf(w, "# Schema report: %s\n\n", filepath.Base(path))
+	fmt.Fprintf(w, "- Database: `%s`\n", path)
+	fmt.Fprintf(w, "- Generated: %s UTC\n", db.FormatTime(time.Now()))
+	fmt.Fprintf(w, "- Schema version: %d (this repops knows up to %d)\n", rep.Version, db.LatestVersion())
+	fmt.Fprintf(w, "- File: %s, WAL: %s, page size %d, %s pages, %s free\n\n",
+		db.FormatBytes(sizes.FileBytes), db.FormatBytes(sizes.WALBytes), sizes.PageSize, db.FormatCount(sizes.PageCount), db.FormatCount(sizes.FreePages))
+
+	fmt.Fprintf(w, "## Migrations\n\n| Version | Migration | State | Applied at |\n|---:|---|---|---|\n")
+	for _, s := range states {
+		state, at := "pending", "-"
+		if s.Applied {
+			state, at = "applied", formatTime(s.AppliedAt)
+			if s.Drift {
+				state = "applied, **SQL differs**"
+			}
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s |\n", s.Version, s.Name, state, at)
+	}
+	for _, v := range unknown {
+		for _, m := range applied {
+			if m.Version == v {
+				fmt.Fprintf(w, "| %d | (unknown to this repops) | applied | %s |\n", v, formatTime(m.AppliedAt))
+			}
+		}
+	}
+
+	fmt.Fprintf(w, "\n## Schema\n\n```sql\n%s\n```\n", strings.Join(ddl, "\n"))
+
+	fmt.Fprintf(w, "\n## Table sizes\n\n| Name | Kind | Table | Rows | Size | Pages |\n|---|---|---|---:|---:|---:|\n")
+	for _, ob := range sizes.Objects {
+		pages := "?"
+		if ob.Pages >= 0 {
+			pages = db.FormatCount(ob.Pages)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ob.Name, ob.Kind, ob.Table, rowsText(ob), db.FormatBytes(ob.Bytes), pages)
+	}
+	fmt.Fprintf(w, "\nRows marked ~ are estimates (sqlite_stat1 or rowid bounds). Measured in %.2f s.\n", sizes.Took.Seconds())
+
+	fmt.Fprintf(w, "\n## Validation\n\n")
+	if rep.OK() {
+		fmt.Fprintf(w, "%s.\n", strings.ToUpper(validLine(rep)[:1])+validLine(rep)[1:])
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "- `%s` %s\n", p.Kind, p.Message)
+		}
+	}
+	if !o.reportQC {
+		fmt.Fprintf(w, "\nIntegrity not checked here: `repops migrate validate` runs PRAGMA quick_check.\n")
+	}
+	return nil
 }
