@@ -91,7 +91,18 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 			return fmt.Errorf("create the demo directory: %w", err)
 		}
 		fmt.Fprintf(a.out, "generating the demo database %s: %s appeals, seed %d\n", o.path, db.FormatCount(int64(o.appeals)), o.seed)
-		sum, err := db.GenerateDemo(ctx, o.path, db.DemoOptions{Appeals: o.appeals, Seed: o.seed, Now: time.Now()}, nil)
+		// A big demo takes a while: a line on stderr at each quarter.
+		next := 0
+		progress := func(done, total int) {
+			if total < 200_000 {
+				return
+			}
+			for next < 4 && done*4 >= total*(next+1) {
+				next++
+				fmt.Fprintf(a.err, "  %d%% (%s appeals)\n", next*25, db.FormatCount(int64(done)))
+			}
+		}
+		sum, err := db.GenerateDemo(ctx, o.path, db.DemoOptions{Appeals: o.appeals, Seed: o.seed, Now: time.Now()}, progress)
 		if err != nil {
 			return err
 		}
@@ -115,7 +126,7 @@ func runDemoSummary(ctx context.Context, a *app, path string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := validation(ctx, r, path, false)
+	rep, err := migrateValidation(ctx, r, path, false)
 	if err != nil {
 		return err
 	}
@@ -125,14 +136,14 @@ func runDemoSummary(ctx context.Context, a *app, path string) error {
 	}
 	fmt.Fprintf(a.out, "\nschema version %d (this repops knows up to %d)\n", version, db.LatestVersion())
 	if rep.OK() {
-		fmt.Fprintln(a.out, validLine(rep))
+		fmt.Fprintln(a.out, schemaValidLine(rep))
 	} else {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(a.out, p.String())
 		}
 	}
 	fmt.Fprintln(a.out)
-	writeSizes(a.out, sizes)
+	writeSizeTable(a.out, sizes)
 	fmt.Fprintf(a.out, "\nnext: repops --db %s migrate status | validate | report\n", path)
 	if !rep.OK() {
 		return silentExit(exitFailure)

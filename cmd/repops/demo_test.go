@@ -12,7 +12,7 @@ import (
 func TestDemoCreatesThenReuses(t *testing.T) {
 	dir := migTestEnv(t)
 	t.Setenv("DATABASE_PATH", filepath.Join(dir, "service.db")) // not the demo's
-	out, _, code, err := repops(t, "demo", "--appeals", "400", "--seed", "4")
+	out, _, code, err := runRepopsCmd(t, "demo", "--appeals", "400", "--seed", "4")
 	if code != 0 {
 		t.Fatalf("demo: %d %v\n%s", code, err, out)
 	}
@@ -30,14 +30,14 @@ func TestDemoCreatesThenReuses(t *testing.T) {
 		t.Error("the demo touched DATABASE_PATH")
 	}
 
-	before := dbFiles(t, path)
-	out, _, code, _ = repops(t, "demo", "--appeals", "400", "--summary")
+	before := migFiles(t, path)
+	out, _, code, _ = runRepopsCmd(t, "demo", "--appeals", "400", "--summary")
 	if code != 0 || !strings.Contains(out, "using the demo database") || strings.Contains(out, "generating") {
 		t.Errorf("second run: %d\n%s", code, out)
 	}
-	assertSameFiles(t, path, before)
+	migAssertSameFiles(t, path, before)
 
-	out, _, code, _ = repops(t, "demo", "--appeals", "300", "--fresh")
+	out, _, code, _ = runRepopsCmd(t, "demo", "--appeals", "300", "--fresh")
 	if code != 0 || !strings.Contains(out, "generating the demo database") {
 		t.Errorf("--fresh: %d\n%s", code, out)
 	}
@@ -46,15 +46,15 @@ func TestDemoCreatesThenReuses(t *testing.T) {
 func TestDemoRefusesNonDemoFile(t *testing.T) {
 	dir := migTestEnv(t)
 	path := filepath.Join(dir, "architect.db")
-	if _, _, code, err := repops(t, "--db", path, "migrate", "apply", "--create"); code != 0 {
+	if _, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply", "--create"); code != 0 {
 		t.Fatal(err)
 	}
-	before := dbFiles(t, path)
+	before := migFiles(t, path)
 	for _, args := range [][]string{{"demo"}, {"demo", "--fresh"}} {
-		_, _, code, err := repops(t, append([]string{"--db", path}, args...)...)
+		_, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, args...)...)
 		if code == 0 || err == nil || !strings.Contains(err.Error(), "is not a demo database") {
 			t.Errorf("%v: exit %d, %v", args, code, err)
 		}
 	}
-	assertSameFiles(t, path, before)
+	migAssertSameFiles(t, path, before)
 }

@@ -68,7 +68,7 @@ pending migration in its own transaction.`,
 }
 
 // schemaTooNew is the error for a database ahead of this binary.
-func schemaTooNew(path string, unknown []int64) error {
+func errSchemaAhead(path string, unknown []int64) error {
 	return &db.FileError{Path: path, Kind: db.ErrSchemaTooNew,
 		Detail: fmt.Sprintf("version %d applied, this repops knows up to %d", unknown[len(unknown)-1], db.LatestVersion()),
 		Hint:   "use the repops that matches the service's version"}
@@ -101,9 +101,9 @@ func runMigrateStatus(ctx context.Context, a *app) error {
 		state, at := "pending", "-"
 		switch {
 		case s.Applied && s.Drift:
-			state, at = "applied, SQL differs (checksum drift)", formatTime(s.AppliedAt)
+			state, at = "applied, SQL differs (checksum drift)", migrateTime(s.AppliedAt)
 		case s.Applied:
-			state, at = "applied", formatTime(s.AppliedAt)
+			state, at = "applied", migrateTime(s.AppliedAt)
 		default:
 			pending++
 		}
@@ -112,20 +112,20 @@ func runMigrateStatus(ctx context.Context, a *app) error {
 	for _, v := range unknown {
 		for _, m := range applied {
 			if m.Version == v {
-				fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", v, "(unknown to this repops)", "applied", formatTime(m.AppliedAt))
+				fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", v, "(unknown to this repops)", "applied", migrateTime(m.AppliedAt))
 			}
 		}
 	}
 	tw.Flush()
 	fmt.Fprintf(a.out, "%d applied, %d pending\n", len(states)-pending, pending)
 	if len(unknown) > 0 {
-		return schemaTooNew(path, unknown)
+		return errSchemaAhead(path, unknown)
 	}
 	return nil
 }
 
 // formatTime writes a recorded time, or "-" for none.
-func formatTime(t time.Time) string {
+func migrateTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
@@ -151,7 +151,7 @@ func (o *migrateOptions) dir(a *app) string {
 
 // takeBackup writes an online backup of the database at path into dir,
 // named as db.BackupFileName says, and returns its path.
-func takeBackup(ctx context.Context, path, dir string) (string, error) {
+func migrateBackupTo(ctx context.Context, path, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("create backup dir %s: %w", dir, err)
 	}
@@ -181,7 +181,7 @@ func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 		return db.Classify(path, err)
 	}
 	if len(unknown) > 0 {
-		return schemaTooNew(path, unknown)
+		return errSchemaAhead(path, unknown)
 	}
 	var pending []string
 	for _, s := range states {
@@ -195,7 +195,7 @@ func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 	}
 	backup := ""
 	if !isNew {
-		if backup, err = takeBackup(ctx, path, o.dir(a)); err != nil {
+		if backup, err = migrateBackupTo(ctx, path, o.dir(a)); err != nil {
 			return fmt.Errorf("back up before migrating (nothing applied): %w", err)
 		}
 		fmt.Fprintf(a.out, "backup: %s\n", backup)
@@ -216,7 +216,7 @@ func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 
 // validation runs Validate and, when asked, quick_check, on the database
 // open at r: every problem in one list.
-func validation(ctx context.Context, r db.Querier, path string, quickCheck bool) (*db.ValidationReport, error) {
+func migrateValidation(ctx context.Context, r db.Querier, path string, quickCheck bool) (*db.ValidationReport, error) {
 	rep, err := db.Validate(ctx, r)
 	if err != nil {
 		return nil, db.Classify(path, fmt.Errorf("validate %s: %w", path, err))
@@ -235,7 +235,7 @@ func validation(ctx context.Context, r db.Querier, path string, quickCheck bool)
 }
 
 // validLine is the one line of a valid schema.
-func validLine(rep *db.ValidationReport) string {
+func schemaValidLine(rep *db.ValidationReport) string {
 	return fmt.Sprintf("schema valid (version %d, %d tables, %d indexes)", rep.Version, rep.Tables, rep.Indexes)
 }
 
@@ -246,12 +246,12 @@ func runMigrateValidate(ctx context.Context, a *app, o *migrateOptions) error {
 		return err
 	}
 	defer r.Close()
-	rep, err := validation(ctx, r, path, o.quickCheck)
+	rep, err := migrateValidation(ctx, r, path, o.quickCheck)
 	if err != nil {
 		return err
 	}
 	if rep.OK() {
-		fmt.Fprintln(a.out, validLine(rep))
+		fmt.Fprintln(a.out, schemaValidLine(rep))
 		return nil
 	}
 	for _, p := range rep.Problems {
@@ -273,26 +273,26 @@ func runMigrateStats(ctx context.Context, a *app, o *migrateOptions) error {
 		return db.Classify(path, err)
 	}
 	if o.json {
-		return writeSizesJSON(a.out, s)
+		return writeSizeJSON(a.out, s)
 	}
-	writeSizes(a.out, s)
+	writeSizeTable(a.out, s)
 	return nil
 }
 
-// sizesJSON is 'migrate stats --json'.
-type sizesJSON struct {
-	Path      string       `json:"path"`
-	FileBytes int64        `json:"file_bytes"`
-	WALBytes  int64        `json:"wal_bytes"`
-	PageSize  int64        `json:"page_size"`
-	PageCount int64        `json:"page_count"`
-	FreePages int64        `json:"free_pages"`
-	DBStat    bool         `json:"dbstat"`
-	Seconds   float64      `json:"seconds"`
-	Objects   []objectJSON `json:"objects"`
+// migrateSizesJSON is 'migrate stats --json'.
+type migrateSizesJSON struct {
+	Path      string              `json:"path"`
+	FileBytes int64               `json:"file_bytes"`
+	WALBytes  int64               `json:"wal_bytes"`
+	PageSize  int64               `json:"page_size"`
+	PageCount int64               `json:"page_count"`
+	FreePages int64               `json:"free_pages"`
+	DBStat    bool                `json:"dbstat"`
+	Seconds   float64             `json:"seconds"`
+	Objects   []migrateObjectJSON `json:"objects"`
 }
 
-type objectJSON struct {
+type migrateObjectJSON struct {
 	Name      string `json:"name"`
 	Kind      string `json:"kind"`
 	Table     string `json:"table"`
@@ -303,11 +303,11 @@ type objectJSON struct {
 	Bytes     int64  `json:"bytes"` // -1: unknown
 }
 
-func writeSizesJSON(w io.Writer, s *db.Sizes) error {
-	out := sizesJSON{Path: s.Path, FileBytes: s.FileBytes, WALBytes: s.WALBytes, PageSize: s.PageSize,
-		PageCount: s.PageCount, FreePages: s.FreePages, DBStat: s.DBStat, Seconds: s.Took.Seconds(), Objects: []objectJSON{}}
+func writeSizeJSON(w io.Writer, s *db.Sizes) error {
+	out := migrateSizesJSON{Path: s.Path, FileBytes: s.FileBytes, WALBytes: s.WALBytes, PageSize: s.PageSize,
+		PageCount: s.PageCount, FreePages: s.FreePages, DBStat: s.DBStat, Seconds: s.Took.Seconds(), Objects: []migrateObjectJSON{}}
 	for _, o := range s.Objects {
-		out.Objects = append(out.Objects, objectJSON{Name: o.Name, Kind: o.Kind, Table: o.Table, Rows: o.Rows,
+		out.Objects = append(out.Objects, migrateObjectJSON{Name: o.Name, Kind: o.Kind, Table: o.Table, Rows: o.Rows,
 			Estimated: o.Estimated, RowSource: o.RowSource, Pages: o.Pages, Bytes: o.Bytes})
 	}
 	enc := json.NewEncoder(w)
@@ -316,7 +316,7 @@ func writeSizesJSON(w io.Writer, s *db.Sizes) error {
 }
 
 // rowsText is a row count for people: "~" marks an estimate.
-func rowsText(o db.ObjectSize) string {
+func sizeRowsText(o db.ObjectSize) string {
 	switch {
 	case o.Rows < 0:
 		return "?"
@@ -328,7 +328,7 @@ func rowsText(o db.ObjectSize) string {
 
 // writeSizes prints sizes as an aligned table, indexes indented under
 // their table.
-func writeSizes(w io.Writer, s *db.Sizes) {
+func writeSizeTable(w io.Writer, s *db.Sizes) {
 	fmt.Fprintf(w, "database %s: file %s, WAL %s, page size %d, %s pages, %s free (%s)\n",
 		s.Path, db.FormatBytes(s.FileBytes), db.FormatBytes(s.WALBytes), s.PageSize,
 		db.FormatCount(s.PageCount), db.FormatCount(s.FreePages), db.FormatBytes(s.FreePages*s.PageSize))
@@ -345,7 +345,7 @@ func writeSizes(w io.Writer, s *db.Sizes) {
 			pages = db.FormatCount(o.Pages)
 		}
 		estimated = estimated || o.Estimated
-		cells = append(cells, []string{name, o.Kind, rowsText(o), db.FormatBytes(o.Bytes), pages})
+		cells = append(cells, []string{name, o.Kind, sizeRowsText(o), db.FormatBytes(o.Bytes), pages})
 	}
 	width := make([]int, 5)
 	for _, row := range cells {
@@ -370,7 +370,7 @@ func runMigrateBackup(ctx context.Context, a *app, o *migrateOptions) error {
 		return err
 	}
 	start := time.Now()
-	dst, err := takeBackup(ctx, path, o.dir(a))
+	dst, err := migrateBackupTo(ctx, path, o.dir(a))
 	if err != nil {
 		return err
 	}
@@ -401,7 +401,7 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 	if err != nil {
 		return db.Classify(path, err)
 	}
-	rep, err := validation(ctx, r, path, o.reportQC)
+	rep, err := migrateValidation(ctx, r, path, o.reportQC)
 	if err != nil {
 		return err
 	}
@@ -436,7 +436,7 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 	for _, s := range states {
 		state, at := "pending", "-"
 		if s.Applied {
-			state, at = "applied", formatTime(s.AppliedAt)
+			state, at = "applied", migrateTime(s.AppliedAt)
 			if s.Drift {
 				state = "applied, **SQL differs**"
 			}
@@ -446,7 +446,7 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 	for _, v := range unknown {
 		for _, m := range applied {
 			if m.Version == v {
-				fmt.Fprintf(w, "| %d | (unknown to this repops) | applied | %s |\n", v, formatTime(m.AppliedAt))
+				fmt.Fprintf(w, "| %d | (unknown to this repops) | applied | %s |\n", v, migrateTime(m.AppliedAt))
 			}
 		}
 	}
@@ -459,13 +459,13 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 		if ob.Pages >= 0 {
 			pages = db.FormatCount(ob.Pages)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ob.Name, ob.Kind, ob.Table, rowsText(ob), db.FormatBytes(ob.Bytes), pages)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ob.Name, ob.Kind, ob.Table, sizeRowsText(ob), db.FormatBytes(ob.Bytes), pages)
 	}
 	fmt.Fprintf(w, "\nRows marked ~ are estimates (sqlite_stat1 or rowid bounds). Measured in %.2f s.\n", sizes.Took.Seconds())
 
 	fmt.Fprintf(w, "\n## Validation\n\n")
 	if rep.OK() {
-		fmt.Fprintf(w, "%s.\n", strings.ToUpper(validLine(rep)[:1])+validLine(rep)[1:])
+		fmt.Fprintf(w, "%s.\n", strings.ToUpper(schemaValidLine(rep)[:1])+schemaValidLine(rep)[1:])
 	} else {
 		for _, p := range rep.Problems {
 			fmt.Fprintf(w, "- `%s` %s\n", p.Kind, p.Message)

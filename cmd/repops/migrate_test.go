@@ -34,7 +34,7 @@ func migTestEnv(t *testing.T) string {
 
 // repops runs the root command as main does, without exiting; a panic
 // fails the test.
-func repops(t *testing.T, args ...string) (stdout, stderr string, code int, err error) {
+func runRepopsCmd(t *testing.T, args ...string) (stdout, stderr string, code int, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	defer func() {
@@ -51,7 +51,7 @@ func repops(t *testing.T, args ...string) (stdout, stderr string, code int, err 
 // dbFiles records content hash and mtime of a database and its -wal; a
 // missing -wal and an empty one are the same (SQLite creates an empty one
 // when it opens a WAL database read-only).
-func dbFiles(t *testing.T, path string) map[string]string {
+func migFiles(t *testing.T, path string) map[string]string {
 	t.Helper()
 	st := map[string]string{}
 	for _, p := range []string{path, path + "-wal"} {
@@ -73,9 +73,9 @@ func dbFiles(t *testing.T, path string) map[string]string {
 	return st
 }
 
-func assertSameFiles(t *testing.T, path string, before map[string]string) {
+func migAssertSameFiles(t *testing.T, path string, before map[string]string) {
 	t.Helper()
-	after := dbFiles(t, path)
+	after := migFiles(t, path)
 	for p, b := range before {
 		if after[p] != b {
 			t.Errorf("%s changed: %s -> %s", p, b, after[p])
@@ -83,18 +83,18 @@ func assertSameFiles(t *testing.T, path string, before map[string]string) {
 	}
 }
 
-var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+var migNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func demoFile(t *testing.T, dir string, appeals int) string {
+func migDemoFile(t *testing.T, dir string, appeals int) string {
 	t.Helper()
 	path := filepath.Join(dir, "architect.db")
-	if _, err := db.GenerateDemo(context.Background(), path, db.DemoOptions{Appeals: appeals, Seed: 9, Now: fixedNow}, nil); err != nil {
+	if _, err := db.GenerateDemo(context.Background(), path, db.DemoOptions{Appeals: appeals, Seed: 9, Now: migNow}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-func execSQL(t *testing.T, path string, stmts ...string) {
+func migExecSQL(t *testing.T, path string, stmts ...string) {
 	t.Helper()
 	w, err := db.OpenWrite(context.Background(), path, db.Options{})
 	if err != nil {
@@ -111,14 +111,14 @@ func execSQL(t *testing.T, path string, stmts ...string) {
 func TestMigrateApplyCreateThenValidate(t *testing.T) {
 	dir := migTestEnv(t)
 	path := filepath.Join(dir, "new.db")
-	out, _, code, err := repops(t, "--db", path, "migrate", "apply")
+	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply")
 	if code == 0 || !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("apply without --create on a missing file: code %d, %v", code, err)
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("apply without --create created the file")
 	}
-	out, _, code, err = repops(t, "--db", path, "migrate", "apply", "--create")
+	out, _, code, err = runRepopsCmd(t, "--db", path, "migrate", "apply", "--create")
 	if code != 0 {
 		t.Fatalf("apply --create: %d %v\n%s", code, err, out)
 	}
@@ -130,11 +130,11 @@ func TestMigrateApplyCreateThenValidate(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(dir, "backups")); len(entries) != 0 {
 		t.Errorf("a new database was backed up: %v", entries)
 	}
-	out, _, code, err = repops(t, "--db", path, "migrate", "validate")
+	out, _, code, err = runRepopsCmd(t, "--db", path, "migrate", "validate")
 	if code != 0 || strings.TrimSpace(out) != "schema valid (version 3, 5 tables, 8 indexes)" {
 		t.Fatalf("validate: %d %v %q", code, err, out)
 	}
-	out, _, code, _ = repops(t, "--db", path, "migrate", "apply")
+	out, _, code, _ = runRepopsCmd(t, "--db", path, "migrate", "apply")
 	if code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("second apply: %d %q", code, out)
 	}
@@ -142,15 +142,15 @@ func TestMigrateApplyCreateThenValidate(t *testing.T) {
 
 func TestMigrateApplyBacksUpFirst(t *testing.T) {
 	dir := migTestEnv(t)
-	path := demoFile(t, dir, 300)
+	path := migDemoFile(t, dir, 300)
 	// Take migration 3 back out, as if this database predated it.
-	execSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
+	migExecSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
 		"DELETE FROM goose_db_version WHERE version_id = 3", "DELETE FROM repops_migrations WHERE version = 3")
-	out, _, code, err := repops(t, "--db", path, "migrate", "status")
+	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "status")
 	if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), "00003 00003_archive_tables.sql pending -") || !strings.Contains(out, "2 applied, 1 pending") {
 		t.Fatalf("status: %d %v\n%s", code, err, out)
 	}
-	out, _, code, err = repops(t, "--db", path, "migrate", "apply")
+	out, _, code, err = runRepopsCmd(t, "--db", path, "migrate", "apply")
 	if code != 0 || !strings.Contains(out, "applied 00003_archive_tables.sql") || strings.Contains(out, "applied 00001") {
 		t.Fatalf("apply: %d %v\n%s", code, err, out)
 	}
@@ -170,7 +170,7 @@ func TestMigrateApplyBacksUpFirst(t *testing.T) {
 	if v != 2 || appeals != 300 {
 		t.Errorf("backup at version %d with %d appeals, want 2 and 300", v, appeals)
 	}
-	if out, _, code, _ := repops(t, "--db", path, "migrate", "validate"); code != 0 {
+	if out, _, code, _ := runRepopsCmd(t, "--db", path, "migrate", "validate"); code != 0 {
 		t.Errorf("validate after apply: %s", out)
 	}
 }
@@ -190,11 +190,11 @@ func TestMigrateValidateNamesProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := migTestEnv(t)
 			path := filepath.Join(dir, "architect.db")
-			if _, _, code, err := repops(t, "--db", path, "migrate", "apply", "--create"); code != 0 {
+			if _, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply", "--create"); code != 0 {
 				t.Fatal(err)
 			}
-			execSQL(t, path, tt.stmts...)
-			out, stderr, code, _ := repops(t, "--db", path, "migrate", "validate")
+			migExecSQL(t, path, tt.stmts...)
+			out, stderr, code, _ := runRepopsCmd(t, "--db", path, "migrate", "validate")
 			if code != 1 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, tt.want) {
 				t.Errorf("code %d\nstdout %q\nwant   %q\nstderr %q", code, out, tt.want, stderr)
 			}
@@ -202,15 +202,15 @@ func TestMigrateValidateNamesProblems(t *testing.T) {
 	}
 }
 
-// badDB makes one kind of bad database file in dir and returns its path.
-type badDB struct {
+// migBadDB makes one kind of bad database file in dir and returns its path.
+type migBadDB struct {
 	name string
 	make func(t *testing.T, dir string) string
 	kind error // the FileError kind, nil when the command reports problems instead
 }
 
-func badDatabases() []badDB {
-	return []badDB{
+func migBadDatabases() []migBadDB {
+	return []migBadDB{
 		{"missing file", func(t *testing.T, dir string) string { return filepath.Join(dir, "nope.db") }, db.ErrNotFound},
 		{"zero-byte file", func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "empty.db")
@@ -228,7 +228,7 @@ func badDatabases() []badDB {
 			return p
 		}, db.ErrIsDirectory},
 		{"truncated database", func(t *testing.T, dir string) string {
-			p := demoFile(t, dir, 400)
+			p := migDemoFile(t, dir, 400)
 			st, _ := os.Stat(p)
 			os.Truncate(p, st.Size()/2)
 			return p
@@ -237,7 +237,7 @@ func badDatabases() []badDB {
 }
 
 func TestMigrateBadFiles(t *testing.T) {
-	for _, bad := range badDatabases() {
+	for _, bad := range migBadDatabases() {
 		for _, args := range [][]string{{"migrate", "validate"}, {"migrate", "status"}, {"migrate", "stats"}, {"migrate", "report"}, {"migrate", "apply"}, {"migrate", "backup"}, {"demo", "--summary"}} {
 			if bad.name == "missing file" && args[0] == "demo" {
 				continue // the demo creates its database
@@ -245,8 +245,8 @@ func TestMigrateBadFiles(t *testing.T) {
 			t.Run(bad.name+"/"+strings.Join(args, " "), func(t *testing.T) {
 				dir := migTestEnv(t)
 				path := bad.make(t, dir)
-				before := dbFiles(t, path)
-				_, _, code, err := repops(t, append([]string{"--db", path}, args...)...)
+				before := migFiles(t, path)
+				_, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, args...)...)
 				if code == 0 || err == nil {
 					t.Fatalf("exit %d, err %v; want a failure", code, err)
 				}
@@ -257,7 +257,7 @@ func TestMigrateBadFiles(t *testing.T) {
 				if strings.Contains(msg, "\n") || !strings.Contains(msg, path) {
 					t.Errorf("not one line naming the file: %q", msg)
 				}
-				assertSameFiles(t, path, before)
+				migAssertSameFiles(t, path, before)
 				if entries, _ := os.ReadDir(filepath.Join(dir, "backups")); len(entries) != 0 {
 					t.Errorf("backup dir has %v", entries)
 				}
@@ -268,7 +268,7 @@ func TestMigrateBadFiles(t *testing.T) {
 
 func TestMigrateCorruptedPage(t *testing.T) {
 	dir := migTestEnv(t)
-	path := demoFile(t, dir, 2000)
+	path := migDemoFile(t, dir, 2000)
 	r, err := db.OpenRead(context.Background(), path, db.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -291,16 +291,16 @@ func TestMigrateCorruptedPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("corrupted page %d", pageno)
-	before := dbFiles(t, path)
+	before := migFiles(t, path)
 
-	out, _, code, _ := repops(t, "--db", path, "migrate", "validate")
+	out, _, code, _ := runRepopsCmd(t, "--db", path, "migrate", "validate")
 	if code != 1 || !strings.HasPrefix(out, "corrupt: quick_check on "+path+": ") || strings.Count(out, "\n") != 1 {
 		t.Errorf("validate: exit %d, %q", code, out)
 	}
 	// dbstat skips a page it cannot decode: stats still answers (sizes
 	// are approximate then; validate is what finds corruption).
-	repops(t, "--db", path, "migrate", "stats")
-	assertSameFiles(t, path, before)
+	runRepopsCmd(t, "--db", path, "migrate", "stats")
+	migAssertSameFiles(t, path, before)
 }
 
 func TestMigrateSchemaProblems(t *testing.T) {
@@ -328,13 +328,13 @@ func TestMigrateSchemaProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := migTestEnv(t)
-			path := demoFile(t, dir, 200)
-			execSQL(t, path, tt.stmts...)
+			path := migDemoFile(t, dir, 200)
+			migExecSQL(t, path, tt.stmts...)
 			if strings.HasPrefix(tt.name, "read-only") {
 				os.Chmod(path, 0o444) // refused even as root
 			}
-			before := dbFiles(t, path)
-			out, _, code, err := repops(t, append([]string{"--db", path}, tt.args...)...)
+			before := migFiles(t, path)
+			out, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, tt.args...)...)
 			if code == 0 {
 				t.Fatalf("exit 0\n%s", out)
 			}
@@ -344,7 +344,7 @@ func TestMigrateSchemaProblems(t *testing.T) {
 			if tt.line != "" && !strings.Contains(out, tt.line+"\n") {
 				t.Errorf("stdout lacks %q:\n%s", tt.line, out)
 			}
-			assertSameFiles(t, path, before)
+			migAssertSameFiles(t, path, before)
 			if entries, _ := os.ReadDir(filepath.Join(dir, "backups")); len(entries) != 0 {
 				t.Errorf("backup taken: %v", entries)
 			}
@@ -354,10 +354,10 @@ func TestMigrateSchemaProblems(t *testing.T) {
 
 func TestMigrateStats(t *testing.T) {
 	dir := migTestEnv(t)
-	path := demoFile(t, dir, 500)
+	path := migDemoFile(t, dir, 500)
 	// A table big by its rowid bounds, small in fact, gets an estimate.
-	execSQL(t, path, "INSERT INTO appeals_archive VALUES (1, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00'), (500000, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00')")
-	out, _, code, err := repops(t, "--db", path, "migrate", "stats")
+	migExecSQL(t, path, "INSERT INTO appeals_archive VALUES (1, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00'), (500000, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00')")
+	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "stats")
 	if code != 0 {
 		t.Fatalf("stats: %v", err)
 	}
@@ -366,8 +366,8 @@ func TestMigrateStats(t *testing.T) {
 			t.Errorf("stats lacks %q:\n%s", want, out)
 		}
 	}
-	out, _, code, _ = repops(t, "--db", path, "migrate", "stats", "--exact", "--json")
-	var js sizesJSON
+	out, _, code, _ = runRepopsCmd(t, "--db", path, "migrate", "stats", "--exact", "--json")
+	var js migrateSizesJSON
 	if code != 0 || json.Unmarshal([]byte(out), &js) != nil {
 		t.Fatalf("stats --json: %d\n%s", code, out)
 	}
@@ -383,8 +383,8 @@ func TestMigrateStats(t *testing.T) {
 
 func TestMigrateReportAndBackup(t *testing.T) {
 	dir := migTestEnv(t)
-	path := demoFile(t, dir, 300)
-	out, _, code, err := repops(t, "--db", path, "migrate", "report")
+	path := migDemoFile(t, dir, 300)
+	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "report")
 	if code != 0 {
 		t.Fatal(err)
 	}
@@ -393,12 +393,12 @@ func TestMigrateReportAndBackup(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	before := dbFiles(t, path)
-	out, _, code, err = repops(t, "--db", path, "migrate", "backup", "--backup-dir", filepath.Join(dir, "bk"))
+	before := migFiles(t, path)
+	out, _, code, err = runRepopsCmd(t, "--db", path, "migrate", "backup", "--backup-dir", filepath.Join(dir, "bk"))
 	if code != 0 || !strings.HasPrefix(out, "backup: "+filepath.Join(dir, "bk", "architect_")) {
 		t.Fatalf("backup: %d %v %q", code, err, out)
 	}
-	assertSameFiles(t, path, before)
+	migAssertSameFiles(t, path, before)
 	if list, _ := db.ListBackups(filepath.Join(dir, "bk")); len(list) != 1 {
 		t.Errorf("backups: %v", list)
 	}
@@ -406,7 +406,7 @@ func TestMigrateReportAndBackup(t *testing.T) {
 
 func TestMigrateList(t *testing.T) {
 	migTestEnv(t)
-	out, _, code, _ := repops(t, "migrate", "list")
+	out, _, code, _ := runRepopsCmd(t, "migrate", "list")
 	if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), "00002 00002_critical_indexes.sql 23ee") {
 		t.Errorf("list: %d\n%s", code, out)
 	}
