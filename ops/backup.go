@@ -1,0 +1,597 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/repops/repops/db"
+)
+
+// ManifestVersion is the format of the manifests this repops writes.
+const ManifestVersion = 1
+
+// Manifest is written beside every backup (NAME.json): what the backup
+// holds, measured on the backup copy itself, so that it can be verified
+// later and a restore can say what it brings back.
+type Manifest struct {
+	ManifestVersion int                     `json:"manifest_version"`
+	Name            string                  `json:"name"`
+	Source          string                  `json:"source"`
+	Created         time.Time               `json:"created"`
+	Size            int64                   `json:"size"`
+	PageSize        int64                   `json:"page_size"`
+	PageCount       int64                   `json:"page_count"`
+	SHA256          string                  `json:"sha256"`
+	SchemaVersion   int64                   `json:"schema_version"`
+	Tables          map[string]TableFigures `json:"tables"`
+	QuickCheck      string                  `json:"quick_check"` // "ok" or the first problems
+	DurationSeconds float64                 `json:"duration_seconds"`
+	Actor           Actor                   `json:"actor"`
+}
+
+// Rows is the row count of each table.
+func (m *Manifest) Rows() map[string]int64 {
+	out := make(map[string]int64, len(m.Tables))
+	for t, f := range m.Tables {
+		out[t] = f.Rows
+	}
+	return out
+}
+
+// ManifestPath is the manifest of the backup at path.
+func ManifestPath(backupPath string) string {
+	return strings.TrimSuffix(backupPath, ".db") + ".json"
+}
+
+// ReadManifest reads the manifest of the backup at path.
+func ReadManifest(backupPath string) (*Manifest, error) {
+	p := ManifestPath(backupPath)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", p, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w (truncated or edited: verify the backup with 'repops backups verify %s')", p, err, filepath.Base(backupPath))
+	}
+	if m.SHA256 == "" || m.Size == 0 {
+		return nil, fmt.Errorf("read manifest %s: no checksum or size (truncated or edited)", p)
+	}
+	return &m, nil
+}
+
+// BackupOptions are Backup's inputs.
+type BackupOptions struct {
+	DBPath string // the live database
+	Dir    string // the backup dir; created 0700 when its parent exists
+	// StateDir holds the lock and the journal; empty: neither is used
+	// (tests, or a caller that does both).
+	StateDir string
+	// KeepLast and KeepWithin are the retention (config.Console.Backup):
+	// after a successful backup, a backup is kept when it is one of the
+	// last KeepLast or newer than KeepWithin. Both zero keeps all.
+	KeepLast   int
+	KeepWithin time.Duration
+	Actor      Actor
+	// Lock, when set, is a lock the caller already holds (a runbook run);
+	// otherwise Backup takes the lock in StateDir.
+	Lock *Lock
+	// Journal, when set, receives the entries; otherwise the journal in
+	// StateDir is opened.
+	Journal *Journal
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// FreeSpace reports the bytes free for an unprivileged writer in dir;
+	// statfs when nil. Tests inject a full disk with it.
+	FreeSpace func(dir string) (uint64, error)
+	// afterStep, in tests, is called after each named step (crash tests).
+	afterStep func(step string)
+}
+
+// BackupResult is what Backup made.
+type BackupResult struct {
+	Path     string
+	Manifest Manifest
+	CopyTook time.Duration // the consistent copy, fsync and rename
+	Took     time.Duration // everything, with checksum, checks and retention
+	Removed  []string      // backups deleted by retention
+}
+
+// freeSpace is statfs's bytes available to unprivileged users.
+func freeSpace(dir string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// PrepareBackupDir makes sure dir exists (creating it 0700 when its
+// parent exists) and is writable, and returns a clear error otherwise.
+func PrepareBackupDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, perr := os.Stat(filepath.Dir(dir)); perr != nil {
+			return fmt.Errorf("backup dir %s does not exist, nor its parent: create it (mkdir -p -m 0700 %s) or set console.backup.dir", dir, dir)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return fmt.Errorf("create backup dir %s: %w", dir, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("backup dir %s: %w", dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("backup dir %s is not a directory: set console.backup.dir to a directory", dir)
+	}
+	// Mode bits too: as root, access(2) says yes to anything.
+	if st.Mode().Perm()&0o200 == 0 || unix.Access(dir, unix.W_OK) != nil {
+		return fmt.Errorf("backup dir %s is not writable (mode %04o): fix its permissions or set console.backup.dir", dir, st.Mode().Perm())
+	}
+	return nil
+}
+
+// Backup copies the live database at o.DBPath into o.Dir, online and
+// consistent while the service writes (SQLite's backup API in one step;
+// see backupAPI), as db.BackupFileName(base, now): written under a
+// temporary name that db.ListBackups never matches, fsynced, renamed,
+// the directory fsynced; file 0600, dir 0700. It then hashes and checks
+// the copy, writes its manifest (NAME.json), and applies the retention.
+// It refuses to start when the backup dir lacks room for the database
+// and its WAL. It holds the procedure lock and journals the run. The live
+// database is only read.
+func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *BackupResult, err error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	start := time.Now()
+	jr, closeJ, err := journalFor(o.StateDir, o.Journal)
+	if err != nil {
+		return nil, err
+	}
+	defer closeJ()
+	params := map[string]any{"dir": o.Dir, "keep_last": o.KeepLast, "keep_within": o.KeepWithin.String()}
+	done := journalRun(jr, o.Actor, "backup", o.DBPath, params)
+	defer func() { done(res.figures(), err) }()
+
+	lock, release, err := lockFor(o.StateDir, o.Actor, "backup of "+filepath.Base(o.DBPath), o.Lock)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	_ = lock
+
+	if err := db.CheckFile(o.DBPath); err != nil {
+		return nil, fmt.Errorf("back up: %w", err)
+	}
+	if err := PrepareBackupDir(o.Dir); err != nil {
+		return nil, err
+	}
+	sizes, err := db.StatFiles(o.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	need := uint64(sizes.DB + sizes.WAL)
+	fsFree := o.FreeSpace
+	if fsFree == nil {
+		fsFree = freeSpace
+	}
+	free, err := fsFree(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("back up: measure free space in %s: %w", o.Dir, err)
+	}
+	if free < need {
+		return nil, fmt.Errorf("back up: not enough space in %s: the copy of %s needs up to %s, %s free: free space or set console.backup.dir to another filesystem; nothing was written",
+			o.Dir, o.DBPath, db.FormatBytes(int64(need)), db.FormatBytes(int64(free)))
+	}
+
+	t := now().UTC()
+	name := db.BackupFileName(filepath.Base(o.DBPath), t)
+	final := filepath.Join(o.Dir, name)
+	if _, err := os.Lstat(final); err == nil {
+		return nil, fmt.Errorf("back up: %s already exists (two backups in one second): retry in a second", final)
+	}
+	tmp := filepath.Join(o.Dir, "."+name+".tmp")
+	removeDBFiles(tmp) // a leftover of an interrupted backup: ours by its name
+	defer func() {
+		if err != nil {
+			removeDBFiles(tmp)
+		}
+	}()
+
+	progress.report(ProgressEvent{Phase: "copy", Total: sizes.DB, Unit: "bytes", Message: fmt.Sprintf("copying %s (%s) with the online backup API", o.DBPath, db.FormatBytes(sizes.DB))})
+	pages, pageSize, err := copyLiveToFile(ctx, o.DBPath, tmp)
+	if err != nil {
+		return nil, err
+	}
+	progress.report(ProgressEvent{Phase: "sync", Message: "syncing the copy to disk"})
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return nil, fmt.Errorf("back up: %w", err)
+	}
+	if err := syncPath(tmp); err != nil {
+		return nil, fmt.Errorf("back up: sync %s: %w", tmp, err)
+	}
+	copyTook := time.Since(start)
+	o.step("copied")
+
+	// Measure the copy (not the live database, which has moved on).
+	progress.report(ProgressEvent{Phase: "checksum", Message: "checksumming the copy"})
+	sum, size, err := fileSHA256(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("back up: checksum %s: %w", tmp, err)
+	}
+	progress.report(ProgressEvent{Phase: "verify", Message: "quick_check and row counts on the copy"})
+	m := Manifest{ManifestVersion: ManifestVersion, Name: name, Source: absPath(o.DBPath), Created: t, Size: size,
+		PageSize: pageSize, PageCount: pages, SHA256: sum, Actor: o.Actor}
+	if err := describeCopy(ctx, tmp, &m); err != nil {
+		return nil, fmt.Errorf("back up: check the copy: %w", err)
+	}
+	if m.QuickCheck != "ok" {
+		return nil, fmt.Errorf("back up: the copy fails quick_check (%s): the live database %s is probably damaged: run 'repops check --full'", m.QuickCheck, o.DBPath)
+	}
+	o.step("checked")
+	// The manifest first: a backup is never listed without its manifest.
+	m.DurationSeconds = time.Since(start).Seconds()
+	if err := writeManifest(final, &m); err != nil {
+		return nil, err
+	}
+	o.step("manifest")
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(ManifestPath(final))
+		return nil, fmt.Errorf("back up: rename %s: %w", tmp, err)
+	}
+	if err := db.SyncDir(o.Dir); err != nil {
+		return nil, err
+	}
+	o.step("renamed")
+	res = &BackupResult{Path: final, Manifest: m, CopyTook: copyTook}
+
+	if o.KeepLast > 0 || o.KeepWithin > 0 {
+		progress.report(ProgressEvent{Phase: "retention", Message: "applying the retention"})
+		removed, rerr := applyRetention(o.Dir, final, o.KeepLast, o.KeepWithin, now())
+		res.Removed = removed
+		if rerr != nil {
+			err = fmt.Errorf("backup %s is complete, but retention failed: %w", final, rerr)
+			return res, err
+		}
+	}
+	res.Took = time.Since(start)
+	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("backup %s: %s in %s", name, db.FormatBytes(size), res.Took.Round(time.Millisecond))})
+	return res, nil
+}
+
+func (o *BackupOptions) step(s string) {
+	if o.afterStep != nil {
+		o.afterStep(s)
+	}
+}
+
+func (r *BackupResult) figures() map[string]float64 {
+	if r == nil {
+		return nil
+	}
+	return map[string]float64{"bytes": float64(r.Manifest.Size), "copy_seconds": r.CopyTook.Seconds(),
+		"seconds": r.Took.Seconds(), "removed": float64(len(r.Removed))}
+}
+
+// copyLiveToFile copies the live database at src into a new file dst
+// through the backup API and leaves dst a self-contained rollback-journal
+// database (no -wal needed to read it). It returns pages and page size.
+func copyLiveToFile(ctx context.Context, src, dst string) (pages, pageSize int64, err error) {
+	r, err := db.OpenRead(ctx, src, db.Options{MaxConns: 1})
+	if err != nil {
+		return 0, 0, fmt.Errorf("back up: %w", err)
+	}
+	defer r.Close()
+	sc, err := r.Conn(ctx)
+	if err != nil {
+		return 0, 0, db.Classify(src, fmt.Errorf("back up %s: %w", src, err))
+	}
+	defer sc.Close()
+	w, err := openNewFile(dst)
+	if err != nil {
+		return 0, 0, fmt.Errorf("back up: %w", err)
+	}
+	defer w.Close()
+	dc, err := w.Conn(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("back up: create %s: %w", dst, db.Classify(dst, err))
+	}
+	defer dc.Close()
+	n, err := backupAPI(ctx, dc, sc)
+	if err != nil {
+		return 0, 0, fmt.Errorf("back up %s: %w", src, db.Classify(src, err))
+	}
+	// The copy carries the source's WAL flag; make it a plain file that
+	// opens anywhere, read-only included, without a -wal beside it.
+	var mode string
+	if err := dc.QueryRowContext(ctx, "PRAGMA journal_mode = DELETE").Scan(&mode); err != nil {
+		return 0, 0, fmt.Errorf("back up: finish %s: %w", dst, db.Classify(dst, err))
+	}
+	if err := dc.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return 0, 0, fmt.Errorf("back up: finish %s: %w", dst, err)
+	}
+	return int64(n), pageSize, nil
+}
+
+// describeCopy fills m's schema version, table figures and quick_check
+// from the database file at path (a backup copy nobody else has open).
+func describeCopy(ctx context.Context, path string, m *Manifest) error {
+	d, err := openImmutable(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	problems, err := db.QuickCheck(ctx, d, 10)
+	if err != nil {
+		return err
+	}
+	m.QuickCheck = "ok"
+	if len(problems) > 0 {
+		m.QuickCheck = strings.Join(problems, "; ")
+		return nil
+	}
+	if m.SchemaVersion, err = db.SchemaVersion(ctx, d); err != nil {
+		return err
+	}
+	if m.PageCount == 0 {
+		_ = d.QueryRowContext(ctx, "PRAGMA page_count").Scan(&m.PageCount)
+		_ = d.QueryRowContext(ctx, "PRAGMA page_size").Scan(&m.PageSize)
+	}
+	m.Tables, err = tableFigures(ctx, d)
+	return err
+}
+
+// writeManifest writes m beside the backup, atomically, 0600.
+func writeManifest(backupPath string, m *Manifest) error {
+	p := ManifestPath(backupPath)
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write manifest %s: %w", p, err)
+	}
+	if err := syncPath(tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write manifest %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write manifest %s: %w", p, err)
+	}
+	return nil
+}
+
+// applyRetention deletes the backups in dir that are neither among the
+// last keepLast nor newer than keepWithin, never keep (the one just made).
+func applyRetention(dir, keep string, keepLast int, keepWithin time.Duration, now time.Time) ([]string, error) {
+	list, err := db.ListBackups(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for i, b := range list {
+		if b.Path == keep || i < keepLast || (keepWithin > 0 && now.Sub(b.Time) < keepWithin) {
+			continue
+		}
+		if err := os.Remove(b.Path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		_ = os.Remove(ManifestPath(b.Path))
+		removed = append(removed, b.Name)
+	}
+	if len(removed) > 0 {
+		_ = db.SyncDir(dir)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Verification states of a listed backup.
+const (
+	BackupOK          = "ok"          // manifest present, size matches, quick_check was ok
+	BackupNoManifest  = "no-manifest" // made by another tool, or the manifest was lost
+	BackupBadManifest = "bad-manifest"
+	BackupSizeChanged = "size-mismatch"
+)
+
+// BackupEntry is one backup in the list.
+type BackupEntry struct {
+	db.BackupFile
+	Age      time.Duration
+	Manifest *Manifest // nil when missing or unreadable
+	State    string    // one of the Backup... states
+	Detail   string
+}
+
+// ListBackups lists the finished backups in dir, newest first, with age,
+// size and verification state as far as the manifest tells without
+// reading the backup (VerifyBackup reads it).
+func ListBackups(dir string, now time.Time) ([]BackupEntry, error) {
+	files, err := db.ListBackups(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BackupEntry, 0, len(files))
+	for _, f := range files {
+		e := BackupEntry{BackupFile: f, Age: now.Sub(f.Time)}
+		m, err := ReadManifest(f.Path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			e.State = BackupNoManifest
+		case err != nil:
+			e.State, e.Detail = BackupBadManifest, err.Error()
+		case m.Size != f.Size:
+			e.Manifest, e.State = m, BackupSizeChanged
+			e.Detail = fmt.Sprintf("file is %d bytes, the manifest says %d", f.Size, m.Size)
+		case m.QuickCheck != "ok":
+			e.Manifest, e.State, e.Detail = m, BackupBadManifest, "quick_check at backup time: "+m.QuickCheck
+		default:
+			e.Manifest, e.State = m, BackupOK
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// ResolveBackup turns the name an operator typed into the path of a
+// finished backup in dir. It refuses path separators and "..", so a name
+// never leaves the backup dir; "latest" (or "") is the newest backup.
+func ResolveBackup(dir, name string) (string, error) {
+	if name == "" || name == "latest" {
+		list, err := db.ListBackups(dir)
+		if err != nil {
+			return "", err
+		}
+		if len(list) == 0 {
+			return "", fmt.Errorf("no backup in %s: take one with 'repops backup'", dir)
+		}
+		return list[0].Path, nil
+	}
+	if strings.ContainsAny(name, `/\`) || strings.Contains(name, "..") || name != filepath.Base(name) {
+		return "", fmt.Errorf("backup name %q is refused: give a name from 'repops backups' (no path separators or '..')", name)
+	}
+	if !strings.HasSuffix(name, ".db") {
+		name += ".db"
+	}
+	list, err := db.ListBackups(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range list {
+		if b.Name == name {
+			return b.Path, nil
+		}
+	}
+	return "", fmt.Errorf("no backup named %s in %s: see 'repops backups'", name, dir)
+}
+
+// VerifyResult is what VerifyBackup found.
+type VerifyResult struct {
+	Path          string
+	Manifest      *Manifest // nil when missing or unreadable
+	SHA256        string    // computed now
+	SchemaVersion int64
+	Tables        map[string]TableFigures
+	Problems      []string
+	Took          time.Duration
+}
+
+// OK reports whether the backup passed every check.
+func (r *VerifyResult) OK() bool { return len(r.Problems) == 0 }
+
+// VerifyBackup re-checks the backup at path: its checksum and size
+// against the manifest, integrity_check, the schema (db.RequireSchema and
+// db.Validate) and the row counts against the manifest. Problems are
+// listed in the result; an error means it could not be checked at all.
+// It opens the backup immutable: nothing is written beside it.
+func VerifyBackup(ctx context.Context, path string) (*VerifyResult, error) {
+	start := time.Now()
+	r := &VerifyResult{Path: path}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("verify backup: %w", err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("verify backup: %s is a directory", path)
+	}
+	m, merr := ReadManifest(path)
+	if merr != nil {
+		r.Problems = append(r.Problems, "manifest: "+merr.Error())
+	} else {
+		r.Manifest = m
+	}
+	sum, size, err := fileSHA256(path)
+	if err != nil {
+		return nil, fmt.Errorf("verify backup: checksum %s: %w", path, err)
+	}
+	r.SHA256 = sum
+	if m != nil {
+		if size != m.Size {
+			r.Problems = append(r.Problems, fmt.Sprintf("size: %d bytes, the manifest says %d", size, m.Size))
+		}
+		if sum != m.SHA256 {
+			r.Problems = append(r.Problems, fmt.Sprintf("checksum: sha256 %s, the manifest says %s: the file changed since the backup", short(sum), short(m.SHA256)))
+		}
+	}
+	d, err := openImmutable(ctx, path)
+	if err != nil {
+		r.Problems = append(r.Problems, "open: "+err.Error())
+		r.Took = time.Since(start)
+		return r, nil
+	}
+	defer d.Close()
+	problems, err := integrityCheck(ctx, d, true)
+	if err != nil {
+		r.Problems = append(r.Problems, "integrity_check: "+db.Classify(path, err).Error())
+	}
+	for _, p := range problems {
+		r.Problems = append(r.Problems, "integrity_check: "+p)
+	}
+	if len(problems) > 0 || err != nil {
+		r.Took = time.Since(start)
+		return r, nil
+	}
+	if v, err := db.RequireSchema(ctx, d, path); err != nil {
+		r.Problems = append(r.Problems, "schema: "+err.Error())
+	} else {
+		r.SchemaVersion = v
+		if rep, err := db.Validate(ctx, d); err != nil {
+			r.Problems = append(r.Problems, "schema: "+err.Error())
+		} else {
+			for _, p := range rep.Problems {
+				if p.Kind == db.ProblemDuplicateIndex {
+					continue // a warning on the live database too; not a reason to refuse a backup
+				}
+				r.Problems = append(r.Problems, "schema: "+p.String())
+			}
+		}
+		if m != nil && m.SchemaVersion != v {
+			r.Problems = append(r.Problems, fmt.Sprintf("schema: version %d, the manifest says %d", v, m.SchemaVersion))
+		}
+	}
+	r.Tables, err = tableFigures(ctx, d)
+	if err != nil {
+		r.Problems = append(r.Problems, "rows: "+err.Error())
+	} else if m != nil {
+		r.Problems = append(r.Problems, compareTables(m.Tables, r.Tables)...)
+	}
+	r.Took = time.Since(start)
+	return r, nil
+}
+
+// compareTables lists the differences in row counts between want (a
+// manifest) and have.
+func compareTables(want, have map[string]TableFigures) []string {
+	var out []string
+	for _, t := range sortedKeys(want) {
+		h, ok := have[t]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("rows: table %s is missing (the manifest has %d rows)", t, want[t].Rows))
+		case h.Rows != want[t].Rows:
+			out = append(out, fmt.Sprintf("rows: table %s has %d rows, the manifest says %d", t, h.Rows, want[t].Rows))
+		}
+	}
+	return out
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

@@ -1,0 +1,390 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/repops/repops/db"
+)
+
+// Objective is one row of the guide's "Recovery Time Objectives" table:
+// how long recovery may take (RTO) and how much data may be lost (RPO).
+// A zero RPO with RealTime set is the guide's "Real-time".
+type Objective struct {
+	Scenario string        `json:"scenario"`
+	RTO      time.Duration `json:"rto_ns"`
+	RPO      time.Duration `json:"rpo_ns"`
+	RealTime bool          `json:"rpo_real_time,omitempty"`
+}
+
+// Scenario names of the guide's table.
+const (
+	ScenarioCorruption = "Database Corruption"
+	ScenarioDataLoss   = "Data Loss"
+	ScenarioComplete   = "Complete Failure"
+	ScenarioPartial    = "Partial Failure"
+)
+
+// Objectives is the guide's RTO/RPO table, as data.
+func Objectives() []Objective {
+	return []Objective{
+		{Scenario: ScenarioCorruption, RTO: 30 * time.Minute, RPO: 5 * time.Minute},
+		{Scenario: ScenarioDataLoss, RTO: time.Hour, RPO: time.Hour},
+		{Scenario: ScenarioComplete, RTO: 4 * time.Hour, RPO: time.Hour},
+		{Scenario: ScenarioPartial, RTO: 15 * time.Minute, RealTime: true},
+	}
+}
+
+// DrillOptions are Drill's inputs.
+type DrillOptions struct {
+	DBPath    string // the live database: named in the report, never opened for writing
+	BackupDir string
+	Backup    string // a backup name or path; "" or "latest" for the newest
+	// ScratchDir is where the backup is restored; default a new temp dir,
+	// removed afterwards. It must not be the live database's directory.
+	ScratchDir string
+	// Objectives to compare with; default Objectives().
+	Objectives []Objective
+	StateDir   string // report, last-drill record and journal
+	Actor      Actor
+	Journal    *Journal
+	Now        func() time.Time
+}
+
+// ObjectiveResult is the drill's measure against one objective.
+type ObjectiveResult struct {
+	Objective
+	RTOMet bool `json:"rto_met"`
+	RPOMet bool `json:"rpo_met"`
+}
+
+// DrillResult is a DR drill's outcome and report.
+type DrillResult struct {
+	Time       time.Time         `json:"time"`
+	Database   string            `json:"database"`
+	Backup     string            `json:"backup"`
+	BackupTime time.Time         `json:"backup_time"`
+	Scratch    string            `json:"scratch"`
+	RTO        time.Duration     `json:"rto_ns"` // measured: copy, verify, check
+	RPO        time.Duration     `json:"rpo_ns"` // the backup's age when the drill started
+	Steps      []DrillStep       `json:"steps"`
+	Tables     map[string]int64  `json:"tables"`
+	Problems   []string          `json:"problems,omitempty"`
+	Against    []ObjectiveResult `json:"objectives"`
+	OK         bool              `json:"ok"`
+	ReportMD   string            `json:"report_markdown_path,omitempty"`
+	ReportJSON string            `json:"report_json_path,omitempty"`
+}
+
+// DrillStep is one timed step of the drill.
+type DrillStep struct {
+	Name    string        `json:"name"`
+	Took    time.Duration `json:"took_ns"`
+	OK      bool          `json:"ok"`
+	Message string        `json:"message,omitempty"`
+}
+
+// Drill is the guide's "Testing Recovery", made real: it restores the
+// chosen (default newest) backup into a scratch location, never the live
+// database; verifies the copy's checksum against the manifest, its
+// integrity, schema and row counts; measures the time taken (RTO) and the
+// backup's age (RPO); compares both with the guide's objectives; writes a
+// report (Markdown and JSON) in the state dir, the last-drill record and
+// a journal entry. A failed check is a problem in the result (OK false),
+// not an error; an error means the drill could not run.
+func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillResult, err error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	if len(o.Objectives) == 0 {
+		o.Objectives = Objectives()
+	}
+	jr, closeJ, err := journalFor(o.StateDir, o.Journal)
+	if err != nil {
+		return nil, err
+	}
+	defer closeJ()
+	done := journalRun(jr, o.Actor, "drill", o.DBPath, map[string]any{"backup": o.Backup})
+	defer func() {
+		var f map[string]float64
+		if res != nil {
+			f = map[string]float64{"rto_seconds": res.RTO.Seconds(), "rpo_seconds": res.RPO.Seconds(), "problems": float64(len(res.Problems))}
+			if err == nil && !res.OK {
+				err2 := fmt.Errorf("drill found %d problems: %s", len(res.Problems), strings.Join(res.Problems, "; "))
+				done(f, err2)
+				return
+			}
+		}
+		done(f, err)
+	}()
+
+	backup := o.Backup
+	if backup == "" || backup == "latest" || !strings.ContainsAny(backup, `/\`) {
+		if backup, err = ResolveBackup(o.BackupDir, o.Backup); err != nil {
+			return nil, fmt.Errorf("drill: %w", err)
+		}
+	}
+	scratch := o.ScratchDir
+	if scratch == "" {
+		if scratch, err = os.MkdirTemp("", "repops-drill-*"); err != nil {
+			return nil, fmt.Errorf("drill: scratch dir: %w", err)
+		}
+		defer os.RemoveAll(scratch)
+	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return nil, fmt.Errorf("drill: scratch dir %s: %w", scratch, err)
+	}
+	if o.DBPath != "" && sameDir(scratch, filepath.Dir(o.DBPath)) {
+		return nil, fmt.Errorf("drill: the scratch dir %s is the live database's directory: choose another", scratch)
+	}
+	start := now()
+	res = &DrillResult{Time: start.UTC(), Database: absPath(o.DBPath), Backup: filepath.Base(backup), Scratch: scratch, Tables: map[string]int64{}}
+	if f, ok := backupTime(backup); ok {
+		res.BackupTime = f
+		res.RPO = start.Sub(f)
+	}
+	target := filepath.Join(scratch, "drill_"+filepath.Base(backup))
+	removeDBFiles(target)
+	defer removeDBFiles(target)
+	t0 := time.Now()
+	timed := func(name string, fn func() (string, error)) bool {
+		s := time.Now()
+		msg, ferr := fn()
+		st := DrillStep{Name: name, Took: time.Since(s), OK: ferr == nil, Message: msg}
+		if ferr != nil {
+			st.Message = ferr.Error()
+			res.Problems = append(res.Problems, name+": "+ferr.Error())
+		}
+		res.Steps = append(res.Steps, st)
+		progress.report(ProgressEvent{Phase: name, Message: fmt.Sprintf("%s: %s", name, orDefault(st.Message, "ok"))})
+		return ferr == nil
+	}
+
+	var m *Manifest
+	ok := timed("manifest", func() (string, error) {
+		var err error
+		m, err = ReadManifest(backup)
+		if err != nil {
+			return "", err
+		}
+		if res.BackupTime.IsZero() {
+			res.BackupTime, res.RPO = m.Created, start.Sub(m.Created)
+		}
+		return fmt.Sprintf("schema %d, %s, sha256 %s", m.SchemaVersion, db.FormatBytes(m.Size), short(m.SHA256)), nil
+	})
+	ok = timed("restore", func() (string, error) {
+		if _, err := copyFileSync(backup, target); err != nil {
+			return "", err
+		}
+		return "copied to " + target, nil
+	}) && ok
+	if ok {
+		ok = timed("checksum", func() (string, error) {
+			sum, _, err := fileSHA256(target)
+			if err != nil {
+				return "", err
+			}
+			if sum != m.SHA256 {
+				return "", fmt.Errorf("sha256 %s, the manifest says %s", short(sum), short(m.SHA256))
+			}
+			return "matches the manifest", nil
+		})
+	}
+	var d dbCloser
+	if ok {
+		ok = timed("open", func() (string, error) {
+			var err error
+			d, err = openImmutable(ctx, target)
+			return "", err
+		})
+	}
+	if ok {
+		defer d.Close()
+		ok = timed("integrity", func() (string, error) {
+			problems, err := integrityCheck(ctx, d, true)
+			if err != nil {
+				return "", err
+			}
+			if len(problems) > 0 {
+				return "", fmt.Errorf("integrity_check: %s", strings.Join(problems, "; "))
+			}
+			return "integrity_check ok", nil
+		})
+		timed("schema", func() (string, error) {
+			v, err := db.RequireSchema(ctx, d, target)
+			if err != nil {
+				return "", err
+			}
+			rep, err := db.Validate(ctx, d)
+			if err != nil {
+				return "", err
+			}
+			var probs []string
+			for _, p := range rep.Problems {
+				if p.Kind != db.ProblemDuplicateIndex {
+					probs = append(probs, p.String())
+				}
+			}
+			if len(probs) > 0 {
+				return "", fmt.Errorf("%s", strings.Join(probs, "; "))
+			}
+			return fmt.Sprintf("version %d valid", v), nil
+		})
+		timed("rows", func() (string, error) {
+			figs, err := tableFigures(ctx, d)
+			if err != nil {
+				return "", err
+			}
+			var total int64
+			for t, f := range figs {
+				res.Tables[t] = f.Rows
+				total += f.Rows
+			}
+			if diff := compareTables(m.Tables, figs); len(diff) > 0 {
+				return "", fmt.Errorf("%s", strings.Join(diff, "; "))
+			}
+			return fmt.Sprintf("%d rows in %d tables, as the manifest", total, len(figs)), nil
+		})
+	}
+	res.RTO = time.Since(t0)
+	res.OK = len(res.Problems) == 0
+	for _, obj := range o.Objectives {
+		or := ObjectiveResult{Objective: obj, RTOMet: res.OK && res.RTO <= obj.RTO}
+		or.RPOMet = !obj.RealTime && !res.BackupTime.IsZero() && res.RPO <= obj.RPO
+		res.Against = append(res.Against, or)
+	}
+	if o.StateDir != "" {
+		if err := writeDrillReport(o.StateDir, res); err != nil {
+			return res, err
+		}
+		rec := db.DrillRecord{Time: res.Time, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD}
+		for _, a := range res.Against {
+			if a.Scenario == ScenarioCorruption {
+				rec.RTOLimit, rec.RPOLimit = a.RTO, a.RPO
+			}
+		}
+		if err := db.WriteLastDrill(o.StateDir, rec); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// dbCloser is what the drill needs of its scratch database.
+type dbCloser interface {
+	db.Querier
+	Close() error
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func sameDir(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// backupTime reads the time from a backup's name.
+func backupTime(path string) (time.Time, bool) {
+	name := strings.TrimSuffix(filepath.Base(path), ".db")
+	i := strings.LastIndex(name, "_")
+	if i < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(db.BackupTimeLayout, name[i+1:])
+	return t, err == nil
+}
+
+// writeDrillReport writes drill-<UTC>.md and .json under stateDir/drills.
+func writeDrillReport(stateDir string, r *DrillResult) error {
+	dir := filepath.Join(stateDir, "drills")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("drill report: %w", err)
+	}
+	stem := filepath.Join(dir, "drill-"+r.Time.UTC().Format(db.BackupTimeLayout))
+	r.ReportMD, r.ReportJSON = stem+".md", stem+".json"
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(r.ReportJSON, append(js, '\n'), 0o600); err != nil {
+		return fmt.Errorf("drill report: %w", err)
+	}
+	if err := os.WriteFile(r.ReportMD, []byte(DrillMarkdown(r)), 0o600); err != nil {
+		return fmt.Errorf("drill report: %w", err)
+	}
+	return nil
+}
+
+// DrillMarkdown is the drill's report as Markdown.
+func DrillMarkdown(r *DrillResult) string {
+	var b strings.Builder
+	verdict := "PASSED"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(&b, "# DR drill %s: %s\n\n", r.Time.UTC().Format(time.RFC3339), verdict)
+	fmt.Fprintf(&b, "- Database: `%s`\n- Backup: `%s` (taken %s)\n- Restored into: `%s` (scratch; the live database was not touched)\n",
+		r.Database, r.Backup, r.BackupTime.UTC().Format(time.RFC3339), r.Scratch)
+	fmt.Fprintf(&b, "- Measured RTO (restore and verification): %s\n- Measured RPO (age of the backup): %s\n\n", fmtDur(r.RTO), fmtDur(r.RPO))
+	b.WriteString("## Steps\n\n| step | took | result |\n|---|---|---|\n")
+	for _, s := range r.Steps {
+		res := "ok"
+		if !s.OK {
+			res = "FAILED"
+		}
+		if s.Message != "" {
+			res += ": " + mdCell(s.Message)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.Name, fmtDur(s.Took), res)
+	}
+	b.WriteString("\n## Against the guide's objectives\n\n| scenario | RTO | met | RPO | met |\n|---|---|---|---|---|\n")
+	for _, a := range r.Against {
+		rpo := fmtDur(a.RPO)
+		if a.RealTime {
+			rpo = "real-time"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Scenario, fmtDur(a.RTO), yesNo(a.RTOMet), rpo, yesNo(a.RPOMet))
+	}
+	if len(r.Tables) > 0 {
+		b.WriteString("\n## Rows restored\n\n| table | rows |\n|---|---|\n")
+		for _, t := range sortedKeys(r.Tables) {
+			fmt.Fprintf(&b, "| %s | %d |\n", t, r.Tables[t])
+		}
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("\n## Problems\n\n")
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "- %s\n", p)
+		}
+	}
+	return b.String()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
