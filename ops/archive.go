@@ -1,0 +1,949 @@
+package ops
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/repops/repops/db"
+)
+
+// Archival moves old, settled data out of the live tables while the service
+// keeps writing: the operations guide's "Data Archival", made safe.
+//
+// What moves (the retention policy, config console.archive):
+//   - appeals in a final status (approved, denied, expired) created before
+//     AppealsBefore (default one year ago), together with all their
+//     negotiation messages (a message never outlives its appeal in the live
+//     tables: the foreign key forbids it);
+//   - negotiation messages created before MessagesBefore (default six months
+//     ago) of appeals in a final status; the appeal itself stays live.
+//
+// How: the candidates are found in id order on the connection outside any
+// write transaction; each batch (an id range) is then moved in short
+// IMMEDIATE transactions: INSERT OR IGNORE into the archive table, then a
+// DELETE of the live rows that have an identical copy in the archive, with
+// the row counts checked (the rows deleted must be exactly the batch's
+// candidates, or the batch is rolled back and the run stops). Batches are
+// bounded by rows and by time (the batch size adapts to keep each write
+// transaction near half of BatchTime), and a pause follows each batch so
+// that the service's writers, whose busy handler retries every 20-25 ms at
+// that point, always get the lock in between.
+//
+// Idempotent: every batch is keyed by the candidates themselves, never by
+// progress kept elsewhere, so a run killed at any point (even by kill -9)
+// is resumed by running it again, and finishes exactly.
+//
+// With a separate archive file (ATTACHed), a transaction spanning two WAL
+// databases is not atomic across them, so each batch is copied and
+// committed first (the archive file at synchronous=FULL), and only then, in
+// a second transaction, are the live rows deleted, each one only when its
+// archived copy is identical column for column. A crash between the two
+// leaves rows in both places, which the next run deletes from the live
+// file after re-checking them.
+//
+// At the end the moved rows are verified: their count and checksum (a sum
+// of per-row hashes computed in SQL from the live rows as they were moved,
+// and again from the archive) agree, and no row matching the policy is left
+// behind.
+
+// ErrArchiveVerify is what a run whose final verification failed returns.
+var ErrArchiveVerify = errors.New("archive verification failed")
+
+// ErrBadCutoff is what a cutoff in the future, or one that cannot be read,
+// meets.
+var ErrBadCutoff = errors.New("bad archive cutoff")
+
+// ErrNotArchivable is what a table that archival does not handle meets.
+var ErrNotArchivable = errors.New("not an archivable table")
+
+// Archivable table names, for ArchiveOptions.Tables.
+const (
+	ArchiveAppeals  = "appeals"
+	ArchiveMessages = "appeal_negotiation_messages"
+)
+
+// ArchivableTables lists the tables archival moves, for help and errors.
+func ArchivableTables() []string { return []string{ArchiveAppeals, ArchiveMessages} }
+
+// ArchiveOptions says what to archive, where, and how gently.
+type ArchiveOptions struct {
+	DBPath string
+	DB     db.Options
+	// ArchiveFile, when set, is a separate SQLite file that receives the
+	// archive tables (created when missing), so that the live file can
+	// shrink. Empty: the archive tables in the live database.
+	ArchiveFile string
+	// AppealsBefore: appeals in a final status created before it move, with
+	// their messages. Zero leaves appeals alone.
+	AppealsBefore time.Time
+	// MessagesBefore: messages created before it of appeals in a final
+	// status move. Zero leaves such messages alone.
+	MessagesBefore time.Time
+	// Tables restricts the run to some of ArchivableTables(): "appeals"
+	// (with their messages) and "appeal_negotiation_messages" (the
+	// six-month rule). Empty: both.
+	Tables []string
+	// BatchRows caps the rows of one batch (default 2000); BatchTime caps
+	// one write transaction (default 50 ms; the batch size adapts to stay
+	// near half of it); BatchPause is the pause after each batch (default
+	// 25 ms).
+	BatchRows  int
+	BatchTime  time.Duration
+	BatchPause time.Duration
+	// DryRun counts the rows and bytes that would move and changes nothing.
+	DryRun bool
+	// Recorder is where the lock is taken and the run journaled.
+	Recorder Recorder
+	// Now is the clock (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// ArchiveTableResult is what happened to one live table.
+type ArchiveTableResult struct {
+	Table        string `json:"table"`
+	ArchiveTable string `json:"archive_table"`
+	// Rows moved (or, on a dry run, that would move).
+	Rows int64 `json:"rows"`
+	// AlreadyArchived counts rows found already copied (by a run that was
+	// stopped between copy and delete) and now deleted from the live table.
+	AlreadyArchived int64 `json:"already_archived"`
+	// Bytes is the estimated space the rows take in the live file (table
+	// and index pages, from dbstat, pro rata).
+	Bytes int64 `json:"bytes"`
+	// Checksum is the sum of the moved rows' hashes (see ArchiveResult).
+	Checksum int64 `json:"checksum"`
+}
+
+// ArchiveResult is the outcome of an archival run.
+type ArchiveResult struct {
+	DryRun         bool                 `json:"dry_run"`
+	Database       string               `json:"database"`
+	ArchiveFile    string               `json:"archive_file,omitempty"`
+	AppealsBefore  time.Time            `json:"appeals_before,omitzero"`
+	MessagesBefore time.Time            `json:"messages_before,omitzero"`
+	Tables         []ArchiveTableResult `json:"tables"`
+	Batches        int                  `json:"batches"`
+	// LongestTx is the longest write transaction of the run: how long the
+	// service's writers may have waited at most, plus their retry delay.
+	LongestTx time.Duration `json:"longest_tx_ns"`
+	Duration  time.Duration `json:"duration_ns"`
+	// FreePagesBytes is the free space inside the live file after the run
+	// (reused by new rows; shrink the file with 'repops optimize
+	// incremental-vacuum' or VACUUM); Freed is its growth during the run.
+	FreePagesBytes int64 `json:"free_pages_bytes"`
+	Freed          int64 `json:"freed_bytes"`
+	// Verified is true when the moved rows' count and checksum match in the
+	// archive and nothing matching the policy is left behind.
+	Verified bool     `json:"verified"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Rows is the total rows moved (or that would move).
+func (r *ArchiveResult) Rows() int64 {
+	var n int64
+	for _, t := range r.Tables {
+		n += t.Rows
+	}
+	return n
+}
+
+// Bytes is the total estimated bytes moved (or that would move).
+func (r *ArchiveResult) Bytes() int64 {
+	var n int64
+	for _, t := range r.Tables {
+		n += t.Bytes
+	}
+	return n
+}
+
+// ParseCutoff reads an archive cutoff: an age ("8760h", "365d", "26w",
+// "6mo", "1y"), meaning that long before now, or a UTC date or time
+// ("2025-01-31", "2025-01-31 12:00:00", RFC 3339). A cutoff that is not in
+// the past is an error.
+func ParseCutoff(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, fmt.Errorf("%w: empty", ErrBadCutoff)
+	}
+	var t time.Time
+	if d, ok := parseAge(s); ok {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%w %q: an age must be positive", ErrBadCutoff, s)
+		}
+		t = now.Add(-d)
+	} else {
+		for _, layout := range []string{time.RFC3339Nano, db.TimeLayout, "2006-01-02T15:04:05", "2006-01-02"} {
+			if v, err := time.Parse(layout, s); err == nil {
+				t = v.UTC()
+				break
+			}
+		}
+		if t.IsZero() {
+			return time.Time{}, fmt.Errorf("%w %q: give an age (8760h, 365d, 26w, 6mo, 1y) or a UTC date (2025-01-31)", ErrBadCutoff, s)
+		}
+	}
+	if err := checkCutoff(t, now); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+// parseAge reads a Go duration or a number of days, weeks, months (30 d)
+// or years (365 d).
+func parseAge(s string) (time.Duration, bool) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, true
+	}
+	units := []struct {
+		suffix string
+		d      time.Duration
+	}{{"mo", 30 * 24 * time.Hour}, {"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			var n int64
+			if _, err := fmt.Sscanf(num, "%d", &n); err == nil && fmt.Sprint(n) == num {
+				return time.Duration(n) * u.d, true
+			}
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+func checkCutoff(t, now time.Time) error {
+	if !t.Before(now) {
+		return fmt.Errorf("%w %s: it is not in the past (now %s); archival only moves old data",
+			ErrBadCutoff, db.FormatTime(t), db.FormatTime(now))
+	}
+	return nil
+}
+
+// archiveSpec is one live table and its archive: fixed names and columns,
+// never from input.
+type archiveSpec struct {
+	live, archive string
+	cols          []string
+}
+
+func appealsSpec() archiveSpec {
+	return archiveSpec{"appeals", "appeals_archive",
+		[]string{"id", "user_id", "reason", "status", "created_at", "updated_at", "resolved_at"}}
+}
+
+func messagesSpec() archiveSpec {
+	return archiveSpec{"appeal_negotiation_messages", "appeal_negotiation_messages_archive",
+		[]string{"id", "appeal_id", "sender", "body", "created_at"}}
+}
+
+// colList is "p.c1, p.c2, ...".
+func (s archiveSpec) colList(prefix string) string {
+	out := make([]string, len(s.cols))
+	for i, c := range s.cols {
+		out[i] = prefix + c
+	}
+	return strings.Join(out, ", ")
+}
+
+// same is the condition that archive row c is identical to live row l.
+func (s archiveSpec) same(l, c string) string {
+	out := make([]string, len(s.cols))
+	for i, col := range s.cols {
+		out[i] = fmt.Sprintf("%s.%s IS %s.%s", c, col, l, col)
+	}
+	return strings.Join(out, " AND ")
+}
+
+const finalStatuses = `('approved','denied','expired')`
+
+// archiveFileSchema creates the archive tables in a separate archive file:
+// the same columns as migration 00003 gives them in the live database.
+const archiveFileSchema = `
+CREATE TABLE IF NOT EXISTS appeals_archive (
+    id          INTEGER PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    resolved_at TEXT,
+    archived_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS appeal_negotiation_messages_archive (
+    id          INTEGER PRIMARY KEY,
+    appeal_id   INTEGER NOT NULL,
+    sender      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    archived_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_messages_archive_appeal ON appeal_negotiation_messages_archive(appeal_id);
+`
+
+// archiver is one run's state.
+type archiver struct {
+	o        ArchiveOptions
+	conn     *sql.Conn
+	as       string // schema of the archive tables: "main" or "archive"
+	stamp    string // archived_at of this run
+	progress Progress
+	res      *ArchiveResult
+	byTable  map[string]*ArchiveTableResult
+	rows     int // current batch size (adapts)
+}
+
+// normalize fills defaults and validates what does not need the database.
+func (o *ArchiveOptions) normalize() error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DBPath == "" {
+		return errors.New("archive: no database path")
+	}
+	now := o.Now()
+	if o.AppealsBefore.IsZero() && o.MessagesBefore.IsZero() {
+		return fmt.Errorf("archive: %w: no cutoff given (console.archive.appeals_older_than, messages_older_than)", ErrBadCutoff)
+	}
+	for _, t := range []time.Time{o.AppealsBefore, o.MessagesBefore} {
+		if !t.IsZero() {
+			if err := checkCutoff(t, now); err != nil {
+				return fmt.Errorf("archive: %w", err)
+			}
+		}
+	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = 2000
+	}
+	if o.BatchTime <= 0 {
+		o.BatchTime = 50 * time.Millisecond
+	}
+	if o.BatchPause <= 0 {
+		o.BatchPause = 25 * time.Millisecond
+	}
+	if o.ArchiveFile != "" && absPath(o.ArchiveFile) == absPath(o.DBPath) {
+		return fmt.Errorf("archive: the archive file %s is the live database: give another file", o.ArchiveFile)
+	}
+	return nil
+}
+
+// doTable says whether the run includes table.
+func (o *ArchiveOptions) doTable(table string) bool {
+	return len(o.Tables) == 0 || slices.Contains(o.Tables, table)
+}
+
+// checkArchiveTables validates o.Tables against the catalogue and the
+// schema, and checks that the tables archival needs exist.
+func checkArchiveTables(ctx context.Context, q db.Querier, o *ArchiveOptions, inMain bool) error {
+	for _, t := range o.Tables {
+		if !slices.Contains(ArchivableTables(), t) {
+			if _, err := lookupSchemaObject(ctx, q, t); err != nil {
+				return fmt.Errorf("archive table %w; archivable: %s", err, strings.Join(ArchivableTables(), ", "))
+			}
+			return fmt.Errorf("archive table %q: %w; archivable: %s", t, ErrNotArchivable, strings.Join(ArchivableTables(), ", "))
+		}
+	}
+	need := []string{"appeals", "appeal_negotiation_messages"}
+	if inMain {
+		need = append(need, "appeals_archive", "appeal_negotiation_messages_archive")
+	}
+	for _, t := range need {
+		if _, err := lookupSchemaObject(ctx, q, t); err != nil {
+			return fmt.Errorf("archive: table %w: apply the migrations with 'repops migrate apply'", err)
+		}
+	}
+	return nil
+}
+
+// Archive runs the retention policy in o against the live database. See
+// the comment at the top of this file for how it keeps the service's
+// writers going and why it is safe to kill and rerun.
+func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*ArchiveResult, error) {
+	if err := o.normalize(); err != nil {
+		return nil, err
+	}
+	res := &ArchiveResult{DryRun: o.DryRun, Database: o.DBPath, ArchiveFile: o.ArchiveFile,
+		AppealsBefore: o.AppealsBefore, MessagesBefore: o.MessagesBefore}
+	if o.DryRun {
+		return archiveDryRun(ctx, o, res)
+	}
+	w, err := db.OpenWrite(ctx, o.DBPath, o.DB)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	defer w.Close()
+	if _, err := db.RequireSchema(ctx, w, o.DBPath); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	if err := checkArchiveTables(ctx, w, &o, o.ArchiveFile == ""); err != nil {
+		return nil, err
+	}
+	if o.ArchiveFile != "" {
+		if err := prepareArchiveFile(ctx, o.ArchiveFile); err != nil {
+			return nil, err
+		}
+	}
+	params := map[string]any{"tables": o.Tables, "batch_rows": o.BatchRows,
+		"batch_time": o.BatchTime.String(), "batch_pause": o.BatchPause.String()}
+	if !o.AppealsBefore.IsZero() {
+		params["appeals_before"] = db.FormatTime(o.AppealsBefore)
+	}
+	if !o.MessagesBefore.IsZero() {
+		params["messages_before"] = db.FormatTime(o.MessagesBefore)
+	}
+	if o.ArchiveFile != "" {
+		params["archive_file"] = absPath(o.ArchiveFile)
+	}
+	run, err := startMaintenance(o.Recorder, "archive", absPath(o.DBPath), params)
+	if err != nil {
+		return nil, err
+	}
+	err = archiveRun(ctx, w, o, res, progress)
+	figures := map[string]float64{"rows_moved": float64(res.Rows()), "bytes_moved": float64(res.Bytes()),
+		"batches": float64(res.Batches), "longest_tx_ms": float64(res.LongestTx.Microseconds()) / 1000,
+		"freed_bytes": float64(res.Freed)}
+	for _, t := range res.Tables {
+		figures["rows_"+t.Table] = float64(t.Rows)
+	}
+	msg := fmt.Sprintf("moved %d rows (%s) in %d batches; longest write transaction %s; %s freed in the file",
+		res.Rows(), humanBytes(res.Bytes()), res.Batches, res.LongestTx.Round(time.Millisecond), humanBytes(res.Freed))
+	if err == nil && res.Verified {
+		msg += "; verified (count and checksum)"
+	}
+	err = run.finish(err, figures, msg)
+	return res, err
+}
+
+// prepareArchiveFile creates the separate archive file and its tables.
+func prepareArchiveFile(ctx context.Context, path string) error {
+	a, err := db.OpenWrite(ctx, path, db.Options{Create: true})
+	if err != nil {
+		return fmt.Errorf("archive: open the archive file: %w", err)
+	}
+	defer a.Close()
+	if _, err := a.ExecContext(ctx, archiveFileSchema); err != nil {
+		return fmt.Errorf("archive: create the archive tables in %s: %w", path, db.Classify(path, err))
+	}
+	return nil
+}
+
+func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveResult, progress Progress) error {
+	start := time.Now()
+	defer func() { res.Duration = time.Since(start) }()
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("archive: %w", db.Classify(o.DBPath, err))
+	}
+	defer conn.Close()
+	if err := registerRowHash(ctx, conn); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	a := &archiver{o: o, conn: conn, as: "main", stamp: db.FormatTime(o.Now()), progress: progress, res: res,
+		byTable: map[string]*ArchiveTableResult{}, rows: o.BatchRows}
+	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
+		res.Tables = append(res.Tables, ArchiveTableResult{Table: s.live, ArchiveTable: s.archive})
+	}
+	for i := range res.Tables {
+		a.byTable[res.Tables[i].Table] = &res.Tables[i]
+	}
+	if o.ArchiveFile != "" {
+		a.as = "archive"
+		if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS archive`, absPath(o.ArchiveFile)); err != nil {
+			return fmt.Errorf("archive: attach %s: %w", o.ArchiveFile, db.Classify(o.ArchiveFile, err))
+		}
+		defer conn.ExecContext(context.Background(), `DETACH DATABASE archive`)
+		// An attached database gets SQLite's default synchronous, NORMAL in
+		// WAL mode with this build: the copy must be durable before the
+		// live rows go.
+		if _, err := conn.ExecContext(ctx, `PRAGMA archive.synchronous = FULL`); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS repops_archived (
+		tbl TEXT NOT NULL, id INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID`); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.repops_archived`)
+
+	freeBefore, _ := freePageBytes(ctx, conn)
+	var bytesPerRow map[string]float64
+	bytesPerRow, err = liveBytesPerRow(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+
+	if !o.AppealsBefore.IsZero() && o.doTable(ArchiveAppeals) {
+		total, _, err := countAppealCandidates(ctx, conn, o.AppealsBefore)
+		if err != nil {
+			return fmt.Errorf("archive: count candidates: %w", db.Classify(o.DBPath, err))
+		}
+		if err := a.loop(ctx, "appeals", total, a.nextAppealBatch, a.moveAppealBatch); err != nil {
+			return err
+		}
+	}
+	if !o.MessagesBefore.IsZero() && o.doTable(ArchiveMessages) {
+		total, err := countMessageCandidates(ctx, conn, o.MessagesBefore)
+		if err != nil {
+			return fmt.Errorf("archive: count candidates: %w", db.Classify(o.DBPath, err))
+		}
+		if err := a.loop(ctx, "messages", total, a.nextMessageBatch, a.moveMessageBatch); err != nil {
+			return err
+		}
+	}
+	for i := range res.Tables {
+		t := &res.Tables[i]
+		t.Bytes = int64(float64(t.Rows) * bytesPerRow[t.Table])
+	}
+	freeAfter, _ := freePageBytes(ctx, conn)
+	res.FreePagesBytes, res.Freed = freeAfter, freeAfter-freeBefore
+	progress.report(ProgressEvent{Phase: "verify", Message: "verifying the moved rows in the archive"})
+	if err := a.verify(ctx); err != nil {
+		return err
+	}
+	progress.report(ProgressEvent{Phase: "done", Done: res.Rows(), Total: res.Rows(), Unit: "rows",
+		Message: fmt.Sprintf("moved %d rows, verified", res.Rows())})
+	return nil
+}
+
+// batchRange is one batch's id range in the table the loop walks.
+type batchRange struct {
+	lo, hi int64
+	n      int64
+}
+
+// loop walks one kind of candidate in id order, one batch at a time.
+func (a *archiver) loop(ctx context.Context, phase string, total int64,
+	next func(ctx context.Context, after int64, limit int) (batchRange, error),
+	move func(ctx context.Context, b batchRange) (int64, error)) error {
+	var after, done int64
+	a.progress.report(ProgressEvent{Phase: phase, Total: total, Unit: "rows",
+		Message: fmt.Sprintf("%d %s to archive", total, phase)})
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("archive: stopped after %d batches (run again to resume): %w", a.res.Batches, err)
+		}
+		b, err := next(ctx, after, a.rows)
+		if err != nil {
+			return fmt.Errorf("archive: find the next batch: %w", db.Classify(a.o.DBPath, err))
+		}
+		if b.n == 0 {
+			return nil
+		}
+		t0 := time.Now()
+		longest, err := a.moveWithRetry(ctx, b, move)
+		if err != nil {
+			return err
+		}
+		a.adapt(longest)
+		a.res.Batches++
+		done += b.n
+		after = b.hi
+		a.progress.report(ProgressEvent{Phase: phase, Done: done, Total: total, Unit: "rows",
+			Message: fmt.Sprintf("batch %d: ids %d-%d, %d rows in %s", a.res.Batches, b.lo, b.hi, b.n, time.Since(t0).Round(time.Millisecond))})
+		select {
+		case <-ctx.Done():
+		case <-time.After(a.o.BatchPause):
+		}
+	}
+}
+
+// errBatchChanged is a batch whose rows changed between copy and delete
+// (separate archive file): it is retried.
+var errBatchChanged = errors.New("rows changed between copy and delete")
+
+func (a *archiver) moveWithRetry(ctx context.Context, b batchRange, move func(ctx context.Context, b batchRange) (int64, error)) (time.Duration, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var longest time.Duration
+		t0 := time.Now()
+		_, err = move(ctx, b)
+		longest = time.Since(t0)
+		if err == nil {
+			return longest, nil
+		}
+		if !errors.Is(err, errBatchChanged) {
+			return longest, err
+		}
+		time.Sleep(a.o.BatchPause)
+	}
+	return 0, fmt.Errorf("archive: batch of ids %d-%d: %w three times: the service keeps changing these rows; run again later", b.lo, b.hi, err)
+}
+
+// adapt sizes the next batch so that its write transaction takes about
+// half of BatchTime.
+func (a *archiver) adapt(took time.Duration) {
+	if took <= 0 {
+		return
+	}
+	target := float64(a.o.BatchTime) / 2
+	n := int(float64(a.rows) * target / float64(took))
+	// Grow at most twofold per batch, so one fast batch does not overshoot.
+	n = min(n, 2*a.rows)
+	a.rows = max(16, min(n, a.o.BatchRows))
+}
+
+// tx runs fn in one IMMEDIATE transaction and records its duration.
+func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	t0 := time.Now()
+	err := connTx(ctx, a.conn, fn)
+	if d := time.Since(t0); d > a.res.LongestTx {
+		a.res.LongestTx = d
+	}
+	return err
+}
+
+// Candidate selection: in id order on the primary key (NOT INDEXED keeps
+// the planner from sorting every candidate on each call), outside any
+// write transaction.
+
+func (a *archiver) nextAppealBatch(ctx context.Context, after int64, limit int) (batchRange, error) {
+	var b batchRange
+	var lo, hi sql.NullInt64
+	err := a.conn.QueryRowContext(ctx, `SELECT count(*), min(id), max(id) FROM (
+		SELECT id FROM main.appeals NOT INDEXED
+		WHERE id > ? AND status IN `+finalStatuses+` AND created_at < ? ORDER BY id LIMIT ?)`,
+		after, db.FormatTime(a.o.AppealsBefore), limit).Scan(&b.n, &lo, &hi)
+	b.lo, b.hi = lo.Int64, hi.Int64
+	return b, err
+}
+
+func (a *archiver) nextMessageBatch(ctx context.Context, after int64, limit int) (batchRange, error) {
+	var b batchRange
+	var lo, hi sql.NullInt64
+	err := a.conn.QueryRowContext(ctx, `SELECT count(*), min(id), max(id) FROM (
+		SELECT m.id FROM main.appeal_negotiation_messages AS m NOT INDEXED
+		WHERE m.id > ? AND m.created_at < ?
+		  AND EXISTS (SELECT 1 FROM main.appeals a WHERE a.id = m.appeal_id AND a.status IN `+finalStatuses+`)
+		ORDER BY m.id LIMIT ?)`,
+		after, db.FormatTime(a.o.MessagesBefore), limit).Scan(&b.n, &lo, &hi)
+	b.lo, b.hi = lo.Int64, hi.Int64
+	return b, err
+}
+
+// step is one table's part of a batch: the live rows selected by where
+// (over alias l, with args) move to the archive.
+type step struct {
+	spec  archiveSpec
+	where string
+	args  []any
+}
+
+func (a *archiver) appealSteps(b batchRange) []step {
+	cut := db.FormatTime(a.o.AppealsBefore)
+	appealWhere := `l.id BETWEEN ? AND ? AND l.status IN ` + finalStatuses + ` AND l.created_at < ?`
+	// Messages first: the foreign key forbids deleting an appeal that still
+	// has messages.
+	return []step{
+		{messagesSpec(), `l.appeal_id IN (SELECT p.id FROM main.appeals p WHERE p.id BETWEEN ? AND ? AND p.status IN ` +
+			finalStatuses + ` AND p.created_at < ?)`, []any{b.lo, b.hi, cut}},
+		{appealsSpec(), appealWhere, []any{b.lo, b.hi, cut}},
+	}
+}
+
+func (a *archiver) messageSteps(b batchRange) []step {
+	return []step{{messagesSpec(), `l.id BETWEEN ? AND ? AND l.created_at < ?
+		AND EXISTS (SELECT 1 FROM main.appeals p WHERE p.id = l.appeal_id AND p.status IN ` + finalStatuses + `)`,
+		[]any{b.lo, b.hi, db.FormatTime(a.o.MessagesBefore)}}}
+}
+
+func (a *archiver) moveAppealBatch(ctx context.Context, b batchRange) (int64, error) {
+	return a.moveSteps(ctx, b, a.appealSteps(b))
+}
+
+func (a *archiver) moveMessageBatch(ctx context.Context, b batchRange) (int64, error) {
+	return a.moveSteps(ctx, b, a.messageSteps(b))
+}
+
+// copyStep copies a step's rows into the archive, keeping rows already
+// there (a resumed run). It returns the rows inserted.
+func (a *archiver) copyStep(ctx context.Context, tx *sql.Tx, s step) (int64, error) {
+	q := fmt.Sprintf(`INSERT OR IGNORE INTO %s.%s (%s, archived_at) SELECT %s, ? FROM main.%s AS l WHERE %s`,
+		a.as, s.spec.archive, s.spec.colList(""), s.spec.colList("l."), s.spec.live, s.where)
+	r, err := tx.ExecContext(ctx, q, append([]any{a.stamp}, s.args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("archive: copy %s ids: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+	}
+	return r.RowsAffected()
+}
+
+// deleteStep records the step's live rows (id and hash) for the final
+// verification, deletes those that have an identical archived copy, and
+// checks that that was all of them.
+func (a *archiver) deleteStep(ctx context.Context, tx *sql.Tx, s step) (want, deleted int64, sum int64, err error) {
+	rec := fmt.Sprintf(`INSERT INTO temp.repops_archived (tbl, id, h) SELECT ?, l.id, %s(%s) FROM main.%s AS l WHERE %s`,
+		rowHashFunc, s.spec.colList("l."), s.spec.live, s.where)
+	r, err := tx.ExecContext(ctx, rec, append([]any{s.spec.live}, s.args...)...)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("archive: record %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+	}
+	if want, err = r.RowsAffected(); err != nil {
+		return 0, 0, 0, err
+	}
+	del := fmt.Sprintf(`DELETE FROM main.%s AS l WHERE %s AND EXISTS (SELECT 1 FROM %s.%s AS c WHERE c.id = l.id AND %s)`,
+		s.spec.live, s.where, a.as, s.spec.archive, s.spec.same("l", "c"))
+	r, err = tx.ExecContext(ctx, del, s.args...)
+	if err != nil {
+		return want, 0, 0, fmt.Errorf("archive: delete archived %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+	}
+	if deleted, err = r.RowsAffected(); err != nil {
+		return want, 0, 0, err
+	}
+	return want, deleted, 0, nil
+}
+
+// moveSteps moves one batch. In the live database: copy and delete in one
+// transaction. With an archive file: copy and commit, then delete.
+func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (int64, error) {
+	inserted := make([]int64, len(steps))
+	copyAll := func(tx *sql.Tx) error {
+		for i, s := range steps {
+			n, err := a.copyStep(ctx, tx, s)
+			if err != nil {
+				return err
+			}
+			inserted[i] = n
+		}
+		return nil
+	}
+	wants := make([]int64, len(steps))
+	deleteAll := func(tx *sql.Tx) error {
+		for i, s := range steps {
+			want, deleted, _, err := a.deleteStep(ctx, tx, s)
+			if err != nil {
+				return err
+			}
+			if deleted != want {
+				if a.as != "main" {
+					return fmt.Errorf("batch of ids %d-%d: %s: %d rows to move, %d with an identical archived copy: %w",
+						b.lo, b.hi, s.spec.live, want, deleted, errBatchChanged)
+				}
+				return fmt.Errorf("archive: batch of ids %d-%d: %s: %d rows to move but %d deleted: an archived row with the same id differs (rolled back, nothing moved in this batch; compare the rows in %s and %s)",
+					b.lo, b.hi, s.spec.live, want, deleted, s.spec.live, s.spec.archive)
+			}
+			wants[i] = want
+		}
+		return nil
+	}
+	var err error
+	if a.as == "main" {
+		err = a.tx(ctx, func(tx *sql.Tx) error {
+			if err := copyAll(tx); err != nil {
+				return err
+			}
+			return deleteAll(tx)
+		})
+	} else {
+		if err = a.tx(ctx, copyAll); err == nil {
+			err = a.tx(ctx, deleteAll)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	var moved int64
+	for i, s := range steps {
+		t := a.byTable[s.spec.live]
+		t.Rows += wants[i]
+		if wants[i] > inserted[i] && a.as != "main" {
+			// Copied by an earlier, stopped run (or in an earlier attempt).
+			t.AlreadyArchived += max(0, wants[i]-inserted[i])
+		}
+		moved += wants[i]
+	}
+	return moved, nil
+}
+
+// verify checks that every moved row is in the archive, identical (count
+// and checksum over the moved ids, live hashes taken as the rows were
+// moved), and that no row matching the policy is left behind.
+func (a *archiver) verify(ctx context.Context) error {
+	var problems []string
+	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
+		var liveN, liveSum, archN, archSum int64
+		if err := a.conn.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(h), 0) FROM temp.repops_archived WHERE tbl = ?`,
+			s.live).Scan(&liveN, &liveSum); err != nil {
+			return fmt.Errorf("archive: verify: %w", err)
+		}
+		q := fmt.Sprintf(`SELECT count(*), coalesce(sum(%s(%s)), 0) FROM temp.repops_archived AS t JOIN %s.%s AS c ON c.id = t.id WHERE t.tbl = ?`,
+			rowHashFunc, s.colList("c."), a.as, s.archive)
+		if err := a.conn.QueryRowContext(ctx, q, s.live).Scan(&archN, &archSum); err != nil {
+			return fmt.Errorf("archive: verify: %w", err)
+		}
+		t := a.byTable[s.live]
+		t.Checksum = liveSum
+		if archN != liveN {
+			problems = append(problems, fmt.Sprintf("%s: %d rows moved but %d found in %s", s.live, liveN, archN, s.archive))
+		} else if archSum != liveSum {
+			problems = append(problems, fmt.Sprintf("%s: checksum of the %d moved rows is %d, in %s %d", s.live, liveN, liveSum, s.archive, archSum))
+		}
+		if liveN != t.Rows {
+			problems = append(problems, fmt.Sprintf("%s: %d rows counted in batches, %d recorded", s.live, t.Rows, liveN))
+		}
+	}
+	// Left behind: candidates still live, and messages of moved appeals.
+	if !a.o.AppealsBefore.IsZero() && a.o.doTable(ArchiveAppeals) {
+		n, _, err := countAppealCandidates(ctx, a.conn, a.o.AppealsBefore)
+		if err != nil {
+			return fmt.Errorf("archive: verify: %w", err)
+		}
+		if n > 0 {
+			problems = append(problems, fmt.Sprintf("appeals: %d rows matching the policy are still live (did they become final during the run? run again)", n))
+		}
+		var orphans int64
+		if err := a.conn.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages
+			WHERE appeal_id IN (SELECT id FROM temp.repops_archived WHERE tbl = 'appeals')`).Scan(&orphans); err != nil {
+			return fmt.Errorf("archive: verify: %w", err)
+		}
+		if orphans > 0 {
+			problems = append(problems, fmt.Sprintf("appeal_negotiation_messages: %d messages of archived appeals are still live", orphans))
+		}
+	}
+	if !a.o.MessagesBefore.IsZero() && a.o.doTable(ArchiveMessages) {
+		n, err := countMessageCandidates(ctx, a.conn, a.o.MessagesBefore)
+		if err != nil {
+			return fmt.Errorf("archive: verify: %w", err)
+		}
+		if n > 0 {
+			problems = append(problems, fmt.Sprintf("appeal_negotiation_messages: %d rows matching the policy are still live (run again)", n))
+		}
+	}
+	a.res.Problems = problems
+	a.res.Verified = len(problems) == 0
+	if !a.res.Verified {
+		return fmt.Errorf("%w: %s", ErrArchiveVerify, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// countAppealCandidates counts the appeals the policy moves and their
+// messages.
+func countAppealCandidates(ctx context.Context, q db.Querier, before time.Time) (appeals, messages int64, err error) {
+	cut := db.FormatTime(before)
+	err = q.QueryRowContext(ctx, `SELECT count(*) FROM main.appeals WHERE status IN `+finalStatuses+` AND created_at < ?`, cut).Scan(&appeals)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = q.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages WHERE appeal_id IN
+		(SELECT id FROM main.appeals WHERE status IN `+finalStatuses+` AND created_at < ?)`, cut).Scan(&messages)
+	return appeals, messages, err
+}
+
+// countMessageCandidates counts the messages the six-month rule moves.
+func countMessageCandidates(ctx context.Context, q db.Querier, before time.Time) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages AS m
+		WHERE m.created_at < ? AND EXISTS (SELECT 1 FROM main.appeals a WHERE a.id = m.appeal_id AND a.status IN `+finalStatuses+`)`,
+		db.FormatTime(before)).Scan(&n)
+	return n, err
+}
+
+// archiveDryRun counts what would move, with a byte estimate, through a
+// read-only connection.
+func archiveDryRun(ctx context.Context, o ArchiveOptions, res *ArchiveResult) (*ArchiveResult, error) {
+	start := time.Now()
+	r, err := db.OpenRead(ctx, o.DBPath, o.DB)
+	if err != nil {
+		return nil, fmt.Errorf("archive dry run: %w", err)
+	}
+	defer r.Close()
+	if _, err := db.RequireSchema(ctx, r, o.DBPath); err != nil {
+		return nil, fmt.Errorf("archive dry run: %w", err)
+	}
+	if err := checkArchiveTables(ctx, r, &o, o.ArchiveFile == ""); err != nil {
+		return nil, err
+	}
+	perRow, err := liveBytesPerRow(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("archive dry run: %w", err)
+	}
+	appeals := ArchiveTableResult{Table: appealsSpec().live, ArchiveTable: appealsSpec().archive}
+	msgs := ArchiveTableResult{Table: messagesSpec().live, ArchiveTable: messagesSpec().archive}
+	if !o.AppealsBefore.IsZero() && o.doTable(ArchiveAppeals) {
+		a, m, err := countAppealCandidates(ctx, r, o.AppealsBefore)
+		if err != nil {
+			return nil, fmt.Errorf("archive dry run: %w", db.Classify(o.DBPath, err))
+		}
+		appeals.Rows += a
+		msgs.Rows += m
+	}
+	if !o.MessagesBefore.IsZero() && o.doTable(ArchiveMessages) {
+		// Messages of final appeals older than MessagesBefore, not already
+		// counted with their appeal.
+		var n int64
+		var cut any
+		if !o.AppealsBefore.IsZero() && o.doTable(ArchiveAppeals) {
+			cut = db.FormatTime(o.AppealsBefore)
+		}
+		err := r.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages AS m
+			WHERE m.created_at < ? AND EXISTS (SELECT 1 FROM main.appeals a WHERE a.id = m.appeal_id
+			  AND a.status IN `+finalStatuses+` AND (?2 IS NULL OR a.created_at >= ?2))`,
+			db.FormatTime(o.MessagesBefore), cut).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("archive dry run: %w", db.Classify(o.DBPath, err))
+		}
+		msgs.Rows += n
+	}
+	for _, t := range []*ArchiveTableResult{&appeals, &msgs} {
+		t.Bytes = int64(float64(t.Rows) * perRow[t.Table])
+	}
+	res.Tables = []ArchiveTableResult{appeals, msgs}
+	res.FreePagesBytes, _ = freePageBytes(ctx, r)
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// liveBytesPerRow estimates, for each archivable table, the bytes one row
+// takes in the file with its share of the table's indexes: dbstat's page
+// sizes over the row count. Without dbstat (SQLite built without it), the
+// average payload of the columns stands in.
+func liveBytesPerRow(ctx context.Context, q db.Querier) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
+		var rows int64
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM main.`+s.live).Scan(&rows); err != nil {
+			return nil, fmt.Errorf("count %s: %w", s.live, err)
+		}
+		if rows == 0 {
+			continue
+		}
+		var bytes sql.NullInt64
+		err := q.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat('main', 1) WHERE name = ?1
+			OR name IN (SELECT name FROM main.sqlite_schema WHERE type = 'index' AND tbl_name = ?1)`, s.live).Scan(&bytes)
+		if err != nil {
+			lens := make([]string, len(s.cols))
+			for i, c := range s.cols {
+				lens[i] = "coalesce(length(CAST(" + c + " AS BLOB)), 0)"
+			}
+			if err := q.QueryRowContext(ctx, `SELECT coalesce(sum(`+strings.Join(lens, "+")+`), 0) FROM main.`+s.live).Scan(&bytes); err != nil {
+				return nil, fmt.Errorf("measure %s: %w", s.live, err)
+			}
+		}
+		out[s.live] = float64(bytes.Int64) / float64(rows)
+	}
+	return out, nil
+}
+
+// freePageBytes is the space of the free pages inside the main file.
+func freePageBytes(ctx context.Context, q db.Querier) (int64, error) {
+	var free, size int64
+	if err := q.QueryRowContext(ctx, `PRAGMA main.freelist_count`).Scan(&free); err != nil {
+		return 0, err
+	}
+	if err := q.QueryRowContext(ctx, `PRAGMA main.page_size`).Scan(&size); err != nil {
+		return 0, err
+	}
+	return free * size, nil
+}
+
+// fileSize is the size of path, 0 when it cannot be read.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}

@@ -1,0 +1,343 @@
+package ops
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
+
+	"github.com/repops/repops/db"
+)
+
+// Shared by the maintenance procedures (optimize, indexes, archive, growth):
+// schema look-ups that keep identifiers out of reach of input, free-space
+// checks, the row checksum function and the lock-and-journal wrapper.
+
+// ErrUnknownObject is what a table or index name that is not in the
+// database's schema meets. Names from input are looked up in sqlite_schema
+// first and only ever quoted into SQL after they were found there.
+var ErrUnknownObject = errors.New("not in the database's schema")
+
+// ErrNoSpace is what a procedure meets when a filesystem it needs has not
+// enough free space; nothing was changed.
+var ErrNoSpace = errors.New("not enough free space")
+
+// SchemaObject is one table or index of the schema.
+type SchemaObject struct {
+	Type  string // "table" or "index"
+	Name  string
+	Table string // the table an index belongs to; the table itself for a table
+	SQL   string // CREATE statement; empty for automatic indexes
+}
+
+// lookupSchemaObject finds name among the tables and indexes of the main
+// schema (case-insensitively, as SQLite does). Internal sqlite_ objects
+// are not offered.
+func lookupSchemaObject(ctx context.Context, q db.Querier, name string) (SchemaObject, error) {
+	var o SchemaObject
+	var sqlText sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT type, name, tbl_name, sql FROM main.sqlite_schema
+		WHERE type IN ('table','index') AND name = ? COLLATE NOCASE AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`, name).
+		Scan(&o.Type, &o.Name, &o.Table, &sqlText)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, fmt.Errorf("%q: %w (list them with 'repops indexes')", name, ErrUnknownObject)
+	}
+	if err != nil {
+		return o, fmt.Errorf("look up %q in the schema: %w", name, err)
+	}
+	o.SQL = sqlText.String
+	return o, nil
+}
+
+// quoteSchemaName quotes an identifier that came from sqlite_schema (never
+// from input directly) for use in SQL.
+func quoteSchemaName(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// DiskSpace is what statfs says of one filesystem.
+type DiskSpace struct {
+	Dir   string // the directory asked about
+	Free  int64  // bytes available to an unprivileged user
+	Total int64
+	FS    string // filesystem id: two dirs with the same FS share their space
+}
+
+// StatFS reports the free space of the filesystem holding dir. Procedures
+// take one in their options so that tests can simulate a full disk.
+type StatFS func(dir string) (DiskSpace, error)
+
+// SystemStatFS is StatFS by statfs(2).
+func SystemStatFS(dir string) (DiskSpace, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return DiskSpace{Dir: dir}, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return DiskSpace{
+		Dir:   dir,
+		Free:  int64(st.Bavail) * int64(st.Bsize),
+		Total: int64(st.Blocks) * int64(st.Bsize),
+		FS:    fmt.Sprintf("%x:%x", st.Fsid.Val[0], st.Fsid.Val[1]),
+	}, nil
+}
+
+// SQLiteTempDir is where SQLite on Unix puts its temporary files (VACUUM's
+// copy of the database among them): $SQLITE_TMPDIR, $TMPDIR, /var/tmp,
+// /usr/tmp, /tmp, in that order, the first that is a writable directory.
+func SQLiteTempDir() string {
+	for _, d := range []string{os.Getenv("SQLITE_TMPDIR"), os.Getenv("TMPDIR"), "/var/tmp", "/usr/tmp", "/tmp"} {
+		if d == "" {
+			continue
+		}
+		if st, err := os.Stat(d); err == nil && st.IsDir() && unix.Access(d, unix.W_OK|unix.X_OK) == nil {
+			return d
+		}
+	}
+	return os.TempDir()
+}
+
+// spaceNeed is room a procedure needs in one directory.
+type spaceNeed struct {
+	Dir  string
+	What string // what the space is for, for the operator
+	Need int64
+}
+
+// checkSpace checks each need against statfs; needs on the same
+// filesystem add up. It returns the space found for display and an
+// ErrNoSpace error naming the first short filesystem.
+func checkSpace(statfs StatFS, needs []spaceNeed) ([]DiskSpace, error) {
+	if statfs == nil {
+		statfs = SystemStatFS
+	}
+	type fsTotal struct {
+		space DiskSpace
+		need  int64
+		what  []string
+	}
+	var order []string
+	byFS := map[string]*fsTotal{}
+	var spaces []DiskSpace
+	for _, n := range needs {
+		s, err := statfs(n.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("check free space: %w", err)
+		}
+		spaces = append(spaces, s)
+		key := s.FS
+		if key == "" {
+			key = s.Dir
+		}
+		t, ok := byFS[key]
+		if !ok {
+			t = &fsTotal{space: s}
+			byFS[key] = t
+			order = append(order, key)
+		}
+		t.need += n.Need
+		t.what = append(t.what, fmt.Sprintf("%s for %s", humanBytes(n.Need), n.What))
+	}
+	for _, k := range order {
+		t := byFS[k]
+		if t.space.Free < t.need {
+			return spaces, fmt.Errorf("%w in %s: needs %s (%s), has %s free: free space there, or point SQLITE_TMPDIR at a larger filesystem, and retry; nothing was changed",
+				ErrNoSpace, t.space.Dir, humanBytes(t.need), strings.Join(t.what, " + "), humanBytes(t.space.Free))
+		}
+	}
+	return spaces, nil
+}
+
+// humanBytes formats n in binary units, one decimal.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit && n > -unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f := float64(n)
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		f /= unit
+		if math.Abs(f) < unit {
+			return fmt.Sprintf("%.1f %s", f, u)
+		}
+	}
+	return fmt.Sprintf("%.1f PiB", f/unit)
+}
+
+// rowHashFunc is the SQL name of the row checksum function registered on
+// the archival connection: repops_row_hash(col, ...) is a 32-bit FNV-1a of
+// the columns' types and values, so that sum() over millions of rows stays
+// far from int64 overflow and the sum is independent of row order.
+const rowHashFunc = "repops_row_hash"
+
+func rowHash(args ...any) int64 {
+	h := fnv.New32a()
+	var tag [1]byte
+	for _, a := range args {
+		switch v := a.(type) {
+		case nil:
+			tag[0] = 'n'
+			h.Write(tag[:])
+		case int64:
+			tag[0] = 'i'
+			h.Write(tag[:])
+			fmt.Fprintf(h, "%d", v)
+		case float64:
+			tag[0] = 'f'
+			h.Write(tag[:])
+			fmt.Fprintf(h, "%g", v)
+		case string:
+			tag[0] = 't'
+			h.Write(tag[:])
+			h.Write([]byte(v))
+		case []byte:
+			tag[0] = 'b'
+			h.Write(tag[:])
+			h.Write(v)
+		case bool:
+			tag[0] = 'i'
+			h.Write(tag[:])
+			if v {
+				h.Write([]byte("1"))
+			} else {
+				h.Write([]byte("0"))
+			}
+		default:
+			tag[0] = '?'
+			h.Write(tag[:])
+			fmt.Fprintf(h, "%v", v)
+		}
+		tag[0] = 0x1f // separator: ("ab","c") differs from ("a","bc")
+		h.Write(tag[:])
+	}
+	return int64(h.Sum32())
+}
+
+// registerRowHash makes repops_row_hash available on conn.
+func registerRowHash(ctx context.Context, conn *sql.Conn) error {
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("register %s: unexpected driver connection %T", rowHashFunc, dc)
+		}
+		return sc.RegisterFunc(rowHashFunc, rowHash, true)
+	})
+}
+
+// connTx runs fn in a transaction on conn (IMMEDIATE on a connection from
+// db.OpenWrite), committing when fn returns nil.
+func connTx(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Recorder says where a mutating procedure takes the procedure lock and
+// writes its journal entry: the console's state dir and the operator.
+type Recorder struct {
+	StateDir string
+	Actor    Actor
+}
+
+// maintenanceRun is a mutating procedure in progress: it holds the lock
+// and journals its start and its end.
+type maintenanceRun struct {
+	rec     Recorder
+	lock    *Lock
+	journal *Journal
+	action  string
+	target  string
+	params  map[string]any
+	start   time.Time
+}
+
+// startMaintenance takes the lock for action and journals the start. The
+// caller must call finish.
+func startMaintenance(rec Recorder, action, target string, params map[string]any) (*maintenanceRun, error) {
+	if rec.StateDir == "" {
+		return nil, fmt.Errorf("%s: no state dir for the procedure lock and the ops journal (console.state_dir)", action)
+	}
+	if rec.Actor.User == "" {
+		rec.Actor = CurrentActor("")
+	}
+	j, err := OpenJournal(rec.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	lock, err := AcquireLock(rec.StateDir, rec.Actor, action+" "+target)
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	r := &maintenanceRun{rec: rec, lock: lock, journal: j, action: action, target: target, params: params, start: time.Now()}
+	if lock.TookOver != nil {
+		_, _ = j.Append(Entry{Actor: rec.Actor, Action: "lock.takeover", Target: target, Outcome: OutcomeNote,
+			Message: fmt.Sprintf("took over a stale lock of %s (pid %d, since %s, for %s)", lock.TookOver.Actor.User,
+				lock.TookOver.PID, lock.TookOver.Since.UTC().Format(time.RFC3339), lock.TookOver.Purpose)})
+	}
+	if _, err := j.Append(Entry{Actor: rec.Actor, Action: action, Target: target, Params: params, Outcome: OutcomeStarted}); err != nil {
+		lock.Release()
+		j.Close()
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	return r, nil
+}
+
+// finish journals the outcome with figures and releases the lock. A
+// journal failure is returned joined with err.
+func (r *maintenanceRun) finish(err error, figures map[string]float64, message string) error {
+	outcome := OutcomeOK
+	if err != nil {
+		outcome = OutcomeFailed
+		if errors.Is(err, context.Canceled) {
+			outcome = OutcomeCancelled
+		}
+		if message == "" {
+			message = err.Error()
+		} else {
+			message += ": " + err.Error()
+		}
+	}
+	if figures == nil {
+		figures = map[string]float64{}
+	}
+	figures["duration_seconds"] = time.Since(r.start).Seconds()
+	_, jerr := r.journal.Append(Entry{Actor: r.rec.Actor, Action: r.action, Target: r.target, Params: r.params,
+		Outcome: outcome, Figures: figures, Message: message})
+	lerr := r.lock.Release()
+	cerr := r.journal.Close()
+	return errors.Join(err, jerr, lerr, cerr)
+}
+
+// absPath is path made absolute, or path itself when that fails.
+func absPath(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
+}
