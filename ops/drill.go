@@ -161,7 +161,7 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 			res.Problems = append(res.Problems, name+": "+ferr.Error())
 		}
 		res.Steps = append(res.Steps, st)
-		progress.report(ProgressEvent{Phase: name, Message: fmt.Sprintf("%s: %s", name, orDefault(st.Message, "ok"))})
+		progress.report(ProgressEvent{Phase: name, Message: orDefault(st.Message, "ok")})
 		return ferr == nil
 	}
 

@@ -87,6 +87,12 @@ Run with no command to open the console.`,
 		newStatusCmd,
 		newConfigCmd,
 		newSimulateCmd,
+		newBackupCmd,
+		newBackupsCmd,
+		newRestoreCmd,
+		newCheckCmd,
+		newDrillCmd,
+		newJournalCmd,
 	} {
 		root.AddCommand(c(a))
 	}
