@@ -87,10 +87,11 @@ func quoteIdent(name string) string {
 // Pages and bytes come from dbstat in aggregate mode, one query per object,
 // run on two connections at once, with the file memory-mapped, when q is
 // a *sql.DB. dbstat still reads every page of the file. Measured on the
-// 1M-appeal demo database (930 MB, 228k pages, in the OS cache) on a
-// 2-core machine: 0.6-0.8 s for one plain dbstat query, 0.37-0.47 s with
-// mmap, 0.44 s on two connections; see BenchmarkTableSizes1M for the
-// whole. A cold cache costs what reading the file from disk costs.
+// 1M-appeal demo database (about 900 MiB, 230k pages, in the OS cache) on
+// a 2-core machine: one plain dbstat query over everything took 0.6-0.8 s,
+// 0.37-0.47 s with mmap; TableSizes as a whole (BenchmarkTableSizes1M)
+// 0.45-0.5 s, and 0.67 s with both cores busy with other work. A cold
+// cache costs what reading the file from disk costs.
 func TableSizes(ctx context.Context, q Querier, path string, o SizeOptions) (*Sizes, error) {
 	start := time.Now()
 	s := &Sizes{Path: path}
