@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/metrics"
@@ -83,10 +85,28 @@ func (e *OpsEnv) Query(ctx context.Context, query string) (QueryResult, error) {
 	return QueryReadOnly(ctx, r, e.Target(), query)
 }
 
-// QueryReadOnly runs query on a connection and returns its rows as text.
-// It does not check the statement: the connection must be read-only
-// (db.OpenRead), which is what makes SQLite itself refuse a write.
-func QueryReadOnly(ctx context.Context, q db.Querier, path, query string) (QueryResult, error) {
+// QueryReadOnly runs query on one connection of r and returns its rows as
+// text. It does not check the statement: r must be read-only
+// (db.OpenRead: mode=ro and query_only), which is what makes SQLite itself
+// refuse a write. On top of that the connection is given a limit of zero
+// attached databases, because mode=ro covers only the main file: an ATTACH
+// on a read-only connection would otherwise create a new database file.
+func QueryReadOnly(ctx context.Context, r *sql.DB, path, query string) (QueryResult, error) {
+	q, err := r.Conn(ctx)
+	if err != nil {
+		return QueryResult{}, db.Classify(path, fmt.Errorf("run check query on %s: %w", path, err))
+	}
+	defer q.Close()
+	if err := q.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		c.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+		return nil
+	}); err != nil {
+		return QueryResult{}, fmt.Errorf("run check query on %s: %w", path, err)
+	}
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return QueryResult{}, db.Classify(path, fmt.Errorf("run check query on %s: %w", path, err))
