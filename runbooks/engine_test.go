@@ -628,3 +628,53 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Errorf("the dry run left %d runs", len(runs))
 	}
 }
+
+// The backup runbook, then the restore runbook, end to end while the
+// simulated service writes: the restored database is the backup's, the
+// run finishes, and the journal has the restore step with its figures.
+func TestBackupThenRestoreEndToEnd(t *testing.T) {
+	cfg := demoDB(t)
+	svc := runService(t, cfg)
+	cat, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(cfg)
+	for _, id := range []string{"backup", "restore-from-backup"} {
+		rb, _ := cat.Get(id)
+		run, err := newEngine(cfg, env).Start(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := drive(t, run, map[string]StepInput{
+			"Announce the restore": {Note: "told #reputation-incidents"},
+			"Stop services":        {Skip: true, Reason: "online restore under the simulated service"},
+			"Start services":       {Skip: true, Reason: "not stopped"},
+		})
+		run.Close()
+		for _, r := range results {
+			if r.Outcome == Failed {
+				t.Fatalf("%s: step %q failed: %v (%s)", id, r.Step, r.Err, r.Message)
+			}
+		}
+		if st := run.State(); st.Status != RunFinished {
+			t.Fatalf("%s: %s: %s", id, st.Status, st.Note)
+		}
+		if id == "backup" {
+			// Let the service write past the backup.
+			w := svc.Stats().Writes
+			for i := 0; i < 200 && svc.Stats().Writes < w+3; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	var restored bool
+	for _, e := range journal(t, cfg) {
+		if e.Step == "Restore the database" && e.Outcome == ops.OutcomeOK && e.Figures["appeals_rows"] > 0 {
+			restored = true
+		}
+	}
+	if !restored {
+		t.Error("no journal entry for the restore step with its figures")
+	}
+}
