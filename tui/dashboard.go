@@ -268,6 +268,21 @@ func (v dashboardView) overview(room int) []string {
 	}
 	out = append(out, v.section("Database", v.snap.DB.Path))
 	out = append(out, dbLines...)
+	// A tall terminal has room for the other figures too.
+	if left := room - len(out) - 1; left >= 3 {
+		var others []string
+		key := map[string]bool{}
+		for _, n := range keyPanels {
+			key[n] = true
+		}
+		for _, p := range v.snap.Panels {
+			if !key[p.Name] {
+				others = append(others, p.Name)
+			}
+		}
+		out = append(out, v.section("Other figures", "tabs 2-5 group them"))
+		out = append(out, v.panelRows(others, left)...)
+	}
 	return out
 }
 

@@ -66,6 +66,9 @@ type Options struct {
 	// Started is when the console started; the journal view shows the
 	// timeline from a day before it.
 	Started time.Time
+	// CycleTimeout bounds one refresh; default the sources' timeout plus
+	// a second, at least 2 s.
+	CycleTimeout time.Duration
 }
 
 // tickMsg asks for the next refresh.
@@ -201,9 +204,9 @@ func (m *Model) refreshCmd() tea.Cmd {
 // cycleCmd is the refresh of generation gen.
 func (m Model) cycleCmd(gen int) tea.Cmd {
 	fig, lock := m.opts.Figures, m.opts.Lock
-	timeout := m.ctx.Config.Console.Sources.Timeout + time.Second
-	if timeout < 2*time.Second {
-		timeout = 2 * time.Second
+	timeout := m.opts.CycleTimeout
+	if timeout <= 0 {
+		timeout = max(2*time.Second, m.ctx.Config.Console.Sources.Timeout+time.Second)
 	}
 	return func() tea.Msg {
 		start := time.Now()

@@ -627,7 +627,7 @@ func (v runbooksView) runView() string {
 		}
 	}
 	status := v.state.Status
-	head := st.Title.Render(v.state.Title) + st.Muted.Render(" · run "+v.state.RunID+" · ") + st.State(runStatusState(status)).Render(string(status))
+	head := st.Title.Render(v.state.Title) + st.Muted.Render(" · ") + st.State(runStatusState(status)).Render(string(status)) + st.Muted.Render(" · run "+v.state.RunID)
 	lines := []string{truncate(head, w)}
 	// Progress over the steps.
 	barW := max(10, min(40, w-30))
@@ -772,6 +772,9 @@ func (v runbooksView) currentStepLines(w int) []string {
 		out = append(out, "", line)
 	}
 	out = wrapAll(out, w)
+	if strings.TrimSpace(s.Text) == "" {
+		return out
+	}
 	text := v.md.render(s.Text, w, st.Theme.Mono)
 	return append(append(out, ""), strings.Split(strings.TrimRight(text, "\n"), "\n")...)
 }

@@ -46,9 +46,9 @@ func (f TableSourceFunc) TableStats(ctx context.Context) (TableReport, error) { 
 
 type tablesLoadedMsg struct {
 	report TableReport
-	at    time.Time
-	took  time.Duration
-	err   error
+	at     time.Time
+	took   time.Duration
+	err    error
 }
 
 // tablesView shows sizes, rows, growth since the console first measured
