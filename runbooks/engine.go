@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -328,6 +329,9 @@ func (r *Run) Do(ctx context.Context, in StepInput, progress ops.Progress) (Step
 	switch s.Kind {
 	case Manual:
 		res = StepResult{Outcome: Done, Message: "done"}
+		if in.Note != "" {
+			res.Message = "done: " + in.Note
+		}
 	case Check:
 		res = r.check(ctx, s)
 	case Action:
@@ -360,6 +364,7 @@ func (r *Run) finish(i int, res StepResult, in StepInput, started time.Time) (St
 	s := r.rb.Steps[i]
 	rec := &r.st.Steps[i]
 	ended := r.now()
+	res.Figures = finite(res.Figures)
 	if res.Outcome == Skipped {
 		rec.Attempts++
 		rec.StartedAt = ended
@@ -508,6 +513,17 @@ func (r *Run) record(action string, step int, outcome, msg string, figures map[s
 		}
 	}
 	return r.e.env.Record(e)
+}
+
+// finite drops the figures that are NaN or infinite (an unknown or a
+// division by zero): JSON cannot carry them and they mean "no figure".
+func finite(f map[string]float64) map[string]float64 {
+	for k, v := range f {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(f, k)
+		}
+	}
+	return f
 }
 
 func randHex(n int) string {

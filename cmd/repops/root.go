@@ -81,6 +81,7 @@ Run with no command to open the console.`,
 	// One constructor per command file; each gets the shared app.
 	for _, c := range []func(*app) *cobra.Command{
 		newMigrateCmd,
+		newRunbookCmd,
 		newDemoCmd,
 		newRulesCmd,
 		newExporterCmd,

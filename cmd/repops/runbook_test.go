@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
+	"github.com/repops/repops/runbooks"
+)
+
+// runbookTestEnv is an isolated environment with a small demo database,
+// a runbook directory holding one test runbook, and a config naming both.
+func runbookTestEnv(t *testing.T) (dbPath, configPath, stateDir string) {
+	t.Helper()
+	work := migTestEnv(t)
+	dbPath = filepath.Join(work, "architect.db")
+	if _, err := db.GenerateDemo(context.Background(), dbPath, db.DemoOptions{Appeals: 500, Seed: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rbDir := filepath.Join(work, "runbooks")
+	stateDir = filepath.Join(work, "state")
+	if err := os.Mkdir(rbDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rb := "---\nid: cli-test\ntitle: CLI test\nseverity: info\nwhen: [test_alert]\n---\n" +
+		"## Look\nLook at the dashboard.\n\n" +
+		"## Count\n```repops\nquery: SELECT COUNT(*) FROM appeals\nexpect: {min: 1}\n```\n\n" +
+		"## Apply migrations\n```repops\naction: migrate\nconfirm: typed\n```\n\n" +
+		"## After\nTick it.\n"
+	if err := os.WriteFile(filepath.Join(rbDir, "cli-test.md"), []byte(rb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	configPath = filepath.Join(work, "repops.yml")
+	cfg := "database:\n  path: " + dbPath + "\nmonitoring:\n  metrics_enabled: false\nconsole:\n  state_dir: " + stateDir + "\n  runbook_dir: " + rbDir + "\n"
+	if err := os.WriteFile(configPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dbPath, configPath, stateDir
+}
+
+func runRepopsIn(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd(strings.NewReader(stdin), &out, &errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), exitCode(err)
+}
+
+func TestRunbookCommands(t *testing.T) {
+	dbPath, cfg, stateDir := runbookTestEnv(t)
+	before, _ := os.ReadFile(dbPath)
+
+	t.Run("list", func(t *testing.T) {
+		out, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "list")
+		if code != 0 || !strings.Contains(out, "restore-from-backup") || !strings.Contains(out, "cli-test") {
+			t.Fatalf("code %d\n%s%s", code, out, errOut)
+		}
+		out, _, _ = runRepopsIn(t, "", "--config", cfg, "runbook", "list", "--alert", "test_alert")
+		if strings.Contains(out, "restore-from-backup") || !strings.Contains(out, "cli-test") {
+			t.Errorf("--alert test_alert:\n%s", out)
+		}
+	})
+	t.Run("show", func(t *testing.T) {
+		out, _, code := runRepopsIn(t, "", "--config", cfg, "runbook", "show", "emergency-escalation")
+		if code != 0 || !strings.Contains(out, "Page on-call engineer") || !strings.Contains(out, "/etc/opsgenie/contacts") {
+			t.Errorf("code %d\n%s", code, out)
+		}
+	})
+	t.Run("unknown id", func(t *testing.T) {
+		_, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "nope")
+		if code != exitUsage || !strings.Contains(errOut, `no runbook "nope"`) {
+			t.Errorf("code %d: %s", code, errOut)
+		}
+	})
+	t.Run("dry run", func(t *testing.T) {
+		out, _, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "restore-from-backup", "--dry-run")
+		if code != 0 || !strings.Contains(out, "confirm: type architect.db") || !strings.Contains(out, "replaces the live database") {
+			t.Errorf("code %d\n%s", code, out)
+		}
+		if runs, _ := runbooks.ListRuns(stateDir); len(runs) != 0 {
+			t.Errorf("the dry run started %d runs", len(runs))
+		}
+	})
+	if after, _ := os.ReadFile(dbPath); !bytes.Equal(before, after) {
+		t.Error("list, show or the dry run changed the database")
+	}
+
+	t.Run("wrong confirmation stops, resume continues", func(t *testing.T) {
+		out, errOut, code := runRepopsIn(t, "d looked at it\ny\narchitect\n", "--config", cfg, "runbook", "run", "cli-test")
+		if code != exitFailure || !strings.Contains(out, "does not match") || !strings.Contains(errOut, "repops runbook resume") {
+			t.Fatalf("code %d\n%s\n%s", code, out, errOut)
+		}
+		runs, _ := runbooks.ListRuns(stateDir)
+		if len(runs) != 1 || runs[0].Status != runbooks.RunPaused || runs[0].CurrentStep() != "Apply migrations" {
+			t.Fatalf("runs %+v", runs)
+		}
+		out, errOut, code = runRepopsIn(t, "architect.db\nd all good\n", "--config", cfg, "runbook", "resume")
+		if code != 0 || !strings.Contains(out, "finished") {
+			t.Fatalf("resume: code %d\n%s\n%s", code, out, errOut)
+		}
+		notes := map[string]string{}
+		j, err := ops.OpenJournal(stateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		es, _ := j.Entries(time.Time{})
+		for _, e := range es {
+			if e.RunID == runs[0].RunID && e.Outcome == ops.OutcomeOK && e.Params["note"] != nil {
+				notes[e.Step] = e.Params["note"].(string)
+			}
+		}
+		if notes["Look"] != "looked at it" || notes["After"] != "all good" {
+			t.Errorf("notes in the journal: %v", notes)
+		}
+	})
+	t.Run("headless needs --yes", func(t *testing.T) {
+		_, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "cli-test")
+		if code != exitFailure || !strings.Contains(errOut, "--yes") {
+			t.Errorf("code %d: %s", code, errOut)
+		}
+	})
+	t.Run("--yes runs unattended", func(t *testing.T) {
+		out, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "cli-test", "--yes")
+		if code != 0 || strings.Count(out, "=> done: acknowledged by --yes") != 2 {
+			t.Errorf("code %d\n%s\n%s", code, out, errOut)
+		}
+	})
+	t.Run("read-only mode refuses the destructive action", func(t *testing.T) {
+		out, _, code := runRepopsIn(t, "", "--config", cfg, "--read-only", "runbook", "run", "cli-test", "--yes")
+		if code == 0 || !strings.Contains(out, "read-only mode") {
+			t.Errorf("code %d\n%s", code, out)
+		}
+	})
+}
