@@ -89,7 +89,8 @@ func testDB(t testing.TB, now time.Time) (path, stateDir, backupDir string) {
 func TestDatabaseSource(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	path, stateDir, backupDir := testDB(t, now)
-	src := NewDatabaseSource(DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir})
+	// Waiting for the size measurement makes the figures deterministic.
+	src := NewDatabaseSource(DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir, WaitSizes: time.Minute})
 	defer src.Close()
 	ctx := context.Background()
 
@@ -130,6 +131,7 @@ func TestDatabaseSource(t *testing.T) {
 		{PanelIntegrityOK, 0},
 		{PanelIntegrityAge, 1.5},
 		{PanelSchemaPending, 0},
+		{PanelSchemaProblems, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.panel, func(t *testing.T) {
@@ -140,18 +142,231 @@ func TestDatabaseSource(t *testing.T) {
 		})
 	}
 	f := res.DB
-	if f.SchemaVersion != db.LatestVersion() || !f.SchemaValid || f.DiskTotal <= 0 || f.FileBytes <= 0 || f.Backups != 1 {
+	if f.SchemaVersion != db.LatestVersion() || !f.SchemaValid || len(f.SchemaProblems) != 0 || !f.SchemaCheckedAt.Equal(now) ||
+		f.DiskTotal <= 0 || f.DiskFree <= 0 || f.FileBytes <= 0 || f.Backups != 1 {
 		t.Fatalf("figures %+v", f)
 	}
-	rows := map[string]int64{}
-	for _, tf := range f.Tables {
-		rows[tf.Name] = tf.Rows
-	}
-	if rows["appeals"] != 73 || rows["appeal_negotiation_messages"] != 9 {
-		t.Fatalf("table rows %v", rows)
-	}
+	t.Run("sizes", func(t *testing.T) {
+		// The first collection measured them, waiting for it.
+		if f.SizesErr != "" || f.SizesAt.IsZero() || f.PageSize <= 0 || f.PageCount <= 0 || f.FreePages < 0 {
+			t.Fatalf("size figures: at %v err %q page size %d count %d free %d", f.SizesAt, f.SizesErr, f.PageSize, f.PageCount, f.FreePages)
+		}
+		tables := map[string]TableFigure{}
+		for _, tf := range f.Tables {
+			if strings.HasPrefix(tf.Name, "sqlite_") || tf.Kind != "table" {
+				t.Errorf("table list holds %+v", tf)
+			}
+			tables[tf.Name] = tf
+		}
+		for name, rows := range map[string]int64{"appeals": 73, "appeal_negotiation_messages": 9, "ml_predictions": 4, "appeals_archive": 0} {
+			tf, ok := tables[name]
+			// Small tables are counted: exact.
+			if !ok || tf.Rows != rows || tf.Estimated || tf.RowSource != db.RowsCounted || tf.Pages < 1 || tf.Bytes != tf.Pages*f.PageSize {
+				t.Errorf("%s: %+v, want %d rows counted, pages and bytes", name, tf, rows)
+			}
+		}
+		var ix *TableFigure
+		for i := range f.Indexes {
+			if f.Indexes[i].Name == "idx_messages_appeal_created" {
+				ix = &f.Indexes[i]
+			}
+		}
+		if ix == nil || ix.Kind != "index" || ix.Table != "appeal_negotiation_messages" || ix.Rows != 9 || ix.Pages < 1 || ix.Bytes <= 0 {
+			t.Fatalf("index idx_messages_appeal_created: %+v in %+v", ix, f.Indexes)
+		}
+	})
 	if v := res.Panels[PanelDiskFree]; !v.OK || v.V <= 0 || v.V > 100 {
 		t.Fatalf("disk free %+v", v)
+	}
+}
+
+// TestDatabaseSourceSchema changes the schema under a running source: each
+// change is seen at the next cycle (the schema cookie changed), and the
+// rule judging the schema reflects it.
+func TestDatabaseSourceSchema(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	path, stateDir, backupDir := testDB(t, now)
+	ctx := context.Background()
+	w, err := db.OpenWrite(ctx, path, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	src := NewDatabaseSource(DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir, NoSizes: true})
+	defer src.Close()
+	clock := newFakeClock()
+	e, err := NewEngine(EngineOptions{Sources: []Source{src}, Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := func(s Snapshot) AlertStatus {
+		for _, a := range s.Alerts {
+			if a.Rule.Name == "schema_problems" {
+				return a
+			}
+		}
+		t.Fatal("no rule schema_problems")
+		return AlertStatus{}
+	}
+	step := func(sqlText string, advance time.Duration) Snapshot {
+		t.Helper()
+		if sqlText != "" {
+			if _, err := w.ExecContext(ctx, sqlText); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.add(advance)
+		return e.Cycle(ctx)
+	}
+	cases := []struct {
+		name    string
+		sql     string
+		advance time.Duration
+		valid   bool
+		kinds   []string // problem kinds, in order
+		problem string   // a problem line contains it
+		panel   float64
+		state   State
+	}{
+		{name: "valid", valid: true, state: StateOK, advance: time.Second},
+		{name: "critical index dropped", sql: `DROP INDEX idx_messages_appeal_created`, advance: time.Second,
+			kinds: []string{db.ProblemMissingIndex}, problem: "critical index (operations guide) idx_messages_appeal_created", panel: 1, state: StatePending},
+		{name: "still missing after the rule's for", advance: 3 * time.Minute,
+			kinds: []string{db.ProblemMissingIndex}, problem: "idx_messages_appeal_created", panel: 1, state: StateCritical},
+		{name: "duplicate index added", sql: `CREATE INDEX idx_dup_user_status ON appeals(user_id, status)`, advance: time.Second,
+			kinds: []string{db.ProblemMissingIndex, db.ProblemDuplicateIndex}, problem: "idx_dup_user_status duplicates idx_appeals_user_status", panel: 2, state: StateCritical},
+		{name: "repaired", sql: `DROP INDEX idx_dup_user_status; CREATE INDEX idx_messages_appeal_created ON appeal_negotiation_messages(appeal_id, created_at)`,
+			advance: time.Second, valid: true, state: StateOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			snap := step(c.sql, c.advance)
+			d := snap.DB
+			if d.SchemaValid != c.valid || len(d.SchemaProblems) != len(c.kinds) {
+				t.Fatalf("valid %v problems %q; want valid %v, %d problem(s)", d.SchemaValid, d.SchemaProblems, c.valid, len(c.kinds))
+			}
+			for i, k := range c.kinds {
+				if !strings.HasPrefix(d.SchemaProblems[i], k+": ") {
+					t.Errorf("problem %d %q, want kind %s", i, d.SchemaProblems[i], k)
+				}
+			}
+			if c.problem != "" && !strings.Contains(strings.Join(d.SchemaProblems, "\n"), c.problem) {
+				t.Errorf("problems %q lack %q", d.SchemaProblems, c.problem)
+			}
+			if !d.SchemaCheckedAt.Equal(snap.Time) && c.sql != "" {
+				t.Errorf("schema checked at %v, want this cycle (%v): the change must be seen at once", d.SchemaCheckedAt, snap.Time)
+			}
+			p, _ := snap.Panel(PanelSchemaProblems)
+			if !p.Value.OK || p.Value.V != c.panel {
+				t.Errorf("panel %+v, want %g", p.Value, c.panel)
+			}
+			a := rule(snap)
+			if a.State != c.state || a.Rule.Severity != SeverityWarning {
+				t.Errorf("rule %s (severity %s): %s, want %s", a.State, a.Rule.Severity, a.Reason, c.state)
+			}
+		})
+	}
+
+	t.Run("cached for a minute", func(t *testing.T) {
+		first := step("", time.Second).DB.SchemaCheckedAt
+		if got := step("", 30*time.Second).DB.SchemaCheckedAt; !got.Equal(first) {
+			t.Fatalf("validated again after 30 s with no schema change (%v, then %v)", first, got)
+		}
+		snap := step("", 31*time.Second)
+		if got := snap.DB.SchemaCheckedAt; !got.Equal(snap.Time) {
+			t.Fatalf("not validated again after a minute (%v at %v)", got, snap.Time)
+		}
+	})
+}
+
+// TestDatabaseSourceSizesBackground checks the size measurement runs
+// beside the cycle: a cycle that does not wait returns at once, the
+// figures appear in a later cycle, the next measurement waits for its
+// cadence, and Close stops a running one.
+func TestDatabaseSourceSizesBackground(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	path, stateDir, backupDir := testDB(t, now)
+	ctx := context.Background()
+	src := NewDatabaseSource(DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir})
+	defer src.Close()
+	var res Result
+	var err error
+	at := now
+	// Bounded: 2000 cycles of 10 ms of real time at most.
+	for i := 0; i < 2000; i++ {
+		if res, err = src.Collect(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		if !res.DB.SizesAt.IsZero() {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+		at = at.Add(time.Second)
+	}
+	if res.DB.SizesErr != "" || !res.DB.SizesAt.Equal(now) || len(res.DB.Tables) == 0 {
+		t.Fatalf("sizes at %v (want %v, the first cycle's), err %q, %d tables", res.DB.SizesAt, now, res.DB.SizesErr, len(res.DB.Tables))
+	}
+	src.mu.Lock()
+	next := src.sizesNext
+	src.mu.Unlock()
+	if !next.Equal(now.Add(sizesMinRefresh)) {
+		t.Fatalf("next measurement at %v, want %v (a quick measurement waits the minimum)", next, now.Add(sizesMinRefresh))
+	}
+	res, _ = src.Collect(ctx, now.Add(4*time.Minute))
+	if src.sizesRun != nil || !res.DB.SizesAt.Equal(now) {
+		t.Fatal("a measurement started before its cadence")
+	}
+	res, _ = src.Collect(ctx, now.Add(sizesMinRefresh))
+	if src.sizesRun == nil && !res.DB.SizesAt.Equal(now.Add(sizesMinRefresh)) {
+		t.Fatal("no measurement started at its cadence")
+	}
+	// Close while it may still run: it returns, and nothing is left running.
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSizesCadence feeds the source measurement results of given
+// durations: the next one waits the minimum, or 200 times the last
+// duration when that is longer; a failure is reported and keeps the
+// previous figures.
+func TestSizesCadence(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		took time.Duration
+		err  error
+		next time.Duration
+	}{
+		{"quick", 500 * time.Millisecond, nil, sizesMinRefresh},
+		{"slow", 3 * time.Second, nil, 10 * time.Minute},
+		{"timed out", sizesTimeout, context.DeadlineExceeded, 400 * time.Minute},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prev := &db.Sizes{PageSize: 4096}
+			s := &DatabaseSource{sizes: prev, sizesStarted: start, sizesRun: make(chan sizeResult, 1)}
+			var got *db.Sizes
+			if c.err == nil {
+				got = &db.Sizes{PageSize: 4096, Took: c.took}
+			}
+			s.sizesRun <- sizeResult{sizes: got, took: c.took, err: c.err}
+			s.takeSizes(context.Background(), 0)
+			if s.sizesRun != nil || !s.sizesNext.Equal(start.Add(c.next)) {
+				t.Fatalf("next at %v, want %v", s.sizesNext.Sub(start), c.next)
+			}
+			var f DBFigures
+			s.sizeFigures(&f)
+			if c.err != nil {
+				if s.sizes != prev || !strings.Contains(f.SizesErr, "deadline exceeded") {
+					t.Fatalf("after a failure: sizes %p (want the previous %p), err %q", s.sizes, prev, f.SizesErr)
+				}
+				return
+			}
+			if s.sizes != got || f.SizesErr != "" || !f.SizesAt.Equal(start) || f.SizesTook != c.took {
+				t.Fatalf("figures %+v", f)
+			}
+		})
 	}
 }
 
@@ -194,7 +409,7 @@ func TestExporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	exp := NewExporter(ExporterOptions{
-		Database:       DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir},
+		Database:       DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir, WaitSizes: time.Minute},
 		JournalEntries: func(ctx context.Context) (int64, error) { return 42, nil },
 		Now:            func() time.Time { return now },
 	})
@@ -219,6 +434,11 @@ func TestExporter(t *testing.T) {
 		"repops_db_appeals_per_minute 10",
 		`repops_db_negotiation_duration_hours{stat="avg"} 14`,
 		`repops_db_table_rows{table="appeals"} 73`,
+		`repops_db_table_bytes{table="appeals"} `,
+		`repops_db_index_bytes{index="idx_messages_appeal_created",table="appeal_negotiation_messages"} `,
+		"repops_db_page_size_bytes 4096",
+		"repops_db_sizes_timestamp_seconds ",
+		"repops_schema_problems 0",
 		"repops_db_appeals_pending 35",
 		"repops_schema_pending_migrations 0",
 		"repops_disk_total_bytes ",

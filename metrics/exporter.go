@@ -30,8 +30,10 @@ type ExporterOptions struct {
 // Exporter serves, in the Prometheus text format, the figures the database
 // source measures and what only repops knows (backup age, the last DR
 // drill's measured RTO, the last integrity check, the journal's size), so
-// that the guide's Prometheus and Grafana see them. Each scrape measures
-// afresh (the queries are bounded, see DatabaseSource). Times never
+// that the guide's Prometheus and Grafana see them. Each scrape runs the
+// source's bounded queries (see DatabaseSource); table and index sizes
+// come from its background measurement, every 5 minutes or more, so the
+// first scrapes may lack them. Times never
 // recorded are exported as 0 (timestamps) or +Inf (backup age), so that
 // the exported alerts fire on "never" as the console does.
 type Exporter struct {
@@ -164,10 +166,26 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		gauge("repops_disk_free_bytes", "Free bytes (for unprivileged users) on the database's filesystem.", float64(f.DiskFree))
 		gauge("repops_disk_total_bytes", "Size of the database's filesystem.", float64(f.DiskTotal))
 	}
+	// Table and index sizes, from the newest background measurement.
 	for _, t := range f.Tables {
 		if t.Rows >= 0 {
-			gauge("repops_db_table_rows", "Estimated rows per table (MAX(rowid)).", float64(t.Rows), "table", t.Name)
+			gauge("repops_db_table_rows", "Rows per table: counted under 100k rows, estimated above (sqlite_stat1 or rowid bounds).", float64(t.Rows), "table", t.Name)
 		}
+		if t.Bytes >= 0 {
+			gauge("repops_db_table_bytes", "Bytes per table's b-tree, overflow pages included (dbstat).", float64(t.Bytes), "table", t.Name)
+		}
+	}
+	for _, ix := range f.Indexes {
+		if ix.Bytes >= 0 {
+			ch <- prometheus.MustNewConstMetric(desc("repops_db_index_bytes", "Bytes per index's b-tree (dbstat).", "table", "index"),
+				prometheus.GaugeValue, float64(ix.Bytes), ix.Table, ix.Name)
+		}
+	}
+	if !f.SizesAt.IsZero() {
+		gauge("repops_db_page_size_bytes", "The database's page size.", float64(f.PageSize))
+		gauge("repops_db_pages", "Pages in the database file.", float64(f.PageCount))
+		gauge("repops_db_free_pages", "Pages on the freelist: what VACUUM would return.", float64(f.FreePages))
+		gauge("repops_db_sizes_timestamp_seconds", "When the table and index sizes were measured.", float64(f.SizesAt.Unix()))
 	}
 
 	// Database-derived workload figures.
@@ -182,6 +200,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		gauge("repops_schema_version", "Newest migration applied to the database.", float64(f.SchemaVersion))
 		if v, ok := res.Panels[PanelSchemaPending]; ok && v.OK {
 			gauge("repops_schema_pending_migrations", "Migrations this repops knows that the database lacks.", v.V)
+		}
+		if v, ok := res.Panels[PanelSchemaProblems]; ok && v.OK {
+			gauge("repops_schema_problems", "Differences between the live schema and the applied migrations' (missing or duplicate index, drift), pending migrations aside.", v.V)
 		}
 	}
 }

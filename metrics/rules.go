@@ -96,6 +96,9 @@ func PanelDefs() []PanelDef {
 		{Name: PanelSchemaPending, Title: "Schema behind", Unit: "", Sources: d,
 			PromQLExporter: `repops_schema_pending_migrations`,
 			Description:    "migrations this repops knows that the database lacks"},
+		{Name: PanelSchemaProblems, Title: "Schema problems", Unit: "", Sources: d,
+			PromQLExporter: `repops_schema_problems`,
+			Description:    "differences between the live schema and what the applied migrations define: missing, wrong or duplicate indexes, missing tables or columns, checksum drift, unknown versions (pending migrations are Schema behind)"},
 		{Name: PanelDrillAge, Title: "Last DR drill", Unit: "d", Sources: d,
 			PromQLExporter: `(time() - repops_drill_timestamp_seconds) / 86400`,
 			Description:    "days since the last disaster-recovery drill (the guide asks for one a quarter)"},
@@ -125,6 +128,9 @@ var NoThreshold = math.NaN()
 //     check failed, or is older than a week (warning) / a month (alert);
 //   - schema_behind: migrations not applied (the guide validates the schema
 //     after every restore and deployment);
+//   - schema_problems: the live schema differs from what the applied
+//     migrations define (db.Validate): a missing critical index of the
+//     guide's "Indexing Strategy" is a warning, not a page;
 //   - wal_size: a WAL grown past 512 MiB means checkpoints are starved;
 //   - ml_confidence: predictions below the config's ml_confidence_threshold
 //     (0.60), the guide's "low confidence" symptom;
@@ -188,6 +194,10 @@ func DefaultRules() []Rule {
 			Target: 0, Alert: 0, Compare: Above, For: 0, Severity: SeverityWarning,
 			Runbook:     "migration-management",
 			Description: "The database lacks migrations this repops knows: run repops migrate status and apply."},
+		{Name: "schema_problems", Title: "Schema matches the migrations", Panel: PanelSchemaProblems, Unit: "",
+			Target: 0, Alert: 0, Compare: Above, For: 2 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "migration-management",
+			Description: "The live schema differs from what its migrations define (missing, wrong or duplicate index, missing table or column, checksum drift): run repops migrate validate. A missing critical index of the guide (idx_appeals_user_status, idx_messages_appeal_created, idx_predictions_type_user) is a warning, not a page: the service keeps working, its queries scan; recreate the index as validate says. The 2 min for rides over an index being rebuilt."},
 		{Name: "wal_size", Title: "WAL size", Panel: PanelWALSize, Unit: "MiB",
 			Target: 64, Alert: 512, Compare: Above, For: 10 * time.Minute, Severity: SeverityWarning,
 			Runbook:     "database-optimization",

@@ -145,6 +145,7 @@ const (
 	PanelPendingAppeals     = "pending_appeals"           // appeals
 	PanelDrillAge           = "dr_drill_age"              // days
 	PanelSchemaPending      = "schema_pending_migrations" // migrations not applied
+	PanelSchemaProblems     = "schema_problems"           // other differences from the migrations' schema
 	PanelDatabaseSize       = "database_size"             // MiB (file + WAL)
 	PanelPredictionLatency  = "ml_prediction_latency_avg" // ms, from the database
 )
@@ -328,12 +329,22 @@ type Node struct {
 	Panels map[string]Value
 }
 
-// TableFigure is the size of one table.
+// TableFigure is the size of one table or index, from db.TableSizes.
 type TableFigure struct {
 	Name string
-	// Rows is an estimate (see DBFigures); -1 when unknown.
-	Rows int64
-	// Bytes on disk, -1 when unknown.
+	// Kind is "table" or "index"; Table is the table an index belongs to
+	// (a table's own name for a table).
+	Kind, Table string
+	// Rows is the number of rows (entries, for an index); -1 when
+	// unknown. Estimated says it is an estimate, RowSource where it came
+	// from (db.RowsCounted, db.RowsStat1, db.RowsRowidBounds): tables
+	// under 100k rows are counted, larger ones estimated, for speed.
+	Rows      int64
+	Estimated bool
+	RowSource string
+	// Pages and Bytes the b-tree occupies (overflow pages included, from
+	// dbstat); -1 when unknown.
+	Pages int64
 	Bytes int64
 }
 
@@ -341,26 +352,49 @@ type TableFigure struct {
 // values unknown when not measured.
 type DBFigures struct {
 	Path      string
-	FileBytes int64
-	WALBytes  int64
-	Tables    []TableFigure
+	FileBytes int64 // the database file, measured every cycle
+	WALBytes  int64 // its -wal, measured every cycle
+
+	// Tables (largest first; SQLite's internal sqlite_* tables left out)
+	// and Indexes (grouped by table, largest first) come from the newest
+	// size measurement, which runs in the background every few minutes
+	// (see DatabaseSource); empty until the first one finishes.
+	Tables  []TableFigure
+	Indexes []TableFigure
+	// PageSize (bytes), PageCount and FreePages (on the freelist: space
+	// VACUUM would return) are from the same measurement.
+	PageSize, PageCount, FreePages int64
+	// SizesAt is when the newest size measurement started (the
+	// collection clock); SizesTook how long it took. Zero until the first.
+	SizesAt   time.Time
+	SizesTook time.Duration
+	// SizesErr is why the last size measurement failed, "" when it did
+	// not; the previous figures, if any, are kept.
+	SizesErr string
 
 	LastBackup     time.Time
 	LastBackupPath string
 	BackupAge      Value // hours; +Inf (known) when there is no backup
 	Backups        int   // finished backups in the backup dir
 
-	LastCheck      time.Time
-	LastCheckOK    bool
-	LastCheckMode  string
-	CheckProblems  []string
-	LastDrill      time.Time
-	LastDrillOK    bool
-	LastDrillRTO   time.Duration
-	SchemaVersion  int64
-	LatestSchema   int64
-	SchemaValid    bool // version known and up to date
-	SchemaProblems []string
+	LastCheck     time.Time
+	LastCheckOK   bool
+	LastCheckMode string
+	CheckProblems []string
+	LastDrill     time.Time
+	LastDrillOK   bool
+	LastDrillRTO  time.Duration
+	SchemaVersion int64
+	LatestSchema  int64
+	// SchemaValid is true when db.Validate found no problem: every
+	// migration applied and known, no checksum drift, every table, column
+	// and index the migrations define present as defined, no duplicate
+	// index. SchemaProblems lists what it found, one line each ("kind:
+	// message", see db.Problem); SchemaCheckedAt is when it last ran (it
+	// is cached: see DatabaseSource).
+	SchemaValid     bool
+	SchemaProblems  []string
+	SchemaCheckedAt time.Time
 
 	DiskFree, DiskTotal int64 // bytes, on the database's filesystem
 
