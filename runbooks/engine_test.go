@@ -13,6 +13,7 @@ import (
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/sim"
 )
@@ -676,5 +677,40 @@ func TestBackupThenRestoreEndToEnd(t *testing.T) {
 	}
 	if !restored {
 		t.Error("no journal entry for the restore step with its figures")
+	}
+}
+
+// Metric conditions read the metrics engine's snapshot of the running
+// service, through SnapshotReader.
+func TestMetricCheckAgainstService(t *testing.T) {
+	cfg := demoDB(t)
+	svc := runService(t, cfg)
+	me, err := metrics.NewEngine(metrics.EngineOptions{MetricsURL: svc.MetricsURL(), DatabasePath: cfg.Database.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer me.Close()
+	env := NewOpsEnv(EnvConfig{Config: cfg, Actor: ops.Actor{User: "tester", Host: "test"},
+		Metrics: func(ctx context.Context) (MetricReader, error) { return SnapshotReader(me.Cycle(ctx)), nil }})
+	rb := mustParse(t, goodHeader+"## Up\n```repops\nmetric: service_up\nabove: 0.5\nstate_not: critical\n```\n"+
+		"## Down\n```repops\nmetric: service_up\nbelow: 0.5\non_failure: continue\n```\n"+
+		"## Missing\n```repops\nmetric: no_such_panel\nstate: ok\non_failure: continue\n```\n")
+	run, err := newEngine(cfg, env).Start(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	want := []Outcome{Passed, Failed, Failed}
+	for i := 0; !run.Done(); i++ {
+		res, err := run.Do(context.Background(), StepInput{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != want[i] {
+			t.Errorf("step %q: %s (%s, %v), want %s", res.Step, res.Outcome, res.Message, res.Err, want[i])
+		}
+		if i == 2 && (res.Err == nil || !strings.Contains(res.Err.Error(), "no data")) {
+			t.Errorf("missing panel: %v", res.Err)
+		}
 	}
 }

@@ -143,3 +143,21 @@ func TestRunbookCommands(t *testing.T) {
 		}
 	})
 }
+
+// A broken runbook in the runbook dir fails every runbook command with
+// the file and line, and no run starts.
+func TestRunbookBrokenOverride(t *testing.T) {
+	_, cfg, stateDir := runbookTestEnv(t)
+	dir := filepath.Join(filepath.Dir(cfg), "runbooks")
+	bad := "---\nid: broken\ntitle: Broken\nseverity: info\nwhen: [x]\n---\n## Go\n```repops\naction: restor\n```\n"
+	if err := os.WriteFile(filepath.Join(dir, "broken.md"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "cli-test", "--yes")
+	if code == 0 || !strings.Contains(errOut, "broken.md:9:") || !strings.Contains(errOut, `unknown action "restor"`) {
+		t.Errorf("code %d: %s", code, errOut)
+	}
+	if runs, _ := runbooks.ListRuns(stateDir); len(runs) != 0 {
+		t.Errorf("%d runs started", len(runs))
+	}
+}
