@@ -214,7 +214,7 @@ func (e *Engine) Resume(runID string, cat *Catalogue) (*Run, error) {
 	if rb == nil || len(rb.Steps) != len(st.Steps) {
 		return nil, fmt.Errorf("resume run %s: its state does not match runbook %s; start a new run", runID, st.RunbookID)
 	}
-	if st.Target != e.env.Target() {
+	if !samePath(st.Target, e.env.Target()) {
 		return nil, fmt.Errorf("resume run %s: it was started on %s, not %s; resume it with --db %s", runID, st.Target, e.env.Target(), st.Target)
 	}
 	lock, err := lockRun(e.opts.StateDir, runID)
@@ -513,6 +513,16 @@ func (r *Run) record(action string, step int, outcome, msg string, figures map[s
 		}
 	}
 	return r.e.env.Record(e)
+}
+
+// samePath compares two database paths once made absolute.
+func samePath(a, b string) bool {
+	if a == b {
+		return true
+	}
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && filepath.Clean(aa) == filepath.Clean(bb)
 }
 
 // finite drops the figures that are NaN or infinite (an unknown or a
