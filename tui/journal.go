@@ -189,7 +189,8 @@ func (v journalView) View() string {
 		b.WriteString(st.Muted.Render("no entries yet: procedures, runbook steps and notes appear here as they happen"))
 		return b.String()
 	}
-	b.WriteString(st.Muted.Render(truncate(fmt.Sprintf("%-8s %-14s %-28s %-9s %s", "time", "who", "action / step", "outcome", "details"), w)))
+	whatW := max(28, min(50, (w-34)/2))
+	b.WriteString(st.Muted.Render(truncate(fmt.Sprintf("%-8s %-14s %-*s %-9s %s", "time", "who", whatW, "action / step", "outcome", "details"), w)))
 	b.WriteString("\n")
 	rows := v.listHeight()
 	off := v.offset
@@ -201,13 +202,13 @@ func (v journalView) View() string {
 		e := v.entries[i]
 		what := e.Action
 		if e.Step != "" {
-			what = e.Runbook + " › " + e.Step
+			what = e.Step + " · " + e.Runbook
 		}
 		details := e.Message
 		if e.Target != "" && details == "" {
 			details = e.Target
 		}
-		line := fmt.Sprintf("%-8s %-14s %-28s ", e.Time.In(v.ctx.Now().Location()).Format("15:04:05"), truncate(e.Actor.User, 14), truncate(what, 28))
+		line := fmt.Sprintf("%-8s %-14s %s ", e.Time.In(v.ctx.Now().Location()).Format("15:04:05"), truncate(e.Actor.User, 14), padRight(what, whatW))
 		b.WriteString(truncate(line, w))
 		b.WriteString(st.State(outcomeState(e.Outcome)).Render(fmt.Sprintf("%-9s", e.Outcome)))
 		b.WriteString(" " + truncate(details, max(0, w-lenRunes(line)-10)))

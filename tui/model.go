@@ -285,6 +285,7 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 	}
 	m.inflight = false
 	m.lastTook = msg.elapsed
+	m.resolveRunbooks(msg.snap.Alerts)
 	m.refreshErr = msg.err
 	if msg.err == nil {
 		m.snap, m.haveSnap = msg.snap, true
@@ -305,6 +306,27 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, m.tickCmd())
 	}
 	return m, tea.Batch(cmds...)
+}
+
+// resolveRunbooks makes sure each alert names a runbook of the catalogue:
+// when the rule's runbook is not in it, the catalogue's best runbook for
+// the rule (runbooks' when:) is offered instead. In-memory lookups only.
+func (m Model) resolveRunbooks(alerts []metrics.AlertStatus) {
+	rb := m.opts.Runbooks
+	if rb == nil {
+		return
+	}
+	for i := range alerts {
+		a := &alerts[i]
+		if a.Runbook != "" {
+			if _, ok := rb.Get(a.Runbook); ok {
+				continue
+			}
+		}
+		if found := rb.ForAlert(a.Rule.Name); len(found) > 0 {
+			a.Runbook = found[0].ID
+		}
+	}
 }
 
 // route delivers an addressed message to its view.

@@ -387,7 +387,11 @@ func TestCmds(t *testing.T) {
 	})
 	t.Run("a source that does not answer gives an error, not a hang", func(t *testing.T) {
 		m := newTestModel(t.TempDir(), func(o *Options) {
-			o.Figures = fakeFigures{cycle: func(ctx context.Context) metrics.Snapshot { <-ctx.Done(); time.Sleep(50 * time.Millisecond); return metrics.Snapshot{} }}
+			o.Figures = fakeFigures{cycle: func(ctx context.Context) metrics.Snapshot {
+				<-ctx.Done()
+				time.Sleep(50 * time.Millisecond)
+				return metrics.Snapshot{}
+			}}
 			o.CycleTimeout = 100 * time.Millisecond
 		})
 		msg := m.cycleCmd(1)().(snapshotMsg)

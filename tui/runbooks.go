@@ -209,20 +209,26 @@ func (v runbooksView) openRunbook(id string, start bool) (runbooksView, tea.Cmd)
 }
 
 func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
-	if v.run != nil && v.state.Status == runbooks.RunRunning {
-		if v.state.RunbookID == v.book.ID {
-			v.mode = rbRun
-			return v, nil
-		}
-		return v, flash(fmt.Sprintf("run %s is still under way: finish or leave it (esc, then s on its last step) first", v.state.RunID), true)
+	if v.running {
+		return v, flash(fmt.Sprintf("a step of %s is running: wait for its result", v.state.RunbookID), true)
+	}
+	if v.run != nil && v.state.Status == runbooks.RunRunning && v.state.RunbookID == v.book.ID {
+		v.mode = rbRun
+		return v, nil
 	}
 	if v.starting {
 		return v, nil
 	}
 	v.starting = true
 	svc, rb, old := v.svc, v.book, v.run
+	pause := v.run != nil && v.state.Status == runbooks.RunRunning
 	return v, addressed(viewRunbooks, func() tea.Msg {
 		if old != nil {
+			// The run under way is paused (resumable with 'repops runbook
+			// resume'), and its lock released.
+			if pause {
+				_ = old.Stop("the operator started runbook " + rb.ID)
+			}
 			old.Close()
 		}
 		run, err := svc.Start(rb)

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/sim"
 )
 
 // defaultDemoPath is where 'repops demo' keeps its database unless --db
@@ -24,6 +27,11 @@ type demoOptions struct {
 	seed    int64
 	summary bool
 	fresh   bool
+	// The simulated service and the console.
+	listen   string
+	speed    float64
+	scenario string
+	refresh  time.Duration
 }
 
 // newDemoCmd builds 'repops demo': a demo database, generated once and
@@ -32,12 +40,20 @@ func newDemoCmd(a *app) *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Create a demo database (or reuse it) and summarise it",
+		Short: "The demo: a demo database, the simulated service on loopback, and the console on them",
 		Long: `Create a demo database with seeded, realistic data: appeals over the last
 two years in every status, negotiation threads with a long tail, ML
 predictions. It is kept at ` + defaultDemoPath + ` (or --db) and reused on the
 next run; --fresh builds it again. repops never overwrites a database it
-did not build as a demo.`,
+did not build as a demo.
+
+Then the simulated reputation service runs in-process on loopback (a free
+port unless --listen), writing to the demo database and serving its
+/metrics, and the console opens on both, with the journal, the lock and
+the backups beside the demo database (` + "`data/demo/state`, `data/demo/backups`" + `)
+unless the config names them. In the console, F1..F8 (or S then a number)
+switch the simulator's scenarios, to rehearse each incident. --summary
+prints the summary of the database instead and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.path = defaultDemoPath
@@ -50,8 +66,12 @@ did not build as a demo.`,
 	f := cmd.Flags()
 	f.IntVar(&o.appeals, "appeals", db.DefaultDemoAppeals, "appeals to generate (1000000 takes well under a minute)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the generator: the same seed gives the same data")
-	f.BoolVar(&o.summary, "summary", false, "print the summary and exit (what the demo does for now)")
+	f.BoolVar(&o.summary, "summary", false, "print the database's summary and exit instead of opening the console")
 	f.BoolVar(&o.fresh, "fresh", false, "build the demo database again even if one exists")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the simulated service's /metrics (loopback; port 0 picks a free one)")
+	f.Float64Var(&o.speed, "speed", 1, "time compression of the simulated service: seconds of traffic per second")
+	f.StringVar(&o.scenario, "scenario", sim.ScenarioNormal, "the simulator's first scenario: "+strings.Join(sim.ScenarioNames(), ", "))
+	f.DurationVar(&o.refresh, "refresh", 0, "the console's refresh interval (default console.refresh_interval, 1s)")
 	return cmd
 }
 
@@ -110,8 +130,60 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 			sum.Took.Seconds(), db.FormatCount(sum.Appeals), db.FormatCount(sum.Messages), db.FormatCount(sum.LargeThreads),
 			db.LargeThreadMessages, db.FormatCount(sum.LargestThread), db.FormatCount(sum.Predictions))
 	}
-	return runDemoSummary(ctx, a, o.path)
+	if o.summary {
+		return runDemoSummary(ctx, a, o.path)
+	}
+	return runDemoConsole(ctx, a, o)
 }
+
+// runDemoConsole runs the simulated service in-process on the demo
+// database and opens the console on both. The console's sources, state
+// dir and backup dir are pointed at the demo unless the config names them,
+// so the demo never writes into an operator's real journal.
+func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
+	cfg := *a.cfg
+	cfg.Database.Path = o.path
+	dir := filepath.Dir(o.path)
+	if cfg.Console.StateDir == "" {
+		cfg.Console.StateDir = filepath.Join(dir, "state")
+	}
+	if cfg.Console.Backup.Dir == "" {
+		cfg.Console.Backup.Dir = filepath.Join(dir, "backups")
+	}
+	if o.refresh > 0 {
+		cfg.Console.RefreshInterval = o.refresh
+	}
+	s, err := sim.New(sim.Options{
+		DBPath: o.path, DB: a.dbOptions(), Listen: o.listen, Speed: o.speed, Scenario: o.scenario,
+		MaxConnections: cfg.Database.MaxConnections, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return err
+	}
+	cfg.Console.Sources.MetricsURL = s.MetricsURL()
+	cfg.Console.Sources.PrometheusURL = ""
+	demoApp := *a
+	demoApp.cfg = &cfg
+
+	simCtx, stopSim := context.WithCancel(ctx)
+	simDone := make(chan error, 1)
+	go func() { simDone <- s.Run(simCtx) }()
+	err = runConsole(ctx, &demoApp, consoleOptions{sim: demoSim{s}})
+	stopSim()
+	if serr := <-simDone; serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// demoSim adapts the simulator to the console's scenario keys.
+type demoSim struct{ s *sim.Sim }
+
+// Scenarios lists the simulator's scenarios, normal first.
+func (d demoSim) Scenarios() []string { return sim.ScenarioNames() }
+
+// SetScenario switches the simulator's scenario.
+func (d demoSim) SetScenario(name string) error { return d.s.SetScenario(name) }
 
 // runDemoSummary prints the one-shot summary of the database at path:
 // schema version, validation result and table sizes. A schema problem

@@ -12,7 +12,7 @@ import (
 func TestDemoCreatesThenReuses(t *testing.T) {
 	dir := migTestEnv(t)
 	t.Setenv("DATABASE_PATH", filepath.Join(dir, "service.db")) // not the demo's
-	out, _, code, err := runRepopsCmd(t, "demo", "--appeals", "400", "--seed", "4")
+	out, _, code, err := runRepopsCmd(t, "demo", "--appeals", "400", "--seed", "4", "--summary")
 	if code != 0 {
 		t.Fatalf("demo: %d %v\n%s", code, err, out)
 	}
@@ -37,7 +37,7 @@ func TestDemoCreatesThenReuses(t *testing.T) {
 	}
 	migAssertSameFiles(t, path, before)
 
-	out, _, code, _ = runRepopsCmd(t, "demo", "--appeals", "300", "--fresh")
+	out, _, code, _ = runRepopsCmd(t, "demo", "--appeals", "300", "--fresh", "--summary")
 	if code != 0 || !strings.Contains(out, "generating the demo database") {
 		t.Errorf("--fresh: %d\n%s", code, out)
 	}
@@ -50,7 +50,7 @@ func TestDemoRefusesNonDemoFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := migFiles(t, path)
-	for _, args := range [][]string{{"demo"}, {"demo", "--fresh"}} {
+	for _, args := range [][]string{{"demo", "--summary"}, {"demo", "--fresh", "--summary"}} {
 		_, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, args...)...)
 		if code == 0 || err == nil || !strings.Contains(err.Error(), "is not a demo database") {
 			t.Errorf("%v: exit %d, %v", args, code, err)
