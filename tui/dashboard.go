@@ -53,6 +53,9 @@ type snapshotMsg struct {
 	lock    *lockView
 	gen     int
 	elapsed time.Duration
+	// spark is each panel's sparkline series from the engine's history
+	// (nil when the source keeps none: the snapshot's Recent is used).
+	spark map[string][]float64
 }
 
 // lockView is the procedure lock as the dashboard shows it.
@@ -72,6 +75,7 @@ type dashboardView struct {
 	err      error
 	snap     metrics.Snapshot
 	lock     *lockView
+	spark    map[string][]float64
 	selected int // index into firing()
 }
 
@@ -91,7 +95,7 @@ func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 			}
 			return v, nil
 		}
-		v.snap, v.err, v.state = msg.snap, msg.err, stateReady
+		v.snap, v.err, v.state, v.spark = msg.snap, msg.err, stateReady, msg.spark
 		if n := len(v.firing()); v.selected >= n {
 			v.selected = max(0, n-1)
 		}
@@ -249,7 +253,11 @@ func (v dashboardView) overview(room int) []string {
 	firing := v.firing()
 	// Room: metrics header+8, alerts header+n, database header+2(+1),
 	// nodes header+n.
-	out = append(out, v.section("Key metrics", ""))
+	right := ""
+	if v.spark != nil {
+		right = "sparklines: " + fmtAge(sparkBucket(v.ctx.Config.Console.RefreshInterval)) + " a cell"
+	}
+	out = append(out, v.section("Key metrics", right))
 	out = append(out, v.panelRows(keyPanels, len(keyPanels))...)
 
 	dbLines := v.dbLines(room >= 24)
@@ -363,7 +371,11 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 			}
 			line += st.State("unknown").Render(truncate(reason, rest))
 		} else if rest >= 4 {
-			line += st.State(state).Render(sparkline(p.Recent, rest))
+			series := p.Recent
+			if sp, ok := v.spark[p.Name]; ok {
+				series = sp
+			}
+			line += st.State(state).Render(sparkline(series, rest))
 		}
 		out = append(out, line)
 	}

@@ -71,6 +71,17 @@ type Options struct {
 	CycleTimeout time.Duration
 }
 
+// sparkFromHistory buckets each panel's history for its sparkline.
+func sparkFromHistory(h Historian, s metrics.Snapshot, bucket time.Duration) map[string][]float64 {
+	points := int(int64(sparkCells)*int64(bucket)/int64(time.Second)) + 1
+	ts := h.HistoryTimes(points)
+	out := make(map[string][]float64, len(s.Panels))
+	for _, p := range s.Panels {
+		out[p.Name] = bucketHistory(h.HistoryN(p.Name, points), ts, bucket, sparkCells)
+	}
+	return out
+}
+
 // tickMsg asks for the next refresh.
 type tickMsg struct{ gen int }
 
@@ -116,6 +127,18 @@ type Model struct {
 	flash      string
 	flashIsErr bool
 	quitArmed  bool
+
+	// frame caches the last drawn screen: a message that changes nothing
+	// (a refresh tick) redraws nothing. ver counts the updates that may
+	// have changed the screen.
+	ver   uint64
+	frame *frameCache
+}
+
+// frameCache is the last screen drawn and the model version it shows.
+type frameCache struct {
+	ver    uint64
+	screen string
 }
 
 // New builds the console. The keys are rebound from the config; a bad
@@ -162,6 +185,7 @@ func New(o Options) (Model, error) {
 		runbooks: newRunbooksView(ctx, o.Runbooks),
 		journal:  newJournalView(ctx, o.Journal, o.Started.Add(-24*time.Hour)),
 		help:     newHelpView(ctx),
+		frame:    &frameCache{ver: ^uint64(0)},
 	}
 	m.gen, m.inflight = 1, true
 	if o.Journal == nil && o.JournalErr != nil {
@@ -204,6 +228,7 @@ func (m *Model) refreshCmd() tea.Cmd {
 // cycleCmd is the refresh of generation gen.
 func (m Model) cycleCmd(gen int) tea.Cmd {
 	fig, lock := m.opts.Figures, m.opts.Lock
+	bucket := sparkBucket(m.refreshInterval())
 	timeout := m.opts.CycleTimeout
 	if timeout <= 0 {
 		timeout = max(2*time.Second, m.ctx.Config.Console.Sources.Timeout+time.Second)
@@ -218,6 +243,9 @@ func (m Model) cycleCmd(gen int) tea.Cmd {
 		select {
 		case s := <-done:
 			out.snap = s
+			if h, ok := fig.(Historian); ok {
+				out.spark = sparkFromHistory(h, s, bucket)
+			}
 		case <-ctx.Done():
 			out.err = fmt.Errorf("the refresh took longer than %s: a source is not answering", timeout)
 		}
@@ -239,6 +267,9 @@ func (m Model) tickCmd() tea.Cmd {
 // Update is the root: global keys and resize, envelopes to their view,
 // everything else to the focused view.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if _, tick := msg.(tickMsg); !tick {
+		m.ver++
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.ctx.Width, m.ctx.Height = max(20, msg.Width), max(5, msg.Height)
@@ -535,7 +566,17 @@ func (m Model) writeScreenCmd() tea.Cmd {
 
 // View draws the banner, the focused view and the key-hints bar.
 func (m Model) View() tea.View {
-	v := tea.NewView(m.render())
+	var screen string
+	switch {
+	case m.frame == nil:
+		screen = m.render()
+	case m.frame.ver == m.ver:
+		screen = m.frame.screen
+	default:
+		screen = m.render()
+		*m.frame = frameCache{ver: m.ver, screen: screen}
+	}
+	v := tea.NewView(screen)
 	v.AltScreen = true
 	v.WindowTitle = "repops " + m.ctx.Config.Environment
 	if m.cmdActive {

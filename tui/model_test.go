@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -473,4 +474,32 @@ func TestSparkline(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestBucketHistory(t *testing.T) {
+	at := func(sec int) time.Time { return time.Unix(int64(sec), 0) }
+	for _, tc := range []struct {
+		name string
+		vals []float64
+		ts   []time.Time
+		want []float64
+	}{
+		{"cells are aligned to the clock", []float64{1, 3, 5, 7}, []time.Time{at(18), at(19), at(20), at(21)}, []float64{2, 6}},
+		{"a cell without data is a gap", []float64{1, nanValue(), 4}, []time.Time{at(5), at(15), at(25)}, []float64{1, nanValue(), 4}},
+		{"at most cells cells", []float64{1, 2, 3, 4}, []time.Time{at(0), at(10), at(20), at(30)}, []float64{3, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := bucketHistory(tc.vals, tc.ts, 10*time.Second, 2+boolInt(tc.name == "a cell without data is a gap"))
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/spf13/cobra"
 
@@ -37,7 +39,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
 	}
-	eo.DBOptions = a.dbOptions()
+	eo.DBOptions = readerDBOptions(a)
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
@@ -75,10 +77,25 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out)}
-	if noColor() {
-		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
+	// 30 frames a second at most: keys still answer within 33 ms, and the
+	// renderer wakes half as often as at the default 60.
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out), tea.WithFPS(30)}
+	// The colour profile is detected once. Inside tmux detection runs
+	// 'tmux info' (a subprocess, tens of milliseconds before the first
+	// frame); lipgloss has already detected stdout's profile when it was
+	// loaded, so that one is reused, and the program is given it rather
+	// than detecting again.
+	env := os.Environ()
+	var profile colorprofile.Profile
+	if a.out == io.Writer(os.Stdout) {
+		profile = lipgloss.Writer.Profile
+	} else {
+		profile = colorprofile.Detect(a.out, env)
 	}
+	if noColor() {
+		profile = colorprofile.Ascii
+	}
+	popts = append(popts, tea.WithColorProfile(profile), tea.WithEnvironment(env))
 	popts = append(popts, o.programOpts...)
 	final, err := tea.NewProgram(m, popts...).Run()
 	if fm, ok := final.(tui.Model); ok {
@@ -88,6 +105,26 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		return fmt.Errorf("console: %w", err)
 	}
 	return nil
+}
+
+// readerCacheKiB is the page cache of each of the console's and status'
+// read-only connections: 8 MiB.
+const readerCacheKiB = 8 << 10
+
+// readerDBOptions are the connection options of the console's and
+// status' read-only connections. Decision: they use a small page cache
+// rather than the config's database.cache_size. The guide's cache_size
+// (100000 pages, about 400 MB) is sized for the service's writer; a
+// monitoring reader that scans the file (table sizes read every page)
+// would otherwise keep hundreds of megabytes per connection resident on
+// the database host. The figures are read with a few indexed queries
+// each refresh, which a small cache serves.
+func readerDBOptions(a *app) db.Options {
+	o := a.dbOptions()
+	if o.CacheSize > 0 || o.CacheSize < -readerCacheKiB {
+		o.CacheSize = -readerCacheKiB
+	}
+	return o
 }
 
 // noColor is the NO_COLOR convention (https://no-color.org): set and not
@@ -138,7 +175,7 @@ func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
 		mu.Lock()
 		defer mu.Unlock()
 		if conn == nil {
-			c, err := a.openRead(ctx)
+			c, err := db.OpenRead(ctx, a.cfg.Database.Path, readerDBOptions(a))
 			if err != nil {
 				return tui.TableReport{}, err
 			}

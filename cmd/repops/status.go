@@ -54,7 +54,7 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 	if err != nil {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
 	}
-	eo.DBOptions = a.dbOptions()
+	eo.DBOptions = readerDBOptions(a)
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
