@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,15 @@ func TestReadConnectionCannotWrite(t *testing.T) {
 		}
 	}
 	before.assertUnchanged(t, path)
+
+	// ATTACH would open another file read-write (creating it): refused.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if _, err := r.ExecContext(ctx, "ATTACH ? AS other", other); err == nil {
+		t.Error("ATTACH through the read connection succeeded")
+	}
+	if _, err := os.Stat(other); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ATTACH through the read connection created %s", other)
+	}
 }
 
 func TestIsDemo(t *testing.T) {

@@ -141,6 +141,10 @@ type connector struct {
 	dsn     string
 	pragmas []string
 	drv     *sqlite3.SQLiteDriver
+	// noAttach forbids ATTACH. mode=ro and query_only bind the main
+	// database only: ATTACH on a read-only connection opens (and creates)
+	// another file read-write. Read connections allow no attached database.
+	noAttach bool
 }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -149,6 +153,9 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	sc := conn.(*sqlite3.SQLiteConn)
+	if c.noAttach {
+		sc.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+	}
 	for _, p := range c.pragmas {
 		if _, err := sc.ExecContext(ctx, p, nil); err != nil {
 			sc.Close()
@@ -161,7 +168,8 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c *connector) Driver() driver.Driver { return c.drv }
 
 // OpenRead opens the database at path for reading only: mode=ro and
-// query_only, so no statement through it can change the file. It never
+// query_only, so no statement through it can change the file, and no
+// ATTACH, so none can open or create another file. It never
 // creates a file. The first read happens here, so a file that is not a
 // usable database fails now with a FileError.
 func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
@@ -177,7 +185,7 @@ func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	if o.CacheSize != 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = %d", o.CacheSize))
 	}
-	return openPool(ctx, path, &connector{dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
+	return openPool(ctx, path, &connector{dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}, noAttach: true}, o)
 }
 
 // OpenWrite opens the database at path for a procedure that writes: WAL,
