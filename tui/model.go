@@ -333,6 +333,10 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 	cmds = append(cmds, c)
 	m.runbooks, c = m.runbooks.Update(msg)
 	cmds = append(cmds, c)
+	if m.focus == viewJournal {
+		// The timeline follows what happens (another operator's steps too).
+		cmds = append(cmds, m.journal.load())
+	}
 	if !m.paused {
 		cmds = append(cmds, m.tickCmd())
 	}
