@@ -333,7 +333,7 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 		p, ok := v.snap.Panel(name)
 		if !ok {
 			if name == "process_cpu" {
-				line := padRight(" CPU (service process)", titleW) + " " + padRight("—", valueW) + " " + padRight("", targetW) + " " +
+				line := padRight(" CPU (service process)", titleW) + " " + fmt.Sprintf("%*s", valueW, "—") + " " + padRight("", targetW) + " " +
 					st.State("unknown").Render(padRight("UNKNOWN", stateW)) + " " + st.Muted.Render("no source reports the service's CPU")
 				out = append(out, truncate(line, w))
 			}
@@ -411,11 +411,17 @@ func (v dashboardView) alertLines(firing []metrics.AlertStatus, limit int) []str
 		state := a.State.String()
 		since := ""
 		if !a.Since.IsZero() {
-			since = fmt.Sprintf("since %s (%s)", v.local(a.Since).Format("15:04"), fmtAge(now.Sub(a.Since)))
+			since = "since " + v.local(a.Since).Format("15:04")
+			if w >= 100 {
+				since += " (" + fmtAge(now.Sub(a.Since)) + ")"
+			}
 		}
 		rb := ""
 		if a.Runbook != "" {
-			rb = "runbook " + a.Runbook
+			rb = a.Runbook
+			if w >= 100 {
+				rb = "runbook " + rb
+			}
 			if i == v.selected && openKey != "" {
 				rb = "[" + openKey + "] " + rb
 			}

@@ -553,7 +553,10 @@ func (v runbooksView) listView() string {
 			obj = "RTO " + fmtAge(rb.Objectives.RTO)
 		}
 		sev := st.State(severityState(rb.Severity)).Render(padRight(rb.Severity, 8))
-		line := mark + padRight(rb.ID, 30) + " " + sev + " " + padRight(rb.Title, max(10, w-62)) + " " + st.Muted.Render(fmt.Sprintf("%2d steps %s", len(rb.Steps), obj))
+		idW := min(30, max(16, w/4))
+		tail := fmt.Sprintf("%2d steps %-8s", len(rb.Steps), obj)
+		titleW := max(10, w-2-idW-1-8-1-1-lipgloss.Width(tail))
+		line := mark + padRight(rb.ID, idW) + " " + sev + " " + padRight(rb.Title, titleW) + " " + st.Muted.Render(tail)
 		lines = append(lines, truncate(line, w))
 	}
 	if len(list) == 0 {
