@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/repops/repops/db"
 )
 
@@ -74,7 +76,13 @@ func ArchivableTables() []string { return []string{ArchiveAppeals, ArchiveMessag
 // ArchiveOptions says what to archive, where, and how gently.
 type ArchiveOptions struct {
 	DBPath string
-	DB     db.Options
+	// DB are the live connection's options. Synchronous defaults to NORMAL
+	// here: in WAL mode a power cut can then undo the last batches, but only
+	// whole batches (each is one transaction), which the next run redoes;
+	// the archive file, whose copies must outlive the deletes, is always
+	// written with synchronous=FULL. CacheSize defaults to 64 MiB: each
+	// batch's deletes touch pages all over the tables' indexes.
+	DB db.Options
 	// ArchiveFile, when set, is a separate SQLite file that receives the
 	// archive tables (created when missing), so that the live file can
 	// shrink. Empty: the archive tables in the live database.
@@ -89,10 +97,14 @@ type ArchiveOptions struct {
 	// (with their messages) and "appeal_negotiation_messages" (the
 	// six-month rule). Empty: both.
 	Tables []string
-	// BatchRows caps the rows of one batch (default 2000); BatchTime caps
-	// one write transaction (default 50 ms; the batch size adapts to stay
-	// near half of it); BatchPause is the pause after each batch (default
-	// 25 ms).
+	// BatchRows caps the rows of one batch (default 2000); BatchTime is
+	// the aim for one write transaction (default 40 ms: the batch size
+	// adapts to it); BatchPause is the least time between two write
+	// transactions (default 20 ms), in which the service's writers, whose
+	// busy handler retries every 20-25 ms after 40 ms of waiting, get the
+	// lock. A writer that finds the lock taken thus waits about BatchTime
+	// plus one retry interval at most: 40 + 13 ms with the defaults
+	// (SQLite's retries come at 33, 53, 78 ms of waiting).
 	BatchRows  int
 	BatchTime  time.Duration
 	BatchPause time.Duration
@@ -132,7 +144,13 @@ type ArchiveResult struct {
 	// LongestTx is the longest write transaction of the run: how long the
 	// service's writers may have waited at most, plus their retry delay.
 	LongestTx time.Duration `json:"longest_tx_ns"`
-	Duration  time.Duration `json:"duration_ns"`
+	// TxTime is the time the run held the write lock, in all; LockWait the
+	// time it waited for the service's transactions to let it have it.
+	TxTime   time.Duration `json:"tx_ns"`
+	LockWait time.Duration `json:"lock_wait_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	// spent is where the time went, by phase, for the benchmark.
+	spent map[string]time.Duration
 	// FreePagesBytes is the free space inside the live file after the run
 	// (reused by new rows; shrink the file with 'repops optimize
 	// incremental-vacuum' or VACUUM); Freed is its growth during the run.
@@ -250,6 +268,18 @@ func (s archiveSpec) colList(prefix string) string {
 	return strings.Join(out, ", ")
 }
 
+// hashExpr is the row checksum of the row with the given column prefix:
+// repops_row_hash over the columns' SQL literals (quote() tells NULL,
+// numbers and text apart and escapes the separator), joined in SQL so that
+// the Go function is called once per row.
+func (s archiveSpec) hashExpr(prefix string) string {
+	out := make([]string, len(s.cols))
+	for i, c := range s.cols {
+		out[i] = "quote(" + prefix + c + ")"
+	}
+	return rowHashFunc + "(" + strings.Join(out, " || ',' || ") + ")"
+}
+
 // same is the condition that archive row c is identical to live row l.
 func (s archiveSpec) same(l, c string) string {
 	out := make([]string, len(s.cols))
@@ -295,6 +325,27 @@ type archiver struct {
 	res      *ArchiveResult
 	byTable  map[string]*ArchiveTableResult
 	rows     int // current batch size (adapts)
+	// lastTxEnd is when the last write transaction ended; batchLongest
+	// the longest write transaction of the current batch.
+	lastTxEnd    time.Time
+	batchLongest time.Duration
+	// compareNext makes the next attempt of a batch compare each row with
+	// its archived copy before deleting it.
+	compareNext bool
+	busyTimeout  time.Duration
+}
+
+// checkpoint copies the WAL into the live file after each batch, PASSIVE
+// (it never waits for, nor blocks, the service's writers), so that the WAL
+// stays small and the service's next commit, which would otherwise run
+// the automatic checkpoint of the batch's pages itself, stays short. It
+// runs between batches, where its time counts towards the pause.
+func (a *archiver) checkpoint(ctx context.Context, final bool) {
+	defer a.spend("checkpoint", time.Now())
+	_, _ = a.conn.ExecContext(ctx, `PRAGMA main.wal_checkpoint(PASSIVE)`)
+	if a.as != "main" {
+		_, _ = a.conn.ExecContext(ctx, `PRAGMA archive.wal_checkpoint(PASSIVE)`)
+	}
 }
 
 // normalize fills defaults and validates what does not need the database.
@@ -320,10 +371,16 @@ func (o *ArchiveOptions) normalize() error {
 		o.BatchRows = 2000
 	}
 	if o.BatchTime <= 0 {
-		o.BatchTime = 50 * time.Millisecond
+		o.BatchTime = 40 * time.Millisecond
 	}
 	if o.BatchPause <= 0 {
-		o.BatchPause = 25 * time.Millisecond
+		o.BatchPause = 20 * time.Millisecond
+	}
+	if o.DB.Synchronous == "" {
+		o.DB.Synchronous = "NORMAL"
+	}
+	if o.DB.CacheSize == 0 {
+		o.DB.CacheSize = -64 << 10 // 64 MiB: the deletes touch every index
 	}
 	if o.ArchiveFile != "" && absPath(o.ArchiveFile) == absPath(o.DBPath) {
 		return fmt.Errorf("archive: the archive file %s is the live database: give another file", o.ArchiveFile)
@@ -443,7 +500,10 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		return fmt.Errorf("archive: %w", err)
 	}
 	a := &archiver{o: o, conn: conn, as: "main", stamp: db.FormatTime(o.Now()), progress: progress, res: res,
-		byTable: map[string]*ArchiveTableResult{}, rows: o.BatchRows}
+		byTable: map[string]*ArchiveTableResult{}, rows: o.BatchRows, busyTimeout: o.DB.BusyTimeout}
+	if a.busyTimeout <= 0 {
+		a.busyTimeout = 5 * time.Second
+	}
 	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
 		res.Tables = append(res.Tables, ArchiveTableResult{Table: s.live, ArchiveTable: s.archive})
 	}
@@ -463,11 +523,20 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 			return fmt.Errorf("archive: %w", err)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS repops_archived (
-		tbl TEXT NOT NULL, id INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID`); err != nil {
+	// The connection checkpoints the WAL itself, between batches (see
+	// checkpoint), rather than at the end of a commit, where the time would
+	// count as the batch's and shrink the next batch for nothing.
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.repops_archived`)
+	defer a.checkpoint(context.Background(), true)
+	for _, t := range []string{"repops_archived", "repops_batch"} {
+		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+t+` (
+			tbl TEXT NOT NULL, id INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID`); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+		defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.`+t)
+	}
 
 	freeBefore, _ := freePageBytes(ctx, conn)
 	var bytesPerRow map[string]float64
@@ -526,7 +595,9 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("archive: stopped after %d batches (run again to resume): %w", a.res.Batches, err)
 		}
+		ts := time.Now()
 		b, err := next(ctx, after, a.rows)
+		a.spend("select", ts)
 		if err != nil {
 			return fmt.Errorf("archive: find the next batch: %w", db.Classify(a.o.DBPath, err))
 		}
@@ -534,20 +605,17 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 			return nil
 		}
 		t0 := time.Now()
-		longest, err := a.moveWithRetry(ctx, b, move)
-		if err != nil {
+		a.batchLongest, a.compareNext = 0, false
+		if err := a.moveWithRetry(ctx, b, move); err != nil {
 			return err
 		}
-		a.adapt(longest)
+		a.adapt(a.batchLongest)
+		a.checkpoint(ctx, false)
 		a.res.Batches++
 		done += b.n
 		after = b.hi
 		a.progress.report(ProgressEvent{Phase: phase, Done: done, Total: total, Unit: "rows",
 			Message: fmt.Sprintf("batch %d: ids %d-%d, %d rows in %s", a.res.Batches, b.lo, b.hi, b.n, time.Since(t0).Round(time.Millisecond))})
-		select {
-		case <-ctx.Done():
-		case <-time.After(a.o.BatchPause):
-		}
 	}
 }
 
@@ -555,45 +623,118 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 // (separate archive file): it is retried.
 var errBatchChanged = errors.New("rows changed between copy and delete")
 
-func (a *archiver) moveWithRetry(ctx context.Context, b batchRange, move func(ctx context.Context, b batchRange) (int64, error)) (time.Duration, error) {
+func (a *archiver) moveWithRetry(ctx context.Context, b batchRange, move func(ctx context.Context, b batchRange) (int64, error)) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		var longest time.Duration
-		t0 := time.Now()
-		_, err = move(ctx, b)
-		longest = time.Since(t0)
-		if err == nil {
-			return longest, nil
+		if _, err = move(ctx, b); !errors.Is(err, errBatchChanged) {
+			return err
 		}
-		if !errors.Is(err, errBatchChanged) {
-			return longest, err
-		}
-		time.Sleep(a.o.BatchPause)
 	}
-	return 0, fmt.Errorf("archive: batch of ids %d-%d: %w three times: the service keeps changing these rows; run again later", b.lo, b.hi, err)
+	return fmt.Errorf("archive: %w, three times: either the service keeps changing these rows (run again later), or an archived row with the same id differs from the live one (compare them; nothing of this batch was deleted)", err)
 }
 
 // adapt sizes the next batch so that its write transaction takes about
-// half of BatchTime.
+// BatchTime.
 func (a *archiver) adapt(took time.Duration) {
 	if took <= 0 {
 		return
 	}
-	target := float64(a.o.BatchTime) / 2
-	n := int(float64(a.rows) * target / float64(took))
+	n := int(float64(a.rows) * float64(a.o.BatchTime) / float64(took))
 	// Grow at most twofold per batch, so one fast batch does not overshoot.
 	n = min(n, 2*a.rows)
 	a.rows = max(16, min(n, a.o.BatchRows))
 }
 
-// tx runs fn in one IMMEDIATE transaction and records its duration.
+// tx runs fn in one IMMEDIATE transaction, at least BatchPause after the
+// previous one ended (work done outside the write lock meanwhile, such as
+// the next batch's checksums, counts towards the pause), and records its
+// duration.
 func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	t0 := time.Now()
-	err := connTx(ctx, a.conn, fn)
-	if d := time.Since(t0); d > a.res.LongestTx {
-		a.res.LongestTx = d
+	if wait := a.o.BatchPause - time.Since(a.lastTxEnd); wait > 0 && !a.lastTxEnd.IsZero() {
+		defer a.spend("pause", time.Now())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
+	tb := time.Now()
+	tx, err := a.begin(ctx)
+	a.res.LockWait += time.Since(tb)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	err = func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				_ = tx.Rollback()
+				panic(p)
+			}
+			if err != nil {
+				_ = tx.Rollback()
+			}
+		}()
+		if err = fn(tx); err != nil {
+			return err
+		}
+		if err = tx.Commit(); err != nil {
+			return fmt.Errorf("archive: commit: %w", db.Classify(a.o.DBPath, err))
+		}
+		return nil
+	}()
+	a.lastTxEnd = time.Now()
+	d := a.lastTxEnd.Sub(t0)
+	a.res.TxTime += d
+	a.batchLongest = max(a.batchLongest, d)
+	a.res.LongestTx = max(a.res.LongestTx, d)
 	return err
+}
+
+// spend adds the time since t0 to phase's total.
+func (a *archiver) spend(phase string, t0 time.Time) {
+	if a.res.spent == nil {
+		a.res.spent = map[string]time.Duration{}
+	}
+	a.res.spent[phase] += time.Since(t0)
+}
+
+// begin starts an IMMEDIATE transaction, retrying every millisecond while
+// another connection holds the write lock, up to the busy timeout. The
+// connection's busy handler is off meanwhile (busy_timeout 0): SQLite's backs off
+// to 20-100 ms sleeps, so a batch would often start long after the
+// service's short transaction ended, and the run would crawl; polling
+// takes the lock as soon as it is free, and the pause after each batch is
+// what leaves room for the service.
+func (a *archiver) begin(ctx context.Context) (*sql.Tx, error) {
+	if _, err := a.conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	defer a.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, a.busyTimeout.Milliseconds()))
+	deadline := time.Now().Add(a.busyTimeout)
+	for {
+		tx, err := a.conn.BeginTx(ctx, nil)
+		if err == nil {
+			return tx, nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("archive: begin a batch: %w", db.Classify(a.o.DBPath, err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked
+	}
+	return strings.Contains(err.Error(), "database is locked")
 }
 
 // Candidate selection: in id order on the primary key (NOT INDEXED keeps
@@ -627,7 +768,11 @@ func (a *archiver) nextMessageBatch(ctx context.Context, after int64, limit int)
 // step is one table's part of a batch: the live rows selected by where
 // (over alias l, with args) move to the archive.
 type step struct {
-	spec  archiveSpec
+	spec archiveSpec
+	// hint follows the live table's alias: NOT INDEXED where the id range
+	// must drive the search (the planner would otherwise prefer an index
+	// on status or time and visit every candidate of the run per batch).
+	hint  string
 	where string
 	args  []any
 }
@@ -638,14 +783,14 @@ func (a *archiver) appealSteps(b batchRange) []step {
 	// Messages first: the foreign key forbids deleting an appeal that still
 	// has messages.
 	return []step{
-		{messagesSpec(), `l.appeal_id IN (SELECT p.id FROM main.appeals p WHERE p.id BETWEEN ? AND ? AND p.status IN ` +
+		{messagesSpec(), "", `l.appeal_id IN (SELECT p.id FROM main.appeals AS p NOT INDEXED WHERE p.id BETWEEN ? AND ? AND p.status IN ` +
 			finalStatuses + ` AND p.created_at < ?)`, []any{b.lo, b.hi, cut}},
-		{appealsSpec(), appealWhere, []any{b.lo, b.hi, cut}},
+		{appealsSpec(), "NOT INDEXED", appealWhere, []any{b.lo, b.hi, cut}},
 	}
 }
 
 func (a *archiver) messageSteps(b batchRange) []step {
-	return []step{{messagesSpec(), `l.id BETWEEN ? AND ? AND l.created_at < ?
+	return []step{{messagesSpec(), "NOT INDEXED", `l.id BETWEEN ? AND ? AND l.created_at < ?
 		AND EXISTS (SELECT 1 FROM main.appeals p WHERE p.id = l.appeal_id AND p.status IN ` + finalStatuses + `)`,
 		[]any{b.lo, b.hi, db.FormatTime(a.o.MessagesBefore)}}}
 }
@@ -658,46 +803,66 @@ func (a *archiver) moveMessageBatch(ctx context.Context, b batchRange) (int64, e
 	return a.moveSteps(ctx, b, a.messageSteps(b))
 }
 
-// copyStep copies a step's rows into the archive, keeping rows already
-// there (a resumed run). It returns the rows inserted.
-func (a *archiver) copyStep(ctx context.Context, tx *sql.Tx, s step) (int64, error) {
-	q := fmt.Sprintf(`INSERT OR IGNORE INTO %s.%s (%s, archived_at) SELECT %s, ? FROM main.%s AS l WHERE %s`,
-		a.as, s.spec.archive, s.spec.colList(""), s.spec.colList("l."), s.spec.live, s.where)
-	r, err := tx.ExecContext(ctx, q, append([]any{a.stamp}, s.args...)...)
+// hashStep records, outside any write transaction, the id and hash of
+// each live row of the step in temp.repops_batch (a write to the
+// connection's temp database only: the service's writers are not held up
+// by it). It returns the rows found.
+func (a *archiver) hashStep(ctx context.Context, s step) (int64, error) {
+	q := fmt.Sprintf(`INSERT INTO temp.repops_batch (tbl, id, h) SELECT ?, l.id, %s FROM main.%s AS l %s WHERE %s`,
+		s.spec.hashExpr("l."), s.spec.live, s.hint, s.where)
+	r, err := a.conn.ExecContext(ctx, q, append([]any{s.spec.live}, s.args...)...)
 	if err != nil {
-		return 0, fmt.Errorf("archive: copy %s ids: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+		return 0, fmt.Errorf("archive: checksum %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
 	}
 	return r.RowsAffected()
 }
 
-// deleteStep records the step's live rows (id and hash) for the final
-// verification, deletes those that have an identical archived copy, and
-// checks that that was all of them.
-func (a *archiver) deleteStep(ctx context.Context, tx *sql.Tx, s step) (want, deleted int64, sum int64, err error) {
-	rec := fmt.Sprintf(`INSERT INTO temp.repops_archived (tbl, id, h) SELECT ?, l.id, %s(%s) FROM main.%s AS l WHERE %s`,
-		rowHashFunc, s.spec.colList("l."), s.spec.live, s.where)
-	r, err := tx.ExecContext(ctx, rec, append([]any{s.spec.live}, s.args...)...)
+// copyStep copies a step's rows into the archive, keeping rows already
+// there (a resumed run). It returns the rows inserted.
+func (a *archiver) copyStep(ctx context.Context, tx *sql.Tx, s step) (int64, error) {
+	q := fmt.Sprintf(`INSERT OR IGNORE INTO %s.%s (%s, archived_at) SELECT %s, ? FROM main.%s AS l %s WHERE %s`,
+		a.as, s.spec.archive, s.spec.colList(""), s.spec.colList("l."), s.spec.live, s.hint, s.where)
+	r, err := tx.ExecContext(ctx, q, append([]any{a.stamp}, s.args...)...)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("archive: record %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+		return 0, fmt.Errorf("archive: copy %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
 	}
-	if want, err = r.RowsAffected(); err != nil {
-		return 0, 0, 0, err
-	}
-	del := fmt.Sprintf(`DELETE FROM main.%s AS l WHERE %s AND EXISTS (SELECT 1 FROM %s.%s AS c WHERE c.id = l.id AND %s)`,
-		s.spec.live, s.where, a.as, s.spec.archive, s.spec.same("l", "c"))
-	r, err = tx.ExecContext(ctx, del, s.args...)
-	if err != nil {
-		return want, 0, 0, fmt.Errorf("archive: delete archived %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
-	}
-	if deleted, err = r.RowsAffected(); err != nil {
-		return want, 0, 0, err
-	}
-	return want, deleted, 0, nil
+	return r.RowsAffected()
 }
 
-// moveSteps moves one batch. In the live database: copy and delete in one
-// transaction. With an archive file: copy and commit, then delete.
+// deleteStep deletes the step's live rows and returns how many. With
+// compare, only rows that have an identical archived copy (column for
+// column) go; without, all of them: the caller has just copied every one
+// in the same transaction.
+func (a *archiver) deleteStep(ctx context.Context, tx *sql.Tx, s step, compare bool) (int64, error) {
+	del := fmt.Sprintf(`DELETE FROM main.%s AS l %s WHERE %s`, s.spec.live, s.hint, s.where)
+	if compare {
+		del += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM %s.%s AS c WHERE c.id = l.id AND %s)`, a.as, s.spec.archive, s.spec.same("l", "c"))
+	}
+	r, err := tx.ExecContext(ctx, del, s.args...)
+	if err != nil {
+		return 0, fmt.Errorf("archive: delete archived %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+	}
+	return r.RowsAffected()
+}
+
+// moveSteps moves one batch: first, outside the write lock, it notes the
+// batch's rows and their hashes; then, in the live database, copy and
+// delete in one transaction, or, with an archive file, copy and commit,
+// then delete. The rows deleted must be exactly the rows noted, or the
+// transaction is rolled back and the batch retried (errBatchChanged).
 func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (int64, error) {
+	if _, err := a.conn.ExecContext(ctx, `DELETE FROM temp.repops_batch`); err != nil {
+		return 0, fmt.Errorf("archive: %w", err)
+	}
+	noted := make([]int64, len(steps))
+	defer a.spend("checksum", time.Now())
+	for i, s := range steps {
+		n, err := a.hashStep(ctx, s)
+		if err != nil {
+			return 0, err
+		}
+		noted[i] = n
+	}
 	inserted := make([]int64, len(steps))
 	copyAll := func(tx *sql.Tx) error {
 		for i, s := range steps {
@@ -709,22 +874,27 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 		}
 		return nil
 	}
-	wants := make([]int64, len(steps))
+	// In the live database, when the copy inserted every row that the
+	// delete then removes, each archived row is the copy made in this very
+	// transaction: the delete need not compare them. Otherwise (rows already
+	// in the archive: a resumed run, or an archive file) it compares each
+	// row with its archived copy.
+	compare := a.as != "main" || a.compareNext
 	deleteAll := func(tx *sql.Tx) error {
 		for i, s := range steps {
-			want, deleted, _, err := a.deleteStep(ctx, tx, s)
+			deleted, err := a.deleteStep(ctx, tx, s, compare)
 			if err != nil {
 				return err
 			}
-			if deleted != want {
-				if a.as != "main" {
-					return fmt.Errorf("batch of ids %d-%d: %s: %d rows to move, %d with an identical archived copy: %w",
-						b.lo, b.hi, s.spec.live, want, deleted, errBatchChanged)
-				}
-				return fmt.Errorf("archive: batch of ids %d-%d: %s: %d rows to move but %d deleted: an archived row with the same id differs (rolled back, nothing moved in this batch; compare the rows in %s and %s)",
-					b.lo, b.hi, s.spec.live, want, deleted, s.spec.live, s.spec.archive)
+			if !compare && deleted != inserted[i] {
+				a.compareNext = true
+				return fmt.Errorf("batch of ids %d-%d: %s: %d rows copied, %d to delete: some were already archived (rolled back, retried comparing them): %w",
+					b.lo, b.hi, s.spec.live, inserted[i], deleted, errBatchChanged)
 			}
-			wants[i] = want
+			if deleted != noted[i] {
+				return fmt.Errorf("batch of ids %d-%d: %s: %d rows to move, %d deleted with an identical archived copy (rolled back): %w",
+					b.lo, b.hi, s.spec.live, noted[i], deleted, errBatchChanged)
+			}
 		}
 		return nil
 	}
@@ -736,23 +906,21 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 			}
 			return deleteAll(tx)
 		})
-	} else {
-		if err = a.tx(ctx, copyAll); err == nil {
-			err = a.tx(ctx, deleteAll)
-		}
+	} else if err = a.tx(ctx, copyAll); err == nil {
+		err = a.tx(ctx, deleteAll)
 	}
 	if err != nil {
 		return 0, err
 	}
+	if _, err := a.conn.ExecContext(ctx, `INSERT INTO temp.repops_archived (tbl, id, h) SELECT tbl, id, h FROM temp.repops_batch`); err != nil {
+		return 0, fmt.Errorf("archive: %w", err)
+	}
 	var moved int64
 	for i, s := range steps {
 		t := a.byTable[s.spec.live]
-		t.Rows += wants[i]
-		if wants[i] > inserted[i] && a.as != "main" {
-			// Copied by an earlier, stopped run (or in an earlier attempt).
-			t.AlreadyArchived += max(0, wants[i]-inserted[i])
-		}
-		moved += wants[i]
+		t.Rows += noted[i]
+		t.AlreadyArchived += max(0, noted[i]-inserted[i])
+		moved += noted[i]
 	}
 	return moved, nil
 }
@@ -768,8 +936,8 @@ func (a *archiver) verify(ctx context.Context) error {
 			s.live).Scan(&liveN, &liveSum); err != nil {
 			return fmt.Errorf("archive: verify: %w", err)
 		}
-		q := fmt.Sprintf(`SELECT count(*), coalesce(sum(%s(%s)), 0) FROM temp.repops_archived AS t JOIN %s.%s AS c ON c.id = t.id WHERE t.tbl = ?`,
-			rowHashFunc, s.colList("c."), a.as, s.archive)
+		q := fmt.Sprintf(`SELECT count(*), coalesce(sum(%s), 0) FROM temp.repops_archived AS t JOIN %s.%s AS c ON c.id = t.id WHERE t.tbl = ?`,
+			s.hashExpr("c."), a.as, s.archive)
 		if err := a.conn.QueryRowContext(ctx, q, s.live).Scan(&archN, &archSum); err != nil {
 			return fmt.Errorf("archive: verify: %w", err)
 		}

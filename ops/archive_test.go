@@ -1,10 +1,14 @@
 package ops
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,6 +212,154 @@ func TestParseCutoff(t *testing.T) {
 			if err != nil || !got.Equal(tc.want) {
 				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
 			}
+		})
+	}
+}
+
+// TestArchiveUnderWriter archives over 200k appeals while a writer keeps
+// inserting, as the service does: no row lost, no writer error.
+func TestArchiveUnderWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200k appeals: skipped with -short")
+	}
+	path := newMaintDB(t)
+	seedAppeals(t, path, seedSpec{Old: 205000, Mid: 2000, New: 1000})
+	wantA, wantM := expectedMoves(t, path)
+	if wantA < 200000 {
+		t.Fatalf("seed: only %d appeals to archive", wantA)
+	}
+	before := countRows(t, path, "")
+	w := startWriter(t, path, 2*time.Millisecond)
+	o := archiveOpts(path, t)
+	// Correctness, not latency, here (that is BenchmarkArchiveVsOneShot):
+	// large batches keep the test short.
+	o.BatchRows, o.BatchTime, o.BatchPause = 20000, 200*time.Millisecond, 5*time.Millisecond
+	res, err := Archive(context.Background(), o, nil)
+	w.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.errs) > 0 {
+		t.Fatalf("the writer saw %d errors, first: %v", len(w.errs), w.errs[0])
+	}
+	if w.appeals == 0 {
+		t.Fatal("the writer wrote nothing during the run")
+	}
+	after := countRows(t, path, "")
+	if got, want := after.appeals+after.archAppeals, before.appeals+w.appeals; got != want {
+		t.Fatalf("appeals: live %d + archive %d = %d; want before %d + new %d = %d", after.appeals, after.archAppeals, got, before.appeals, w.appeals, want)
+	}
+	if got, want := after.messages+after.archMessages, before.messages+w.messages; got != want {
+		t.Fatalf("messages: live %d + archive %d = %d; want before %d + new %d = %d", after.messages, after.archMessages, got, before.messages, w.messages, want)
+	}
+	if after.archAppeals != wantA || after.archMessages != wantM || !res.Verified {
+		t.Fatalf("archived %d appeals, %d messages (verified %v); want %d, %d", after.archAppeals, after.archMessages, res.Verified, wantA, wantM)
+	}
+	integrityOK(t, path)
+	t.Logf("moved %d rows in %d batches in %s; longest write transaction %s; writer: %d transactions, worst latency %s",
+		res.Rows(), res.Batches, res.Duration.Round(time.Millisecond), res.LongestTx.Round(time.Millisecond), w.appeals, w.worst.Round(time.Millisecond))
+}
+
+// The kill test runs the archive in a child process (this test binary,
+// re-executed) and kills it with SIGKILL mid-run.
+const archiveHelperEnv = "REPOPS_ARCHIVE_HELPER"
+
+// TestArchiveHelperProcess is the child of TestArchiveKillResume; it does
+// nothing in a normal test run.
+func TestArchiveHelperProcess(t *testing.T) {
+	if os.Getenv(archiveHelperEnv) != "1" {
+		return
+	}
+	o := archiveOpts(os.Getenv("REPOPS_TEST_DB"), t)
+	o.Recorder.StateDir = os.Getenv("REPOPS_TEST_STATE")
+	o.ArchiveFile = os.Getenv("REPOPS_TEST_ARCHIVE")
+	o.BatchRows = 300
+	o.BatchPause = 5 * time.Millisecond
+	_, err := Archive(context.Background(), o, func(e ProgressEvent) {
+		if e.Phase == "appeals" || e.Phase == "messages" {
+			os.Stdout.WriteString("progress " + e.Phase + "\n")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(0)
+}
+
+func TestArchiveKillResume(t *testing.T) {
+	for _, separate := range []bool{false, true} {
+		name := "archive tables in the live database"
+		if separate {
+			name = "separate archive file"
+		}
+		t.Run(name, func(t *testing.T) {
+			path := newMaintDB(t)
+			seedAppeals(t, path, seedSpec{Old: 20000, Mid: 1500, New: 500})
+			wantA, wantM := expectedMoves(t, path)
+			before := countRows(t, path, "")
+			state := filepath.Join(t.TempDir(), "state")
+			archiveFile := ""
+			if separate {
+				archiveFile = filepath.Join(t.TempDir(), "archive.db")
+			}
+			w := startWriter(t, path, 3*time.Millisecond)
+			defer w.Stop()
+
+			for kill := 0; kill < 2; kill++ {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestArchiveHelperProcess$", "-test.count=1")
+				cmd.Env = append(os.Environ(), archiveHelperEnv+"=1", "REPOPS_TEST_DB="+path,
+					"REPOPS_TEST_STATE="+state, "REPOPS_TEST_ARCHIVE="+archiveFile)
+				out, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd.Stderr = os.Stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				sc := bufio.NewScanner(out)
+				seen := 0
+				for seen < 8+kill*10 && sc.Scan() {
+					if strings.HasPrefix(sc.Text(), "progress") {
+						seen++
+					}
+				}
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				_ = cmd.Wait()
+				if seen < 8+kill*10 {
+					t.Fatalf("the child ended after %d progress lines, before it could be killed", seen)
+				}
+			}
+			mid := countRows(t, path, archiveFile)
+			if mid.archAppeals == 0 || mid.archAppeals >= wantA {
+				t.Fatalf("killed runs archived %d of %d appeals: not mid-run", mid.archAppeals, wantA)
+			}
+
+			o := archiveOpts(path, t)
+			o.Recorder.StateDir, o.ArchiveFile = state, archiveFile
+			res, err := Archive(context.Background(), o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Stop()
+			if len(w.errs) > 0 {
+				t.Fatalf("the writer saw %d errors, first: %v", len(w.errs), w.errs[0])
+			}
+			after := countRows(t, path, archiveFile)
+			if got, want := after.appeals+after.archAppeals, before.appeals+w.appeals; got != want {
+				t.Fatalf("appeals: live %d + archive %d = %d; want %d + %d new", after.appeals, after.archAppeals, got, before.appeals, w.appeals)
+			}
+			if got, want := after.messages+after.archMessages, before.messages+w.messages; got != want {
+				t.Fatalf("messages: live %d + archive %d = %d; want %d + %d new", after.messages, after.archMessages, got, before.messages, w.messages)
+			}
+			if after.archAppeals != wantA || after.archMessages != wantM || !res.Verified {
+				t.Fatalf("archived %d appeals, %d messages (verified %v); want %d, %d", after.archAppeals, after.archMessages, res.Verified, wantA, wantM)
+			}
+			integrityOK(t, path)
+			if separate {
+				integrityOK(t, archiveFile)
+			}
+			t.Logf("resumed: moved %d more rows (%d already copied by the killed run)", res.Rows(), res.Tables[0].AlreadyArchived+res.Tables[1].AlreadyArchived)
 		})
 	}
 }

@@ -173,51 +173,15 @@ func humanBytes(n int64) string {
 }
 
 // rowHashFunc is the SQL name of the row checksum function registered on
-// the archival connection: repops_row_hash(col, ...) is a 32-bit FNV-1a of
-// the columns' types and values, so that sum() over millions of rows stays
-// far from int64 overflow and the sum is independent of row order.
+// the archival connection: repops_row_hash(text) is the 32-bit FNV-1a of
+// its argument (a row's columns as SQL literals, see archiveSpec.hashExpr),
+// so that sum() over billions of rows stays clear of int64 overflow and
+// the sum does not depend on row order.
 const rowHashFunc = "repops_row_hash"
 
-func rowHash(args ...any) int64 {
+func rowHash(s string) int64 {
 	h := fnv.New32a()
-	var tag [1]byte
-	for _, a := range args {
-		switch v := a.(type) {
-		case nil:
-			tag[0] = 'n'
-			h.Write(tag[:])
-		case int64:
-			tag[0] = 'i'
-			h.Write(tag[:])
-			fmt.Fprintf(h, "%d", v)
-		case float64:
-			tag[0] = 'f'
-			h.Write(tag[:])
-			fmt.Fprintf(h, "%g", v)
-		case string:
-			tag[0] = 't'
-			h.Write(tag[:])
-			h.Write([]byte(v))
-		case []byte:
-			tag[0] = 'b'
-			h.Write(tag[:])
-			h.Write(v)
-		case bool:
-			tag[0] = 'i'
-			h.Write(tag[:])
-			if v {
-				h.Write([]byte("1"))
-			} else {
-				h.Write([]byte("0"))
-			}
-		default:
-			tag[0] = '?'
-			h.Write(tag[:])
-			fmt.Fprintf(h, "%v", v)
-		}
-		tag[0] = 0x1f // separator: ("ab","c") differs from ("a","bc")
-		h.Write(tag[:])
-	}
+	h.Write([]byte(s))
 	return int64(h.Sum32())
 }
 
