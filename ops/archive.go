@@ -332,7 +332,7 @@ type archiver struct {
 	// compareNext makes the next attempt of a batch compare each row with
 	// its archived copy before deleting it.
 	compareNext bool
-	busyTimeout  time.Duration
+	busyTimeout time.Duration
 }
 
 // checkpoint copies the WAL into the live file after each batch, PASSIVE
