@@ -30,6 +30,8 @@ func parseCommand(line string) command {
 func commandWords(rb RunbookService, sim Simulator) []string {
 	words := []string{"overview", "appeals", "negotiation", "ml", "infra", "infrastructure", "dashboard",
 		"alerts", "tables", "runbooks", "journal", "help", "pause", "resume", "write", "export", "quit"}
+	// "resume" alone resumes the refresh when it is paused, else the
+	// newest resumable runbook run; "resume RUNID" resumes that run.
 	if rb != nil {
 		for _, r := range rb.List() {
 			words = append(words, "run "+r.ID, "open "+r.ID)
@@ -98,18 +100,25 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 			return m, flash("run what? :run <runbook id> (r lists them)", true)
 		}
 		return m.switchTo(switchViewMsg{to: viewRunbooks, runbook: c.arg, start: true})
+	case "resume":
+		if m.paused && c.arg == "" {
+			m.paused = false
+			if !m.inflight {
+				return m, m.refreshCmd()
+			}
+			return m, nil
+		}
+		mm, cmd := m.switchTo(switchViewMsg{to: viewRunbooks})
+		n := mm.(Model)
+		var rc tea.Cmd
+		n.runbooks, rc = n.runbooks.resumeRun(c.arg)
+		return n, tea.Batch(cmd, rc)
 	case "journal", "log":
 		return m.switchTo(switchViewMsg{to: viewJournal})
 	case "help":
 		return m.switchTo(switchViewMsg{to: viewHelp})
 	case "pause":
 		m.paused = true
-		return m, nil
-	case "resume":
-		m.paused = false
-		if !m.inflight {
-			return m, m.refreshCmd()
-		}
 		return m, nil
 	case "write", "w", "screenshot":
 		return m, m.writeScreenCmd()

@@ -57,6 +57,21 @@ func (f fakeRunbooks) List() []*runbooks.Runbook                      { return f
 func (f fakeRunbooks) Get(id string) (*runbooks.Runbook, bool)        { return f.cat.Get(id) }
 func (f fakeRunbooks) ForAlert(r string) []*runbooks.Runbook          { return f.cat.ForAlert(r) }
 func (f fakeRunbooks) Start(rb *runbooks.Runbook) (RunbookRun, error) { return f.start(rb) }
+func (f fakeRunbooks) Resume(runID string) (RunbookRun, error) {
+	rb, _ := f.cat.Get("restore-from-backup")
+	return f.start(rb)
+}
+
+// fakeSim is a Simulator recording the scenarios asked for.
+type fakeSim struct{ set *[]string }
+
+var _ Simulator = fakeSim{}
+
+func (s fakeSim) Scenarios() []string { return []string{"normal", "appeal-flood", "error-spike"} }
+func (s fakeSim) SetScenario(name string) error {
+	*s.set = append(*s.set, name)
+	return nil
+}
 
 // fakeJournal is a JournalStore in memory.
 type fakeJournal struct {

@@ -86,7 +86,8 @@ func (v helpView) View() string {
 }
 
 const commandHelp = `: commands: overview appeals negotiation ml infra · alerts tables runbooks journal help
-            run <runbook-id> · scenario <name> · pause · write · export · quit`
+            run <runbook-id> · open <runbook-id> · resume [run-id] · scenario <name>
+            pause · resume · write · export · quit`
 
 // writes reports whether binding b starts an action that writes (and so
 // is disabled in read-only mode).

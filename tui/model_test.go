@@ -239,6 +239,49 @@ func TestUpdate(t *testing.T) {
 			t.Fatalf("unknown panel not shown with its reason:\n%s", out)
 		}
 	})
+	t.Run("scenario keys switch the simulator in demo mode", func(t *testing.T) {
+		var set []string
+		m := loaded(t, func(o *Options) { o.Sim = fakeSim{set: &set} })
+		m, cmd := step(t, m, press("f3"))
+		m = drain(t, m, cmd)
+		m, _ = step(t, m, press("S"))
+		if !strings.Contains(plain(m), "Simulator scenarios") {
+			t.Fatalf("no scenario menu:\n%s", plain(m))
+		}
+		m, cmd = step(t, m, press("2"))
+		m = drain(t, m, cmd)
+		if fmt.Sprint(set) != "[error-spike appeal-flood]" || !strings.Contains(plain(m), "scenario appeal-flood") {
+			t.Fatalf("scenarios set %v\n%s", set, plain(m))
+		}
+	})
+	t.Run("scenario keys do nothing outside the demo", func(t *testing.T) {
+		m := loaded(t, nil)
+		m, _ = step(t, m, press("S"))
+		if strings.Contains(plain(m), "Simulator scenarios") {
+			t.Fatal("scenario menu outside the demo")
+		}
+	})
+	t.Run("resume continues a run from the state dir", func(t *testing.T) {
+		m := loaded(t, nil)
+		m, _ = step(t, m, press(":"))
+		m = typeText(t, m, "resume")
+		m, cmd := step(t, m, press("enter"))
+		m = drain(t, m, cmd)
+		if m.runbooks.mode != rbRun || m.runbooks.book == nil || m.runbooks.book.ID != "restore-from-backup" {
+			t.Fatalf("mode %v book %v", m.runbooks.mode, m.runbooks.book)
+		}
+		if !strings.Contains(plain(m), "RTO") {
+			t.Fatalf("no RTO timer for a runbook with an objective:\n%s", plain(m))
+		}
+	})
+	t.Run("mono theme states read as words without colours", func(t *testing.T) {
+		st := NewStyles(Themes()["mono"])
+		for _, s := range []string{st.State("critical").Render("CRITICAL"), st.Badge("warning"), st.Env("production")} {
+			if strings.Contains(s, "38;") || strings.Contains(s, "48;") {
+				t.Errorf("colour in mono: %q", s)
+			}
+		}
+	})
 	t.Run("another operator's procedure is shown", func(t *testing.T) {
 		m := newTestModel(t.TempDir(), nil)
 		m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})

@@ -26,6 +26,9 @@ type RunbookService interface {
 	Get(id string) (*runbooks.Runbook, bool)
 	ForAlert(rule string) []*runbooks.Runbook
 	Start(rb *runbooks.Runbook) (RunbookRun, error)
+	// Resume continues a run kept in the state dir ("" for the newest
+	// resumable one) at the step where it stopped.
+	Resume(runID string) (RunbookRun, error)
 }
 
 // RunbookRun is one run in progress; *runbooks.Run implements it. It is
@@ -58,6 +61,15 @@ func (r RunbookEngine) Get(id string) (*runbooks.Runbook, bool) { return r.Catal
 
 // ForAlert implements RunbookService.
 func (r RunbookEngine) ForAlert(rule string) []*runbooks.Runbook { return r.Catalogue.ForAlert(rule) }
+
+// Resume implements RunbookService.
+func (r RunbookEngine) Resume(runID string) (RunbookRun, error) {
+	run, err := r.Engine.Resume(runID, r.Catalogue)
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
 
 // Start implements RunbookService.
 func (r RunbookEngine) Start(rb *runbooks.Runbook) (RunbookRun, error) {
@@ -208,6 +220,34 @@ func (v runbooksView) openRunbook(id string, start bool) (runbooksView, tea.Cmd)
 	return v, nil
 }
 
+// resumeRun continues a run kept in the state dir: one that a dead
+// process, a quit or a failed step left.
+func (v runbooksView) resumeRun(runID string) (runbooksView, tea.Cmd) {
+	if v.svc == nil {
+		return v, flash("runbooks are not available: the catalogue could not be loaded", true)
+	}
+	if v.running || v.starting {
+		return v, flash("a step is running: wait for its result", true)
+	}
+	v.starting = true
+	svc, old := v.svc, v.run
+	pause := v.run != nil && v.state.Status == runbooks.RunRunning
+	return v, addressed(viewRunbooks, func() tea.Msg {
+		if old != nil {
+			if pause {
+				_ = old.Stop("the operator resumed another run")
+			}
+			old.Close()
+		}
+		run, err := svc.Resume(runID)
+		if err != nil {
+			return runStartedMsg{err: err}
+		}
+		cur, ok := run.Current()
+		return runStartedMsg{run: run, cur: cur, curOK: ok, state: run.State()}
+	})
+}
+
 func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
 	if v.running {
 		return v, flash(fmt.Sprintf("a step of %s is running: wait for its result", v.state.RunbookID), true)
@@ -288,6 +328,9 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 			return v, flash("start runbook: "+msg.err.Error(), true)
 		}
 		v.run, v.cur, v.curOK, v.state = msg.run, msg.cur, msg.curOK, msg.state
+		if rb, ok := v.svc.Get(msg.state.RunbookID); ok && (v.book == nil || v.book.ID != rb.ID) {
+			v.book = rb
+		}
 		v.mode, v.last, v.lastErr, v.note, v.scroll = rbRun, nil, nil, "", 0
 		return v, v.rtoTick()
 	case stepEventMsg:
