@@ -282,6 +282,23 @@ func TestUpdate(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a fleet shows one line per node, a down one as DOWN", func(t *testing.T) {
+		snap := testSnapshot()
+		snap.Nodes = []metrics.Node{
+			{Instance: "rep-1:9090", Up: true, State: metrics.StateOK, Panels: map[string]metrics.Value{metrics.PanelAppealErrorRate: metrics.Known(0.4)}},
+			{Instance: "rep-2:9090", Up: false, State: metrics.StateUnknown},
+			{Instance: "rep-3:9090", Up: true, State: metrics.StateCritical, Panels: map[string]metrics.Value{metrics.PanelAppealErrorRate: metrics.Known(9)}},
+		}
+		m := newTestModel(t.TempDir(), nil)
+		m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+		m, _ = step(t, m, snapshotMsg{gen: 1, snap: snap})
+		out := plain(m)
+		for _, want := range []string{"Nodes", "rep-1:9090", "rep-2:9090", "DOWN", "rep-3:9090", "errors 9 %"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the nodes lack %q:\n%s", want, out)
+			}
+		}
+	})
 	t.Run("another operator's procedure is shown", func(t *testing.T) {
 		m := newTestModel(t.TempDir(), nil)
 		m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})

@@ -325,7 +325,7 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 	case runStartedMsg:
 		v.starting = false
 		if msg.err != nil {
-			return v, flash("start runbook: "+msg.err.Error(), true)
+			return v, flash("runbook: "+msg.err.Error(), true)
 		}
 		v.run, v.cur, v.curOK, v.state = msg.run, msg.cur, msg.curOK, msg.state
 		if rb, ok := v.svc.Get(msg.state.RunbookID); ok && (v.book == nil || v.book.ID != rb.ID) {
