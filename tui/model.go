@@ -22,7 +22,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/repops/repops/config"
@@ -69,17 +68,6 @@ type Options struct {
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
-}
-
-// sparkFromHistory buckets each panel's history for its sparkline.
-func sparkFromHistory(h Historian, s metrics.Snapshot, bucket time.Duration) map[string][]float64 {
-	points := int(int64(sparkCells)*int64(bucket)/int64(time.Second)) + 1
-	ts := h.HistoryTimes(points)
-	out := make(map[string][]float64, len(s.Panels))
-	for _, p := range s.Panels {
-		out[p.Name] = bucketHistory(h.HistoryN(p.Name, points), ts, bucket, sparkCells)
-	}
-	return out
 }
 
 // tickMsg asks for the next refresh.
@@ -209,61 +197,6 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(m.cycleCmd(m.gen), m.runbooks.load())
 }
 
-// refreshInterval is config.Console.RefreshInterval, 1 s by default.
-func (m Model) refreshInterval() time.Duration {
-	if d := m.ctx.Config.Console.RefreshInterval; d > 0 {
-		return d
-	}
-	return time.Second
-}
-
-// refreshCmd runs one engine cycle and reads the lock, bounded by a
-// timeout so that a dead endpoint never stalls the refresh.
-func (m *Model) refreshCmd() tea.Cmd {
-	m.inflight = true
-	m.gen++
-	return m.cycleCmd(m.gen)
-}
-
-// cycleCmd is the refresh of generation gen.
-func (m Model) cycleCmd(gen int) tea.Cmd {
-	fig, lock := m.opts.Figures, m.opts.Lock
-	bucket := sparkBucket(m.refreshInterval())
-	timeout := m.opts.CycleTimeout
-	if timeout <= 0 {
-		timeout = max(2*time.Second, m.ctx.Config.Console.Sources.Timeout+time.Second)
-	}
-	return func() tea.Msg {
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		out := snapshotMsg{gen: gen}
-		done := make(chan metrics.Snapshot, 1)
-		go func() { done <- fig.Cycle(ctx) }()
-		select {
-		case s := <-done:
-			out.snap = s
-			if h, ok := fig.(Historian); ok {
-				out.spark = sparkFromHistory(h, s, bucket)
-			}
-		case <-ctx.Done():
-			out.err = fmt.Errorf("the refresh took longer than %s: a source is not answering", timeout)
-		}
-		if lock != nil {
-			if info, ok, err := lock(); err == nil && ok && info != nil {
-				out.lock = &lockView{Holder: info.Actor.String(), Purpose: info.Purpose, Since: info.Since, PID: info.PID, Stale: info.Stale}
-			}
-		}
-		out.elapsed = time.Since(start)
-		return out
-	}
-}
-
-func (m Model) tickCmd() tea.Cmd {
-	gen := m.gen
-	return tea.Tick(m.refreshInterval(), func(time.Time) tea.Msg { return tickMsg{gen: gen} })
-}
-
 // Update is the root: global keys and resize, envelopes to their view,
 // everything else to the focused view.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -308,60 +241,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onKey(msg)
 	}
 	return m.forward(msg)
-}
-
-func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
-	if msg.gen != m.gen {
-		return m, nil
-	}
-	m.inflight = false
-	m.lastTook = msg.elapsed
-	m.resolveRunbooks(msg.snap.Alerts)
-	m.refreshErr = msg.err
-	if msg.err == nil {
-		m.snap, m.haveSnap = msg.snap, true
-		m.lastRefresh = msg.snap.Time
-		if m.lastRefresh.IsZero() {
-			m.lastRefresh = m.ctx.Now()
-		}
-	}
-	var cmds []tea.Cmd
-	var c tea.Cmd
-	m.dash, c = m.dash.Update(msg)
-	cmds = append(cmds, c)
-	m.alerts, c = m.alerts.Update(msg)
-	cmds = append(cmds, c)
-	m.runbooks, c = m.runbooks.Update(msg)
-	cmds = append(cmds, c)
-	if m.focus == viewJournal {
-		// The timeline follows what happens (another operator's steps too).
-		cmds = append(cmds, m.journal.load())
-	}
-	if !m.paused {
-		cmds = append(cmds, m.tickCmd())
-	}
-	return m, tea.Batch(cmds...)
-}
-
-// resolveRunbooks makes sure each alert names a runbook of the catalogue:
-// when the rule's runbook is not in it, the catalogue's best runbook for
-// the rule (runbooks' when:) is offered instead. In-memory lookups only.
-func (m Model) resolveRunbooks(alerts []metrics.AlertStatus) {
-	rb := m.opts.Runbooks
-	if rb == nil {
-		return
-	}
-	for i := range alerts {
-		a := &alerts[i]
-		if a.Runbook != "" {
-			if _, ok := rb.Get(a.Runbook); ok {
-				continue
-			}
-		}
-		if found := rb.ForAlert(a.Rule.Name); len(found) > 0 {
-			a.Runbook = found[0].ID
-		}
-	}
 }
 
 // route delivers an addressed message to its view.
@@ -628,134 +507,6 @@ func (m Model) render() string {
 	}
 	lines = append(lines, m.hintsBar())
 	return strings.Join(lines, "\n")
-}
-
-func (m Model) scenarioMenu() string {
-	st := m.ctx.Styles
-	lines := []string{st.Title.Render("Simulator scenarios") + st.Muted.Render("  rehearse an incident: the simulated service starts misbehaving"), ""}
-	for i, s := range m.opts.Sim.Scenarios() {
-		cur := ""
-		if s == m.scenario || (m.scenario == "" && s == "normal") {
-			cur = st.Accent.Render("  ◂ now")
-		}
-		lines = append(lines, fmt.Sprintf("  %s  %s%s", st.HintKey.Render(fmt.Sprintf("%d/F%d", i+1, i+1)), s, cur))
-	}
-	lines = append(lines, "", st.Muted.Render("  press a number (or F1…F8 from anywhere); esc closes"))
-	return strings.Join(lines, "\n")
-}
-
-// banner is two lines: environment, database, last refresh, state of the
-// refresh; then the health of each source (a dead one says so).
-func (m Model) banner() []string {
-	st := m.ctx.Styles
-	w := m.ctx.Width
-	cfg := m.ctx.Config
-	left := st.Env(cfg.Environment) + " " + st.Banner.Render("repops") + st.Muted.Render(" · ") + cfg.Database.Path
-	if m.ctx.ReadOnly {
-		left += " " + st.State("warning").Render("[READ-ONLY]")
-	}
-	var right string
-	switch {
-	case m.paused:
-		right = st.State("pending").Render("PAUSED")
-		if !m.lastRefresh.IsZero() {
-			right += st.Muted.Render(" at " + m.lastRefresh.In(m.ctx.Now().Location()).Format("15:04:05"))
-		}
-	case m.lastRefresh.IsZero():
-		right = st.Muted.Render("loading…")
-	default:
-		right = st.Muted.Render("refreshed ") + m.lastRefresh.In(m.ctx.Now().Location()).Format("15:04:05") +
-			st.Muted.Render(" every "+m.refreshInterval().String())
-	}
-	if m.refreshErr != nil {
-		right = st.Error.Render("refresh failed") + " " + right
-	}
-	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
-	line1 := left + spaces(max(1, gap)) + right
-	if gap < 1 {
-		line1 = truncate(left, max(0, w-lipgloss.Width(right)-1)) + " " + right
-	}
-	// Sources.
-	var parts []string
-	if m.refreshErr != nil {
-		parts = append(parts, st.Error.Render(m.refreshErr.Error()))
-	}
-	for _, s := range m.snap.Sources {
-		if s.Up {
-			parts = append(parts, st.State("ok").Render("● ")+s.Name+st.Muted.Render(" up"))
-		} else {
-			reason := s.Err
-			if reason == "" {
-				reason = "not answering"
-			}
-			parts = append(parts, st.State("critical").Render("✖ "+s.Name+" DEAD")+st.Muted.Render(": "+reason))
-		}
-	}
-	if m.scenario != "" {
-		parts = append(parts, st.Accent.Render("scenario "+m.scenario))
-	}
-	line2 := " " + strings.Join(parts, st.Muted.Render("  "))
-	if len(parts) == 0 {
-		line2 = st.Muted.Render(" sources: waiting for the first refresh")
-	}
-	return []string{truncate(line1, w), truncate(line2, w)}
-}
-
-// hintsBar is the bottom line: a flash message, the command line, or the
-// focused view's keys and the global ones.
-func (m Model) hintsBar() string {
-	st := m.ctx.Styles
-	w := m.ctx.Width
-	if m.cmdActive {
-		return truncate(m.cmdline.View(), w)
-	}
-	if m.flash != "" {
-		if m.flashIsErr {
-			return truncate(st.Error.Render(m.flash), w)
-		}
-		return truncate(st.Accent.Render(m.flash), w)
-	}
-	var hints []key.Binding
-	switch m.focus {
-	case viewDashboard:
-		hints = m.dash.Hints()
-	case viewAlerts:
-		hints = m.alerts.Hints()
-	case viewTables:
-		hints = m.tables.Hints()
-	case viewRunbooks:
-		hints = m.runbooks.Hints()
-	case viewJournal:
-		hints = m.journal.Hints()
-	case viewHelp:
-		hints = m.help.Hints()
-	}
-	k := m.ctx.Keys
-	hints = append(hints, k.ShortHelp()...)
-	if m.ctx.Demo {
-		hints = append(hints, k.Scenario)
-	}
-	var parts []string
-	used := 0
-	for _, b := range hints {
-		h := b.Help()
-		if len(b.Keys()) == 0 || h.Key == "" {
-			continue
-		}
-		var s string
-		if !b.Enabled() || (m.ctx.ReadOnly && writes(k, b)) {
-			s = st.HintOff.Render(h.Key+" "+h.Desc) + st.Muted.Render(" (off)")
-		} else {
-			s = st.HintKey.Render(h.Key) + " " + st.HintDesc.Render(h.Desc)
-		}
-		sw := lipgloss.Width(s) + 2
-		if used+sw > w {
-			break
-		}
-		parts = append(parts, s)
-		used += sw
-	}
-	return " " + strings.Join(parts, "  ")
 }
 
 // Close releases what the console holds after the program ends: the lock

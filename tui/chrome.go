@@ -1,0 +1,137 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+)
+
+func (m Model) scenarioMenu() string {
+	st := m.ctx.Styles
+	lines := []string{st.Title.Render("Simulator scenarios") + st.Muted.Render("  rehearse an incident: the simulated service starts misbehaving"), ""}
+	for i, s := range m.opts.Sim.Scenarios() {
+		cur := ""
+		if s == m.scenario || (m.scenario == "" && s == "normal") {
+			cur = st.Accent.Render("  ◂ now")
+		}
+		lines = append(lines, fmt.Sprintf("  %s  %s%s", st.HintKey.Render(fmt.Sprintf("%d/F%d", i+1, i+1)), s, cur))
+	}
+	lines = append(lines, "", st.Muted.Render("  press a number (or F1…F8 from anywhere); esc closes"))
+	return strings.Join(lines, "\n")
+}
+
+// banner is two lines: environment, database, last refresh, state of the
+// refresh; then the health of each source (a dead one says so).
+func (m Model) banner() []string {
+	st := m.ctx.Styles
+	w := m.ctx.Width
+	cfg := m.ctx.Config
+	left := st.Env(cfg.Environment) + " " + st.Banner.Render("repops") + st.Muted.Render(" · ") + cfg.Database.Path
+	if m.ctx.ReadOnly {
+		left += " " + st.State("warning").Render("[READ-ONLY]")
+	}
+	var right string
+	switch {
+	case m.paused:
+		right = st.State("pending").Render("PAUSED")
+		if !m.lastRefresh.IsZero() {
+			right += st.Muted.Render(" at " + m.lastRefresh.In(m.ctx.Now().Location()).Format("15:04:05"))
+		}
+	case m.lastRefresh.IsZero():
+		right = st.Muted.Render("loading…")
+	default:
+		right = st.Muted.Render("refreshed ") + m.lastRefresh.In(m.ctx.Now().Location()).Format("15:04:05") +
+			st.Muted.Render(" every "+m.refreshInterval().String())
+	}
+	if m.refreshErr != nil {
+		right = st.Error.Render("refresh failed") + " " + right
+	}
+	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
+	line1 := left + spaces(max(1, gap)) + right
+	if gap < 1 {
+		line1 = truncate(left, max(0, w-lipgloss.Width(right)-1)) + " " + right
+	}
+	// Sources.
+	var parts []string
+	if m.refreshErr != nil {
+		parts = append(parts, st.Error.Render(m.refreshErr.Error()))
+	}
+	for _, s := range m.snap.Sources {
+		if s.Up {
+			parts = append(parts, st.State("ok").Render("● ")+s.Name+st.Muted.Render(" up"))
+		} else {
+			reason := s.Err
+			if reason == "" {
+				reason = "not answering"
+			}
+			parts = append(parts, st.State("critical").Render("✖ "+s.Name+" DEAD")+st.Muted.Render(": "+reason))
+		}
+	}
+	if m.scenario != "" {
+		parts = append(parts, st.Accent.Render("scenario "+m.scenario))
+	}
+	line2 := " " + strings.Join(parts, st.Muted.Render("  "))
+	if len(parts) == 0 {
+		line2 = st.Muted.Render(" sources: waiting for the first refresh")
+	}
+	return []string{truncate(line1, w), truncate(line2, w)}
+}
+
+// hintsBar is the bottom line: a flash message, the command line, or the
+// focused view's keys and the global ones.
+func (m Model) hintsBar() string {
+	st := m.ctx.Styles
+	w := m.ctx.Width
+	if m.cmdActive {
+		return truncate(m.cmdline.View(), w)
+	}
+	if m.flash != "" {
+		if m.flashIsErr {
+			return truncate(st.Error.Render(m.flash), w)
+		}
+		return truncate(st.Accent.Render(m.flash), w)
+	}
+	var hints []key.Binding
+	switch m.focus {
+	case viewDashboard:
+		hints = m.dash.Hints()
+	case viewAlerts:
+		hints = m.alerts.Hints()
+	case viewTables:
+		hints = m.tables.Hints()
+	case viewRunbooks:
+		hints = m.runbooks.Hints()
+	case viewJournal:
+		hints = m.journal.Hints()
+	case viewHelp:
+		hints = m.help.Hints()
+	}
+	k := m.ctx.Keys
+	hints = append(hints, k.ShortHelp()...)
+	if m.ctx.Demo {
+		hints = append(hints, k.Scenario)
+	}
+	var parts []string
+	used := 0
+	for _, b := range hints {
+		h := b.Help()
+		if len(b.Keys()) == 0 || h.Key == "" {
+			continue
+		}
+		var s string
+		if !b.Enabled() || (m.ctx.ReadOnly && writes(k, b)) {
+			s = st.HintOff.Render(h.Key+" "+h.Desc) + st.Muted.Render(" (off)")
+		} else {
+			s = st.HintKey.Render(h.Key) + " " + st.HintDesc.Render(h.Desc)
+		}
+		sw := lipgloss.Width(s) + 2
+		if used+sw > w {
+			break
+		}
+		parts = append(parts, s)
+		used += sw
+	}
+	return " " + strings.Join(parts, "  ")
+}

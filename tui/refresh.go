@@ -1,0 +1,131 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/repops/repops/metrics"
+)
+
+// refreshInterval is config.Console.RefreshInterval, 1 s by default.
+func (m Model) refreshInterval() time.Duration {
+	if d := m.ctx.Config.Console.RefreshInterval; d > 0 {
+		return d
+	}
+	return time.Second
+}
+
+// refreshCmd runs one engine cycle and reads the lock, bounded by a
+// timeout so that a dead endpoint never stalls the refresh.
+func (m *Model) refreshCmd() tea.Cmd {
+	m.inflight = true
+	m.gen++
+	return m.cycleCmd(m.gen)
+}
+
+// cycleCmd is the refresh of generation gen.
+func (m Model) cycleCmd(gen int) tea.Cmd {
+	fig, lock := m.opts.Figures, m.opts.Lock
+	bucket := sparkBucket(m.refreshInterval())
+	timeout := m.opts.CycleTimeout
+	if timeout <= 0 {
+		timeout = max(2*time.Second, m.ctx.Config.Console.Sources.Timeout+time.Second)
+	}
+	return func() tea.Msg {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		out := snapshotMsg{gen: gen}
+		done := make(chan metrics.Snapshot, 1)
+		go func() { done <- fig.Cycle(ctx) }()
+		select {
+		case s := <-done:
+			out.snap = s
+			if h, ok := fig.(Historian); ok {
+				out.spark = sparkFromHistory(h, s, bucket)
+			}
+		case <-ctx.Done():
+			out.err = fmt.Errorf("the refresh took longer than %s: a source is not answering", timeout)
+		}
+		if lock != nil {
+			if info, ok, err := lock(); err == nil && ok && info != nil {
+				out.lock = &lockView{Holder: info.Actor.String(), Purpose: info.Purpose, Since: info.Since, PID: info.PID, Stale: info.Stale}
+			}
+		}
+		out.elapsed = time.Since(start)
+		return out
+	}
+}
+
+func (m Model) tickCmd() tea.Cmd {
+	gen := m.gen
+	return tea.Tick(m.refreshInterval(), func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+}
+
+// sparkFromHistory buckets each panel's history for its sparkline.
+func sparkFromHistory(h Historian, s metrics.Snapshot, bucket time.Duration) map[string][]float64 {
+	points := int(int64(sparkCells)*int64(bucket)/int64(time.Second)) + 1
+	ts := h.HistoryTimes(points)
+	out := make(map[string][]float64, len(s.Panels))
+	for _, p := range s.Panels {
+		out[p.Name] = bucketHistory(h.HistoryN(p.Name, points), ts, bucket, sparkCells)
+	}
+	return out
+}
+
+func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
+	if msg.gen != m.gen {
+		return m, nil
+	}
+	m.inflight = false
+	m.lastTook = msg.elapsed
+	m.resolveRunbooks(msg.snap.Alerts)
+	m.refreshErr = msg.err
+	if msg.err == nil {
+		m.snap, m.haveSnap = msg.snap, true
+		m.lastRefresh = msg.snap.Time
+		if m.lastRefresh.IsZero() {
+			m.lastRefresh = m.ctx.Now()
+		}
+	}
+	var cmds []tea.Cmd
+	var c tea.Cmd
+	m.dash, c = m.dash.Update(msg)
+	cmds = append(cmds, c)
+	m.alerts, c = m.alerts.Update(msg)
+	cmds = append(cmds, c)
+	m.runbooks, c = m.runbooks.Update(msg)
+	cmds = append(cmds, c)
+	if m.focus == viewJournal {
+		// The timeline follows what happens (another operator's steps too).
+		cmds = append(cmds, m.journal.load())
+	}
+	if !m.paused {
+		cmds = append(cmds, m.tickCmd())
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// resolveRunbooks makes sure each alert names a runbook of the catalogue:
+// when the rule's runbook is not in it, the catalogue's best runbook for
+// the rule (runbooks' when:) is offered instead. In-memory lookups only.
+func (m Model) resolveRunbooks(alerts []metrics.AlertStatus) {
+	rb := m.opts.Runbooks
+	if rb == nil {
+		return
+	}
+	for i := range alerts {
+		a := &alerts[i]
+		if a.Runbook != "" {
+			if _, ok := rb.Get(a.Runbook); ok {
+				continue
+			}
+		}
+		if found := rb.ForAlert(a.Rule.Name); len(found) > 0 {
+			a.Runbook = found[0].ID
+		}
+	}
+}
