@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,9 +102,26 @@ type BackupOptions struct {
 type BackupResult struct {
 	Path     string
 	Manifest Manifest
-	CopyTook time.Duration // the consistent copy, fsync and rename
-	Took     time.Duration // everything, with checksum, checks and retention
-	Removed  []string      // backups deleted by retention
+	// CopyTook is from the start to the copy being on disk: lock, journal
+	// and checks before, the consistent copy and its fsync.
+	CopyTook time.Duration
+	Took     time.Duration // everything, with checksum, checks, rename and retention
+	Phases   BackupPhases
+	Removed  []string // backups deleted by retention
+}
+
+// BackupPhases is where a backup's time went.
+type BackupPhases struct {
+	Prepare time.Duration // journal, lock, file and free-space checks
+	Copy    time.Duration // the backup API's single step (with background writeback)
+	Sync    time.Duration // header fix and the final fsync
+	// Checks is the wall time of the checksum and the SQLite checks, run
+	// side by side; Checksum, QuickCheck and Rows are each one's own time.
+	Checks     time.Duration
+	Checksum   time.Duration
+	QuickCheck time.Duration
+	Rows       time.Duration
+	Finish     time.Duration // manifest, rename, directory fsync, retention
 }
 
 // freeSpace is statfs's bytes available to unprivileged users.
@@ -210,31 +228,48 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 	}()
 
 	progress.report(ProgressEvent{Phase: "copy", Total: sizes.DB, Unit: "bytes", Message: fmt.Sprintf("copying %s (%s) with the online backup API", o.DBPath, db.FormatBytes(sizes.DB))})
-	pages, pageSize, err := copyLiveToFile(ctx, o.DBPath, tmp)
+	phases := BackupPhases{Prepare: time.Since(start)}
+	lc, err := copyLiveToFile(ctx, o.DBPath, tmp)
 	if err != nil {
 		return nil, err
 	}
-	progress.report(ProgressEvent{Phase: "sync", Message: "syncing the copy to disk"})
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return nil, fmt.Errorf("back up: %w", err)
-	}
-	if err := syncPath(tmp); err != nil {
-		return nil, fmt.Errorf("back up: sync %s: %w", tmp, err)
-	}
+	phases.Copy, phases.Sync = lc.Step, lc.Sync
 	copyTook := time.Since(start)
 	o.step("copied")
 
-	// Measure the copy (not the live database, which has moved on).
-	progress.report(ProgressEvent{Phase: "checksum", Message: "checksumming the copy"})
-	sum, size, err := fileSHA256(tmp)
-	if err != nil {
-		return nil, fmt.Errorf("back up: checksum %s: %w", tmp, err)
+	// Measure the copy (not the live database, which has moved on): the
+	// checksum and the SQLite checks read the same file, from the page
+	// cache; they run side by side.
+	progress.report(ProgressEvent{Phase: "verify", Message: "sha256, quick_check and row counts on the copy"})
+	m := Manifest{ManifestVersion: ManifestVersion, Name: name, Source: absPath(o.DBPath), Created: t, Size: lc.Size,
+		PageSize: lc.PageSize, PageCount: lc.Pages, Actor: o.Actor}
+	checkStart := time.Now()
+	var (
+		sum     string
+		size    int64
+		sumErr  error
+		sumTook time.Duration
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := time.Now()
+		sum, size, sumErr = fileSHA256(tmp)
+		sumTook = time.Since(s)
+	}()
+	checkErr := describeCopy(ctx, tmp, &m, &phases)
+	wg.Wait()
+	phases.Checksum, phases.Checks = sumTook, time.Since(checkStart)
+	if sumErr != nil {
+		return nil, fmt.Errorf("back up: checksum %s: %w", tmp, sumErr)
 	}
-	progress.report(ProgressEvent{Phase: "verify", Message: "quick_check and row counts on the copy"})
-	m := Manifest{ManifestVersion: ManifestVersion, Name: name, Source: absPath(o.DBPath), Created: t, Size: size,
-		PageSize: pageSize, PageCount: pages, SHA256: sum, Actor: o.Actor}
-	if err := describeCopy(ctx, tmp, &m); err != nil {
-		return nil, fmt.Errorf("back up: check the copy: %w", err)
+	if size != lc.Size {
+		return nil, fmt.Errorf("back up: %s has %d bytes after the copy, %d were written: is something else writing into %s?", tmp, size, lc.Size, o.Dir)
+	}
+	m.SHA256 = sum
+	if checkErr != nil {
+		return nil, fmt.Errorf("back up: check the copy: %w", checkErr)
 	}
 	if m.QuickCheck != "ok" {
 		return nil, fmt.Errorf("back up: the copy fails quick_check (%s): the live database %s is probably damaged: run 'repops check --full'", m.QuickCheck, o.DBPath)
@@ -254,17 +289,20 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 		return nil, err
 	}
 	o.step("renamed")
-	res = &BackupResult{Path: final, Manifest: m, CopyTook: copyTook}
+	res = &BackupResult{Path: final, Manifest: m, CopyTook: copyTook, Phases: phases}
+	finishStart := time.Now()
 
 	if o.KeepLast > 0 || o.KeepWithin > 0 {
 		progress.report(ProgressEvent{Phase: "retention", Message: "applying the retention"})
 		removed, rerr := applyRetention(o.Dir, final, o.KeepLast, o.KeepWithin, now())
 		res.Removed = removed
 		if rerr != nil {
+			res.Phases.Finish = time.Since(finishStart)
 			err = fmt.Errorf("backup %s is complete, but retention failed: %w", final, rerr)
 			return res, err
 		}
 	}
+	res.Phases.Finish = time.Since(finishStart)
 	res.Took = time.Since(start)
 	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("backup %s: %s in %s", name, db.FormatBytes(size), res.Took.Round(time.Millisecond))})
 	return res, nil
@@ -284,55 +322,18 @@ func (r *BackupResult) figures() map[string]float64 {
 		"seconds": r.Took.Seconds(), "removed": float64(len(r.Removed))}
 }
 
-// copyLiveToFile copies the live database at src into a new file dst
-// through the backup API and leaves dst a self-contained rollback-journal
-// database (no -wal needed to read it). It returns pages and page size.
-func copyLiveToFile(ctx context.Context, src, dst string) (pages, pageSize int64, err error) {
-	r, err := db.OpenRead(ctx, src, db.Options{MaxConns: 1})
-	if err != nil {
-		return 0, 0, fmt.Errorf("back up: %w", err)
-	}
-	defer r.Close()
-	sc, err := r.Conn(ctx)
-	if err != nil {
-		return 0, 0, db.Classify(src, fmt.Errorf("back up %s: %w", src, err))
-	}
-	defer sc.Close()
-	w, err := openNewFile(dst)
-	if err != nil {
-		return 0, 0, fmt.Errorf("back up: %w", err)
-	}
-	defer w.Close()
-	dc, err := w.Conn(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("back up: create %s: %w", dst, db.Classify(dst, err))
-	}
-	defer dc.Close()
-	n, err := backupAPI(ctx, dc, sc)
-	if err != nil {
-		return 0, 0, fmt.Errorf("back up %s: %w", src, db.Classify(src, err))
-	}
-	// The copy carries the source's WAL flag; make it a plain file that
-	// opens anywhere, read-only included, without a -wal beside it.
-	var mode string
-	if err := dc.QueryRowContext(ctx, "PRAGMA journal_mode = DELETE").Scan(&mode); err != nil {
-		return 0, 0, fmt.Errorf("back up: finish %s: %w", dst, db.Classify(dst, err))
-	}
-	if err := dc.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
-		return 0, 0, fmt.Errorf("back up: finish %s: %w", dst, err)
-	}
-	return int64(n), pageSize, nil
-}
-
 // describeCopy fills m's schema version, table figures and quick_check
-// from the database file at path (a backup copy nobody else has open).
-func describeCopy(ctx context.Context, path string, m *Manifest) error {
+// from the database file at path (a backup copy nobody else has open),
+// and ph's QuickCheck and Rows.
+func describeCopy(ctx context.Context, path string, m *Manifest, ph *BackupPhases) error {
 	d, err := openImmutable(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	qs := time.Now()
 	problems, err := db.QuickCheck(ctx, d, 10)
+	ph.QuickCheck = time.Since(qs)
 	if err != nil {
 		return err
 	}
@@ -348,7 +349,9 @@ func describeCopy(ctx context.Context, path string, m *Manifest) error {
 		_ = d.QueryRowContext(ctx, "PRAGMA page_count").Scan(&m.PageCount)
 		_ = d.QueryRowContext(ctx, "PRAGMA page_size").Scan(&m.PageSize)
 	}
+	rs := time.Now()
 	m.Tables, err = tableFigures(ctx, d)
+	ph.Rows = time.Since(rs)
 	return err
 }
 

@@ -90,7 +90,7 @@ func TestRestoreBadInput(t *testing.T) {
 			w.Exec(`CREATE TABLE t (x)`)
 			w.Close()
 			os.Remove(backup)
-			if _, _, err := copyLiveToFile(ctx, other, backup); err != nil {
+			if _, err := copyLiveToFile(ctx, other, backup); err != nil {
 				t.Fatal(err)
 			}
 			m, _ := ReadManifest(backup)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,13 @@ func newBenchDB(b *testing.B, dir string) string {
 			b.Fatal(err)
 		}
 	}
+	// Written with synchronous OFF, the file is still dirty in the page
+	// cache: the first fsync of the live database (the writer's first
+	// checkpoint, in the middle of a measure) would pay for all of it. A
+	// service's database is on disk; so is this one, before any measure.
+	if err := syncPath(path); err != nil {
+		b.Fatal(err)
+	}
 	return path
 }
 
@@ -53,6 +61,8 @@ type latencyWriter struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	lat  []time.Duration
+	at   []time.Time // when each measured insert started
+	t0   time.Time
 	errs int
 	on   bool
 }
@@ -81,6 +91,7 @@ func startLatencyWriter(b *testing.B, path string) *latencyWriter {
 				lw.errs++
 			} else if lw.on {
 				lw.lat = append(lw.lat, d)
+				lw.at = append(lw.at, s)
 			}
 			lw.mu.Unlock()
 			time.Sleep(2 * time.Millisecond)
@@ -89,10 +100,27 @@ func startLatencyWriter(b *testing.B, path string) *latencyWriter {
 	return lw
 }
 
+// slowest describes the n slowest inserts of the last measure: latency
+// and when it started, from the start of the measure.
+func (lw *latencyWriter) slowest(n int) string {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	idx := make([]int, len(lw.lat))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(i, j int) bool { return lw.lat[idx[i]] > lw.lat[idx[j]] })
+	var parts []string
+	for _, i := range idx[:min(n, len(idx))] {
+		parts = append(parts, fmt.Sprintf("%s at +%.2fs", lw.lat[i].Round(time.Millisecond), lw.at[i].Sub(lw.t0).Seconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // measure records latencies only while fn runs; returns worst and p99.
 func (lw *latencyWriter) measure(fn func()) (worst, p99 time.Duration, n int) {
 	lw.mu.Lock()
-	lw.lat, lw.on = nil, true
+	lw.lat, lw.at, lw.on, lw.t0 = nil, nil, true, time.Now()
 	lw.mu.Unlock()
 	fn()
 	lw.mu.Lock()
@@ -190,6 +218,7 @@ func BenchmarkBackupVsCp(b *testing.B) {
 		if berr != nil {
 			b.Fatal(berr)
 		}
+		slow := lw.slowest(3)
 		// Online restore with the writer still running: its worst wait.
 		var rres *RestoreResult
 		var rerr error
@@ -222,6 +251,7 @@ func BenchmarkBackupVsCp(b *testing.B) {
 		}
 
 		mb := float64(res.Manifest.Size) / (1 << 20)
+		ph := res.Phases
 		b.ReportMetric(mb, "MB")
 		b.ReportMetric(cpT.Seconds(), "cp_s")
 		b.ReportMetric(cliT.Seconds(), "sqlite3_backup_s")
@@ -239,12 +269,14 @@ func BenchmarkBackupVsCp(b *testing.B) {
 			"VACUUM INTO + fsync              %8.2f s\n"+
 			"repops backup: copy+fsync        %8.2f s  (%.2fx cp; goal <= 1.3x, and < sqlite3 .backup)\n"+
 			"repops backup: total (+sha256, quick_check, rows) %6.2f s\n"+
-			"writer during backup: worst %s, p99 %s over %d inserts (goal < 50 ms)\n"+
+			"  phases: prepare %.3f, copy (backup API step) %.3f, sync %.3f, checks %.3f (sha256 %.3f | quick_check %.3f + rows %.3f), finish %.3f s\n"+
+			"writer during backup: worst %s, p99 %s over %d inserts (goal < 50 ms); slowest: %s\n"+
 			"restore online (writer running)  %8.2f s, writer's worst insert %s\n"+
 			"restore offline                  %8.2f s\n"+
 			"drill (restore to scratch, verify) %6.2f s, RTO measured %s vs 30m objective (%.4f of it)",
 			mb, cpT.Seconds(), cliT.Seconds(), vacT.Seconds(), res.CopyTook.Seconds(), res.CopyTook.Seconds()/cpT.Seconds(),
-			res.Took.Seconds(), worst.Round(time.Microsecond), p99.Round(time.Microsecond), n,
+			res.Took.Seconds(), ph.Prepare.Seconds(), ph.Copy.Seconds(), ph.Sync.Seconds(), ph.Checks.Seconds(),
+			ph.Checksum.Seconds(), ph.QuickCheck.Seconds(), ph.Rows.Seconds(), ph.Finish.Seconds(), worst.Round(time.Microsecond), p99.Round(time.Microsecond), n, slow,
 			rres.Took.Seconds(), rworst.Round(time.Millisecond), offT.Seconds(), drillT.Seconds(), dres.RTO.Round(time.Millisecond),
 			dres.RTO.Seconds()/(30*60))
 	}

@@ -313,12 +313,9 @@ func safetyCopy(ctx context.Context, src, dst string, online bool) ([]string, er
 	if online {
 		tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
 		removeDBFiles(tmp)
-		if _, _, err := copyLiveToFile(ctx, src, tmp); err == nil {
-			if err := syncPath(tmp); err == nil {
-				if err := os.Rename(tmp, dst); err == nil {
-					os.Chmod(dst, 0o600)
-					return []string{dst}, db.SyncDir(filepath.Dir(dst))
-				}
+		if _, err := copyLiveToFile(ctx, src, tmp); err == nil {
+			if err := os.Rename(tmp, dst); err == nil {
+				return []string{dst}, db.SyncDir(filepath.Dir(dst))
 			}
 		}
 		removeDBFiles(tmp)

@@ -54,15 +54,17 @@ func openImmutable(ctx context.Context, path string) (*sql.DB, error) {
 	return d, nil
 }
 
-// openNewFile opens a connection that creates the file at path, with no
-// rollback journal and no syncs: it is a temp file that is fsynced as a
-// whole and renamed only once complete, so its own journal would only
-// double the writes.
+// openNewFile opens a connection that creates the file at path (or
+// fills an empty one), with no rollback journal, no syncs and an
+// exclusive lock: it is a temp file that is fsynced as a whole and
+// renamed only once complete, so its own journal would only double the
+// writes, and nobody else opens it.
 func openNewFile(path string) (*sql.DB, error) {
 	params := url.Values{}
 	params.Set("mode", "rwc")
 	params.Set("_journal_mode", "OFF")
 	params.Set("_synchronous", "OFF")
+	params.Set("_locking_mode", "EXCLUSIVE")
 	d, err := sql.Open("sqlite3", uri(path, params))
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
