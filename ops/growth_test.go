@@ -14,7 +14,9 @@ func TestGrowthSnapshots(t *testing.T) {
 	path := newMaintDB(t)
 	state := filepath.Join(t.TempDir(), "state")
 	ctx := context.Background()
-	disk := func(dir string) (DiskSpace, error) { return DiskSpace{Dir: dir, Free: 100 << 20, Total: 1 << 30, FS: "x"}, nil }
+	disk := func(dir string) (DiskSpace, error) {
+		return DiskSpace{Dir: dir, Free: 100 << 20, Total: 1 << 30, FS: "x"}, nil
+	}
 	seedAppeals(t, path, seedSpec{New: 500})
 	s1, err := snapshotWith(ctx, path, state, disk, testNow.Add(-48*time.Hour))
 	if err != nil {
