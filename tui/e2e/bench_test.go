@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,7 +97,9 @@ func BenchmarkConsoleIdleVsHtop(b *testing.B) {
 		b.Fatalf("the console is not showing the dashboard:\n%s", screen)
 	}
 
+	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("\nconsole vs htop, 120x40 tmux pane, idle, 1 s refresh, %s window (database %s)\n", window, dbPath)
+	fmt.Printf("load average at the end: %s (%d CPUs)\n", strings.Join(strings.Fields(string(load))[:3], " "), runtime.NumCPU())
 	fmt.Printf("%-34s %12s %12s\n", "figure", "repops", "htop")
 	fmt.Printf("%-34s %12.0f %12.0f\n", "bytes/s to the terminal", results["repops"][0], results["htop"][0])
 	fmt.Printf("%-34s %12.2f %12.2f\n", "CPU seconds per minute", results["repops"][1], results["htop"][1])
