@@ -500,7 +500,9 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		return fmt.Errorf("archive: %w", err)
 	}
 	a := &archiver{o: o, conn: conn, as: "main", stamp: db.FormatTime(o.Now()), progress: progress, res: res,
-		byTable: map[string]*ArchiveTableResult{}, rows: o.BatchRows, busyTimeout: o.DB.BusyTimeout}
+		// The first batch is small (the cache is cold, the rate unknown); adapt
+		// grows the next ones, at most twofold each.
+		byTable: map[string]*ArchiveTableResult{}, rows: min(o.BatchRows, 256), busyTimeout: o.DB.BusyTimeout}
 	if a.busyTimeout <= 0 {
 		a.busyTimeout = 5 * time.Second
 	}

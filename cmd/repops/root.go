@@ -94,6 +94,11 @@ Run with no command to open the console.`,
 		newCheckCmd,
 		newDrillCmd,
 		newJournalCmd,
+		newOptimizeCmd,
+		newIndexesCmd,
+		newDiagnoseCmd,
+		newArchiveCmd,
+		newGrowthCmd,
 	} {
 		root.AddCommand(c(a))
 	}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
+)
+
+// optimizeOptions are the flags of 'repops optimize'.
+type optimizeOptions struct {
+	target        string
+	estimate      bool
+	yes           bool
+	json          bool
+	analysisLimit int
+	stepPages     int
+	maxPages      int64
+}
+
+// newOptimizeCmd is the guide's "Database Optimization", made safe on a
+// live database: the cost first, a typed confirmation for the operations
+// that hold the write lock for long, the lock and the journal.
+func newOptimizeCmd(a *app) *cobra.Command {
+	o := &optimizeOptions{}
+	var opNames []string
+	for _, op := range ops.OptimizeOps() {
+		opNames = append(opNames, string(op))
+	}
+	cmd := &cobra.Command{
+		Use:   "optimize OPERATION",
+		Short: "ANALYZE, PRAGMA optimize, REINDEX, VACUUM, WAL checkpoint, incremental vacuum; cost shown first",
+		Long: `Run one of the guide's database optimisations on the live database:
+
+  analyze                    ANALYZE (with analysis_limit on a database over 256 MiB)
+  optimize                   PRAGMA optimize: analyzes only what needs it
+  reindex                    REINDEX everything, a table or an index (--target)
+  vacuum                     VACUUM: rewrites the file, returns its free pages
+  checkpoint                 PRAGMA wal_checkpoint(TRUNCATE): empties the WAL
+  enable-incremental-vacuum  auto_vacuum = INCREMENTAL (needs one VACUUM)
+  incremental-vacuum         frees pages in short steps (a few ms of lock each)
+
+Before it runs it shows what it costs: how long it holds the write lock (the
+service's writers wait that long), the space it needs and where (VACUUM: up to
+twice the database in the temp dir, $SQLITE_TMPDIR), and the cheaper way when
+there is one. It refuses when the free space is not enough. vacuum, reindex and
+enable-incremental-vacuum ask for the database's file name to be typed unless
+--yes. --estimate shows the cost only.`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: opNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runOptimize(cmd.Context(), a, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.target, "target", "", "table or index for analyze and reindex (default: all)")
+	f.BoolVar(&o.estimate, "estimate", false, "show the cost and change nothing")
+	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
+	f.BoolVar(&o.json, "json", false, "print the cost and result as JSON")
+	f.IntVar(&o.analysisLimit, "analysis-limit", 0, "PRAGMA analysis_limit for analyze (0: 1000 over 256 MiB; -1: none)")
+	f.IntVar(&o.stepPages, "step-pages", 0, "pages freed per incremental-vacuum step (default 256)")
+	f.Int64Var(&o.maxPages, "max-pages", 0, "stop incremental-vacuum after this many pages (default: all free pages)")
+	return cmd
+}
+
+// optimizeNeedsConfirm says which optimisations that ask for a typed confirmation.
+func optimizeNeedsConfirm(op ops.OptimizeOp) bool {
+	return op == ops.OpVacuum || op == ops.OpReindex || op == ops.OpEnableIncremental
+}
+
+func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) error {
+	oo := ops.OptimizeOptions{DBPath: a.cfg.Database.Path, DB: a.dbOptions(), Op: ops.OptimizeOp(op), Target: o.target,
+		AnalysisLimit: o.analysisLimit, IncrementalPages: o.stepPages, MaxIncrementalPages: o.maxPages,
+		Recorder: ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}}
+	if !o.estimate && a.readOnly {
+		return errReadOnlyMode
+	}
+	cost, err := ops.EstimateCost(ctx, oo)
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	if o.json && o.estimate {
+		return printMaintJSON(a.out, cost)
+	}
+	if !o.json {
+		printCost(a.out, cost)
+	}
+	if o.estimate {
+		return nil
+	}
+	if cost.SpaceError != "" {
+		return withCode(exitFailure, fmt.Errorf("optimize %s refused: %s", op, cost.SpaceError))
+	}
+	if optimizeNeedsConfirm(oo.Op) && !o.yes {
+		what := fmt.Sprintf("This runs %s on the live database %s, holding the write lock about %s.", op, oo.DBPath, cost.LockHold.Round(time.Millisecond))
+		if err := confirmMaintenance(a, what); err != nil {
+			return err
+		}
+	}
+	res, err := ops.Optimize(ctx, oo, func(e ops.ProgressEvent) {
+		if e.Message != "" && !o.json {
+			fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
+		}
+	})
+	if o.json && res != nil {
+		if jerr := printMaintJSON(a.out, res); jerr != nil {
+			return jerr
+		}
+	} else if res != nil {
+		fmt.Fprintf(a.out, "%s\n", res.Message)
+		fmt.Fprintf(a.out, "  took %s; file %s -> %s, WAL %s -> %s\n", res.Took.Round(time.Millisecond),
+			db.FormatBytes(res.Before.DB), db.FormatBytes(res.After.DB), db.FormatBytes(res.Before.WAL), db.FormatBytes(res.After.WAL))
+	}
+	if err == nil && res != nil && res.Busy {
+		return withCode(exitWarning, fmt.Errorf("%s", res.Message))
+	}
+	return err
+}
+
+// printCost writes a cost estimate in a few lines.
+func printCost(w io.Writer, c ops.Cost) {
+	target := ""
+	if c.Target != "" {
+		target = " " + c.Target
+	}
+	fmt.Fprintf(w, "%s%s: cost before it runs\n", c.Op, target)
+	fmt.Fprintf(w, "  database   %s (%s in use, %s free pages; auto_vacuum %s)\n",
+		db.FormatBytes(c.DBBytes), db.FormatBytes(c.InUseBytes), db.FormatBytes(c.FreeBytes), c.AutoVacuum)
+	switch {
+	case !c.BlocksWriters:
+		fmt.Fprintf(w, "  write lock none\n")
+	case c.Steps > 0:
+		fmt.Fprintf(w, "  write lock ~%s per step, %d steps, ~%s in all: writers wait at most one step\n",
+			c.LockHold.Round(time.Millisecond), c.Steps, c.Total.Round(time.Millisecond))
+	default:
+		fmt.Fprintf(w, "  write lock ~%s in one hold: the service's writers wait that long\n", c.LockHold.Round(time.Millisecond))
+	}
+	for _, s := range c.Space {
+		fmt.Fprintf(w, "  space      %s in %s: %s\n", db.FormatBytes(s.Bytes), s.Dir, s.What)
+	}
+	seen := map[string]bool{}
+	for _, f := range c.Free {
+		if !seen[f.Dir] {
+			seen[f.Dir] = true
+			fmt.Fprintf(w, "  free       %s in %s\n", db.FormatBytes(f.Free), f.Dir)
+		}
+	}
+	if c.SpaceError != "" {
+		fmt.Fprintf(w, "  REFUSED    %s\n", c.SpaceError)
+	}
+	if c.Cheaper != "" {
+		fmt.Fprintf(w, "  cheaper    %s\n", c.Cheaper)
+	}
+	fmt.Fprintf(w, "  estimate   %s\n", c.Basis)
+}
+
+// confirmMaintenance asks for the database's file name to be typed; the
+// default, and anything else, cancels.
+func confirmMaintenance(a *app, what string) error {
+	base := filepath.Base(a.cfg.Database.Path)
+	fmt.Fprintf(a.err, "%s\nType the database's name (%s) to go on, anything else cancels: ", what, base)
+	line, _ := bufio.NewReader(a.in).ReadString('\n')
+	if strings.TrimSpace(line) != base {
+		fmt.Fprintln(a.err)
+		return withCode(exitFailure, fmt.Errorf("cancelled: the answer %q is not %q; nothing was changed", strings.TrimSpace(line), base))
+	}
+	return nil
+}
+
+// printMaintJSON writes v indented.
+func printMaintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
