@@ -387,6 +387,17 @@ func restoreOffline(ctx context.Context, dbPath, backup string, exists bool, ste
 // write transaction on the live database, during which the service's
 // writers wait on their busy timeout and its readers go on reading their
 // snapshot; their connections stay valid and see the restored data next.
+//
+// Decision: one step, not Step(N) with pauses. SQLite keeps the
+// destination's write lock from the first step to the last, so pauses
+// would only lengthen the writers' wait (measured on 505 MB: no insert
+// of the writer completed during a 2.6 s chunked restore, against a
+// 2.9 s single step), and a half-restored database is never visible
+// either way (readers see the old one until the commit). The backup is
+// read through mmap. Writing the -wal back in the background while the
+// step runs (as Backup does for its copy) did not shorten the writer's
+// wait in measures (3.6 to 4.9 s steps against 2.9 to 7 s without, on a
+// shared 2-core machine): the wait is the whole step, whatever its fsyncs.
 func restoreOnline(ctx context.Context, dbPath, backup string, busy time.Duration) error {
 	w, err := db.OpenWrite(ctx, dbPath, db.Options{BusyTimeout: busy})
 	if err != nil {
@@ -408,6 +419,9 @@ func restoreOnline(ctx context.Context, dbPath, backup string, busy time.Duratio
 		return fmt.Errorf("restore online: %w", err)
 	}
 	defer sc.Close()
+	if _, err := sc.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", copyMmapSize)); err != nil {
+		return fmt.Errorf("restore online: %w", err)
+	}
 	if _, err := backupAPI(ctx, dc, sc); err != nil {
 		return fmt.Errorf("restore online into %s: %w", dbPath, db.Classify(dbPath, err))
 	}
