@@ -99,6 +99,12 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 	cmds = append(cmds, c)
 	m.runbooks, c = m.runbooks.Update(msg)
 	cmds = append(cmds, c)
+	if m.focus == viewTables && !m.tables.loading && m.tables.state == stateReady && m.ctx.Now().Sub(m.tables.at) >= time.Minute {
+		// Sizes take a scan of the file: once a minute while the view is
+		// open, which also gives the growth column its figures.
+		m.tables.loading = true
+		cmds = append(cmds, m.tables.load())
+	}
 	if m.focus == viewJournal {
 		// The timeline follows what happens (another operator's steps too).
 		cmds = append(cmds, m.journal.load())

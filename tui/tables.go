@@ -128,7 +128,7 @@ func (v tablesView) View() string {
 	st := v.ctx.Styles
 	w, h := v.ctx.Width, v.ctx.bodyHeight()
 	head := st.Title.Render("Tables") + st.Muted.Render("  rows, bytes on disk, growth since first measured, indexes")
-	if v.state == stateLoading || v.loading {
+	if v.state == stateLoading || (v.loading && v.state != stateReady) {
 		return head + "\n" + st.Muted.Render("measuring table sizes (a full scan of the file: seconds on a large database)…")
 	}
 	if v.state == stateError {
