@@ -112,7 +112,7 @@ func TestRestoreBadInput(t *testing.T) {
 			os.WriteFile(live, []byte(strings.Repeat("garbage\n", 100)), 0o600)
 			return live
 		}, false, "", true},
-		{"corrupt backup with --force", func(t *testing.T, live, backup string) string {
+		{"corrupt backup with AcceptFailedVerification", func(t *testing.T, live, backup string) string {
 			b, _ := os.ReadFile(ManifestPath(backup))
 			os.WriteFile(ManifestPath(backup), b[:10], 0o600)
 			return live
@@ -128,7 +128,7 @@ func TestRestoreBadInput(t *testing.T) {
 			}
 			target := c.setup(t, live, b.Path)
 			before, _ := os.ReadFile(target)
-			res, err := Restore(ctx, RestoreOptions{DBPath: target, Backup: b.Path, Mode: RestoreOffline, Force: c.force}, nil)
+			res, err := Restore(ctx, RestoreOptions{DBPath: target, Backup: b.Path, Mode: RestoreOffline, AcceptFailedVerification: c.force}, nil)
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)

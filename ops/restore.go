@@ -36,8 +36,11 @@ type RestoreOptions struct {
 	DBPath string // the live database (may be missing: offline only)
 	Backup string // path of the backup file (see ResolveBackup)
 	Mode   string // RestoreAuto (default), RestoreOnline or RestoreOffline
-	// Force restores a backup that fails verification.
-	Force bool
+	// AcceptFailedVerification restores a backup that fails verification
+	// (the operator's explicit choice, for when no sound backup is left).
+	// It has nothing to do with the procedure lock: breaking another
+	// operator's lock is the caller's BreakLock.
+	AcceptFailedVerification bool
 	// SafetyDir receives the safety copy of the current database; default
 	// the backup's directory.
 	SafetyDir string
@@ -88,8 +91,8 @@ type RestoreResult struct {
 
 // Restore replaces the database at o.DBPath with the backup o.Backup,
 // safely: it verifies the backup (checksum against the manifest,
-// integrity_check, schema) and refuses a failing one unless o.Force;
-// takes a safety copy of the current database first, even a corrupt one;
+// integrity_check, schema) and refuses a failing one unless
+// o.AcceptFailedVerification; takes a safety copy of the current database first, even a corrupt one;
 // then restores offline (temp file in the same dir, fsync, stale -wal,
 // -shm, -journal removed, rename, dir fsync; refused while another
 // process has the file open) or online (the backup API into the live
@@ -123,7 +126,7 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 		return nil, err
 	}
 	defer closeJ()
-	done := journalRun(jr, o.Actor, "restore", o.DBPath, map[string]any{"backup": o.Backup, "mode": o.Mode, "force": o.Force})
+	done := journalRun(jr, o.Actor, "restore", o.DBPath, map[string]any{"backup": o.Backup, "mode": o.Mode, "accept_failed_verification": o.AcceptFailedVerification})
 	defer func() { done(res.figures(), err) }()
 
 	// The target: a database file, or a missing one in an existing dir.
@@ -151,8 +154,8 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	res.Verify = v
-	if !v.OK() && !o.Force {
-		return res, fmt.Errorf("restore: backup %s fails verification (%s): choose another backup ('repops backups'), or --force to restore it anyway; nothing was changed",
+	if !v.OK() && !o.AcceptFailedVerification {
+		return res, fmt.Errorf("restore: backup %s fails verification (%s): choose another backup ('repops backups'), or --accept-failed-verification to restore it anyway; nothing was changed",
 			filepath.Base(o.Backup), strings.Join(v.Problems, "; "))
 	}
 	step("verified")

@@ -23,6 +23,7 @@ type archiveOptions struct {
 	batchTime         time.Duration
 	batchPause        time.Duration
 	yes               bool
+	force             bool // break another operator's lock
 	json              bool
 }
 
@@ -66,6 +67,7 @@ Ages: 8760h, 365d, 26w, 6mo, 1y; or a UTC date: 2025-01-31.`,
 	f.DurationVar(&o.batchTime, "batch-time", 0, "aim for one write transaction (default 40ms)")
 	f.DurationVar(&o.batchPause, "batch-pause", 0, "pause between write transactions (default console.archive.batch_pause)")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
+	f.BoolVar(&o.force, "force", false, forceUsage)
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -132,10 +134,15 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 			return err
 		}
 	}
-	res, err := ops.Archive(ctx, ao, func(e ops.ProgressEvent) {
-		if !o.json && e.Message != "" && (e.Total == 0 || e.Done == 0 || e.Done == e.Total || e.Done%20000 < 2000) {
-			fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
-		}
+	var res *ops.ArchiveResult
+	err = runBreakingLock(a, ao.Recorder.Actor, o.force, func() error {
+		var err error
+		res, err = ops.Archive(ctx, ao, func(e ops.ProgressEvent) {
+			if !o.json && e.Message != "" && (e.Total == 0 || e.Done == 0 || e.Done == e.Total || e.Done%20000 < 2000) {
+				fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
+			}
+		})
+		return err
 	})
 	if res != nil {
 		if o.json {

@@ -14,7 +14,8 @@ import (
 
 // backupOptions are the flags of 'repops backup'.
 type backupOptions struct {
-	dir string
+	dir   string
+	force bool // break another operator's lock
 }
 
 // newBackupCmd takes an online backup of the live database.
@@ -34,13 +35,15 @@ the database) as architect_<UTC>.db with a manifest NAME.json (size, pages,
 sha256, schema version, rows per table, quick_check). The copy is written
 under a temporary name and renamed only when complete. Then the retention
 (console.backup.keep_last, keep_within) removes older backups. Allowed in
-read-only mode: the live database is only read.`,
+read-only mode: the live database is only read. --force breaks another
+operator's procedure lock (journaled).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd.Context(), a, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.dir, "dir", "", "backup dir (overrides console.backup.dir)")
+	cmd.Flags().BoolVar(&o.force, "force", false, forceUsage)
 	return cmd
 }
 
@@ -49,11 +52,17 @@ func runBackup(ctx context.Context, a *app, o *backupOptions) error {
 	if dir == "" {
 		dir = a.cfg.BackupDir()
 	}
-	res, err := ops.Backup(ctx, ops.BackupOptions{
-		DBPath: a.cfg.Database.Path, Dir: dir, StateDir: a.cfg.StateDir(),
-		KeepLast: a.cfg.Console.Backup.KeepLast, KeepWithin: a.cfg.Console.Backup.KeepWithin,
-		Actor: ops.CurrentActor(""),
-	}, recoveryProgress(a.err))
+	actor := ops.CurrentActor("")
+	var res *ops.BackupResult
+	err := runBreakingLock(a, actor, o.force, func() error {
+		var err error
+		res, err = ops.Backup(ctx, ops.BackupOptions{
+			DBPath: a.cfg.Database.Path, Dir: dir, StateDir: a.cfg.StateDir(),
+			KeepLast: a.cfg.Console.Backup.KeepLast, KeepWithin: a.cfg.Console.Backup.KeepWithin,
+			Actor: actor,
+		}, recoveryProgress(a.err))
+		return err
+	})
 	if res != nil {
 		m := res.Manifest
 		fmt.Fprintf(a.out, "backup %s\n", res.Path)

@@ -21,6 +21,7 @@ type optimizeOptions struct {
 	target        string
 	estimate      bool
 	yes           bool
+	force         bool // break another operator's lock
 	json          bool
 	analysisLimit int
 	stepPages     int
@@ -65,6 +66,7 @@ enable-incremental-vacuum ask for the database's file name to be typed unless
 	f.StringVar(&o.target, "target", "", "table or index for analyze and reindex (default: all)")
 	f.BoolVar(&o.estimate, "estimate", false, "show the cost and change nothing")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
+	f.BoolVar(&o.force, "force", false, forceUsage)
 	f.BoolVar(&o.json, "json", false, "print the cost and result as JSON")
 	f.IntVar(&o.analysisLimit, "analysis-limit", 0, "PRAGMA analysis_limit for analyze (0: 1000 over 256 MiB; -1: none)")
 	f.IntVar(&o.stepPages, "step-pages", 0, "pages freed per incremental-vacuum step (default 256)")
@@ -106,10 +108,15 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 			return err
 		}
 	}
-	res, err := ops.Optimize(ctx, oo, func(e ops.ProgressEvent) {
-		if e.Message != "" && !o.json {
-			fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
-		}
+	var res *ops.OptimizeResult
+	err = runBreakingLock(a, oo.Recorder.Actor, o.force, func() error {
+		var err error
+		res, err = ops.Optimize(ctx, oo, func(e ops.ProgressEvent) {
+			if e.Message != "" && !o.json {
+				fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
+			}
+		})
+		return err
 	})
 	if o.json && res != nil {
 		if jerr := printMaintJSON(a.out, res); jerr != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -19,8 +18,10 @@ type restoreOptions struct {
 	latest  bool
 	online  bool
 	offline bool
-	force   bool
-	yes     bool
+	force   bool // break another operator's lock
+	// acceptFailed restores a backup that fails verification.
+	acceptFailed bool
+	yes          bool
 }
 
 // newRestoreCmd restores the live database from a backup, safely.
@@ -31,7 +32,8 @@ func newRestoreCmd(a *app) *cobra.Command {
 		Short: "Restore the database from a backup: verified, with a safety copy, online or offline",
 		Long: `Restore the live database from a backup (a NAME from 'repops backups', or
 --latest). The backup is verified first (sha256 against its manifest,
-integrity_check, schema) and a failing one is refused unless --force. The
+integrity_check, schema) and a failing one is refused unless
+--accept-failed-verification (for when no sound backup is left). The
 current database is copied aside first, even a corrupt one, as
 NAME.pre-restore-<UTC> in the backup dir. Then:
   --offline  (service stopped) replace the file: temp file, fsync, stale
@@ -44,7 +46,8 @@ Default: online when another process has the file open, offline otherwise.
 Afterwards: quick_check, schema validation, rows per table, and the rows of
 the replaced database newer than the backup (what was lost).
 Asks for the database's file name to be typed unless --yes; refused in
-read-only mode. --force also breaks another operator's lock (journaled).`,
+read-only mode. --force breaks another operator's procedure lock (journaled)
+and does nothing else.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
@@ -59,7 +62,8 @@ read-only mode. --force also breaks another operator's lock (journaled).`,
 	f.BoolVar(&o.latest, "latest", false, "restore the newest backup")
 	f.BoolVar(&o.online, "online", false, "restore into the live database through the backup API (service running)")
 	f.BoolVar(&o.offline, "offline", false, "replace the database file (service stopped)")
-	f.BoolVar(&o.force, "force", false, "restore a backup that fails verification; break another operator's lock")
+	f.BoolVar(&o.force, "force", false, forceUsage)
+	f.BoolVar(&o.acceptFailed, "accept-failed-verification", false, "restore the backup even though it fails verification (checksum, integrity_check, schema)")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
 	return cmd
 }
@@ -102,30 +106,18 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 			return withCode(exitFailure, fmt.Errorf("restore cancelled: the answer %q is not %q; nothing was changed", strings.TrimSpace(line), base))
 		}
 	}
-	ro := ops.RestoreOptions{DBPath: dbPath, Backup: backup, Mode: mode, Force: o.force,
+	ro := ops.RestoreOptions{DBPath: dbPath, Backup: backup, Mode: mode, AcceptFailedVerification: o.acceptFailed,
 		StateDir: a.cfg.StateDir(), Actor: actor}
-	res, err := ops.Restore(ctx, ro, recoveryProgress(a.err))
-	if errors.Is(err, ops.ErrLockHeld) && o.force {
-		fmt.Fprintf(a.err, "breaking the lock: %v\n", err)
-		if err := breakLockJournaled(a, actor); err != nil {
-			return err
-		}
+	var res *ops.RestoreResult
+	err = runBreakingLock(a, actor, o.force, func() error {
+		var err error
 		res, err = ops.Restore(ctx, ro, recoveryProgress(a.err))
-	}
+		return err
+	})
 	if res != nil {
 		printRestore(a, res)
 	}
 	return err
-}
-
-// breakLockJournaled breaks the procedure lock, recording it.
-func breakLockJournaled(a *app, actor ops.Actor) error {
-	j, err := ops.OpenJournal(a.cfg.StateDir())
-	if err != nil {
-		return err
-	}
-	defer j.Close()
-	return ops.BreakLock(a.cfg.StateDir(), actor, j)
 }
 
 func journalCancel(a *app, actor ops.Actor, dbPath, backup string) {
