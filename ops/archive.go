@@ -333,19 +333,73 @@ type archiver struct {
 	// its archived copy before deleting it.
 	compareNext bool
 	busyTimeout time.Duration
+	ckpt        *checkpointer
 }
 
-// checkpoint copies the WAL into the live file after each batch, PASSIVE
-// (it never waits for, nor blocks, the service's writers), so that the WAL
-// stays small and the service's next commit, which would otherwise run
-// the automatic checkpoint of the batch's pages itself, stays short. It
-// runs between batches, where its time counts towards the pause.
+// checkpoint copies the WAL into the live file (and the archive file),
+// PASSIVE: it never waits for, nor blocks, the service's writers. After
+// each batch it is handed to the checkpointer, which runs it on its own
+// connection while the next batch is prepared, so that the WAL stays small
+// and the service's next commit, which would otherwise run the automatic
+// checkpoint of the batch's pages itself, stays short. The final one runs
+// here.
 func (a *archiver) checkpoint(ctx context.Context, final bool) {
+	if !final && a.ckpt != nil {
+		a.ckpt.kick()
+		return
+	}
 	defer a.spend("checkpoint", time.Now())
 	_, _ = a.conn.ExecContext(ctx, `PRAGMA main.wal_checkpoint(PASSIVE)`)
 	if a.as != "main" {
 		_, _ = a.conn.ExecContext(ctx, `PRAGMA archive.wal_checkpoint(PASSIVE)`)
 	}
+}
+
+// checkpointer runs PASSIVE checkpoints on its own connections, one at a
+// time, when kicked; kicks while one runs coalesce into one more.
+type checkpointer struct {
+	kicks chan struct{}
+	done  chan struct{}
+}
+
+func startCheckpointer(ctx context.Context, paths []string) (*checkpointer, error) {
+	var pools []*sql.DB
+	for _, p := range paths {
+		w, err := db.OpenWrite(ctx, p, db.Options{})
+		if err != nil {
+			for _, q := range pools {
+				q.Close()
+			}
+			return nil, err
+		}
+		pools = append(pools, w)
+	}
+	c := &checkpointer{kicks: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for range c.kicks {
+			for _, w := range pools {
+				_, _ = w.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+		for _, w := range pools {
+			w.Close()
+		}
+	}()
+	return c, nil
+}
+
+func (c *checkpointer) kick() {
+	select {
+	case c.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// stop waits for the running checkpoint and ends the checkpointer.
+func (c *checkpointer) stop() {
+	close(c.kicks)
+	<-c.done
 }
 
 // normalize fills defaults and validates what does not need the database.
@@ -532,6 +586,14 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		return fmt.Errorf("archive: %w", err)
 	}
 	defer a.checkpoint(context.Background(), true)
+	ckPaths := []string{o.DBPath}
+	if o.ArchiveFile != "" {
+		ckPaths = append(ckPaths, o.ArchiveFile)
+	}
+	if a.ckpt, err = startCheckpointer(ctx, ckPaths); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	defer a.ckpt.stop()
 	for _, t := range []string{"repops_archived", "repops_batch"} {
 		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+t+` (
 			tbl TEXT NOT NULL, id INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID`); err != nil {
