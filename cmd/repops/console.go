@@ -14,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
@@ -36,6 +37,9 @@ type consoleOptions struct {
 func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	cfg := a.cfg
 	started := time.Now()
+	if f, ok := a.out.(*os.File); ok && len(o.programOpts) == 0 && !term.IsTerminal(f.Fd()) {
+		return withCode(exitUsage, errors.New("the console needs a terminal: for a one-shot glance from a script use 'repops status' (or --json)"))
+	}
 	eo, err := metrics.OptionsFromConfig(cfg)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
