@@ -26,16 +26,25 @@ import (
 //   - negotiation messages created before MessagesBefore (default six months
 //     ago) of appeals in a final status; the appeal itself stays live.
 //
-// How: the candidates are found in id order on the connection outside any
-// write transaction; each batch (an id range) is then moved in short
-// IMMEDIATE transactions: INSERT OR IGNORE into the archive table, then a
-// DELETE of the live rows that have an identical copy in the archive, with
-// the row counts checked (the rows deleted must be exactly the batch's
-// candidates, or the batch is rolled back and the run stops). Batches are
-// bounded by rows and by time (the batch size adapts to keep each write
-// transaction near half of BatchTime), and a pause follows each batch so
-// that the service's writers, whose busy handler retries every 20-25 ms at
-// that point, always get the lock in between.
+// How: the candidates are found in id order on the primary key, outside
+// any write transaction, a batch (an id range) at a time. For each batch,
+// still outside the write lock, the rows' ids and checksums are noted (a
+// write to the connection's temp database only). Then, in one IMMEDIATE
+// transaction: INSERT OR IGNORE into the archive table, DELETE of the live
+// rows, and the counts checked: the rows deleted must be exactly the rows
+// copied and the rows noted; when some were in the archive already (a
+// resumed run), the batch is redone deleting only rows whose archived copy
+// is identical column for column. On any mismatch the transaction is
+// rolled back (the batch is retried, then the run stops). Batches are
+// bounded by rows (BatchRows) and by time: the batch size adapts so that
+// each write transaction takes about BatchTime (40 ms), and the next one
+// starts BatchPause (20 ms) after it at the earliest, so that a service
+// writer that found the lock taken, whose busy handler then retries at 33,
+// 53 and 78 ms, gets it in between. The connection takes the lock by
+// polling every millisecond rather than through SQLite's busy handler,
+// which backs off to 20-100 ms sleeps. The WAL is checkpointed (PASSIVE)
+// after each batch on another connection, so that the service's next
+// commit does not pay for the batch's pages.
 //
 // Idempotent: every batch is keyed by the candidates themselves, never by
 // progress kept elsewhere, so a run killed at any point (even by kill -9)
