@@ -201,7 +201,7 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 		if err := checkRoom(o.FreeSpace, safetyDir, o.DBPath); err != nil {
 			return res, err
 		}
-		res.SafetyCopy = filepath.Join(safetyDir, fmt.Sprintf("%s.pre-restore-%s", filepath.Base(o.DBPath), now().UTC().Format(db.BackupTimeLayout)))
+		res.SafetyCopy = freeName(filepath.Join(safetyDir, fmt.Sprintf("%s.pre-restore-%s", filepath.Base(o.DBPath), now().UTC().Format(db.BackupTimeLayout))))
 		res.SafetyFiles, err = safetyCopy(ctx, o.DBPath, res.SafetyCopy, mode == RestoreOnline)
 		if err != nil {
 			return res, err
@@ -238,6 +238,25 @@ func (r *RestoreResult) figures() map[string]float64 {
 		return nil
 	}
 	return map[string]float64{"seconds": r.Took.Seconds(), "lost_rows": float64(r.LostRows), "lost_window_seconds": r.LostWindow.Seconds()}
+}
+
+// freeName is path, or path-2, path-3... the first that exists with
+// none of its -wal and -shm: two restores in one second keep both safety
+// copies.
+func freeName(path string) string {
+	taken := func(p string) bool {
+		for _, s := range []string{"", "-wal", "-shm"} {
+			if _, err := os.Lstat(p + s); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	p := path
+	for i := 2; taken(p) && i < 1000; i++ {
+		p = fmt.Sprintf("%s-%d", path, i)
+	}
+	return p
 }
 
 func joinInts(v []int) string {
