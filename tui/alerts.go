@@ -29,6 +29,7 @@ func (v alertsView) rules() []metrics.AlertStatus {
 	return out
 }
 
+// Update handles the view's own messages and keys; it does no I/O.
 func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 	k := v.ctx.Keys
 	switch msg := msg.(type) {
@@ -63,11 +64,13 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 	return v, nil
 }
 
+// Hints are the view's keys for the key-hints bar.
 func (v alertsView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	return []key.Binding{k.Up, k.Down, k.OpenRunbook, k.Back}
 }
 
+// View draws the view in the body's width and height.
 func (v alertsView) View() string {
 	st := v.ctx.Styles
 	w, h := v.ctx.Width, v.ctx.bodyHeight()

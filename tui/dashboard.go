@@ -83,6 +83,7 @@ func newDashboardView(ctx *ProgramContext) dashboardView {
 	return dashboardView{ctx: ctx}
 }
 
+// Update handles the view's own messages and keys; it does no I/O.
 func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 	k := v.ctx.Keys
 	switch msg := msg.(type) {
@@ -154,6 +155,7 @@ func (v dashboardView) firing() []metrics.AlertStatus {
 	return out
 }
 
+// Hints are the view's keys for the key-hints bar.
 func (v dashboardView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	hints := []key.Binding{k.NextTab}
@@ -187,6 +189,7 @@ func (v dashboardView) tabsLine() string {
 	return left + spaces(gap) + right
 }
 
+// View draws the view in the body's width and height.
 func (v dashboardView) View() string {
 	st := v.ctx.Styles
 	h := v.ctx.bodyHeight()

@@ -18,6 +18,7 @@ type helpView struct {
 
 func newHelpView(ctx *ProgramContext) helpView { return helpView{ctx: ctx} }
 
+// Update handles the view's own messages and keys; it does no I/O.
 func (v helpView) Update(msg tea.Msg) (helpView, tea.Cmd) {
 	if msg, ok := msg.(tea.KeyPressMsg); ok {
 		k := v.ctx.Keys
@@ -31,6 +32,7 @@ func (v helpView) Update(msg tea.Msg) (helpView, tea.Cmd) {
 	return v, nil
 }
 
+// Hints are the view's keys for the key-hints bar.
 func (v helpView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	return []key.Binding{k.Up, k.Down, k.Back}
@@ -38,6 +40,7 @@ func (v helpView) Hints() []key.Binding {
 
 var helpGroups = []string{"Views", "Dashboard and refresh", "Moving", "Runbooks, journal, demo"}
 
+// View draws the view in the body's width and height.
 func (v helpView) View() string {
 	st := v.ctx.Styles
 	k := v.ctx.Keys

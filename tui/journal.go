@@ -102,6 +102,7 @@ func (v journalView) load() tea.Cmd {
 	return addressed(viewJournal, loadJournalCmd(v.store, v.since))
 }
 
+// Update handles the view's own messages and keys; it does no I/O.
 func (v journalView) Update(msg tea.Msg) (journalView, tea.Cmd) {
 	k := v.ctx.Keys
 	switch msg := msg.(type) {
@@ -166,11 +167,13 @@ func (v *journalView) scroll(d int) {
 
 func (v journalView) listHeight() int { return max(1, v.ctx.bodyHeight()-2) }
 
+// Hints are the view's keys for the key-hints bar.
 func (v journalView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	return []key.Binding{k.Up, k.Down, k.Export, k.Back}
 }
 
+// View draws the view in the body's width and height.
 func (v journalView) View() string {
 	st := v.ctx.Styles
 	w := v.ctx.Width

@@ -320,6 +320,7 @@ func (v runbooksView) rtoTick() tea.Cmd {
 	return addressed(viewRunbooks, tea.Tick(time.Second, func(time.Time) tea.Msg { return rtoTickMsg{runID: id} }))
 }
 
+// Update handles the view's own messages and keys; it does no I/O.
 func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 	switch msg := msg.(type) {
 	case runStartedMsg:
@@ -512,6 +513,7 @@ func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 	return v, nil
 }
 
+// Hints are the view's keys for the key-hints bar.
 func (v runbooksView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	switch v.mode {
@@ -542,6 +544,7 @@ func (v runbooksView) Hints() []key.Binding {
 	return []key.Binding{k.Enter, k.Filter, k.Up, k.Down}
 }
 
+// View draws the view in the body's width and height.
 func (v runbooksView) View() string {
 	st := v.ctx.Styles
 	if v.svc == nil {

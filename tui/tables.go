@@ -87,6 +87,7 @@ func (v tablesView) load() tea.Cmd {
 	})
 }
 
+// Update handles the view's own messages and keys; it does no I/O.
 func (v tablesView) Update(msg tea.Msg) (tablesView, tea.Cmd) {
 	k := v.ctx.Keys
 	switch msg := msg.(type) {
@@ -119,11 +120,13 @@ func (v tablesView) Update(msg tea.Msg) (tablesView, tea.Cmd) {
 	return v, nil
 }
 
+// Hints are the view's keys for the key-hints bar.
 func (v tablesView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	return []key.Binding{k.Refresh, k.Up, k.Down, k.Back}
 }
 
+// View draws the view in the body's width and height.
 func (v tablesView) View() string {
 	st := v.ctx.Styles
 	w, h := v.ctx.Width, v.ctx.bodyHeight()
