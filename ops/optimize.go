@@ -427,6 +427,11 @@ func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*Optim
 	start := time.Now()
 	err = runOptimize(ctx, conn, o, cost, res, progress)
 	res.Took = time.Since(start)
+	if err == nil && (o.Op == OpVacuum || o.Op == OpEnableIncremental || o.Op == OpIncrementalVacuum) {
+		// In WAL mode the file shrinks when the WAL is checkpointed: do it
+		// now, PASSIVE (the service's writers are not held up).
+		_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	}
 	res.After, _ = db.StatFiles(o.DBPath)
 	res.FreedBytes = res.Before.DB - res.After.DB
 	if err == nil && res.Message == "" {

@@ -60,13 +60,20 @@ func TestOptimizeUnderWriter(t *testing.T) {
 			if cost.SpaceError != "" || cost.Basis == "" {
 				t.Fatalf("cost: %+v", cost)
 			}
-			res, err := Optimize(context.Background(), o, nil)
-			if err != nil {
+			if _, err := Optimize(context.Background(), o, nil); err != nil {
 				t.Fatal(err)
 			}
 			if o.Op == OpIncrementalVacuum {
-				if cost.Steps < 2 || res.After.DB >= res.Before.DB {
-					t.Fatalf("incremental vacuum: %d steps, file %d -> %d bytes", cost.Steps, res.Before.DB, res.After.DB)
+				// The pages are gone from the database at once; the file
+				// shrinks at the next complete checkpoint, which a busy
+				// writer may delay.
+				after, err := EstimateCost(context.Background(), OptimizeOptions{DBPath: path, Op: OpVacuum})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cost.Steps < 2 || after.FreeBytes >= cost.FreeBytes || after.InUseBytes+after.FreeBytes >= cost.InUseBytes+cost.FreeBytes {
+					t.Fatalf("incremental vacuum: %d steps, free %d -> %d bytes, size %d -> %d", cost.Steps, cost.FreeBytes, after.FreeBytes,
+						cost.InUseBytes+cost.FreeBytes, after.InUseBytes+after.FreeBytes)
 				}
 			}
 			if o.Op == OpEnableIncremental && cost.AutoVacuum != "none" {
