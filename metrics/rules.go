@@ -137,8 +137,9 @@ var NoThreshold = math.NaN()
 //   - dr_drill_age: the guide's quarterly disaster-recovery drill overdue;
 //   - service_down: the service's metrics endpoint not answering.
 //
-// Thresholds are in each panel's unit. Runbook ids are the slugs of the
-// guide's section headings.
+// Thresholds are in each panel's unit. Runbook is the canonical id of a
+// runbook of the embedded catalogue (runbooks/catalogue/*.md, never one of
+// its aliases) whose when: names the rule; the console shows it as is.
 func DefaultRules() []Rule {
 	n := NoThreshold
 	return []Rule{
@@ -176,7 +177,7 @@ func DefaultRules() []Rule {
 			Description: "The service's /metrics does not answer: the service is down or wedged."},
 		{Name: "backup_age", Title: "Backup age", Panel: PanelBackupAge, Unit: "h",
 			Target: 1, Alert: 1, Compare: Above, For: 0, Severity: SeverityCritical,
-			Runbook:     "backup-and-restore",
+			Runbook:     "backup",
 			Description: "The newest backup is older than the guide's RPO for data loss (1 hour): take a backup now and check the backup job."},
 		{Name: "disk_free", Title: "Disk free", Panel: PanelDiskFree, Unit: "%",
 			Target: 20, Alert: 10, Compare: Below, For: 5 * time.Minute, Severity: SeverityCritical,

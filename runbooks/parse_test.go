@@ -58,7 +58,8 @@ func TestCatalogueParsesAndDryRuns(t *testing.T) {
 }
 
 // Every alert rule the metrics package defines leads to a runbook, and
-// every rule's Runbook id resolves in the catalogue.
+// every rule's Runbook is the canonical id (the console shows it as is) of
+// a runbook that names the rule in its when:.
 func TestEveryAlertRuleHasARunbook(t *testing.T) {
 	cat, err := Builtin()
 	if err != nil {
@@ -71,14 +72,28 @@ func TestEveryAlertRuleHasARunbook(t *testing.T) {
 	}
 	for _, r := range metrics.DefaultRules() {
 		t.Run(r.Name, func(t *testing.T) {
-			if len(cat.ForAlert(r.Name)) == 0 {
+			offered := cat.ForAlert(r.Name)
+			if len(offered) == 0 {
 				t.Errorf("no runbook names rule %s in when:", r.Name)
 			}
-			if r.Runbook != "" {
-				if _, ok := cat.Get(r.Runbook); !ok {
-					t.Errorf("rule %s offers runbook %q, which is not in the catalogue", r.Name, r.Runbook)
-				}
+			if r.Runbook == "" {
+				t.Fatalf("rule %s offers no runbook", r.Name)
 			}
+			rb, ok := cat.Get(r.Runbook)
+			switch {
+			case !ok:
+				t.Fatalf("rule %s offers runbook %q, which is not in the catalogue", r.Name, r.Runbook)
+			case rb.ID != r.Runbook:
+				t.Fatalf("rule %s offers %q, an alias of %s: use the id", r.Name, r.Runbook, rb.ID)
+			}
+			var ids []string
+			for _, o := range offered {
+				if o.ID == r.Runbook {
+					return
+				}
+				ids = append(ids, o.ID)
+			}
+			t.Errorf("rule %s offers runbook %s, whose when: does not name the rule (ForAlert: %v)", r.Name, r.Runbook, ids)
 		})
 	}
 	got := cat.ForAlert("integrity_check")
