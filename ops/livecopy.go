@@ -114,9 +114,15 @@ func copyLiveToFile(ctx context.Context, src, dst string) (*liveCopy, error) {
 		return nil, fmt.Errorf("back up: finish %s: the file has %d bytes, %d pages of %d bytes were copied", dst, st.Size(), pages, pageSize)
 	}
 	// Give back the reserved blocks beyond the end (fallocate's room was
-	// the source file's size; the copy may be smaller).
-	if err := f.Truncate(res.Size); err != nil {
-		return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
+	// the source file's size; the copy may be smaller). Shrinking frees
+	// them on every filesystem; truncating to the same size may not.
+	if sizes.DB > res.Size {
+		if err := f.Truncate(res.Size + 1); err != nil {
+			return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
+		}
+		if err := f.Truncate(res.Size); err != nil {
+			return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("back up: sync %s: %w", dst, err)
