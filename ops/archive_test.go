@@ -363,3 +363,66 @@ func TestArchiveKillResume(t *testing.T) {
 		})
 	}
 }
+
+// TestArchiveResumeAfterCopy sets up what a run killed between the copy
+// and the delete of a batch leaves (rows in the archive file and still
+// live), and one archived row that differs from the live row of its id:
+// the rerun deletes the copied rows after comparing them, and refuses to
+// delete the one whose copy differs.
+func TestArchiveResumeAfterCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		differ bool
+	}{{"copied rows are finished", false}, {"a differing copy stops the run", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := newMaintDB(t)
+			seedAppeals(t, path, seedSpec{Old: 1000, New: 100})
+			wantA, wantM := expectedMoves(t, path)
+			before := countRows(t, path, "")
+			archiveFile := filepath.Join(t.TempDir(), "archive.db")
+			if err := prepareArchiveFile(context.Background(), archiveFile); err != nil {
+				t.Fatal(err)
+			}
+			a, err := db.OpenWrite(context.Background(), archiveFile, db.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = a.Exec(`ATTACH DATABASE ? AS live`, path)
+			if err == nil {
+				_, err = a.Exec(`INSERT INTO appeals_archive SELECT *, '2026-01-01 00:00:00' FROM live.appeals
+					WHERE id <= 100 AND status IN ('approved','denied','expired');
+					INSERT INTO appeal_negotiation_messages_archive SELECT *, '2026-01-01 00:00:00' FROM live.appeal_negotiation_messages
+					WHERE appeal_id IN (SELECT id FROM appeals_archive)`)
+			}
+			if err == nil && tc.differ {
+				_, err = a.Exec(`UPDATE appeals_archive SET reason = 'another appeal with this id' WHERE id = 51`)
+			}
+			a.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := archiveOpts(path, t)
+			o.ArchiveFile, o.BatchRows = archiveFile, 200
+			res, err := Archive(context.Background(), o, nil)
+			after := countRows(t, path, archiveFile)
+			if tc.differ {
+				if err == nil || !strings.Contains(err.Error(), "identical archived copy") {
+					t.Fatalf("got %v", err)
+				}
+				if after.appeals != before.appeals {
+					t.Fatalf("the run deleted %d appeals although the first batch could not be verified", before.appeals-after.appeals)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Tables[0].AlreadyArchived == 0 || res.Tables[1].AlreadyArchived == 0 {
+				t.Fatalf("already archived: %+v", res.Tables)
+			}
+			if after.appeals+after.archAppeals != before.appeals || after.archAppeals != wantA || after.archMessages != wantM {
+				t.Fatalf("before %+v, after %+v; want %d, %d archived", before, after, wantA, wantM)
+			}
+		})
+	}
+}
