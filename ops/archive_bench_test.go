@@ -34,6 +34,7 @@ func BenchmarkArchiveVsOneShot(b *testing.B) {
 		rows   int64
 		dur    time.Duration
 		worst  time.Duration
+		p99    time.Duration
 		writes int64
 		errs   int
 	}
@@ -68,15 +69,15 @@ func BenchmarkArchiveVsOneShot(b *testing.B) {
 			d := time.Since(t0)
 			time.Sleep(200 * time.Millisecond)
 			w.Stop()
-			rows = append(rows, row{mode, n, d, w.worst, w.appeals, len(w.errs)})
+			rows = append(rows, row{mode, n, d, w.worst, w.p99(), w.appeals, len(w.errs)})
 		}
 	}
 	b.StopTimer()
 	var batched, oneShot row
 	for _, r := range rows {
 		rate := float64(r.rows) / r.dur.Seconds()
-		b.Logf("%-12s moved %7d rows in %8s: %8.0f rows/s; writer: %5d writes, %d errors, worst latency %s",
-			r.name, r.rows, r.dur.Round(time.Millisecond), rate, r.writes, r.errs, r.worst.Round(time.Millisecond))
+		b.Logf("%-12s moved %7d rows in %8s: %8.0f rows/s; writer: %5d writes, %d errors, latency p99 %s, worst %s",
+			r.name, r.rows, r.dur.Round(time.Millisecond), rate, r.writes, r.errs, r.p99.Round(time.Millisecond), r.worst.Round(time.Millisecond))
 		switch r.name {
 		case "batched":
 			batched = r
@@ -86,6 +87,7 @@ func BenchmarkArchiveVsOneShot(b *testing.B) {
 	}
 	b.ReportMetric(float64(batched.rows)/batched.dur.Seconds(), "batched-rows/s")
 	b.ReportMetric(float64(batched.worst.Milliseconds()), "batched-worst-ms")
+	b.ReportMetric(float64(batched.p99.Milliseconds()), "batched-p99-ms")
 	b.ReportMetric(float64(oneShot.rows)/oneShot.dur.Seconds(), "oneshot-rows/s")
 	b.ReportMetric(float64(oneShot.worst.Milliseconds()), "oneshot-worst-ms")
 }

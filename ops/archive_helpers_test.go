@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,7 @@ type testWriter struct {
 	appeals, messages int64
 	errs              []error
 	worst             time.Duration
+	lat               []time.Duration
 	mu                sync.Mutex
 	stop              context.CancelFunc
 	done              chan struct{}
@@ -139,6 +141,7 @@ func startWriter(t testing.TB, path string, interval time.Duration) *testWriter 
 				tw.messages++
 			}
 			tw.worst = max(tw.worst, d)
+			tw.lat = append(tw.lat, d)
 			tw.mu.Unlock()
 			select {
 			case <-ctx.Done():
@@ -147,6 +150,16 @@ func startWriter(t testing.TB, path string, interval time.Duration) *testWriter 
 		}
 	}()
 	return tw
+}
+
+// p99 is the writer's 99th percentile latency.
+func (tw *testWriter) p99() time.Duration {
+	if len(tw.lat) == 0 {
+		return 0
+	}
+	l := slices.Clone(tw.lat)
+	slices.Sort(l)
+	return l[len(l)*99/100]
 }
 
 // Stop ends the writer and waits for it.
