@@ -54,7 +54,6 @@ type ActionSpec struct {
 // actionSpecs is the action catalogue. Each name maps to a procedure of
 // ops/ or db/ in the Env (see OpsEnv.Act).
 func actionSpecs() []ActionSpec {
-	optTarget := ParamSpec{Name: "target", Type: TypeString, Doc: "a table or index name; default the whole database"}
 	return []ActionSpec{
 		{Name: "prerequisites", Summary: "check SQLite, the database file, the state and backup dirs and free disk space (the guide's prerequisites)"},
 		{Name: "health", Summary: "health check: open read-only, schema version known, quick integrity check, table counts"},
@@ -72,12 +71,19 @@ func actionSpecs() []ActionSpec {
 		{Name: "drill", Summary: "DR drill: restore a backup into a scratch file, verify it, measure RTO and RPO against the guide's objectives",
 			Changes: "writes a scratch copy and a drill report in the state dir; the live database is not changed",
 			Params:  []ParamSpec{{Name: "backup", Type: TypeString, Default: "latest"}, {Name: "scenario", Type: TypeString, Default: "Database Corruption", Doc: "the guide's RTO/RPO row"}}},
-		{Name: "analyze", Summary: "ANALYZE: refresh the query planner's statistics", Changes: "rewrites the sqlite_stat tables (statistics only)", Writes: true, Params: []ParamSpec{optTarget}},
-		{Name: "optimize", Summary: "PRAGMA optimize: analyze what needs it", Changes: "rewrites the sqlite_stat tables where stale", Writes: true},
-		{Name: "reindex", Summary: "REINDEX: rebuild indexes", Changes: "rebuilds the indexes; holds the write lock while it runs (the service's writes wait)", Destructive: true, Writes: true, Params: []ParamSpec{optTarget}},
-		{Name: "vacuum", Summary: "VACUUM: rebuild the file, return free pages to the filesystem", Changes: "rewrites the whole database file; holds the write lock throughout and needs free space of about the file's size", Destructive: true, Writes: true},
-		{Name: "incremental_vacuum", Summary: "PRAGMA incremental_vacuum: return free pages in small steps", Changes: "shrinks the file by its free pages (auto_vacuum=incremental only)", Writes: true},
-		{Name: "checkpoint", Summary: "WAL checkpoint (TRUNCATE): copy the WAL into the database file", Changes: "moves committed pages from the WAL into the file; no data changes", Writes: true},
+		{Name: "analyze", Summary: "ANALYZE: refresh the query planner's statistics (ops.Optimize analyze)",
+			Changes: "rewrites the sqlite_stat tables (statistics only); holds the write lock while it reads", Writes: true,
+			Params: []ParamSpec{{Name: "target", Type: TypeString, Default: "the whole database", Doc: "a table or index"}, {Name: "analysis_limit", Type: TypeInt, Default: "1000 on a database over 256 MiB, none below", Doc: "PRAGMA analysis_limit: rows sampled per index"}}},
+		{Name: "optimize", Summary: "PRAGMA optimize: analyze only what needs it (ops.Optimize optimize)", Changes: "rewrites the sqlite_stat tables where stale", Writes: true},
+		{Name: "reindex", Summary: "REINDEX: rebuild indexes (ops.Optimize reindex)", Changes: "rebuilds the indexes; holds the write lock while it runs (the service's writes wait)", Destructive: true, Writes: true,
+			Params: []ParamSpec{{Name: "target", Type: TypeString, Default: "every index", Doc: "an index, or a table (its indexes)"}}},
+		{Name: "vacuum", Summary: "VACUUM: rebuild the file, return free pages to the filesystem (ops.Optimize vacuum)", Changes: "rewrites the whole database file; holds the write lock throughout and needs free space of about twice the pages in use", Destructive: true, Writes: true},
+		{Name: "incremental_vacuum", Summary: "PRAGMA incremental_vacuum: return free pages in short steps (ops.Optimize incremental-vacuum)", Changes: "shrinks the file by its free pages, a few ms of write lock per step (auto_vacuum=incremental only)", Writes: true,
+			Params: []ParamSpec{
+				{Name: "step_pages", Type: TypeInt, Default: "256", Doc: "pages freed per step"},
+				{Name: "max_pages", Type: TypeInt, Default: "every free page", Doc: "stop after this many pages"},
+			}},
+		{Name: "checkpoint", Summary: "WAL checkpoint (TRUNCATE): copy the WAL into the database file (ops.Optimize checkpoint); fails when readers or writers keep it from finishing", Changes: "moves committed pages from the WAL into the file and truncates the WAL; no data changes", Writes: true},
 		{Name: "archive", Summary: "move final appeals and old negotiation messages to the archive tables, in short batches",
 			Changes: "moves rows from appeals and appeal_negotiation_messages into the archive tables (copied, then deleted from the live tables)", Destructive: true, Writes: true,
 			Params: []ParamSpec{
@@ -89,11 +95,23 @@ func actionSpecs() []ActionSpec {
 		{Name: "migration_status", Summary: "applied and pending migrations, drift of applied ones (figures applied, pending, drift)"},
 		{Name: "validate_schema", Summary: "validate the schema against the expected one: tables, columns, the guide's critical indexes, duplicates"},
 		{Name: "table_sizes", Summary: "rows and bytes per table and index (the guide's manage_migrations.sh stats)"},
-		{Name: "index_report", Summary: "index check: the guide's critical indexes present, duplicates, unused and missing indexes for the dashboard queries"},
+		{Name: "index_report", Summary: "index check: the guide's critical indexes present, duplicate indexes (the DROP printed, not run), known indexes missing with their cost, and the hot queries' plans flagged where they scan (figures critical_missing, duplicates, missing, full_scans)"},
+		{Name: "create_index", Summary: "create an index from the known catalogue of index definitions (the migrations' and the guide's critical ones; never free SQL), skipped when the database has it or one on the same columns",
+			Changes: "adds the index to the schema; holds the write lock while it reads the table and writes the index (the service's writes wait)", Destructive: true, Writes: true,
+			Params: []ParamSpec{{Name: "index", Type: TypeEnum, Values: knownIndexNames(), Default: "every missing critical index of the guide", Doc: "a known index definition"}}},
 		{Name: "explain", Summary: "EXPLAIN QUERY PLAN of a read-only query, with full table scans flagged",
 			Params: []ParamSpec{{Name: "query", Type: TypeSQL, Required: true}}},
 		{Name: "gather_state", Summary: "record the system state in the journal: every metric panel with its state, table sizes, backups, last check"},
 	}
+}
+
+// knownIndexNames are the names create_index accepts: ops.KnownIndexes.
+func knownIndexNames() []string {
+	var names []string
+	for _, d := range ops.KnownIndexes() {
+		names = append(names, d.Name)
+	}
+	return names
 }
 
 // Actions returns the action catalogue, by name.

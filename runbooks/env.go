@@ -16,7 +16,7 @@ import (
 // connection (the engine has already checked it with CheckReadOnlySQL);
 // Act runs one action of the catalogue (Actions) with already-validated
 // parameters, reports progress through progress (which may be nil) and
-// returns its figures, or an error when it failed or is not available;
+// returns its figures, or an error when it failed;
 // Record appends one entry to the ops journal (ops.Journal.Append),
 // durably, before returning.
 type Env interface {
@@ -76,10 +76,6 @@ type ActionResult struct {
 	Figures map[string]float64
 	Details []string
 }
-
-// ErrNotAvailable is returned by an action whose procedure is not part of
-// this build.
-var ErrNotAvailable = errors.New("not available in this build")
 
 // ErrReadOnly is returned by an action that writes when repops is in
 // read-only mode.

@@ -1,9 +1,11 @@
 package runbooks
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // PlanStep is one step of a dry run: what the step would do and what it
@@ -17,9 +19,71 @@ type PlanStep struct {
 	// Confirm is the word a destructive step needs typed, "" otherwise.
 	Confirm   string
 	OnFailure string
+	// Cost is the step's estimated cost on the database, filled by
+	// PlanWithCosts for the actions that have one (the optimisations and
+	// create_index); nil otherwise.
+	Cost *StepCost
 }
 
-// Plan is the dry run of a runbook against a target database.
+// StepCost is what an action would cost, estimated from the database as
+// it is now (ops.EstimateCost) without running it: steps before it in the
+// runbook may change what it finds.
+type StepCost struct {
+	// LockHold is the longest single hold of the write lock: how long the
+	// service's writes would wait. Total is the time in all (an
+	// incremental vacuum's steps, several indexes).
+	LockHold time.Duration
+	Total    time.Duration
+	// Summary says in one line what it would change and hold.
+	Summary string
+	// Lines are the estimate in full: the write lock, the space needed
+	// and free, the cheaper way, what the rates are based on.
+	Lines []string
+	// Refused is why the action would be refused (not enough free space).
+	Refused string
+	// Err is why no estimate could be made (the database cannot be read,
+	// a target not in its schema); the step itself would fail the same.
+	Err string
+}
+
+// Estimator estimates what an action would cost on the database Target
+// without running it. OpsEnv is one; it only reads.
+type Estimator interface {
+	Target() string
+	// Estimate returns nil and no error for an action without a cost to
+	// estimate.
+	Estimate(ctx context.Context, action string, params map[string]string) (*StepCost, error)
+}
+
+// PlanWithCosts is Plan for est's database with each step's estimated
+// cost where its action has one: how long it would hold the write lock
+// and what it would change, added to the step's Changes and kept in Cost.
+// Nothing is written.
+func PlanWithCosts(ctx context.Context, rb *Runbook, est Estimator) []PlanStep {
+	plan := Plan(rb, est.Target())
+	for i := range plan {
+		s := rb.Steps[plan[i].Index]
+		if s.Kind != Action {
+			continue
+		}
+		c, err := est.Estimate(ctx, s.Action, s.Params)
+		switch {
+		case err != nil:
+			c = &StepCost{Err: err.Error()}
+			plan[i].Changes += "; cost not estimated: " + err.Error()
+		case c == nil:
+			continue
+		default:
+			plan[i].Changes += "; on this database now: " + c.Summary
+		}
+		plan[i].Cost = c
+	}
+	return plan
+}
+
+// Plan is the dry run of a runbook against a target database, from the
+// runbook and the action catalogue alone: it reads nothing (PlanWithCosts
+// adds what the database says the steps would cost).
 func Plan(rb *Runbook, target string) []PlanStep {
 	specs := Actions()
 	var out []PlanStep
