@@ -6,6 +6,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
+
+	"github.com/repops/repops/runbooks"
 )
 
 func (m Model) scenarioMenu() string {
@@ -68,6 +70,20 @@ func (m Model) banner() []string {
 			}
 			parts = append(parts, st.State("critical").Render("✖ "+s.Name+" DEAD")+st.Muted.Render(": "+reason))
 		}
+	}
+	if r := m.runbooks; r.run != nil && r.state.Status == runbooks.RunRunning && m.focus != viewRunbooks {
+		// The run under way stays in sight from every view, with its
+		// objective's timer.
+		part := fmt.Sprintf("⚙ %s %d/%d", r.state.RunbookID, r.cur.Index+1, r.cur.Total)
+		if r.book != nil && r.book.Objectives.RTO > 0 {
+			el := m.ctx.Now().Sub(r.state.StartedAt)
+			state := "pending"
+			if el >= r.book.Objectives.RTO {
+				state = "critical"
+			}
+			part += " " + st.State(state).Render(fmtClock(el)+" of RTO "+fmtClock(r.book.Objectives.RTO))
+		}
+		parts = append(parts, st.Accent.Render(part))
 	}
 	if m.scenario != "" {
 		parts = append(parts, st.Accent.Render("scenario "+m.scenario))

@@ -273,6 +273,10 @@ func TestUpdate(t *testing.T) {
 		if !strings.Contains(plain(m), "RTO") {
 			t.Fatalf("no RTO timer for a runbook with an objective:\n%s", plain(m))
 		}
+		m, _ = step(t, m, press("d"))
+		if out := plain(m); !strings.Contains(out, "⚙ restore-from-backup 1/") || !strings.Contains(out, "of RTO 30:00") {
+			t.Fatalf("the run under way is not in the banner:\n%s", out)
+		}
 	})
 	t.Run("mono theme states read as words without colours", func(t *testing.T) {
 		st := NewStyles(Themes()["mono"])
