@@ -62,7 +62,7 @@ func (e *OpsEnv) optimize(op ops.OptimizeOp) actionFunc {
 				"db_bytes_before": float64(r.Before.DB), "db_bytes_after": float64(r.After.DB),
 				"wal_bytes_before": float64(r.Before.WAL), "wal_bytes_after": float64(r.After.WAL),
 			},
-			Details: append([]string{"cost said before it ran:"}, costLines(c)...),
+			Details: append([]string{"cost said before it ran: " + stepCost(c).Summary}, costLines(c)...),
 		}
 		if pageSize, free, ferr := e.freePages(ctx); ferr == nil && pageSize > 0 {
 			before := c.FreeBytes / pageSize
@@ -79,9 +79,12 @@ func (e *OpsEnv) optimize(op ops.OptimizeOp) actionFunc {
 		if r.Target != "" {
 			target = " " + r.Target
 		}
-		res.Message = fmt.Sprintf("%s%s: %s; took %s (estimated write lock %s); file %s -> %s, WAL %s -> %s",
-			op, target, r.Message, r.Took.Round(time.Millisecond), c.LockHold.Round(time.Millisecond),
+		res.Message = fmt.Sprintf("%s%s done in %s (estimated write lock %s); file %s -> %s, WAL %s -> %s",
+			op, target, r.Took.Round(time.Millisecond), roundDur(c.LockHold),
 			humanBytes(r.Before.DB), humanBytes(r.After.DB), humanBytes(r.Before.WAL), humanBytes(r.After.WAL))
+		if r.Message != "" && !strings.HasPrefix(r.Message, string(op)+" done in") {
+			res.Message += "; " + r.Message
+		}
 		if err == nil && r.Busy {
 			err = fmt.Errorf("checkpoint of %s did not finish: %s", e.Target(), r.Message)
 		}
@@ -142,7 +145,7 @@ func (e *OpsEnv) indexReport(ctx context.Context, _ map[string]string, _ ops.Pro
 	}
 	for _, m := range rep.Missing {
 		res.Details = append(res.Details, fmt.Sprintf("known index %s on %s(%s) missing (%s): creating it holds the write lock about %s",
-			m.Def.Name, m.Def.Table, strings.Join(m.Def.Columns, ", "), m.Def.Source, m.Cost.LockHold.Round(time.Millisecond)))
+			m.Def.Name, m.Def.Table, strings.Join(m.Def.Columns, ", "), m.Def.Source, roundDur(m.Cost.LockHold)))
 	}
 	for _, p := range plans {
 		if p.FullScan {
@@ -209,13 +212,13 @@ func (e *OpsEnv) createIndex(ctx context.Context, params map[string]string, prog
 	for i, m := range create {
 		if progress != nil {
 			progress(ops.ProgressEvent{Phase: "create-index", Done: int64(i), Total: int64(len(create)), Unit: "indexes",
-				Message: fmt.Sprintf("creating %s on %s: holds the write lock about %s", m.Def.Name, m.Def.Table, m.Cost.LockHold.Round(time.Millisecond))})
+				Message: fmt.Sprintf("creating %s on %s: holds the write lock about %s", m.Def.Name, m.Def.Table, roundDur(m.Cost.LockHold))})
 		}
 		r, err := ops.CreateIndex(ctx, ops.CreateIndexOptions{DBPath: e.Target(), DB: e.cfg.DB, Name: m.Def.Name, Recorder: e.recorder()})
 		if r != nil {
 			took += r.Took
 			estimated += r.Cost.LockHold
-			res.Details = append(res.Details, fmt.Sprintf("created %s: %s in %s (estimated write lock %s)", m.Def.Name, m.Def.SQL(), r.Took.Round(time.Millisecond), r.Cost.LockHold.Round(time.Millisecond)))
+			res.Details = append(res.Details, fmt.Sprintf("created %s: %s in %s (estimated write lock %s)", m.Def.Name, m.Def.SQL(), r.Took.Round(time.Millisecond), roundDur(r.Cost.LockHold)))
 		}
 		res.Figures["seconds"], res.Figures["estimated_lock_seconds"] = took.Seconds(), estimated.Seconds()
 		if err != nil {
@@ -260,7 +263,7 @@ func (e *OpsEnv) Estimate(ctx context.Context, action string, params map[string]
 		names = append(names, m.Def.Name)
 		sc.LockHold = max(sc.LockHold, m.Cost.LockHold)
 		sc.Total += m.Cost.Total
-		sc.Lines = append(sc.Lines, fmt.Sprintf("%s: %s", m.Def.Name, m.Def.SQL()))
+		sc.Lines = append(sc.Lines, fmt.Sprintf("%s: %s; write lock about %s", m.Def.Name, m.Def.SQL(), roundDur(m.Cost.LockHold)))
 		for _, l := range costLines(m.Cost) {
 			sc.Lines = append(sc.Lines, "  "+l)
 		}
@@ -272,8 +275,8 @@ func (e *OpsEnv) Estimate(ctx context.Context, action string, params map[string]
 	case len(create) == 0:
 		sc.Summary = "nothing: " + strings.Join(present, ", ") + " present; no write lock"
 	default:
-		sc.Summary = fmt.Sprintf("creates %s; write lock about %s per index, %s in all", strings.Join(names, ", "),
-			sc.LockHold.Round(time.Millisecond), sc.Total.Round(time.Millisecond))
+		sc.Summary = fmt.Sprintf("creates %s; write lock about %s per index at most, %s in all", strings.Join(names, ", "),
+			roundDur(sc.LockHold), roundDur(sc.Total))
 	}
 	if sc.Refused != "" {
 		sc.Summary += "; REFUSED: " + sc.Refused
@@ -309,19 +312,26 @@ func lockText(c ops.Cost) string {
 	case !c.BlocksWriters:
 		return "no write lock"
 	case c.Steps > 0:
-		return fmt.Sprintf("write lock about %s per step, %d steps, %s in all", c.LockHold.Round(time.Millisecond), c.Steps, c.Total.Round(time.Millisecond))
+		return fmt.Sprintf("write lock about %s per step, %d steps, %s in all", roundDur(c.LockHold), c.Steps, roundDur(c.Total))
 	}
-	return fmt.Sprintf("write lock about %s in one hold (the service's writes wait that long)", c.LockHold.Round(time.Millisecond))
+	return fmt.Sprintf("write lock about %s in one hold (the service's writes wait that long)", roundDur(c.LockHold))
 }
 
-// costLines is a cost estimate in full, one fact a line.
-func costLines(c ops.Cost) []string {
-	lines := []string{
-		lockText(c),
-		fmt.Sprintf("database %s: %s in use, %s of free pages, auto_vacuum %s", humanBytes(c.DBBytes), humanBytes(c.InUseBytes), humanBytes(c.FreeBytes), c.AutoVacuum),
+// roundDur is an estimated duration to the millisecond, "under 1ms" when
+// shorter but not zero.
+func roundDur(d time.Duration) string {
+	if d > 0 && d < time.Millisecond {
+		return "under 1ms"
 	}
-	if c.Op == "create-index" {
-		lines = lines[:1]
+	return d.Round(time.Millisecond).String()
+}
+
+// costLines is a cost estimate in full beyond its summary (stepCost), one
+// fact a line.
+func costLines(c ops.Cost) []string {
+	var lines []string
+	if c.AutoVacuum != "" {
+		lines = append(lines, fmt.Sprintf("database %s: %s in use, %s of free pages, auto_vacuum %s", humanBytes(c.DBBytes), humanBytes(c.InUseBytes), humanBytes(c.FreeBytes), c.AutoVacuum))
 	}
 	for _, s := range c.Space {
 		lines = append(lines, fmt.Sprintf("needs %s in %s for %s", humanBytes(s.Bytes), s.Dir, s.What))
