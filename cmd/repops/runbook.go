@@ -154,7 +154,7 @@ func (a *app) getRunbook(cat *runbooks.Catalogue, id string) (*runbooks.Runbook,
 	return rb, nil
 }
 
-func runRunbookShow(_ context.Context, a *app, o runbookOptions) error {
+func runRunbookShow(ctx context.Context, a *app, o runbookOptions) error {
 	cat, err := a.runbookCatalogue()
 	if err != nil {
 		return err
@@ -176,7 +176,7 @@ func runRunbookShow(_ context.Context, a *app, o runbookOptions) error {
 		fmt.Fprintf(a.out, "\n## %d. %s  [%s]\n\n%s\n", i+1, s.Name, stepKind(s), s.Text)
 	}
 	fmt.Fprintln(a.out)
-	printPlan(a.out, rb, a.cfg.Database.Path)
+	printPlan(ctx, a, rb)
 	return nil
 }
 
@@ -194,10 +194,19 @@ func stepKind(s runbooks.Step) string {
 	return "manual"
 }
 
-func printPlan(w io.Writer, rb *runbooks.Runbook, target string) {
+// printPlan prints the dry run of rb on the configured database, with the
+// estimated cost of its optimisation and index steps (read-only).
+func printPlan(ctx context.Context, a *app, rb *runbooks.Runbook) {
+	w, target := a.out, a.cfg.Database.Path
+	est := runbooks.NewOpsEnv(runbooks.EnvConfig{Config: a.cfg, DB: a.dbOptions(), Actor: ops.CurrentActor(""), ReadOnly: true})
 	fmt.Fprintf(w, "Plan of %s on %s (nothing is run):\n", rb.ID, target)
-	for _, p := range runbooks.Plan(rb, target) {
+	for _, p := range runbooks.PlanWithCosts(ctx, rb, est) {
 		fmt.Fprintf(w, "%2d. %s [%s]\n    does:    %s\n    changes: %s\n", p.Index+1, p.Name, p.Kind, p.Does, p.Changes)
+		if c := p.Cost; c != nil {
+			for _, l := range c.Lines {
+				fmt.Fprintf(w, "    cost:    %s\n", l)
+			}
+		}
 		if p.Confirm != "" {
 			fmt.Fprintf(w, "    confirm: type %s (or --yes)\n", p.Confirm)
 		}
@@ -264,7 +273,7 @@ func runRunbookRun(ctx context.Context, a *app, o runbookOptions) error {
 		return err
 	}
 	if o.dryRun {
-		printPlan(a.out, rb.Expand(runbooks.VarsFromConfig(a.cfg)), a.cfg.Database.Path)
+		printPlan(ctx, a, rb.Expand(runbooks.VarsFromConfig(a.cfg)))
 		return nil
 	}
 	eng, closeEng, err := a.runbookEngine(ctx)

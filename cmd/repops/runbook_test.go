@@ -91,6 +91,12 @@ func TestRunbookCommands(t *testing.T) {
 			t.Errorf("the dry run started %d runs", len(runs))
 		}
 	})
+	t.Run("dry run shows the costs", func(t *testing.T) {
+		out, _, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "database-optimization", "--dry-run")
+		if code != 0 || strings.Count(out, "on this database now: write lock about") != 4 || !strings.Contains(out, "cost:    needs") {
+			t.Errorf("code %d: want the write lock of analyze, reindex, checkpoint and vacuum and the space they need\n%s", code, out)
+		}
+	})
 	if after, _ := os.ReadFile(dbPath); !bytes.Equal(before, after) {
 		t.Error("list, show or the dry run changed the database")
 	}
