@@ -380,3 +380,67 @@ expect: {value: ok}
 		t.Errorf("integrity_check after the reindex: %q %v", ic, err)
 	}
 }
+
+// Each optimisation action with its parameters, through the real Env on a
+// demo database: its figures, its refusals, and read-only mode.
+func TestOptimisationActions(t *testing.T) {
+	cfg := demoDB(t)
+	env := newEnv(cfg)
+	ctx := context.Background()
+	// Incremental vacuum needs auto_vacuum=incremental and free pages.
+	if _, err := ops.Optimize(ctx, ops.OptimizeOptions{DBPath: cfg.Database.Path, Op: ops.OpEnableIncremental,
+		Recorder: ops.Recorder{StateDir: cfg.StateDir(), Actor: ops.Actor{User: "tester"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, cfg, "DELETE FROM ml_predictions")
+	cases := []struct {
+		action  string
+		params  map[string]string
+		figures map[string]float64 // exact values wanted
+		err     string             // part of the error wanted
+	}{
+		{action: "analyze", params: map[string]string{"target": "appeals", "analysis_limit": "100"}},
+		{action: "optimize"},
+		{action: "reindex", params: map[string]string{"target": "ml_predictions"}},
+		{action: "reindex", params: map[string]string{"target": "no_such_table"}, err: "no_such_table"},
+		{action: "incremental_vacuum", params: map[string]string{"step_pages": "16", "max_pages": "64"}, figures: map[string]float64{"pages_freed": 64}},
+		{action: "checkpoint", figures: map[string]float64{"busy": 0}},
+		{action: "vacuum", figures: map[string]float64{"free_pages_after": 0}},
+		{action: "index_report", figures: map[string]float64{"critical_missing": 0, "duplicates": 0, "full_scans": 0}},
+		{action: "create_index", params: map[string]string{"index": "idx_appeals_created"}, figures: map[string]float64{"created": 0, "present": 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.action+paramsText(tc.params), func(t *testing.T) {
+			var events int
+			res, err := env.Act(ctx, tc.action, tc.params, func(ops.ProgressEvent) { events++ })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one naming %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v (%s)", err, res.Message)
+			}
+			for k, v := range tc.figures {
+				if got, ok := res.Figures[k]; !ok || got != v {
+					t.Errorf("figure %s = %v (present %v), want %v; all: %v", k, got, ok, v, res.Figures)
+				}
+			}
+			if _, ok := optimizeOp(tc.action); ok {
+				if _, ok := res.Figures["estimated_lock_seconds"]; !ok || events == 0 {
+					t.Errorf("no estimated write lock (%v) or no progress (%d events)", res.Figures, events)
+				}
+			}
+		})
+	}
+	ro := NewOpsEnv(EnvConfig{Config: cfg, ReadOnly: true, Actor: ops.Actor{User: "tester"}})
+	for _, a := range []string{"analyze", "optimize", "reindex", "vacuum", "incremental_vacuum", "checkpoint", "create_index"} {
+		if _, err := ro.Act(ctx, a, nil, nil); !errors.Is(err, ErrReadOnly) {
+			t.Errorf("%s in read-only mode: %v", a, err)
+		}
+	}
+	if _, err := ro.Act(ctx, "index_report", nil, nil); err != nil {
+		t.Errorf("index_report in read-only mode: %v", err)
+	}
+}
