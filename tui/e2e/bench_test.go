@@ -217,10 +217,11 @@ func firstFrame(b *testing.B, dir, console string, run int) time.Duration {
 
 // benchPane is a tmux session of 120x40 whose output is piped to a file.
 type benchPane struct {
-	b    *testing.B
-	name string
-	out  string
-	pid  int
+	b      *testing.B
+	name   string
+	out    string
+	pid    int
+	closed bool
 }
 
 func newBenchPane(b *testing.B, dir, name, command string) *benchPane {
@@ -243,7 +244,13 @@ func newBenchPane(b *testing.B, dir, name, command string) *benchPane {
 	return p
 }
 
-func (p *benchPane) close() { _ = exec.Command("tmux", "kill-session", "-t", p.name).Run() }
+func (p *benchPane) close() {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	endSession(p.name, true)
+}
 
 func (p *benchPane) screen() string {
 	out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", p.name).Output()

@@ -54,7 +54,7 @@ func startTerm(t *testing.T, dir string, w, h int, command string) *term {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
 	tm := &term{t: t, name: name}
-	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })
+	t.Cleanup(func() { endSession(name, false) })
 	return tm
 }
 
