@@ -137,12 +137,13 @@ func (m Model) hintsBar() string {
 			continue
 		}
 		var s string
+		sw := lenRunes(h.Key) + 1 + lenRunes(h.Desc) + 2
 		if !b.Enabled() || (m.ctx.ReadOnly && writes(k, b)) {
-			s = st.HintOff.Render(h.Key+" "+h.Desc) + st.Muted.Render(" (off)")
+			s = st.HintOff.Render(h.Key+" "+h.Desc) + st.MutedText(" (off)")
+			sw += 6
 		} else {
-			s = st.HintKey.Render(h.Key) + " " + st.HintDesc.Render(h.Desc)
+			s = st.hintKeyPaint.on(h.Key) + " " + st.hintDescPaint.on(h.Desc)
 		}
-		sw := lipgloss.Width(s) + 2
 		if used+sw > w {
 			break
 		}

@@ -238,16 +238,17 @@ func (v dashboardView) local(t time.Time) time.Time { return t.In(v.ctx.Now().Lo
 // section is a titled rule: "── Key metrics ──────".
 func (v dashboardView) section(title, right string) string {
 	st := v.ctx.Styles
-	t := st.Title.Render(title)
+	tw, rw := lenRunes(title), 0
 	r := ""
 	if right != "" {
-		r = " " + st.Muted.Render(right) + " "
+		r = " " + st.MutedText(right) + " "
+		rw = lenRunes(right) + 2
 	}
-	fill := v.ctx.Width - lipgloss.Width(t) - lipgloss.Width(r) - 4
+	fill := v.ctx.Width - tw - rw - 4
 	if fill < 0 {
-		return truncate(st.Muted.Render("─ ")+t+r, v.ctx.Width)
+		return truncate(st.MutedText("─ ")+st.titlePaint.on(title)+r, v.ctx.Width)
 	}
-	return st.Muted.Render("─ ") + t + " " + st.Muted.Render(strings.Repeat("─", fill)) + r + st.Muted.Render("─")
+	return st.MutedText("─ ") + st.titlePaint.on(title) + " " + st.MutedText(strings.Repeat("─", fill)) + r + st.MutedText("─")
 }
 
 func (v dashboardView) overview(room int) []string {
@@ -355,30 +356,35 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 			target = "alert " + alert
 		}
 		state := p.State.String()
+		// Widths are known column by column: the line is built from
+		// paints, and its width is counted, not measured.
 		line := padRight(" "+p.Title, titleW) + " " +
-			st.Bold.Render(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " " +
-			st.Muted.Render(padRight(target, targetW)) + " "
+			st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " " +
+			st.MutedText(padRight(target, targetW)) + " "
+		used := titleW + 1 + valueW + 1 + targetW + 1
 		if showAlert {
 			a := ""
 			if alert != "" {
 				a = "alert " + alert
 			}
-			line += st.Muted.Render(padRight(a, 16)) + " "
+			line += st.MutedText(padRight(a, 16)) + " "
+			used += 17
 		}
-		line += st.State(state).Render(padRight(strings.ToUpper(state), stateW)) + " "
-		rest := w - lipgloss.Width(line)
+		line += st.StateText(state, padRight(strings.ToUpper(state), stateW)) + " "
+		used += stateW + 1
+		rest := w - used
 		if !p.Value.OK {
 			reason := p.Value.Reason
 			if reason == "" {
 				reason = "no data"
 			}
-			line += st.State("unknown").Render(truncate(reason, rest))
+			line += st.StateText("unknown", truncate(reason, rest))
 		} else if rest >= 4 {
 			series := p.Recent
 			if sp, ok := v.spark[p.Name]; ok {
 				series = sp
 			}
-			line += st.State(state).Render(sparkline(series, rest))
+			line += st.StateText(state, sparkline(series, rest))
 		}
 		out = append(out, line)
 	}
