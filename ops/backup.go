@@ -35,8 +35,12 @@ type Manifest struct {
 	SchemaVersion   int64                   `json:"schema_version"`
 	Tables          map[string]TableFigures `json:"tables"`
 	QuickCheck      string                  `json:"quick_check"` // "ok" or the first problems
-	DurationSeconds float64                 `json:"duration_seconds"`
-	Actor           Actor                   `json:"actor"`
+	// Method is how the copy was made: MethodWALCopy or MethodBackupAPI.
+	Method string `json:"method,omitempty"`
+	// Fallback says why the WAL-aware copy was not used.
+	Fallback        string  `json:"fallback,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Actor           Actor   `json:"actor"`
 }
 
 // Rows is the row count of each table.
@@ -96,12 +100,19 @@ type BackupOptions struct {
 	FreeSpace func(dir string) (uint64, error)
 	// afterStep, in tests, is called after each named step (crash tests).
 	afterStep func(step string)
+	// copyHooks, in tests, act at points of the live copy.
+	copyHooks copyHooks
 }
 
 // BackupResult is what Backup made.
 type BackupResult struct {
 	Path     string
 	Manifest Manifest
+	// Method is how the copy was made (MethodWALCopy or MethodBackupAPI),
+	// and Fallback why the WAL-aware copy was not used; both are in the
+	// manifest too.
+	Method   string
+	Fallback string
 	// CopyTook is from the start to the copy being on disk: lock, journal
 	// and checks before, the consistent copy and its fsync.
 	CopyTook time.Duration
@@ -113,7 +124,7 @@ type BackupResult struct {
 // BackupPhases is where a backup's time went.
 type BackupPhases struct {
 	Prepare time.Duration // journal, lock, file and free-space checks
-	Copy    time.Duration // the backup API's single step (with background writeback)
+	Copy    time.Duration // the consistent copy (WAL-aware file copy or backup API), with writeback
 	Sync    time.Duration // header fix and the final fsync
 	// Checks is the wall time of the checksum and the SQLite checks, run
 	// side by side; Checksum, QuickCheck and Rows are each one's own time.
@@ -159,8 +170,9 @@ func PrepareBackupDir(dir string) error {
 }
 
 // Backup copies the live database at o.DBPath into o.Dir, online and
-// consistent while the service writes (SQLite's backup API in one step;
-// see backupAPI), as db.BackupFileName(base, now): written under a
+// consistent while the service writes (a WAL-aware file copy, or SQLite's
+// backup API in one step when that cannot be used; see copyLive), as
+// db.BackupFileName(base, now): written under a
 // temporary name that db.ListBackups never matches, fsynced, renamed,
 // the directory fsynced; file 0600, dir 0700. It then hashes and checks
 // the copy, writes its manifest (NAME.json), and applies the retention.
@@ -227,47 +239,47 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 		}
 	}()
 
-	progress.report(ProgressEvent{Phase: "copy", Total: sizes.DB, Unit: "bytes", Message: fmt.Sprintf("copying %s (%s) with the online backup API", o.DBPath, db.FormatBytes(sizes.DB))})
+	progress.report(ProgressEvent{Phase: "copy", Total: sizes.DB, Unit: "bytes", Message: fmt.Sprintf("copying %s (%s) and its WAL's committed frames", o.DBPath, db.FormatBytes(sizes.DB))})
 	phases := BackupPhases{Prepare: time.Since(start)}
-	lc, err := copyLiveToFile(ctx, o.DBPath, tmp)
+	lc, err := copyLive(ctx, o.DBPath, tmp, liveCopyOptions{hooks: o.copyHooks})
 	if err != nil {
 		return nil, err
+	}
+	if o.copyHooks.afterCopy != nil {
+		o.copyHooks.afterCopy(tmp)
 	}
 	phases.Copy, phases.Sync = lc.Step, lc.Sync
 	copyTook := time.Since(start)
 	o.step("copied")
 
-	// Measure the copy (not the live database, which has moved on): the
-	// checksum and the SQLite checks read the same file, from the page
-	// cache; they run side by side.
+	// Measure the copy (not the live database, which has moved on).
 	progress.report(ProgressEvent{Phase: "verify", Message: "sha256, quick_check and row counts on the copy"})
-	m := Manifest{ManifestVersion: ManifestVersion, Name: name, Source: absPath(o.DBPath), Created: t, Size: lc.Size,
-		PageSize: lc.PageSize, PageCount: lc.Pages, Actor: o.Actor}
-	checkStart := time.Now()
-	var (
-		sum     string
-		size    int64
-		sumErr  error
-		sumTook time.Duration
-		wg      sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	m := Manifest{ManifestVersion: ManifestVersion, Name: name, Source: absPath(o.DBPath), Created: t, Actor: o.Actor}
+	checkErr, err := measureCopy(ctx, tmp, lc, &m, &phases)
+	if err != nil {
+		return nil, err
+	}
+	if lc.Method == MethodWALCopy && (checkErr != nil || m.QuickCheck != "ok") {
+		// Not expected of a sound database: the backup API decides.
+		why := m.QuickCheck
+		if checkErr != nil {
+			why = checkErr.Error()
+		}
+		removeDBFiles(tmp)
+		progress.report(ProgressEvent{Phase: "copy", Message: "the file copy failed its checks (" + why + "): copying again with the online backup API"})
 		s := time.Now()
-		sum, size, sumErr = fileSHA256(tmp)
-		sumTook = time.Since(s)
-	}()
-	checkErr := describeCopy(ctx, tmp, &m, &phases)
-	wg.Wait()
-	phases.Checksum, phases.Checks = sumTook, time.Since(checkStart)
-	if sumErr != nil {
-		return nil, fmt.Errorf("back up: checksum %s: %w", tmp, sumErr)
+		lc, err = copyLive(ctx, o.DBPath, tmp, liveCopyOptions{backupAPIOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		lc.Fallback = "the WAL-aware copy failed its checks: " + why
+		phases.Copy, phases.Sync = phases.Copy+lc.Step, phases.Sync+lc.Sync
+		copyTook += time.Since(s)
+		m = Manifest{ManifestVersion: ManifestVersion, Name: name, Source: absPath(o.DBPath), Created: t, Actor: o.Actor}
+		if checkErr, err = measureCopy(ctx, tmp, lc, &m, &phases); err != nil {
+			return nil, err
+		}
 	}
-	if size != lc.Size {
-		return nil, fmt.Errorf("back up: %s has %d bytes after the copy, %d were written: is something else writing into %s?", tmp, size, lc.Size, o.Dir)
-	}
-	m.SHA256 = sum
 	if checkErr != nil {
 		return nil, fmt.Errorf("back up: check the copy: %w", checkErr)
 	}
@@ -289,7 +301,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 		return nil, err
 	}
 	o.step("renamed")
-	res = &BackupResult{Path: final, Manifest: m, CopyTook: copyTook, Phases: phases}
+	res = &BackupResult{Path: final, Manifest: m, Method: m.Method, Fallback: m.Fallback, CopyTook: copyTook, Phases: phases}
 	finishStart := time.Now()
 
 	if o.KeepLast > 0 || o.KeepWithin > 0 {
@@ -304,7 +316,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 	}
 	res.Phases.Finish = time.Since(finishStart)
 	res.Took = time.Since(start)
-	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("backup %s: %s in %s", name, db.FormatBytes(size), res.Took.Round(time.Millisecond))})
+	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("backup %s: %s in %s (%s)", name, db.FormatBytes(m.Size), res.Took.Round(time.Millisecond), m.Method)})
 	return res, nil
 }
 
@@ -320,6 +332,42 @@ func (r *BackupResult) figures() map[string]float64 {
 	}
 	return map[string]float64{"bytes": float64(r.Manifest.Size), "copy_seconds": r.CopyTook.Seconds(),
 		"seconds": r.Took.Seconds(), "removed": float64(len(r.Removed))}
+}
+
+// measureCopy fills m from the copy at path that lc made: size, pages,
+// method, sha256 (checked against the size written), and what
+// describeCopy reads, the checksum and the SQLite checks side by side
+// (both read the same file, from the page cache). checkErr is a failure
+// of the SQLite checks, which a fallback may cure; err is any other.
+func measureCopy(ctx context.Context, path string, lc *liveCopy, m *Manifest, ph *BackupPhases) (checkErr, err error) {
+	m.Size, m.PageSize, m.PageCount = lc.Size, lc.PageSize, lc.Pages
+	m.Method, m.Fallback = lc.Method, lc.Fallback
+	checkStart := time.Now()
+	var (
+		sum     string
+		size    int64
+		sumErr  error
+		sumTook time.Duration
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := time.Now()
+		sum, size, sumErr = fileSHA256(path)
+		sumTook = time.Since(s)
+	}()
+	checkErr = describeCopy(ctx, path, m, ph)
+	wg.Wait()
+	ph.Checksum, ph.Checks = sumTook, time.Since(checkStart)
+	if sumErr != nil {
+		return checkErr, fmt.Errorf("back up: checksum %s: %w", path, sumErr)
+	}
+	if size != lc.Size {
+		return checkErr, fmt.Errorf("back up: %s has %d bytes after the copy, %d were written: is something else writing into %s?", path, size, lc.Size, filepath.Dir(path))
+	}
+	m.SHA256 = sum
+	return checkErr, nil
 }
 
 // describeCopy fills m's schema version, table figures and quick_check

@@ -99,11 +99,13 @@ type writerProc struct {
 	stdinClose func() error
 }
 
-// startWriterProc re-executes the test binary as TestHelperWriter.
-func startWriterProc(t testing.TB, path string) *writerProc {
+// startWriterProc re-executes the test binary as TestHelperWriter, with
+// env added to its environment (REPOPS_TEST_WRITER_AUTOCKPT=N sets its
+// wal_autocheckpoint; -1 turns it off).
+func startWriterProc(t testing.TB, path string, env ...string) *writerProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "REPOPS_TEST_WRITER_DB="+path)
+	cmd.Env = append(append(os.Environ(), "REPOPS_TEST_WRITER_DB="+path), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +192,8 @@ func TestHelperWriter(t *testing.T) {
 		close(stop)
 	}()
 	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{BusyTimeout: 20 * time.Second, Synchronous: "NORMAL"})
+	autockpt, _ := strconv.Atoi(os.Getenv("REPOPS_TEST_WRITER_AUTOCKPT"))
+	w, err := db.OpenWrite(ctx, path, db.Options{BusyTimeout: 20 * time.Second, Synchronous: "NORMAL", WALAutocheckpoint: autockpt})
 	if err != nil {
 		fmt.Printf("failed open: %v\n", err)
 		os.Exit(1)

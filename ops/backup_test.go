@@ -51,6 +51,9 @@ func TestBackupWhileWriting(t *testing.T) {
 	if maxID >= ids[len(ids)-1] {
 		t.Logf("note: the writer committed nothing after the snapshot (max %d)", maxID)
 	}
+	if res.Method != MethodWALCopy || res.Manifest.Method != MethodWALCopy {
+		t.Fatalf("method %s (%s): the WAL-aware copy was not used", res.Method, res.Fallback)
+	}
 	if res.Manifest.Tables["appeals"].Rows != int64(len(got)) || res.Manifest.QuickCheck != "ok" || res.Manifest.SchemaVersion != db.LatestVersion() {
 		t.Fatalf("manifest: %+v", res.Manifest)
 	}

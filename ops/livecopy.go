@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +13,7 @@ import (
 	"github.com/repops/repops/db"
 )
 
-// Tuning of the live copy (see copyLiveToFile).
+// Tuning of the live copy (see copyLive).
 const (
 	// copyMmapSize is the source connection's PRAGMA mmap_size: the
 	// backup API then reads the live database's pages from the mapping
@@ -31,53 +30,86 @@ const (
 	flushEvery = 5 * time.Millisecond
 )
 
-// liveCopy is what copyLiveToFile did.
+// Methods of a live copy, recorded in the backup's manifest.
+const (
+	// MethodWALCopy: the database file copied as a file, in large pieces,
+	// then the committed frames of its WAL applied (see walCopyInto).
+	MethodWALCopy = "wal-copy"
+	// MethodBackupAPI: SQLite's online backup API in one step (see
+	// backupAPI), the fallback.
+	MethodBackupAPI = "backup-api"
+)
+
+// liveCopy is what copyLive did.
 type liveCopy struct {
-	Pages    int64
-	PageSize int64
-	Size     int64
-	// Step is the backup API's single step (background writeback
-	// included); Sync is the header fix, truncation and final fsync.
+	Method string // MethodWALCopy or MethodBackupAPI
+	// Fallback says why the WAL-aware copy was not used (empty when it was).
+	Fallback string
+	// WALFrames is how many frames of the WAL were applied (wal-copy).
+	WALFrames int
+	Pages     int64
+	PageSize  int64
+	Size      int64
+	// Step is the consistent copy (background writeback included); Sync
+	// is the header fix, truncation and final fsync.
 	Step time.Duration
 	Sync time.Duration
 }
 
-// copyLiveToFile copies the live database at src into dst, a new file
-// (created 0600; it must not exist), and fsyncs it. The copy is
-// consistent while the service writes: SQLite's backup API in one step
-// (backupAPI) reads it in a single read transaction. It is tuned to run
-// near the speed of a plain file copy without stalling the service:
-//   - the source connection reads through mmap (copyMmapSize);
+// copyHooks let tests act at the named points of a live copy (nil: none).
+type copyHooks struct {
+	afterSnapshot func() // the read transaction holds its snapshot
+	afterWALIndex func() // the wal-index was read: the method is decided
+	afterMainCopy func() // the database file is copied, the WAL not yet read
+	afterCopy     func(path string)
+}
+
+func call(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+// liveCopyOptions tune copyLive.
+type liveCopyOptions struct {
+	backupAPIOnly bool // skip the WAL-aware copy
+	hooks         copyHooks
+}
+
+// copyLiveToFile copies the live database at src into dst, a new file; see
+// copyLive.
+func copyLiveToFile(ctx context.Context, src, dst string) (*liveCopy, error) {
+	return copyLive(ctx, src, dst, liveCopyOptions{})
+}
+
+// copyLive copies the live database at src into dst, a new file (created
+// 0600; it must not exist), and fsyncs it. The copy is consistent while
+// the service writes, and runs near the speed of a plain file copy
+// without stalling the service:
+//   - a database in WAL mode is copied as a file, then the committed
+//     frames of its WAL are applied (walCopyInto): large reads and
+//     writes, and the result is the database as of one commit;
+//   - anything unexpected there (not WAL mode, a WAL or wal-index that
+//     does not read as it should), and always with o.backupAPIOnly, the
+//     copy is SQLite's backup API in one step (backupIntoNewFile), which
+//     reads it in a single read transaction, and liveCopy.Fallback says
+//     why;
 //   - the room is reserved first (fallocate): a full disk fails now, not
 //     half way, and the writes land in allocated blocks;
-//   - the destination has no journal, no syncs and an exclusive lock:
-//     SQLite writes each page straight into the file, once;
-//   - a background flusher writes the copy back in flushChunk pieces
-//     while it is made (bounded dirty data; see flushChunk);
+//   - the copy is written back to disk while it is made, at most about
+//     two flushChunk pieces dirty at once, so that the final fsync is
+//     short and the service's own small fsyncs never queue behind
+//     hundreds of MB (ext4 data=ordered commits them together);
 //   - the copy carries the source's WAL flag (header bytes 18 and 19 =
 //     2); they are set to 1 (rollback journal), exactly what SQLite's
 //     journal_mode=DELETE writes, so the file opens anywhere, read-only
 //     included, with no -wal beside it;
 //   - then one fsync, which finds little left to write.
-func copyLiveToFile(ctx context.Context, src, dst string) (*liveCopy, error) {
+func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCopy, error) {
 	sizes, err := db.StatFiles(src)
 	if err != nil {
 		return nil, fmt.Errorf("back up: %w", err)
 	}
-	r, err := db.OpenRead(ctx, src, db.Options{MaxConns: 1})
-	if err != nil {
-		return nil, fmt.Errorf("back up: %w", err)
-	}
-	defer r.Close()
-	sc, err := r.Conn(ctx)
-	if err != nil {
-		return nil, db.Classify(src, fmt.Errorf("back up %s: %w", src, err))
-	}
-	defer sc.Close()
-	if _, err := sc.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", copyMmapSize)); err != nil {
-		return nil, db.Classify(src, fmt.Errorf("back up %s: %w", src, err))
-	}
-
 	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("back up: create %s: %w", dst, err)
@@ -90,45 +122,261 @@ func copyLiveToFile(ctx context.Context, src, dst string) (*liveCopy, error) {
 		return nil, fmt.Errorf("back up: reserve %s for %s: %w", db.FormatBytes(sizes.DB), dst, err)
 	}
 
-	res := &liveCopy{}
 	start := time.Now()
-	fl := startFlusher(f, flushChunk, flushEvery)
-	pages, pageSize, err := backupIntoNewFile(ctx, dst, sc)
-	fl.Stop()
-	if err != nil {
-		return nil, fmt.Errorf("back up %s: %w", src, db.Classify(src, err))
+	var lc *liveCopy
+	if !o.backupAPIOnly {
+		var werr error
+		lc, werr = walCopyInto(ctx, src, f, o.hooks)
+		if werr != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("back up %s: %w", src, ctx.Err())
+			}
+			// Start again from an empty file, with the room reserved.
+			if err := f.Truncate(0); err != nil {
+				return nil, fmt.Errorf("back up: %w", err)
+			}
+			if err := reserve(f, sizes.DB); err != nil {
+				return nil, fmt.Errorf("back up: reserve %s for %s: %w", db.FormatBytes(sizes.DB), dst, err)
+			}
+			lc = &liveCopy{Fallback: werr.Error()}
+		}
 	}
-	res.Step = time.Since(start)
-	res.Pages, res.PageSize = pages, pageSize
+	if lc == nil || lc.Method == "" {
+		if lc == nil {
+			lc = &liveCopy{}
+		}
+		fl := startFlusher(f, flushChunk, flushEvery)
+		pages, pageSize, err := backupIntoNewFile(ctx, dst, src)
+		fl.Stop()
+		if err != nil {
+			return nil, fmt.Errorf("back up %s: %w", src, db.Classify(src, err))
+		}
+		lc.Method, lc.Pages, lc.PageSize = MethodBackupAPI, pages, pageSize
+	}
+	lc.Step = time.Since(start)
 
 	start = time.Now()
 	if err := markRollbackJournal(f); err != nil {
 		return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
 	}
-	res.Size = pages * pageSize
+	lc.Size = lc.Pages * lc.PageSize
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
 	}
-	if st.Size() != res.Size {
-		return nil, fmt.Errorf("back up: finish %s: the file has %d bytes, %d pages of %d bytes were copied", dst, st.Size(), pages, pageSize)
+	if st.Size() != lc.Size {
+		return nil, fmt.Errorf("back up: finish %s: the file has %d bytes, %d pages of %d bytes were copied", dst, st.Size(), lc.Pages, lc.PageSize)
 	}
 	// Give back the reserved blocks beyond the end (fallocate's room was
 	// the source file's size; the copy may be smaller). Shrinking frees
 	// them on every filesystem; truncating to the same size may not.
-	if sizes.DB > res.Size {
-		if err := f.Truncate(res.Size + 1); err != nil {
+	if sizes.DB > lc.Size {
+		if err := f.Truncate(lc.Size + 1); err != nil {
 			return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
 		}
-		if err := f.Truncate(res.Size); err != nil {
+		if err := f.Truncate(lc.Size); err != nil {
 			return nil, fmt.Errorf("back up: finish %s: %w", dst, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("back up: sync %s: %w", dst, err)
 	}
-	res.Sync = time.Since(start)
-	return res, nil
+	lc.Sync = time.Since(start)
+	return lc, nil
+}
+
+// walCopyInto copies the live database at src, in WAL mode, into dst (an
+// empty file) as a file, and makes it consistent from its WAL. How, and
+// why it is as consistent as the backup API (SQLite's wal.c is the
+// reference for each claim):
+//
+//  1. A read transaction on a connection of its own takes a snapshot,
+//     held until the end: it holds a read mark M, the last frame it sees.
+//     No checkpoint copies a frame newer than M into the database file
+//     (walCheckpoint's mxSafeFrame), and while M > 0 the WAL cannot be
+//     restarted (walRestartLog needs every read lock but 0). With M = 0
+//     (the WAL was wholly copied back, or empty) it reads the database
+//     file only, no checkpoint can write to that file at all (a backfill
+//     needs read lock 0 exclusively), and a writer may restart the WAL
+//     once (new salts).
+//  2. The wal-index header (-shm) is read, after the snapshot: the last
+//     commit frame X (X >= M while M > 0) with its running checksum and
+//     the WAL's salts, and nBackfill, the frames already in the database
+//     file. nBackfill == X: everything up to X is in the file and no
+//     later frame can get there while the snapshot is held (M = X, or
+//     M = 0): the file alone is the snapshot, and the WAL is not read.
+//     Otherwise the WAL's generation is fixed until the end (with M > 0
+//     it cannot restart; with M = 0 it could only restart once fully
+//     copied back, which this reader prevents), so frames 1..X stay as
+//     they are.
+//  3. The database file's first page_count pages are copied in large
+//     pieces. A checkpoint may rewrite pages meanwhile, but only with
+//     frames <= M: such a page may come out torn or old.
+//  4. The WAL is read as SQLite's recovery reads it (scanWAL): frames
+//     valid in sequence, up to the last commit C. C must be >= X, the
+//     WAL's salts those of the wal-index, and the running checksum at X
+//     the wal-index's: the WAL read is the one SQLite publishes. The
+//     newest frame of each page up to C is written over the copy, and
+//     the copy is cut or extended to C's database size. Every page a
+//     checkpoint could have touched during step 3 has a frame <= M <= C,
+//     so it is overwritten; every other page is as C has it. The result
+//     is the database as of commit C, at or after the snapshot.
+//
+// Any other case is an error, and the caller falls back on the backup
+// API. The database file and the -shm are read through the descriptors
+// SQLite already has open (openFDOn), never opened and closed here; only
+// the -wal, which SQLite does not lock, is.
+func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*liveCopy, error) {
+	r, err := db.OpenRead(ctx, src, db.Options{MaxConns: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	tx, err := r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var n, pageSize, pageCount int64
+	var mode string
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return nil, fmt.Errorf("take a snapshot: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return nil, err
+	}
+	if mode != "wal" {
+		return nil, fmt.Errorf("the database is not in WAL mode (journal_mode %s)", mode)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pageCount); err != nil {
+		return nil, err
+	}
+	call(h.afterSnapshot)
+
+	dbFD, dbSt, err := openFDOn(src)
+	if err != nil {
+		return nil, err
+	}
+	shmFD, _, err := openFDOn(src + "-shm")
+	if err != nil {
+		return nil, err
+	}
+	idx, err := readWALIndex(shmFD)
+	if err != nil {
+		return nil, err
+	}
+	if idx.mxFrame > 0 && idx.pageSize != pageSize { // an empty WAL has no page size yet
+		return nil, fmt.Errorf("the wal-index says pages of %d bytes, the database %d", idx.pageSize, pageSize)
+	}
+	useWAL := idx.nBackfill < idx.mxFrame
+	call(h.afterWALIndex)
+
+	if err := copyFileRange(ctx, dbFD, dbSt, dst, pageCount*pageSize); err != nil {
+		return nil, fmt.Errorf("copy %s: %w", src, err)
+	}
+	call(h.afterMainCopy)
+	lc := &liveCopy{Method: MethodWALCopy, Pages: pageCount, PageSize: pageSize}
+	if useWAL {
+		wf, err := os.Open(src + "-wal")
+		if err != nil {
+			return nil, err
+		}
+		defer wf.Close()
+		st, err := wf.Stat()
+		if err != nil {
+			return nil, err
+		}
+		s, err := scanWAL(wf, st.Size(), pageSize, idx.mxFrame)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case s.salt != idx.salt:
+			return nil, errors.New("the WAL is not the one the wal-index describes (salts differ)")
+		case s.commit < idx.mxFrame:
+			return nil, fmt.Errorf("the WAL's valid frames end at commit frame %d, before frame %d that the wal-index records", s.commit, idx.mxFrame)
+		case s.cksumAt != idx.frameCksum || s.bigEndCksum != idx.bigEndCksum:
+			return nil, fmt.Errorf("the WAL's checksum at frame %d is not the wal-index's", idx.mxFrame)
+		}
+		lc.Pages = int64(s.dbPages)
+		if err := dst.Truncate(lc.Pages * pageSize); err != nil {
+			return nil, err
+		}
+		if lc.WALFrames, err = applyWAL(wf, dst, s); err != nil {
+			return nil, err
+		}
+	} else if err := dst.Truncate(pageCount * pageSize); err != nil {
+		return nil, err
+	}
+	if !fdIsFile(dbFD, dbSt) {
+		return nil, fmt.Errorf("the descriptor of %s changed during the copy", src)
+	}
+	return lc, tx.Rollback()
+}
+
+// copyFileRange copies the first n bytes of the file open at srcFD (which
+// must stay the file st describes) to the start of dst, in flushChunk
+// pieces, each written back to disk while the next is copied, waiting
+// for the one before: at most about two pieces are dirty at once, and the
+// copy runs at the disk's pace. It stops early at the end of the source
+// file (the rest is in the WAL). The data moves inside the kernel
+// (copy_file_range), or through a buffer where that is not supported.
+func copyFileRange(ctx context.Context, srcFD int, st unix.Stat_t, dst *os.File, n int64) error {
+	dfd := int(dst.Fd())
+	var buf []byte
+	prev := int64(-1)
+	for off := int64(0); off < n; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := min(flushChunk, n-off)
+		done := int64(0)
+		for done < chunk {
+			var k int
+			var err error
+			if buf == nil {
+				ro, wo := off+done, off+done
+				k, err = unix.CopyFileRange(srcFD, &ro, dfd, &wo, int(chunk-done), 0)
+				if err != nil && (errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) ||
+					errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP)) {
+					buf = make([]byte, 4<<20)
+					continue
+				}
+			} else {
+				k, err = unix.Pread(srcFD, buf[:min(int64(len(buf)), chunk-done)], off+done)
+				if err == nil && k > 0 {
+					_, err = dst.WriteAt(buf[:k], off+done)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if k == 0 {
+				break // the end of the source file
+			}
+			done += int64(k)
+		}
+		if !fdIsFile(srcFD, st) {
+			return errors.New("the descriptor changed during the copy")
+		}
+		if done == 0 {
+			return nil
+		}
+		_ = unix.SyncFileRange(dfd, off, done, unix.SYNC_FILE_RANGE_WRITE)
+		if prev >= 0 {
+			_ = unix.SyncFileRange(dfd, prev, off-prev,
+				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		}
+		prev = off
+		off += done
+		if done < chunk {
+			return nil
+		}
+	}
+	return nil
 }
 
 // reserve allocates n bytes for f without changing its size. A
@@ -145,10 +393,25 @@ func reserve(f *os.File, n int64) error {
 	return err
 }
 
-// backupIntoNewFile runs the backup API from src into the database file
-// at dst (empty), through a connection with no journal, no syncs and an
-// exclusive lock, closed before it returns: nothing writes to dst after.
-func backupIntoNewFile(ctx context.Context, dst string, src *sql.Conn) (pages, pageSize int64, err error) {
+// backupIntoNewFile runs the backup API from the live database at src
+// into the database file at dst (empty), through a connection with no
+// journal, no syncs and an exclusive lock, closed before it returns:
+// nothing writes to dst after. The source connection reads through mmap
+// (copyMmapSize).
+func backupIntoNewFile(ctx context.Context, dst, src string) (pages, pageSize int64, err error) {
+	r, err := db.OpenRead(ctx, src, db.Options{MaxConns: 1})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer r.Close()
+	sc, err := r.Conn(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sc.Close()
+	if _, err := sc.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", copyMmapSize)); err != nil {
+		return 0, 0, err
+	}
 	w, err := openNewFile(dst)
 	if err != nil {
 		return 0, 0, err
@@ -159,7 +422,7 @@ func backupIntoNewFile(ctx context.Context, dst string, src *sql.Conn) (pages, p
 		return 0, 0, fmt.Errorf("create %s: %w", dst, db.Classify(dst, err))
 	}
 	defer dc.Close()
-	n, err := backupAPI(ctx, dc, src)
+	n, err := backupAPI(ctx, dc, sc)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -43,6 +43,9 @@ func TestCopyLiveToFileFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if want := map[bool]string{true: MethodWALCopy, false: MethodBackupAPI}[tc.wal]; lc.Method != want {
+				t.Fatalf("method %s (%s), want %s", lc.Method, lc.Fallback, want)
+			}
 			if h := readHeader(t, dst); h[18] != 1 || h[19] != 1 {
 				t.Fatalf("copy header bytes 18, 19 = %d, %d; want 1, 1 (rollback journal)", h[18], h[19])
 			}

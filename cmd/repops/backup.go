@@ -70,7 +70,10 @@ func runBackup(ctx context.Context, a *app, o *backupOptions) error {
 		for _, t := range sortedTableNames(m.Tables) {
 			fmt.Fprintf(a.out, "  %-40s %12d rows\n", t, m.Tables[t].Rows)
 		}
-		fmt.Fprintf(a.out, "  quick_check %s; copy %s, total %s\n", m.QuickCheck, res.CopyTook.Round(time.Millisecond), res.Took.Round(time.Millisecond))
+		fmt.Fprintf(a.out, "  quick_check %s; copy %s (%s), total %s\n", m.QuickCheck, res.CopyTook.Round(time.Millisecond), res.Method, res.Took.Round(time.Millisecond))
+		if res.Fallback != "" {
+			fmt.Fprintf(a.out, "  the WAL-aware file copy was not used: %s\n", res.Fallback)
+		}
 		for _, r := range res.Removed {
 			fmt.Fprintf(a.out, "  retention removed %s\n", r)
 		}
