@@ -113,6 +113,9 @@ type BackupResult struct {
 	// manifest too.
 	Method   string
 	Fallback string
+	// WALFrames is how many WAL frames the WAL-aware copy applied (none
+	// when the database file alone was the snapshot).
+	WALFrames int
 	// CopyTook is from the start to the copy being on disk: lock, journal
 	// and checks before, the consistent copy and its fsync.
 	CopyTook time.Duration
@@ -301,7 +304,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 		return nil, err
 	}
 	o.step("renamed")
-	res = &BackupResult{Path: final, Manifest: m, Method: m.Method, Fallback: m.Fallback, CopyTook: copyTook, Phases: phases}
+	res = &BackupResult{Path: final, Manifest: m, Method: m.Method, Fallback: m.Fallback, WALFrames: lc.WALFrames, CopyTook: copyTook, Phases: phases}
 	finishStart := time.Now()
 
 	if o.KeepLast > 0 || o.KeepWithin > 0 {

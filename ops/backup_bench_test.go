@@ -140,6 +140,13 @@ func (lw *latencyWriter) Stop() int {
 	return lw.errs
 }
 
+func fallbackNote(why string) string {
+	if why == "" {
+		return ""
+	}
+	return " (the WAL-aware copy was not used: " + why + ")"
+}
+
 func timeIt(fn func() error) (time.Duration, error) {
 	s := time.Now()
 	err := fn()
@@ -269,13 +276,14 @@ func BenchmarkBackupVsCp(b *testing.B) {
 			"VACUUM INTO + fsync              %8.2f s\n"+
 			"repops backup: copy+fsync        %8.2f s  (%.2fx cp; goal <= 1.3x, and < sqlite3 .backup)\n"+
 			"repops backup: total (+sha256, quick_check, rows) %6.2f s\n"+
-			"  phases: prepare %.3f, copy (backup API step) %.3f, sync %.3f, checks %.3f (sha256 %.3f | quick_check %.3f + rows %.3f), finish %.3f s\n"+
+			"  method %s, %d WAL frames applied%s\n"+
+			"  phases: prepare %.3f, copy %.3f, sync %.3f, checks %.3f (sha256 %.3f | quick_check %.3f + rows %.3f), finish %.3f s\n"+
 			"writer during backup: worst %s, p99 %s over %d inserts (goal < 50 ms); slowest: %s\n"+
 			"restore online (writer running)  %8.2f s, writer's worst insert %s\n"+
 			"restore offline                  %8.2f s\n"+
 			"drill (restore to scratch, verify) %6.2f s, RTO measured %s vs 30m objective (%.4f of it)",
 			mb, cpT.Seconds(), cliT.Seconds(), vacT.Seconds(), res.CopyTook.Seconds(), res.CopyTook.Seconds()/cpT.Seconds(),
-			res.Took.Seconds(), ph.Prepare.Seconds(), ph.Copy.Seconds(), ph.Sync.Seconds(), ph.Checks.Seconds(),
+			res.Took.Seconds(), res.Method, res.WALFrames, fallbackNote(res.Fallback), ph.Prepare.Seconds(), ph.Copy.Seconds(), ph.Sync.Seconds(), ph.Checks.Seconds(),
 			ph.Checksum.Seconds(), ph.QuickCheck.Seconds(), ph.Rows.Seconds(), ph.Finish.Seconds(), worst.Round(time.Microsecond), p99.Round(time.Microsecond), n, slow,
 			rres.Took.Seconds(), rworst.Round(time.Millisecond), offT.Seconds(), drillT.Seconds(), dres.RTO.Round(time.Millisecond),
 			dres.RTO.Seconds()/(30*60))

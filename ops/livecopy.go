@@ -45,7 +45,8 @@ type liveCopy struct {
 	Method string // MethodWALCopy or MethodBackupAPI
 	// Fallback says why the WAL-aware copy was not used (empty when it was).
 	Fallback string
-	// WALFrames is how many frames of the WAL were applied (wal-copy).
+	// WALFrames is how many frames of the WAL were applied (wal-copy;
+	// none when the database file alone was the snapshot).
 	WALFrames int
 	Pages     int64
 	PageSize  int64
@@ -256,13 +257,15 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 	}
 	call(h.afterSnapshot)
 
-	dbFD, dbSt, err := openFDOn(src)
+	dbFD, dbSt, err := openFDOn(src, false)
 	if err != nil {
 		return nil, err
 	}
-	shmFD, _, err := openFDOn(src + "-shm")
+	// SQLite opens the -shm read-write unless it cannot; read-only, it may
+	// not trust it either (walBeginShmUnreliable): the backup API then.
+	shmFD, _, err := openFDOn(src+"-shm", true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the wal-index: %w", err)
 	}
 	idx, err := readWALIndex(shmFD)
 	if err != nil {
@@ -274,7 +277,7 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 	useWAL := idx.nBackfill < idx.mxFrame
 	call(h.afterWALIndex)
 
-	if err := copyFileRange(ctx, dbFD, dbSt, dst, pageCount*pageSize); err != nil {
+	if err := copyFileRange(ctx, dbFD, dbSt, dst, pageCount*pageSize, false); err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src, err)
 	}
 	call(h.afterMainCopy)
@@ -323,10 +326,14 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 // for the one before: at most about two pieces are dirty at once, and the
 // copy runs at the disk's pace. It stops early at the end of the source
 // file (the rest is in the WAL). The data moves inside the kernel
-// (copy_file_range), or through a buffer where that is not supported.
-func copyFileRange(ctx context.Context, srcFD int, st unix.Stat_t, dst *os.File, n int64) error {
+// (copy_file_range), or through a 4 MiB buffer where that is not
+// supported, or when buffered.
+func copyFileRange(ctx context.Context, srcFD int, st unix.Stat_t, dst *os.File, n int64, buffered bool) error {
 	dfd := int(dst.Fd())
 	var buf []byte
+	if buffered {
+		buf = make([]byte, 4<<20)
+	}
 	prev := int64(-1)
 	for off := int64(0); off < n; {
 		if err := ctx.Err(); err != nil {

@@ -579,3 +579,50 @@ func corruptFilePages(t *testing.T, path string) {
 		f.WriteAt(garbage, off)
 	}
 }
+
+// TestCopyFileRange copies a file in pieces, inside the kernel and
+// through a buffer, and stops at the source's end.
+func TestCopyFileRange(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	data := make([]byte, flushChunk+12345)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	os.WriteFile(src, data, 0o600)
+	for _, c := range []struct {
+		name     string
+		buffered bool
+		n        int64
+		want     int
+	}{
+		{"copy_file_range", false, int64(len(data)), len(data)},
+		{"buffered", true, int64(len(data)), len(data)},
+		{"source shorter than asked", false, int64(len(data)) + 3*flushChunk, len(data)},
+		{"part", true, 5000, 5000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in, err := os.Open(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			_, st, err := openFDOn(src, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.Create(filepath.Join(t.TempDir(), "dst"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			if err := copyFileRange(context.Background(), int(in.Fd()), st, out, c.n, c.buffered); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(out.Name())
+			if !bytes.Equal(got, data[:c.want]) {
+				t.Fatalf("copied %d bytes, want the first %d of the source", len(got), c.want)
+			}
+		})
+	}
+}

@@ -271,7 +271,8 @@ func applyWAL(wal io.ReaderAt, dst io.WriterAt, s *walScan) (int, error) {
 }
 
 // openFDOn finds a descriptor that this process already has open on the
-// file at path (SQLite's own) and that can be read. Reading through it,
+// file at path (SQLite's own) and that can be read, and written too when
+// rw. Reading through it,
 // never closing it, is the point: closing any descriptor of a file
 // releases every POSIX lock this process holds on it, SQLite's included
 // (sqlite.org/howtocorrupt.html, 2.2), which would let a checkpoint
@@ -279,7 +280,7 @@ func applyWAL(wal io.ReaderAt, dst io.WriterAt, s *walScan) (int, error) {
 // closes a descriptor of a file while one of its connections holds a lock
 // on it (unixClose defers it), so a descriptor found while this process's
 // read transaction is open stays open until it ends.
-func openFDOn(path string) (int, unix.Stat_t, error) {
+func openFDOn(path string, rw bool) (int, unix.Stat_t, error) {
 	var want unix.Stat_t
 	if err := unix.Stat(path, &want); err != nil {
 		return -1, want, err
@@ -298,7 +299,7 @@ func openFDOn(path string) (int, unix.Stat_t, error) {
 			continue
 		}
 		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-		if err != nil || fl&unix.O_ACCMODE == unix.O_WRONLY {
+		if err != nil || fl&unix.O_ACCMODE == unix.O_WRONLY || (rw && fl&unix.O_ACCMODE != unix.O_RDWR) {
 			continue
 		}
 		return fd, want, nil
