@@ -538,6 +538,7 @@ func TestBackupMethod(t *testing.T) {
 			}
 		}, false, MethodBackupAPI, "not in WAL mode"},
 		{"copy failing quick_check", func(t *testing.T, path string) {}, true, MethodBackupAPI, "failed its checks"},
+		{"WAL header unreadable", func(t *testing.T, path string) {}, false, MethodBackupAPI, "not a WAL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := newRecoveryDB(t, t.TempDir(), 300)
@@ -545,6 +546,31 @@ func TestBackupMethod(t *testing.T) {
 			o := backupOpts(t, path)
 			if c.corrupt {
 				o.copyHooks.afterCopy = func(p string) { corruptFilePages(t, p) }
+			}
+			if c.fallback == "not a WAL" {
+				// Commits left in the WAL by a connection kept open, then
+				// the WAL's magic damaged once the method is chosen: the
+				// backup API, which reads frames through the wal-index,
+				// makes the copy.
+				w, err := db.OpenWrite(ctx, path, db.Options{WALAutocheckpoint: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				if _, err := w.Exec(`UPDATE appeals SET status = 'approved' WHERE id % 3 = 0`); err != nil {
+					t.Fatal(err)
+				}
+				o.copyHooks.afterWALIndex = func() {
+					f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					b := make([]byte, 1)
+					f.ReadAt(b, 0)
+					f.WriteAt([]byte{^b[0]}, 0)
+					t.Cleanup(func() { f, _ := os.OpenFile(path+"-wal", os.O_RDWR, 0); f.WriteAt(b, 0); f.Close() })
+				}
 			}
 			res, err := Backup(ctx, o, nil)
 			if err != nil {
@@ -560,6 +586,15 @@ func TestBackupMethod(t *testing.T) {
 			m, err := ReadManifest(res.Path)
 			if err != nil || m.Method != c.method {
 				t.Fatalf("manifest on disk: %v %+v", err, m)
+			}
+			if c.fallback == "not a WAL" {
+				d, _ := openImmutable(ctx, res.Path)
+				defer d.Close()
+				var n int
+				d.QueryRow(`SELECT count(*) FROM appeals WHERE status = 'approved'`).Scan(&n)
+				if n != 100 {
+					t.Fatalf("%d approved appeals in the backup, want the 100 committed in the WAL", n)
+				}
 			}
 		})
 	}
