@@ -62,10 +62,11 @@ type copyHooks struct {
 	afterSnapshot func() // the read transaction holds its snapshot
 	afterWALIndex func() // the wal-index was read: the method is decided
 	afterMainCopy func() // the database file is copied, the WAL not yet read
-	afterCopy     func(path string)
+	// afterCopy is Backup's: the copy at path is made, not yet checked.
+	afterCopy func(path string)
 }
 
-func call(f func()) {
+func callHook(f func()) {
 	if f != nil {
 		f()
 	}
@@ -124,14 +125,15 @@ func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCop
 	}
 
 	start := time.Now()
-	var lc *liveCopy
+	lc := &liveCopy{}
 	if !o.backupAPIOnly {
-		var werr error
-		lc, werr = walCopyInto(ctx, src, f, o.hooks)
-		if werr != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("back up %s: %w", src, ctx.Err())
-			}
+		wc, werr := walCopyInto(ctx, src, f, o.hooks)
+		switch {
+		case werr == nil:
+			lc = wc
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("back up %s: %w", src, ctx.Err())
+		default:
 			// Start again from an empty file, with the room reserved.
 			if err := f.Truncate(0); err != nil {
 				return nil, fmt.Errorf("back up: %w", err)
@@ -139,13 +141,10 @@ func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCop
 			if err := reserve(f, sizes.DB); err != nil {
 				return nil, fmt.Errorf("back up: reserve %s for %s: %w", db.FormatBytes(sizes.DB), dst, err)
 			}
-			lc = &liveCopy{Fallback: werr.Error()}
+			lc.Fallback = werr.Error()
 		}
 	}
-	if lc == nil || lc.Method == "" {
-		if lc == nil {
-			lc = &liveCopy{}
-		}
+	if lc.Method == "" {
 		fl := startFlusher(f, flushChunk, flushEvery)
 		pages, pageSize, err := backupIntoNewFile(ctx, dst, src)
 		fl.Stop()
@@ -255,7 +254,7 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 	if err := tx.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pageCount); err != nil {
 		return nil, err
 	}
-	call(h.afterSnapshot)
+	callHook(h.afterSnapshot)
 
 	dbFD, dbSt, err := openFDOn(src, false)
 	if err != nil {
@@ -275,12 +274,12 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 		return nil, fmt.Errorf("the wal-index says pages of %d bytes, the database %d", idx.pageSize, pageSize)
 	}
 	useWAL := idx.nBackfill < idx.mxFrame
-	call(h.afterWALIndex)
+	callHook(h.afterWALIndex)
 
 	if err := copyFileRange(ctx, dbFD, dbSt, dst, pageCount*pageSize, false); err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src, err)
 	}
-	call(h.afterMainCopy)
+	callHook(h.afterMainCopy)
 	lc := &liveCopy{Method: MethodWALCopy, Pages: pageCount, PageSize: pageSize}
 	if useWAL {
 		wf, err := os.Open(src + "-wal")

@@ -154,6 +154,31 @@ func TestScanWALMadeBySQLite(t *testing.T) {
 			t.Fatal("the pages differ from the backup API's copy")
 		}
 	})
+	t.Run("big-endian checksums", func(t *testing.T) {
+		// The same WAL as a big-endian machine writes it (magic 0x377f0683).
+		be := bytes.Clone(sw.wal)
+		binary.BigEndian.PutUint32(be[0:], walMagic|1)
+		s1, s2 := walChecksum(true, be[:24], 0, 0)
+		binary.BigEndian.PutUint32(be[24:], s1)
+		binary.BigEndian.PutUint32(be[28:], s2)
+		for off := int64(walHeaderSize); off+frameSize <= int64(len(be)); off += frameSize {
+			fr := be[off : off+frameSize]
+			s1, s2 = walChecksum(true, fr[:8], s1, s2)
+			s1, s2 = walChecksum(true, fr[walFrameHeaderSize:], s1, s2)
+			binary.BigEndian.PutUint32(fr[16:], s1)
+			binary.BigEndian.PutUint32(fr[20:], s2)
+		}
+		s, err := scanWAL(bytes.NewReader(be), int64(len(be)), sw.pageSize, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.bigEndCksum || s.commit != frames || int64(s.dbPages) != sw.pageCount {
+			t.Fatalf("big-endian %v, commit %d of %d frames, %d pages", s.bigEndCksum, s.commit, frames, s.dbPages)
+		}
+		if n := countAppeals(t, applyToCopy(t, sw.main, be, s)); n != sw.rows {
+			t.Fatalf("%d appeals, want %d", n, sw.rows)
+		}
+	})
 	t.Run("torn last frame", func(t *testing.T) {
 		cut := sw.wal[:int64(len(sw.wal))-frameSize/2]
 		s, err := scanWAL(bytes.NewReader(cut), int64(len(cut)), sw.pageSize, 0)
