@@ -93,11 +93,11 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	// 10 frames a second at most: keys answer within 100 ms. The
+	// 15 frames a second at most: keys answer within 67 ms. The
 	// renderer's frame ticker is most of an idle console's CPU (measured
 	// with the refresh paused: 240 ms of CPU a minute at 20 frames a
 	// second, none at 1), and the dashboard changes once a second.
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out), tea.WithFPS(10)}
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out), tea.WithFPS(15)}
 	// The colour profile is detected once. Inside tmux detection runs
 	// 'tmux info' (a subprocess, tens of milliseconds before the first
 	// frame); lipgloss has already detected stdout's profile when it was
