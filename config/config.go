@@ -126,7 +126,11 @@ type Archive struct {
 	MessagesOlderThan time.Duration `yaml:"messages_older_than"`
 	// File, when set, is a separate archive database file.
 	File string `yaml:"file"`
-	// BatchRows and BatchPause bound each archival transaction.
+	// BatchRows caps the rows of one archival transaction (default 20000:
+	// the time bound, about 40 ms a transaction, decides first). BatchPause,
+	// when set, is the longest pause between two transactions; 0 (the
+	// default) pauses until the service's writer has committed, at most the
+	// retry gap of SQLite's busy handler plus a margin.
 	BatchRows  int           `yaml:"batch_rows"`
 	BatchPause time.Duration `yaml:"batch_pause"`
 }

@@ -32,7 +32,7 @@ func Defaults() Config {
 			Backup:          Backup{KeepLast: 7, KeepWithin: 7 * 24 * time.Hour},
 			Archive: Archive{
 				AppealsOlderThan: 365 * 24 * time.Hour, MessagesOlderThan: 182 * 24 * time.Hour,
-				BatchRows: 2000, BatchPause: 20 * time.Millisecond,
+				BatchRows: 20000, BatchPause: 0,
 			},
 			Escalation: Escalation{
 				OnCall: "/etc/opsgenie/contacts", Email: "ops-team@example.com", IncidentChannel: "#reputation-incidents",

@@ -28,23 +28,33 @@ import (
 //
 // How: the candidates are found in id order on the primary key, outside
 // any write transaction, a batch (an id range) at a time. For each batch,
-// still outside the write lock, the rows' ids and checksums are noted (a
-// write to the connection's temp database only). Then, in one IMMEDIATE
-// transaction: INSERT OR IGNORE into the archive table, DELETE of the live
-// rows, and the counts checked: the rows deleted must be exactly the rows
-// copied and the rows noted; when some were in the archive already (a
-// resumed run), the batch is redone deleting only rows whose archived copy
-// is identical column for column. On any mismatch the transaction is
-// rolled back (the batch is retried, then the run stops). Batches are
-// bounded by rows (BatchRows) and by time: the batch size adapts so that
-// each write transaction takes about BatchTime (40 ms), and the next one
-// starts BatchPause (20 ms) after it at the earliest, so that a service
-// writer that found the lock taken, whose busy handler then retries at 33,
-// 53 and 78 ms, gets it in between. The connection takes the lock by
-// polling every millisecond rather than through SQLite's busy handler,
-// which backs off to 20-100 ms sleeps. The WAL is checkpointed (PASSIVE)
-// after each batch on another connection, so that the service's next
-// commit does not pay for the batch's pages.
+// still outside the write lock, the rows' ids are noted and their checksum
+// taken (a write to the connection's temp database only). Then, in one
+// IMMEDIATE transaction: INSERT OR IGNORE into the archive table, DELETE of
+// the live rows, and the counts checked: the rows deleted must be exactly
+// the rows copied and the rows noted; when some were in the archive
+// already (a resumed run), the batch is redone deleting only rows whose
+// archived copy is identical column for column; and no message may be left
+// without its appeal (checkNoOrphans, for the foreign key, which this
+// connection does not check row by row). On any mismatch the transaction
+// is rolled back (the batch is retried, then the run stops).
+//
+// Batches are bounded by rows (BatchRows, a cap: 20000) and by time: the
+// batch size adapts so that each write transaction takes about BatchTime
+// (40 ms). Large batches matter: every batch rewrites the pages it touches
+// in the indexes whose order is not the id's (idx_appeals_user_status: a
+// batch of a few thousand appeals touches most of its leaves), a cost per
+// batch whatever its size. After each transaction the run pauses until the
+// service's writer has had the lock: until another connection commits
+// (PRAGMA data_version), at most the gap between two retries of SQLite's
+// busy handler (which retries after 1, 3, 8, 18, 33, 53, 78, 103 ms of
+// waiting) that a writer that waited through the whole transaction may
+// sleep past its end, plus a margin (retryGap). A writer that found the
+// lock taken thus waits for one transaction and, at most, its next retry.
+// The connection takes the lock by polling every millisecond rather than
+// through SQLite's busy handler, which backs off to 20-100 ms sleeps. The
+// WAL is checkpointed (PASSIVE) after each batch on another connection, so
+// that the service's next commit does not pay for the batch's pages.
 //
 // Idempotent: every batch is keyed by the candidates themselves, never by
 // progress kept elsewhere, so a run killed at any point (even by kill -9)
@@ -59,9 +69,9 @@ import (
 // file after re-checking them.
 //
 // At the end the moved rows are verified: their count and checksum (a sum
-// of per-row hashes computed in SQL from the live rows as they were moved,
-// and again from the archive) agree, and no row matching the policy is left
-// behind.
+// of per-row 64-bit hashes, computed from the live rows as they were noted
+// for their batch, and again from the archive over the ids moved) agree,
+// and no row matching the policy is left behind.
 
 // ErrArchiveVerify is what a run whose final verification failed returns.
 var ErrArchiveVerify = errors.New("archive verification failed")
@@ -106,14 +116,15 @@ type ArchiveOptions struct {
 	// (with their messages) and "appeal_negotiation_messages" (the
 	// six-month rule). Empty: both.
 	Tables []string
-	// BatchRows caps the rows of one batch (default 2000); BatchTime is
+	// BatchRows caps the rows of one batch (default 20000); BatchTime is
 	// the aim for one write transaction (default 40 ms: the batch size
-	// adapts to it); BatchPause is the least time between two write
-	// transactions (default 20 ms), in which the service's writers, whose
-	// busy handler retries every 20-25 ms after 40 ms of waiting, get the
-	// lock. A writer that finds the lock taken thus waits about BatchTime
-	// plus one retry interval at most: 40 + 13 ms with the defaults
-	// (SQLite's retries come at 33, 53, 78 ms of waiting).
+	// adapts to it, and decides). BatchPause, when set, is the longest
+	// pause between two write transactions; by default the pause lasts
+	// until the service's writer has committed, at most the retry gap of
+	// SQLite's busy handler after the transaction plus 5 ms (20 + 5 ms
+	// after a transaction of 33-53 ms: see retryGap). A writer that finds
+	// the lock taken thus waits one transaction and its next retry at most:
+	// 53 ms with the defaults.
 	BatchRows  int
 	BatchTime  time.Duration
 	BatchPause time.Duration
@@ -158,8 +169,11 @@ type ArchiveResult struct {
 	TxTime   time.Duration `json:"tx_ns"`
 	LockWait time.Duration `json:"lock_wait_ns"`
 	Duration time.Duration `json:"duration_ns"`
-	// spent is where the time went, by phase, for the benchmark.
-	spent map[string]time.Duration
+	// spent is where the time went, by phase, for the benchmark;
+	// serviceTurns counts the pauses that another connection's commit
+	// ended early.
+	spent        map[string]time.Duration
+	serviceTurns int
 	// FreePagesBytes is the free space inside the live file after the run
 	// (reused by new rows; shrink the file with 'repops optimize
 	// incremental-vacuum' or VACUUM); Freed is its growth during the run.
@@ -277,16 +291,22 @@ func (s archiveSpec) colList(prefix string) string {
 	return strings.Join(out, ", ")
 }
 
-// hashExpr is the row checksum of the row with the given column prefix:
-// repops_row_hash over the columns' SQL literals (quote() tells NULL,
-// numbers and text apart and escapes the separator), joined in SQL so that
-// the Go function is called once per row.
-func (s archiveSpec) hashExpr(prefix string) string {
+// rowLiteral is the row with the given column prefix written as SQL
+// literals, the columns joined by ',': quote() tells NULL, numbers and text
+// apart, and doubles the quotes inside text.
+func (s archiveSpec) rowLiteral(prefix string) string {
 	out := make([]string, len(s.cols))
 	for i, c := range s.cols {
 		out[i] = "quote(" + prefix + c + ")"
 	}
-	return rowHashFunc + "(" + strings.Join(out, " || ',' || ") + ")"
+	return strings.Join(out, " || ',' || ")
+}
+
+// rowsHashExpr is the aggregate checksum of the rows a query selects (the
+// table's alias in prefix): repops_rows_hash over their literals, joined in
+// SQL so that the Go function is called once for all of them.
+func (s archiveSpec) rowsHashExpr(prefix string) string {
+	return rowsHashFunc + "(coalesce(group_concat(" + s.rowLiteral(prefix) + ", char(30)), ''))"
 }
 
 // same is the condition that archive row c is identical to live row l.
@@ -338,6 +358,11 @@ type archiver struct {
 	// the longest write transaction of the current batch.
 	lastTxEnd    time.Time
 	batchLongest time.Duration
+	// lastTx is how long the last write transaction took; dataVersion is
+	// PRAGMA data_version just after it (another connection's commit
+	// changes it).
+	lastTx      time.Duration
+	dataVersion int64
 	// compareNext makes the next attempt of a batch compare each row with
 	// its archived copy before deleting it.
 	compareNext bool
@@ -431,13 +456,10 @@ func (o *ArchiveOptions) normalize() error {
 		}
 	}
 	if o.BatchRows <= 0 {
-		o.BatchRows = 2000
+		o.BatchRows = 20000
 	}
 	if o.BatchTime <= 0 {
 		o.BatchTime = 40 * time.Millisecond
-	}
-	if o.BatchPause <= 0 {
-		o.BatchPause = 20 * time.Millisecond
 	}
 	if o.DB.Synchronous == "" {
 		o.DB.Synchronous = "NORMAL"
@@ -559,7 +581,7 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		return fmt.Errorf("archive: %w", db.Classify(o.DBPath, err))
 	}
 	defer conn.Close()
-	if err := registerRowHash(ctx, conn); err != nil {
+	if err := registerRowsHash(ctx, conn); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
 	a := &archiver{o: o, conn: conn, as: "main", stamp: db.FormatTime(o.Now()), progress: progress, res: res,
@@ -594,6 +616,14 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
+	// The foreign key from the messages to their appeal is checked by
+	// checkNoOrphans, once per batch, instead of by SQLite once per appeal
+	// deleted (which doubled the cost of deleting an appeal). It is the only
+	// foreign key of the tables this connection writes to; the connection
+	// only copies into the archive tables (which have none) and deletes.
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 	defer a.checkpoint(context.Background(), true)
 	ckPaths := []string{o.DBPath}
 	if o.ArchiveFile != "" {
@@ -603,20 +633,24 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		return fmt.Errorf("archive: %w", err)
 	}
 	defer a.ckpt.stop()
-	for _, t := range []string{"repops_archived", "repops_batch"} {
-		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+t+` (
-			tbl TEXT NOT NULL, id INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID`); err != nil {
-			return fmt.Errorf("archive: %w", err)
+	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
+		for _, t := range []string{s.movedTable(), s.batchTable()} {
+			if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+t+`;
+				CREATE TEMP TABLE `+strings.TrimPrefix(t, "temp.")+` (id INTEGER PRIMARY KEY)`); err != nil {
+				return fmt.Errorf("archive: %w", err)
+			}
+			defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS `+t)
 		}
-		defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.`+t)
 	}
 
+	ts := time.Now()
 	freeBefore, _ := freePageBytes(ctx, conn)
 	var bytesPerRow map[string]float64
 	bytesPerRow, err = liveBytesPerRow(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
+	a.spend("measure", ts)
 
 	if !o.AppealsBefore.IsZero() && o.doTable(ArchiveAppeals) {
 		total, _, err := countAppealCandidates(ctx, conn, o.AppealsBefore)
@@ -643,7 +677,10 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 	freeAfter, _ := freePageBytes(ctx, conn)
 	res.FreePagesBytes, res.Freed = freeAfter, freeAfter-freeBefore
 	progress.report(ProgressEvent{Phase: "verify", Message: "verifying the moved rows in the archive"})
-	if err := a.verify(ctx); err != nil {
+	ts = time.Now()
+	err = a.verify(ctx)
+	a.spend("verify", ts)
+	if err != nil {
 		return err
 	}
 	progress.report(ProgressEvent{Phase: "done", Done: res.Rows(), Total: res.Rows(), Unit: "rows",
@@ -718,17 +755,14 @@ func (a *archiver) adapt(took time.Duration) {
 	a.rows = max(16, min(n, a.o.BatchRows))
 }
 
-// tx runs fn in one IMMEDIATE transaction, at least BatchPause after the
-// previous one ended (work done outside the write lock meanwhile, such as
-// the next batch's checksums, counts towards the pause), and records its
-// duration.
+// tx runs fn in one IMMEDIATE transaction, after the pause that lets the
+// service's writer in (see pause: work done outside the write lock
+// meanwhile, such as the next batch's notes, counts towards it), and
+// records its duration.
 func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if wait := a.o.BatchPause - time.Since(a.lastTxEnd); wait > 0 && !a.lastTxEnd.IsZero() {
-		defer a.spend("pause", time.Now())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+	if !a.lastTxEnd.IsZero() {
+		if err := a.pause(ctx); err != nil {
+			return err
 		}
 	}
 	tb := time.Now()
@@ -758,10 +792,75 @@ func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}()
 	a.lastTxEnd = time.Now()
 	d := a.lastTxEnd.Sub(t0)
+	a.lastTx = d
+	if err := a.conn.QueryRowContext(ctx, `PRAGMA main.data_version`).Scan(&a.dataVersion); err != nil {
+		a.dataVersion = -1
+	}
 	a.res.TxTime += d
 	a.batchLongest = max(a.batchLongest, d)
 	a.res.LongestTx = max(a.res.LongestTx, d)
 	return err
+}
+
+// busyDelays are the sleeps of SQLite's busy handler between a waiting
+// writer's attempts to take the lock (sqliteDefaultBusyCallback): it tries
+// again after 1, 3, 8, 18, 33, 53, 78, 103 ms of waiting, and every 100 ms
+// from 228 ms on.
+var busyDelays = [...]time.Duration{1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100}
+
+// retryGap is, for a write transaction that lasted d, the longest a
+// service writer that started waiting at any moment of it may sleep past
+// its end before trying again: the longest busy-handler delay among those
+// that begin before d.
+func retryGap(d time.Duration) time.Duration {
+	var waited, gap time.Duration
+	for _, s := range busyDelays {
+		if waited >= d {
+			break
+		}
+		gap = max(gap, s*time.Millisecond)
+		waited += s * time.Millisecond
+	}
+	if waited < d {
+		gap = 100 * time.Millisecond
+	}
+	return gap
+}
+
+// pauseMargin is added to the retry gap for the writer's late wake-up on a
+// busy host.
+const pauseMargin = 5 * time.Millisecond
+
+// pause waits after a write transaction until the service has had the
+// lock: until another connection has committed (PRAGMA data_version
+// changed), or, at most, BatchPause or, by default, the retry gap of a
+// writer that waited through the whole transaction plus pauseMargin, after
+// which any writer still waiting has tried again and found the lock free.
+// Work done since the transaction ended (the next batch's notes) counts.
+func (a *archiver) pause(ctx context.Context) error {
+	limit := a.o.BatchPause
+	if limit <= 0 {
+		limit = retryGap(a.lastTx) + pauseMargin
+	}
+	deadline := a.lastTxEnd.Add(limit)
+	t0 := time.Now()
+	defer a.spend("pause", t0)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		var v int64
+		if err := a.conn.QueryRowContext(ctx, `PRAGMA main.data_version`).Scan(&v); err == nil && a.dataVersion >= 0 && v != a.dataVersion {
+			a.res.serviceTurns++
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(left, time.Millisecond)):
+		}
+	}
 }
 
 // spend adds the time since t0 to phase's total.
@@ -876,18 +975,31 @@ func (a *archiver) moveMessageBatch(ctx context.Context, b batchRange) (int64, e
 	return a.moveSteps(ctx, b, a.messageSteps(b))
 }
 
-// hashStep records, outside any write transaction, the id and hash of
-// each live row of the step in temp.repops_batch (a write to the
-// connection's temp database only: the service's writers are not held up
-// by it). It returns the rows found.
-func (a *archiver) hashStep(ctx context.Context, s step) (int64, error) {
-	q := fmt.Sprintf(`INSERT INTO temp.repops_batch (tbl, id, h) SELECT ?, l.id, %s FROM main.%s AS l %s WHERE %s`,
-		s.spec.hashExpr("l."), s.spec.live, s.hint, s.where)
-	r, err := a.conn.ExecContext(ctx, q, append([]any{s.spec.live}, s.args...)...)
-	if err != nil {
-		return 0, fmt.Errorf("archive: checksum %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+// movedTable is the connection's temp table of the ids of s's rows that
+// this run moved, for the final verification; batchTable those of the
+// current batch, noted before its transaction.
+func (s archiveSpec) movedTable() string { return "temp.repops_moved_" + s.live }
+func (s archiveSpec) batchTable() string { return "temp.repops_batch_" + s.live }
+
+// noteStep records, outside any write transaction, the ids of the step's
+// live rows in the batch table (a write to the connection's temp database
+// only: the service's writers are not held up by it), and returns how many
+// and their checksum (see rowsHashFunc), from the live rows noted.
+func (a *archiver) noteStep(ctx context.Context, s step) (n, sum int64, err error) {
+	q := fmt.Sprintf(`INSERT INTO %s (id) SELECT l.id FROM main.%s AS l %s WHERE %s`,
+		s.spec.batchTable(), s.spec.live, s.hint, s.where)
+	r, err := a.conn.ExecContext(ctx, q, s.args...)
+	if err == nil {
+		n, err = r.RowsAffected()
 	}
-	return r.RowsAffected()
+	if err == nil {
+		err = a.conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT %s FROM %s AS b JOIN main.%s AS l ON l.id = b.id`,
+			s.spec.rowsHashExpr("l."), s.spec.batchTable(), s.spec.live)).Scan(&sum)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("archive: checksum %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+	}
+	return n, sum, nil
 }
 
 // copyStep copies a step's rows into the archive, keeping rows already
@@ -918,24 +1030,25 @@ func (a *archiver) deleteStep(ctx context.Context, tx *sql.Tx, s step, compare b
 	return r.RowsAffected()
 }
 
-// moveSteps moves one batch: first, outside the write lock, it notes the
-// batch's rows and their hashes; then, in the live database, copy and
-// delete in one transaction, or, with an archive file, copy and commit,
-// then delete. The rows deleted must be exactly the rows noted, or the
-// transaction is rolled back and the batch retried (errBatchChanged).
+// moveSteps moves one batch: in the live database, copy, note and delete
+// in one transaction; with an archive file, copy and commit, then note and
+// delete. The rows deleted must be exactly the rows copied and noted, or
+// the transaction is rolled back and the batch retried (errBatchChanged).
 func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (int64, error) {
-	if _, err := a.conn.ExecContext(ctx, `DELETE FROM temp.repops_batch`); err != nil {
-		return 0, fmt.Errorf("archive: %w", err)
-	}
 	noted := make([]int64, len(steps))
-	defer a.spend("checksum", time.Now())
+	sums := make([]int64, len(steps))
+	tn := time.Now()
 	for i, s := range steps {
-		n, err := a.hashStep(ctx, s)
+		if _, err := a.conn.ExecContext(ctx, `DELETE FROM `+s.spec.batchTable()); err != nil {
+			return 0, fmt.Errorf("archive: %w", err)
+		}
+		n, sum, err := a.noteStep(ctx, s)
 		if err != nil {
 			return 0, err
 		}
-		noted[i] = n
+		noted[i], sums[i] = n, sum
 	}
+	a.spend("checksum", tn)
 	inserted := make([]int64, len(steps))
 	copyAll := func(tx *sql.Tx) error {
 		for i, s := range steps {
@@ -968,6 +1081,11 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 				return fmt.Errorf("batch of ids %d-%d: %s: %d rows to move, %d deleted with an identical archived copy (rolled back): %w",
 					b.lo, b.hi, s.spec.live, noted[i], deleted, errBatchChanged)
 			}
+			if s.spec.live == ArchiveAppeals {
+				if err := a.checkNoOrphans(ctx, tx, b); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}
@@ -985,17 +1103,43 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	if err != nil {
 		return 0, err
 	}
-	if _, err := a.conn.ExecContext(ctx, `INSERT INTO temp.repops_archived (tbl, id, h) SELECT tbl, id, h FROM temp.repops_batch`); err != nil {
-		return 0, fmt.Errorf("archive: %w", err)
+	tn = time.Now()
+	for _, s := range steps {
+		if _, err := a.conn.ExecContext(ctx, `INSERT INTO `+s.spec.movedTable()+` (id) SELECT id FROM `+s.spec.batchTable()); err != nil {
+			return 0, fmt.Errorf("archive: %w", err)
+		}
 	}
+	a.spend("checksum", tn)
 	var moved int64
 	for i, s := range steps {
 		t := a.byTable[s.spec.live]
 		t.Rows += noted[i]
 		t.AlreadyArchived += max(0, noted[i]-inserted[i])
+		// Wraps around: the checksum is a sum modulo 2^64.
+		t.Checksum = int64(uint64(t.Checksum) + uint64(sums[i]))
 		moved += noted[i]
 	}
 	return moved, nil
+}
+
+// checkNoOrphans stands for the foreign key from the messages to their
+// appeal, which the archival connection does not enforce (see archiveRun):
+// after the batch's appeals are deleted, no live message may point to an
+// appeal of the batch's id range that no longer exists. The messages of
+// the range's remaining appeals are found on idx_messages_appeal_created,
+// a few index pages, where the foreign key would have looked the messages
+// up once for every appeal deleted.
+func (a *archiver) checkNoOrphans(ctx context.Context, tx *sql.Tx, b batchRange) error {
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages AS m
+		WHERE m.appeal_id BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM main.appeals AS p WHERE p.id = m.appeal_id)`,
+		b.lo, b.hi).Scan(&n); err != nil {
+		return fmt.Errorf("archive: check the messages of appeals %d-%d: %w", b.lo, b.hi, db.Classify(a.o.DBPath, err))
+	}
+	if n > 0 {
+		return fmt.Errorf("archive: batch of appeals %d-%d would leave %d messages without their appeal (rolled back): a message was added to an appeal being archived; run again", b.lo, b.hi, n)
+	}
+	return nil
 }
 
 // verify checks that every moved row is in the archive, identical (count
@@ -1004,22 +1148,19 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 func (a *archiver) verify(ctx context.Context) error {
 	var problems []string
 	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
-		var liveN, liveSum, archN, archSum int64
-		if err := a.conn.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(h), 0) FROM temp.repops_archived WHERE tbl = ?`,
-			s.live).Scan(&liveN, &liveSum); err != nil {
-			return fmt.Errorf("archive: verify: %w", err)
-		}
-		q := fmt.Sprintf(`SELECT count(*), coalesce(sum(%s), 0) FROM temp.repops_archived AS t JOIN %s.%s AS c ON c.id = t.id WHERE t.tbl = ?`,
-			s.hashExpr("c."), a.as, s.archive)
-		if err := a.conn.QueryRowContext(ctx, q, s.live).Scan(&archN, &archSum); err != nil {
-			return fmt.Errorf("archive: verify: %w", err)
-		}
 		t := a.byTable[s.live]
-		t.Checksum = liveSum
+		var liveN int64
+		if err := a.conn.QueryRowContext(ctx, `SELECT count(*) FROM `+s.movedTable()).Scan(&liveN); err != nil {
+			return fmt.Errorf("archive: verify: %w", err)
+		}
+		archN, archSum, err := a.archiveChecksum(ctx, s)
+		if err != nil {
+			return err
+		}
 		if archN != liveN {
 			problems = append(problems, fmt.Sprintf("%s: %d rows moved but %d found in %s", s.live, liveN, archN, s.archive))
-		} else if archSum != liveSum {
-			problems = append(problems, fmt.Sprintf("%s: checksum of the %d moved rows is %d, in %s %d", s.live, liveN, liveSum, s.archive, archSum))
+		} else if archSum != t.Checksum {
+			problems = append(problems, fmt.Sprintf("%s: checksum of the %d moved rows is %d, in %s %d", s.live, liveN, t.Checksum, s.archive, archSum))
 		}
 		if liveN != t.Rows {
 			problems = append(problems, fmt.Sprintf("%s: %d rows counted in batches, %d recorded", s.live, t.Rows, liveN))
@@ -1036,7 +1177,7 @@ func (a *archiver) verify(ctx context.Context) error {
 		}
 		var orphans int64
 		if err := a.conn.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages
-			WHERE appeal_id IN (SELECT id FROM temp.repops_archived WHERE tbl = 'appeals')`).Scan(&orphans); err != nil {
+			WHERE appeal_id IN (SELECT id FROM `+appealsSpec().movedTable()+`)`).Scan(&orphans); err != nil {
 			return fmt.Errorf("archive: verify: %w", err)
 		}
 		if orphans > 0 {
@@ -1058,6 +1199,31 @@ func (a *archiver) verify(ctx context.Context) error {
 		return fmt.Errorf("%w: %s", ErrArchiveVerify, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// verifyChunk is how many moved rows the final verification checksums in
+// one statement: the rows' literals are joined in memory (a few MB).
+const verifyChunk = 20000
+
+// archiveChecksum counts the archived copies of the rows this run moved
+// from s's table, and sums their checksum, a chunk of ids at a time.
+func (a *archiver) archiveChecksum(ctx context.Context, s archiveSpec) (n, sum int64, err error) {
+	q := fmt.Sprintf(`SELECT count(*), max(t.id), %s FROM (SELECT id FROM %s WHERE id > ? ORDER BY id LIMIT ?) AS t
+		JOIN %s.%s AS c ON c.id = t.id`, s.rowsHashExpr("c."), s.movedTable(), a.as, s.archive)
+	var after int64
+	for {
+		var k, h int64
+		var last sql.NullInt64
+		if err := a.conn.QueryRowContext(ctx, q, after, verifyChunk).Scan(&k, &last, &h); err != nil {
+			return 0, 0, fmt.Errorf("archive: verify: %w", err)
+		}
+		if k == 0 {
+			return n, sum, nil
+		}
+		n += k
+		sum = int64(uint64(sum) + uint64(h))
+		after = last.Int64
+	}
 }
 
 // countAppealCandidates counts the appeals the policy moves and their

@@ -52,17 +52,17 @@ func BenchmarkArchiveVsOneShot(b *testing.B) {
 			} else if mode == "batched" {
 				o := archiveOpts(path, b)
 				o.MessagesBefore = time.Time{}
-				// The config's pause; batches bounded by time (50 ms,
-				// aiming at 25) more than by rows.
-				o.BatchRows, o.BatchPause, o.BatchTime = 10000, 20*time.Millisecond, 0
+				// The defaults: batches bounded by time (40 ms) more than
+				// by rows, pauses ended by the writer's commit.
+				o.BatchRows, o.BatchPause, o.BatchTime = 0, 0, 0
 				res, err := Archive(context.Background(), o, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
 				n = res.Rows()
-				b.Logf("batched: %d batches, %.0f rows each, longest write transaction %s; write lock held %s, waited for %s; other time: %v",
+				b.Logf("batched: %d batches, %.0f rows each, longest write transaction %s; write lock held %s, waited for %s; %d pauses ended by the writer's commit; other time: %v",
 					res.Batches, float64(res.Rows())/float64(res.Batches), res.LongestTx.Round(time.Millisecond),
-					res.TxTime.Round(time.Millisecond), res.LockWait.Round(time.Millisecond), res.spent)
+					res.TxTime.Round(time.Millisecond), res.LockWait.Round(time.Millisecond), res.serviceTurns, res.spent)
 			} else {
 				n = oneShotArchive(b, path)
 			}

@@ -426,3 +426,59 @@ func TestArchiveResumeAfterCopy(t *testing.T) {
 		})
 	}
 }
+
+func TestRowsHash(t *testing.T) {
+	sep := string(rune(rowSep))
+	a, b, c := `1,'alice','it''s fine',NULL`, `2,'bob','two'`+sep+`'rows?'`, `3,X'00FF',1.5`
+	tests := []struct {
+		name      string
+		x, y      string
+		wantEqual bool
+	}{
+		{"order does not matter", a + sep + b + sep + c, c + sep + a + sep + b, true},
+		{"grouping does not matter", a + sep + b + sep + c, "", true},
+		{"a separator inside quotes is text", b, `2,'bob','two'`, false},
+		{"one character changed", a, `1,'alice','it''s fined',NULL`, false},
+		{"a row missing", a + sep + b, a, false},
+		{"NULL and the text NULL", `1,NULL`, `1,'NULL'`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hx := rowsHash([]byte(tc.x))
+			var hy int64
+			if tc.name == "grouping does not matter" {
+				// The same rows in two calls, summed.
+				hy = int64(uint64(rowsHash([]byte(a+sep+c))) + uint64(rowsHash([]byte(b))))
+			} else {
+				hy = rowsHash([]byte(tc.y))
+			}
+			if (hx == hy) != tc.wantEqual {
+				t.Fatalf("rowsHash(%q) = %d, rowsHash(%q) = %d; want equal %v", tc.x, hx, tc.y, hy, tc.wantEqual)
+			}
+		})
+	}
+	if rowsHash(nil) != 0 {
+		t.Fatal("no rows: want 0")
+	}
+}
+
+func TestRetryGap(t *testing.T) {
+	tests := []struct {
+		tx, want time.Duration
+	}{
+		{5 * time.Millisecond, 5 * time.Millisecond},
+		{30 * time.Millisecond, 15 * time.Millisecond},
+		{40 * time.Millisecond, 20 * time.Millisecond},
+		{60 * time.Millisecond, 25 * time.Millisecond},
+		{110 * time.Millisecond, 25 * time.Millisecond},
+		{130 * time.Millisecond, 50 * time.Millisecond},
+		{time.Second, 100 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tx.String(), func(t *testing.T) {
+			if got := retryGap(tc.tx); got != tc.want {
+				t.Fatalf("retryGap(%s) = %s, want %s", tc.tx, got, tc.want)
+			}
+		})
+	}
+}
