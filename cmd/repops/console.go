@@ -38,7 +38,9 @@ type consoleOptions struct {
 func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	cfg := a.cfg
 	started := time.Now()
-	if f, ok := a.out.(*os.File); ok && len(o.programOpts) == 0 && !term.IsTerminal(f.Fd()) {
+	// Without a terminal (a pipe, a file, a test's buffer) the console
+	// would wait for keys that never come.
+	if f, ok := a.out.(*os.File); len(o.programOpts) == 0 && (!ok || !term.IsTerminal(f.Fd())) {
 		return withCode(exitUsage, errors.New("the console needs a terminal: for a one-shot glance from a script use 'repops status' (or --json)"))
 	}
 	eo, err := metrics.OptionsFromConfig(cfg)

@@ -313,7 +313,7 @@ func TestMigrateSchemaProblems(t *testing.T) {
 	}{
 		{"missing table/validate", []string{"DROP TABLE ml_predictions"}, []string{"migrate", "validate"},
 			"missing-table: table ml_predictions is missing (created by 00001_core_tables.sql): restore from a backup, or recreate it from that migration", nil},
-		{"missing table/demo summary", []string{"DROP TABLE ml_predictions"}, []string{"demo"},
+		{"missing table/demo summary", []string{"DROP TABLE ml_predictions"}, []string{"demo", "--summary"},
 			"missing-table: table ml_predictions is missing (created by 00001_core_tables.sql): restore from a backup, or recreate it from that migration", nil},
 		{"newer version/validate", []string{"INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (99, 1, '2026-01-01 00:00:00')"}, []string{"migrate", "validate"},
 			"unknown-version: version 99 is applied but unknown to this repops (it knows up to 3): use the repops that matches the service's version", nil},
@@ -321,7 +321,7 @@ func TestMigrateSchemaProblems(t *testing.T) {
 			"", db.ErrSchemaTooNew},
 		{"newer version/apply", []string{"INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (99, 1, '2026-01-01 00:00:00')"}, []string{"migrate", "apply"},
 			"", db.ErrSchemaTooNew},
-		{"newer version/demo summary", []string{"INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (99, 1, '2026-01-01 00:00:00')"}, []string{"demo"},
+		{"newer version/demo summary", []string{"INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (99, 1, '2026-01-01 00:00:00')"}, []string{"demo", "--summary"},
 			"", db.ErrSchemaTooNew},
 		{"read-only file/apply", []string{"DELETE FROM goose_db_version WHERE version_id = 3"}, []string{"migrate", "apply"}, "", db.ErrReadOnly},
 	}
