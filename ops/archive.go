@@ -44,7 +44,11 @@ import (
 // (40 ms). Large batches matter: every batch rewrites the pages it touches
 // in the indexes whose order is not the id's (idx_appeals_user_status: a
 // batch of a few thousand appeals touches most of its leaves), a cost per
-// batch whatever its size. After each transaction the run pauses until the
+// batch whatever its size. A transaction whose statements run past a
+// quarter more than BatchTime is interrupted and rolled back, and the
+// batch redone at half the size, so that an unlucky batch (a busy host)
+// does not hold the service's writers for a second retry period. After
+// each transaction the run pauses until the
 // service's writer has had the lock: until another connection commits
 // (PRAGMA data_version), at most the gap between two retries of SQLite's
 // busy handler (which retries after 1, 3, 8, 18, 33, 53, 78, 103 ms of
@@ -174,6 +178,9 @@ type ArchiveResult struct {
 	// ended early.
 	spent        map[string]time.Duration
 	serviceTurns int
+	// cutShort counts the transactions rolled back for running past the
+	// time cap (redone smaller).
+	cutShort int
 	// FreePagesBytes is the free space inside the live file after the run
 	// (reused by new rows; shrink the file with 'repops optimize
 	// incremental-vacuum' or VACUUM); Freed is its growth during the run.
@@ -270,16 +277,19 @@ func checkCutoff(t, now time.Time) error {
 type archiveSpec struct {
 	live, archive string
 	cols          []string
+	// nullable are the columns that may be NULL (the others are NOT NULL
+	// in both the live and the archive tables).
+	nullable []string
 }
 
 func appealsSpec() archiveSpec {
 	return archiveSpec{"appeals", "appeals_archive",
-		[]string{"id", "user_id", "reason", "status", "created_at", "updated_at", "resolved_at"}}
+		[]string{"id", "user_id", "reason", "status", "created_at", "updated_at", "resolved_at"}, []string{"resolved_at"}}
 }
 
 func messagesSpec() archiveSpec {
 	return archiveSpec{"appeal_negotiation_messages", "appeal_negotiation_messages_archive",
-		[]string{"id", "appeal_id", "sender", "body", "created_at"}}
+		[]string{"id", "appeal_id", "sender", "body", "created_at"}, nil}
 }
 
 // colList is "p.c1, p.c2, ...".
@@ -291,15 +301,20 @@ func (s archiveSpec) colList(prefix string) string {
 	return strings.Join(out, ", ")
 }
 
-// rowLiteral is the row with the given column prefix written as SQL
-// literals, the columns joined by ',': quote() tells NULL, numbers and text
-// apart, and doubles the quotes inside text.
+// rowLiteral is the row with the given column prefix written as text for
+// its checksum: the columns' values joined by char(31), the nullable ones
+// quote()d so that NULL is told apart from the text 'NULL' (quote() on
+// every column, which would also tell numbers from text, doubled the cost
+// of the checksum; the columns' types are the schema's).
 func (s archiveSpec) rowLiteral(prefix string) string {
 	out := make([]string, len(s.cols))
 	for i, c := range s.cols {
-		out[i] = "quote(" + prefix + c + ")"
+		out[i] = prefix + c
+		if slices.Contains(s.nullable, c) {
+			out[i] = "quote(" + prefix + c + ")"
+		}
 	}
-	return strings.Join(out, " || ',' || ")
+	return strings.Join(out, " || char(31) || ")
 }
 
 // rowsHashExpr is the aggregate checksum of the rows a query selects (the
@@ -716,7 +731,11 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 		}
 		t0 := time.Now()
 		a.batchLongest, a.compareNext = 0, false
-		if err := a.moveWithRetry(ctx, b, move); err != nil {
+		if err := a.moveWithRetry(ctx, b, move); errors.Is(err, errBatchTooLong) {
+			// Nothing of it was deleted: the same candidates, fewer of them.
+			a.rows = max(minBatchRows, a.rows/2)
+			continue
+		} else if err != nil {
 			return err
 		}
 		a.adapt(a.batchLongest)
@@ -728,6 +747,19 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 			Message: fmt.Sprintf("batch %d: ids %d-%d, %d rows in %s", a.res.Batches, b.lo, b.hi, b.n, time.Since(t0).Round(time.Millisecond))})
 	}
 }
+
+// errBatchTooLong is a batch whose statements ran past the time cap
+// (BatchTime and a quarter): it was rolled back, and is redone smaller.
+var errBatchTooLong = errors.New("batch rolled back: over its time")
+
+// minBatchRows is the smallest batch; batchCapPct is the time cap of a
+// batch's statements, in percent of BatchTime. The commit comes on top:
+// with the default 40 ms, a transaction rarely lasts past 53 ms, when a
+// service writer that waited through it retries.
+const (
+	minBatchRows = 16
+	batchCapPct  = 125
+)
 
 // errBatchChanged is a batch whose rows changed between copy and delete
 // (separate archive file): it is retried.
@@ -752,14 +784,14 @@ func (a *archiver) adapt(took time.Duration) {
 	n := int(float64(a.rows) * float64(a.o.BatchTime) / float64(took))
 	// Grow at most twofold per batch, so one fast batch does not overshoot.
 	n = min(n, 2*a.rows)
-	a.rows = max(16, min(n, a.o.BatchRows))
+	a.rows = max(minBatchRows, min(n, a.o.BatchRows))
 }
 
 // tx runs fn in one IMMEDIATE transaction, after the pause that lets the
 // service's writer in (see pause: work done outside the write lock
 // meanwhile, such as the next batch's notes, counts towards it), and
 // records its duration.
-func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if !a.lastTxEnd.IsZero() {
 		if err := a.pause(ctx); err != nil {
 			return err
@@ -772,6 +804,14 @@ func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	t0 := time.Now()
+	// The statements stop (and the transaction rolls back) when they take
+	// longer than the time cap, unless the batch is as small as it gets.
+	sctx := ctx
+	if a.rows > minBatchRows {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(ctx, t0.Add(a.o.BatchTime*batchCapPct/100))
+		defer cancel()
+	}
 	err = func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -782,7 +822,11 @@ func (a *archiver) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 				_ = tx.Rollback()
 			}
 		}()
-		if err = fn(tx); err != nil {
+		if err = fn(sctx, tx); err != nil {
+			if sctx.Err() != nil && ctx.Err() == nil {
+				a.res.cutShort++
+				return fmt.Errorf("archive: a batch of %d rows took more than %s: %w", a.rows, a.o.BatchTime*batchCapPct/100, errBatchTooLong)
+			}
 			return err
 		}
 		if err = tx.Commit(); err != nil {
@@ -1050,7 +1094,7 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	}
 	a.spend("checksum", tn)
 	inserted := make([]int64, len(steps))
-	copyAll := func(tx *sql.Tx) error {
+	copyAll := func(ctx context.Context, tx *sql.Tx) error {
 		for i, s := range steps {
 			n, err := a.copyStep(ctx, tx, s)
 			if err != nil {
@@ -1066,7 +1110,7 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	// in the archive: a resumed run, or an archive file) it compares each
 	// row with its archived copy.
 	compare := a.as != "main" || a.compareNext
-	deleteAll := func(tx *sql.Tx) error {
+	deleteAll := func(ctx context.Context, tx *sql.Tx) error {
 		for i, s := range steps {
 			deleted, err := a.deleteStep(ctx, tx, s, compare)
 			if err != nil {
@@ -1091,11 +1135,11 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	}
 	var err error
 	if a.as == "main" {
-		err = a.tx(ctx, func(tx *sql.Tx) error {
-			if err := copyAll(tx); err != nil {
+		err = a.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if err := copyAll(ctx, tx); err != nil {
 				return err
 			}
-			return deleteAll(tx)
+			return deleteAll(ctx, tx)
 		})
 	} else if err = a.tx(ctx, copyAll); err == nil {
 		err = a.tx(ctx, deleteAll)

@@ -60,9 +60,9 @@ func BenchmarkArchiveVsOneShot(b *testing.B) {
 					b.Fatal(err)
 				}
 				n = res.Rows()
-				b.Logf("batched: %d batches, %.0f rows each, longest write transaction %s; write lock held %s, waited for %s; %d pauses ended by the writer's commit; other time: %v",
+				b.Logf("batched: %d batches, %.0f rows each, longest write transaction %s; write lock held %s, waited for %s; %d pauses ended by the writer's commit; %d transactions cut short; other time: %v",
 					res.Batches, float64(res.Rows())/float64(res.Batches), res.LongestTx.Round(time.Millisecond),
-					res.TxTime.Round(time.Millisecond), res.LockWait.Round(time.Millisecond), res.serviceTurns, res.spent)
+					res.TxTime.Round(time.Millisecond), res.LockWait.Round(time.Millisecond), res.serviceTurns, res.cutShort, res.spent)
 			} else {
 				n = oneShotArchive(b, path)
 			}
