@@ -93,7 +93,7 @@ func (g *generator) mlLatency(p profile) (seconds, confidence float64) {
 	if p.mlSlowProb > 0 && g.rng.Float64() < p.mlSlowProb {
 		return g.uniform(0.6, 2.0), g.uniform(0.3, 0.6)
 	}
-	return math.Min(g.lognormal(p.mlMedian, p.mlSigma), 2.0), 0.6 + 0.38*math.Pow(g.rng.Float64(), 0.7)
+	return math.Min(g.lognormal(p.mlMedian, p.mlSigma), p.mlMax), 0.6 + 0.38*math.Pow(g.rng.Float64(), 0.7)
 }
 
 func (g *generator) remember(id int64) {
@@ -233,10 +233,19 @@ func (s *Sim) advance(ctx context.Context, now time.Time, p profile) {
 }
 
 // drawOutcome draws how long the negotiation lasted (business hours) and
-// how it ended: past the timeout it expired at the timeout.
+// how it ended: past the timeout it expired at the timeout. Under a
+// profile with negMaxH, a duration beyond it is drawn again (a few times,
+// then held at it), so the distribution keeps its shape below the bound.
 func (s *Sim) drawOutcome(a *appeal, p profile) {
 	g := &s.g
 	a.hours = math.Max(0.1, g.lognormal(p.negMedianH, p.negSigma))
+	for try := 0; p.negMaxH > 0 && a.hours > p.negMaxH; try++ {
+		if try == 8 {
+			a.hours = p.negMaxH
+			break
+		}
+		a.hours = math.Max(0.1, g.lognormal(p.negMedianH, p.negSigma))
+	}
 	timeout := s.o.NegotiationTimeout.Hours()
 	switch {
 	case a.hours >= timeout:
