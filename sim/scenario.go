@@ -111,14 +111,19 @@ func profileOf(name string) (profile, bool) {
 	// p95 cross the alert. Under these bounds no window of normal traffic
 	// can: the ML p99 of a minute reads about 49 ms (65 ms in one minute
 	// of a hundred, never 100 ms), the negotiation p95 about 13 h and
-	// never 24 h (TestNormalTailsBounded).
+	// never 24 h (TestNormalTailsBounded). For the same reason the healthy
+	// service fails no submission and answers no 5xx of its own: at 40
+	// appeals a minute one failure is 2.5 % of the minute, past the
+	// guide's 1 % target, and one 5xx in the first minute's few hundred
+	// requests is past the 0.1 % target (a write that fails, e.g. behind
+	// an operator's lock, still counts as both).
 	p := profile{
-		errorProb:  0.0003,
+		errorProb:  0,
 		procMedian: 0.1, procSigma: 0.45, // p95 about 0.21 s
 		mlMedian: 0.018, mlSigma: 0.35, mlMax: 0.09, // p99 about 41 ms
 		negMedianH: 4, negSigma: 0.7, negMaxH: 20, // p95 about 13 h, mean about 5 h
 		api4xxProb: 0.02,
-		api5xxProb: 0.0001,
+		api5xxProb: 0,
 	}
 	switch name {
 	case ScenarioNormal:

@@ -166,7 +166,7 @@ func TestNormalRatesStayUnderAlert(t *testing.T) {
 	window := make([]int, 60)
 	for i := range 6 * 3600 { // six hours
 		g.virt += dt
-		window[i%60] = g.poisson(g.submitRate(p) / 60 * dt)
+		window[i%60] = g.arrivals(g.submitRate(p))
 		if i >= 60 {
 			sum := 0
 			for _, n := range window {
