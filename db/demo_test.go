@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,50 @@ func TestBackupTo(t *testing.T) {
 	}
 	if err := BackupTo(ctx, filepath.Join(t.TempDir(), "missing.db"), dst+"2"); err == nil {
 		t.Error("backup of a missing file succeeded")
+	}
+}
+
+// TestGenerateDemoNegotiationsHealthy: the finished negotiations of the
+// demo's last week, measured from their messages as the console's database
+// source does, have a p95 within the guide's 24 h alert, as the healthy
+// service's.
+func TestGenerateDemoNegotiationsHealthy(t *testing.T) {
+	ctx := context.Background()
+	path := filepathInTemp(t)
+	if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 20000, Seed: 1, Now: testNow}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRead(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rows, err := r.QueryContext(ctx, `
+SELECT (SELECT (julianday(max(m.created_at)) - julianday(min(m.created_at))) * 24
+          FROM appeal_negotiation_messages m WHERE m.appeal_id = a.id)
+  FROM appeals a
+ WHERE a.status IN ('approved', 'denied', 'expired') AND a.created_at >= ?`, FormatTime(testNow.AddDate(0, 0, -7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var hours []float64
+	for rows.Next() {
+		var h *float64
+		if err := rows.Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		if h != nil {
+			hours = append(hours, *h)
+		}
+	}
+	if len(hours) < 50 {
+		t.Fatalf("%d finished negotiations in the last week, want dozens", len(hours))
+	}
+	sort.Float64s(hours)
+	p95 := hours[int(0.95*float64(len(hours)-1))]
+	t.Logf("%d negotiations in the last week: median %.1f h, p95 %.1f h", len(hours), hours[len(hours)/2], p95)
+	if p95 >= 24 {
+		t.Errorf("negotiation p95 %.1f h over the demo's last week, want under 24 h", p95)
 	}
 }
