@@ -10,12 +10,19 @@ import (
 	"github.com/repops/repops/config"
 )
 
-var errReadOnlyMode = errors.New("repops is in read-only mode (--read-only or console.read_only): this action writes and is disabled")
+var errReadOnlyMode = errors.New("read-only mode (--read-only or console.read_only): this command writes to the database and is refused; nothing was changed")
 
 // reportsConfigErrors annotates a command that reports a bad config itself
 // ('config check', 'config show'): setup lets it run on the defaults
 // instead of stopping with the first problem.
 const reportsConfigErrors = "repops.reports-config-errors"
+
+// nagiosExitCodes annotates a command that speaks the Nagios plugin
+// convention ('repops check'): a bad config, which stops it before it
+// could look, is reported on standard output as UNKNOWN with exit 3, as
+// its other results are, rather than as a usage error (64), which a
+// monitoring system would not read as a state.
+const nagiosExitCodes = "repops.nagios-exit-codes"
 
 // setup loads the config and applies the global flags, which win over the
 // file and the environment. A bad config stops every other command with a
@@ -23,6 +30,10 @@ const reportsConfigErrors = "repops.reports-config-errors"
 func (a *app) setup(cmd *cobra.Command, g *globalOptions) error {
 	l, err := config.LoadWithSources(config.LoadOptions{File: g.configFile, DBPath: g.dbPath, Environment: g.env})
 	if err != nil {
+		if cmd.Annotations[nagiosExitCodes] != "" {
+			fmt.Fprintf(a.out, "UNKNOWN %v\n", err)
+			return silentExit(exitUnknown)
+		}
 		if cmd.Annotations[reportsConfigErrors] == "" {
 			return withCode(exitUsage, err)
 		}

@@ -112,7 +112,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 	dry.DryRun = true
 	plan, err := ops.Archive(ctx, dry, nil)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return namesUnknown(exitFailure, err)
 	}
 	if o.dryRun {
 		if o.json {

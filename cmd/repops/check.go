@@ -29,8 +29,10 @@ validation. One line per problem. Exit codes for scripts (Nagios convention):
   0 OK        no problem
   1 WARNING   foreign-key or schema problems (the data is readable)
   2 CRITICAL  corruption: restore from a backup ('repops restore')
-  3 UNKNOWN   the database could not be checked (missing, unreadable)`,
-		Args: cobra.NoArgs,
+  3 UNKNOWN   the database could not be checked (missing, unreadable, or
+              the config is bad: 'repops config check' says why)`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{nagiosExitCodes: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCheck(cmd.Context(), a, o)
 		},

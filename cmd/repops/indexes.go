@@ -140,7 +140,7 @@ func createIndexCmd(ctx context.Context, a *app, o *indexesOptions, rep *ops.Ind
 	res, err := ops.CreateIndex(ctx, ops.CreateIndexOptions{DBPath: a.cfg.Database.Path, DB: a.dbOptions(), Name: o.create,
 		Recorder: ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}})
 	if err != nil {
-		return withCode(exitFailure, err)
+		return namesUnknown(exitFailure, err)
 	}
 	fmt.Fprintf(a.out, "created %s in %s\n", res.Def.Name, res.Took.Round(time.Millisecond))
 	return nil

@@ -88,7 +88,7 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 	}
 	cost, err := ops.EstimateCost(ctx, oo)
 	if err != nil {
-		return withCode(exitFailure, err)
+		return namesUnknown(exitFailure, err)
 	}
 	if o.json && o.estimate {
 		return printMaintJSON(a.out, cost)

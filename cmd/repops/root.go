@@ -102,5 +102,6 @@ Run with no command to open the console.`,
 	} {
 		root.AddCommand(c(a))
 	}
+	markUsageErrors(root)
 	return root
 }
