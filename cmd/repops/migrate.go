@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
 )
 
 // migrateOptions are the flags of the migrate subcommands.
@@ -37,9 +38,10 @@ func newMigrateCmd(a *app) *cobra.Command {
 		Short: "Schema migrations: status, list, apply, validate, report, stats, backup",
 		Long: `Schema migrations, as the operations guide's manage_migrations.sh.
 
-The migrations are embedded in repops (goose, SQL). 'apply' backs the
-database up first with SQLite's online backup API, then applies each
-pending migration in its own transaction.`,
+The migrations are embedded in repops (goose, SQL). 'apply' takes the
+procedure lock, backs the database up first (the same online backup as
+'repops backup', with its manifest and the retention), then applies each
+pending migration in its own transaction; both are journaled.`,
 		Args: cobra.NoArgs,
 	}
 	sub := func(use, short string, run func(ctx context.Context) error) *cobra.Command {
@@ -50,7 +52,7 @@ pending migration in its own transaction.`,
 	}
 	status := sub("status", "Applied and pending migrations with times", func(ctx context.Context) error { return runMigrateStatus(ctx, a) })
 	list := sub("list", "Migrations this repops carries", func(ctx context.Context) error { return runMigrateList(ctx, a) })
-	apply := sub("apply", "Back up the database, then apply pending migrations", func(ctx context.Context) error { return runMigrateApply(ctx, a, o) })
+	apply := sub("apply", "Back up the database (as 'repops backup'), then apply pending migrations", func(ctx context.Context) error { return runMigrateApply(ctx, a, o) })
 	apply.Flags().BoolVar(&o.create, "create", false, "create the database file when it does not exist")
 	apply.Flags().StringVar(&o.backupDir, "backup-dir", "", "where the backup goes (default: console.backup.dir, or backups/ beside the database)")
 	validate := sub("validate", "Compare the live schema with the migrations; exit 1 on any problem", func(ctx context.Context) error { return runMigrateValidate(ctx, a, o) })
@@ -61,7 +63,7 @@ pending migration in its own transaction.`,
 	stats := sub("stats", "Table and index sizes", func(ctx context.Context) error { return runMigrateStats(ctx, a, o) })
 	stats.Flags().BoolVar(&o.exact, "exact", false, "count every table's rows exactly (slow on a large database)")
 	stats.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	backup := sub("backup", "Online backup of the database into the backup dir", func(ctx context.Context) error { return runMigrateBackup(ctx, a, o) })
+	backup := sub("backup", "Online backup of the database into the backup dir (as 'repops backup')", func(ctx context.Context) error { return runMigrateBackup(ctx, a, o) })
 	backup.Flags().StringVar(&o.backupDir, "backup-dir", "", "where the backup goes (default: console.backup.dir, or backups/ beside the database)")
 	cmd.AddCommand(status, list, apply, validate, report, stats, backup)
 	return cmd
@@ -141,7 +143,7 @@ func runMigrateList(_ context.Context, a *app) error {
 	return tw.Flush()
 }
 
-// backupDir is where backups go: the flag, else the config's.
+// dir is where backups go: the flag, else the config's.
 func (o *migrateOptions) dir(a *app) string {
 	if o.backupDir != "" {
 		return o.backupDir
@@ -149,17 +151,24 @@ func (o *migrateOptions) dir(a *app) string {
 	return a.cfg.BackupDir()
 }
 
-// takeBackup writes an online backup of the database at path into dir,
-// named as db.BackupFileName says, and returns its path.
-func migrateBackupTo(ctx context.Context, path, dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("create backup dir %s: %w", dir, err)
-	}
-	dst := filepath.Join(dir, db.BackupFileName(filepath.Base(path), time.Now()))
-	if err := db.BackupTo(ctx, path, dst); err != nil {
-		return "", err
-	}
-	return dst, nil
+// migrateBackup takes the same backup as 'repops backup' (manifest,
+// checks, retention, journal), so that 'repops backups', 'restore' and
+// 'drill' know it: a bare copy without a manifest would be listed as
+// no-manifest and, being the newest, make 'restore --latest' and 'drill'
+// fail. lock and j, when set, are the caller's (migrate apply holds the
+// procedure lock across the backup and the migration).
+func migrateBackup(ctx context.Context, a *app, dir string, actor ops.Actor, lock *ops.Lock, j *ops.Journal) (*ops.BackupResult, error) {
+	return ops.Backup(ctx, ops.BackupOptions{
+		DBPath: a.cfg.Database.Path, Dir: dir, StateDir: a.cfg.StateDir(),
+		KeepLast: a.cfg.Console.Backup.KeepLast, KeepWithin: a.cfg.Console.Backup.KeepWithin,
+		Actor: actor, Lock: lock, Journal: j,
+	}, nil)
+}
+
+// backupLine is the one line that says where a backup went.
+func backupLine(r *ops.BackupResult) string {
+	return fmt.Sprintf("backup: %s (%s, manifest %s, %.1fs)", r.Path, db.FormatBytes(r.Manifest.Size),
+		filepath.Base(ops.ManifestPath(r.Path)), r.Took.Seconds())
 }
 
 func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
@@ -193,20 +202,44 @@ func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 		fmt.Fprintf(a.out, "database %s is up to date at version %d: nothing to apply\n", path, db.LatestVersion())
 		return nil
 	}
+	// The procedure lock across the backup and the migration, and both in
+	// the journal, as every procedure that writes.
+	actor := ops.CurrentActor("")
+	lock, err := ops.AcquireLock(a.cfg.StateDir(), actor, "migrate "+filepath.Base(path))
+	if err != nil {
+		return fmt.Errorf("migrate apply (nothing applied): %w", err)
+	}
+	defer lock.Release()
+	j, err := ops.OpenJournal(a.cfg.StateDir())
+	if err != nil {
+		return fmt.Errorf("migrate apply (nothing applied): %w", err)
+	}
+	defer j.Close()
 	backup := ""
 	if !isNew {
-		if backup, err = migrateBackupTo(ctx, path, o.dir(a)); err != nil {
+		res, err := migrateBackup(ctx, a, o.dir(a), actor, lock, j)
+		if err != nil {
 			return fmt.Errorf("back up before migrating (nothing applied): %w", err)
 		}
-		fmt.Fprintf(a.out, "backup: %s\n", backup)
+		backup = res.Path
+		fmt.Fprintln(a.out, backupLine(res))
 	}
+	params := map[string]any{"pending": strings.Join(pending, " "), "backup": backup}
+	_, _ = j.Append(ops.Entry{Actor: actor, Action: "migrate", Target: path, Params: params, Outcome: ops.OutcomeStarted})
+	start := time.Now()
 	applied, err := db.Migrate(ctx, w, path)
+	end := ops.Entry{Actor: actor, Action: "migrate", Target: path, Params: params, Outcome: ops.OutcomeOK,
+		Figures: map[string]float64{"applied": float64(len(applied)), "seconds": time.Since(start).Seconds()}}
+	if err != nil {
+		end.Outcome, end.Message = ops.OutcomeFailed, err.Error()
+	}
+	_, _ = j.Append(end)
 	for _, m := range applied {
 		fmt.Fprintf(a.out, "applied %s\n", m.Name)
 	}
 	if err != nil {
 		if backup != "" {
-			return fmt.Errorf("%w (the backup taken before is %s)", err, backup)
+			return fmt.Errorf("%w (the backup taken before is %s; at the older schema, it is restored with 'repops restore %s --accept-failed-verification')", err, backup, filepath.Base(backup))
 		}
 		return err
 	}
@@ -365,21 +398,17 @@ func writeSizeTable(w io.Writer, s *db.Sizes) {
 }
 
 func runMigrateBackup(ctx context.Context, a *app, o *migrateOptions) error {
-	path := a.cfg.Database.Path
-	if err := db.CheckFile(path); err != nil {
+	if err := db.CheckFile(a.cfg.Database.Path); err != nil {
 		return err
 	}
-	start := time.Now()
-	dst, err := migrateBackupTo(ctx, path, o.dir(a))
-	if err != nil {
-		return err
+	res, err := migrateBackup(ctx, a, o.dir(a), ops.CurrentActor(""), nil, nil)
+	if res != nil {
+		fmt.Fprintln(a.out, backupLine(res))
+		for _, r := range res.Removed {
+			fmt.Fprintf(a.out, "retention removed %s\n", r)
+		}
 	}
-	size := int64(-1)
-	if st, err := os.Stat(dst); err == nil {
-		size = st.Size()
-	}
-	fmt.Fprintf(a.out, "backup: %s (%s, %.1fs)\n", dst, db.FormatBytes(size), time.Since(start).Seconds())
-	return nil
+	return err
 }
 
 func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
 )
 
 // migTestEnv isolates a test from the machine's configuration and
@@ -409,5 +410,62 @@ func TestMigrateList(t *testing.T) {
 	out, _, code, _ := runRepopsCmd(t, "migrate", "list")
 	if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), "00002 00002_critical_indexes.sql 23ee") {
 		t.Errorf("list: %d\n%s", code, out)
+	}
+}
+
+// TestMigrateBackupsAreFullBackups: the backups that 'migrate backup' and
+// 'migrate apply' take carry a manifest and verify, so that the newest
+// one, which they usually are, serves 'restore --latest' and 'drill'
+// (a bare copy was listed as no-manifest and made both fail); apply is
+// journaled with its backup.
+func TestMigrateBackupsAreFullBackups(t *testing.T) {
+	dir := migTestEnv(t)
+	path := migDemoFile(t, dir, 200)
+	bk := filepath.Join(dir, "backups")
+	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "backup")
+	if code != 0 || !strings.Contains(out, "manifest architect_") {
+		t.Fatalf("migrate backup: exit %d %v\n%s", code, err, out)
+	}
+	if out, errOut, code, err := runRepopsCmd(t, "--db", path, "drill"); code != 0 {
+		t.Errorf("drill of the newest backup, migrate backup's: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	time.Sleep(1100 * time.Millisecond) // backup names have one-second resolution
+	migExecSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
+		"DELETE FROM goose_db_version WHERE version_id = 3", "DELETE FROM repops_migrations WHERE version = 3")
+	if out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply"); code != 0 {
+		t.Fatalf("migrate apply: exit %d %v\n%s", code, err, out)
+	}
+	list, err := ops.ListBackups(bk, time.Now())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("backups %v %v", list, err)
+	}
+	for _, b := range list {
+		if b.State != ops.BackupOK {
+			t.Errorf("%s: state %s (%s), want %s", b.Name, b.State, b.Detail, ops.BackupOK)
+		}
+		if m, err := ops.ReadManifest(b.Path); err != nil || m.QuickCheck != "ok" {
+			t.Errorf("manifest of %s: %v %+v", b.Name, err, m)
+		}
+	}
+	if v := list[0].Manifest; v == nil || v.SchemaVersion != 2 {
+		t.Errorf("apply's backup is not of the database before the migration: %+v", v)
+	}
+	j, err := ops.OpenJournal(filepath.Join(os.Getenv("XDG_STATE_HOME"), "repops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	entries, err := j.Entries(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[e.Action+" "+e.Outcome] = true
+	}
+	for _, want := range []string{"backup ok", "migrate started", "migrate ok"} {
+		if !seen[want] {
+			t.Errorf("journal lacks %q: %v", want, seen)
+		}
 	}
 }
