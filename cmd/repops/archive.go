@@ -139,7 +139,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 		var err error
 		res, err = ops.Archive(ctx, ao, func(e ops.ProgressEvent) {
 			if !o.json && e.Message != "" && (e.Total == 0 || e.Done == 0 || e.Done == e.Total || e.Done%20000 < 2000) {
-				fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
+				fmt.Fprintln(a.err, phaseLine(e.Phase, e.Message))
 			}
 		})
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,9 +86,18 @@ func runBackup(ctx context.Context, a *app, o *backupOptions) error {
 func recoveryProgress(w io.Writer) ops.Progress {
 	return func(e ops.ProgressEvent) {
 		if e.Message != "" {
-			fmt.Fprintf(w, "%s: %s\n", e.Phase, e.Message)
+			fmt.Fprintln(w, phaseLine(e.Phase, e.Message))
 		}
 	}
+}
+
+// phaseLine is "phase: message", without saying the phase twice when the
+// message already starts with it ("analyze: holds the write lock...").
+func phaseLine(phase, msg string) string {
+	if phase == "" || strings.HasPrefix(msg, phase+":") || strings.HasPrefix(msg, phase+" ") {
+		return msg
+	}
+	return phase + ": " + msg
 }
 
 func sortedTableNames(m map[string]ops.TableFigures) []string {

@@ -113,7 +113,7 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 		var err error
 		res, err = ops.Optimize(ctx, oo, func(e ops.ProgressEvent) {
 			if e.Message != "" && !o.json {
-				fmt.Fprintf(a.err, "%s: %s\n", e.Phase, e.Message)
+				fmt.Fprintln(a.err, phaseLine(e.Phase, e.Message))
 			}
 		})
 		return err

@@ -66,20 +66,42 @@ func runRulesList(a *app) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	// TARGET is where the value must stay (outside it: warning), with the
+	// panel it is judged on when that is not the alert's; ALERT is where
+	// it turns critical once it has stayed there FOR. The guide's table
+	// reads the same way ("< 100/min", "> 100/min").
 	fmt.Fprintln(tw, "RULE\tPANEL\tTARGET\tALERT\tFOR\tSEVERITY\tRUNBOOK")
 	for _, r := range rules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Panel, threshold(r, r.Target), threshold(r, r.Alert), r.For, r.Severity, r.Runbook)
+		target := threshold(r, r.Target, true)
+		if r.HasTarget() && r.TargetOn() != r.Panel {
+			target += " (" + r.TargetOn() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Panel, target, threshold(r, r.Alert, false), r.For, r.Severity, r.Runbook)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.out, "TARGET: within it the rule is ok, outside it warning; ALERT: beyond it pending, critical after FOR; unknown without data")
+	return nil
 }
 
-func threshold(r metrics.Rule, v float64) string {
+// threshold writes a rule's bound as a condition on the value: the
+// target as where the value stays (<= for a rule on values above, >= for
+// one below), the alert as where it fires.
+func threshold(r metrics.Rule, v float64, target bool) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	op := "> "
-	if r.Compare == metrics.Below {
+	var op string
+	switch {
+	case r.Compare == metrics.Below && target:
+		op = ">= "
+	case r.Compare == metrics.Below:
 		op = "< "
+	case target:
+		op = "<= "
+	default:
+		op = "> "
 	}
 	return op + metrics.FormatValue(metrics.Known(v), r.Unit)
 }

@@ -100,3 +100,29 @@ func TestExporterCommand(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// TestRulesListReadsAsTheGuide: TARGET is where the value stays and ALERT
+// where it fires, as the guide's table reads ("< 100/min", "> 100/min"),
+// not both as the condition that fires; a target judged on another panel
+// names it.
+func TestRulesListReadsAsTheGuide(t *testing.T) {
+	a, out, _ := testApp(t)
+	if err := runRulesList(a); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = strings.Join(f, " ")
+		}
+	}
+	for rule, want := range map[string]string{
+		"appeal_error_rate":    "<= 1 % > 5 %",
+		"disk_free":            ">= 20 % < 10 %",
+		"negotiation_duration": "<= 72 h (negotiation_duration_avg) > 24 h",
+	} {
+		if !strings.Contains(rows[rule], want) {
+			t.Errorf("%s: %q, want it to read %q", rule, rows[rule], want)
+		}
+	}
+}

@@ -173,7 +173,10 @@ func runRunbookShow(ctx context.Context, a *app, o runbookOptions) error {
 		fmt.Fprintf(a.out, "\n%s\n", rb.Intro)
 	}
 	for i, s := range rb.Steps {
-		fmt.Fprintf(a.out, "\n## %d. %s  [%s]\n\n%s\n", i+1, s.Name, stepKind(s), s.Text)
+		fmt.Fprintf(a.out, "\n## %d. %s  [%s]\n", i+1, s.Name, stepKind(s))
+		if s.Text != "" {
+			fmt.Fprintf(a.out, "\n%s\n", s.Text)
+		}
 	}
 	fmt.Fprintln(a.out)
 	printPlan(ctx, a, rb)
@@ -499,10 +502,13 @@ func progressPrinter(w io.Writer) ops.Progress {
 			return
 		}
 		phase, last = e.Phase, time.Now()
-		if f := e.Fraction(); f >= 0 {
+		switch f := e.Fraction(); {
+		case f >= 0:
 			fmt.Fprintf(w, "     %s %3.0f%% (%d/%d %s) %s\n", e.Phase, 100*f, e.Done, e.Total, e.Unit, e.Message)
-		} else {
+		case e.Done > 0:
 			fmt.Fprintf(w, "     %s %d %s %s\n", e.Phase, e.Done, e.Unit, e.Message)
+		case e.Message != "":
+			fmt.Fprintf(w, "     %s\n", phaseLine(e.Phase, e.Message))
 		}
 	}
 }
