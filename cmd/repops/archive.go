@@ -130,7 +130,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 	}
 	if !o.yes {
 		what := fmt.Sprintf("This moves %d rows (%s) out of the live database %s.", plan.Rows(), db.FormatBytes(plan.Bytes()), ao.DBPath)
-		if err := confirmMaintenance(a, what); err != nil {
+		if err := confirmMaintenance(a, "archive", map[string]any{"rows": plan.Rows(), "archive_file": ao.ArchiveFile}, what); err != nil {
 			return err
 		}
 	}

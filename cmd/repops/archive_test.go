@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
 )
 
 // maintDB creates a migrated database with old settled appeals (with
@@ -110,5 +113,31 @@ func TestMaintenanceCommands(t *testing.T) {
 				t.Fatalf("%d live appeals, want %d", n, tc.appeals)
 			}
 		})
+	}
+}
+
+// TestMaintenanceCancelJournaled: an operator's refusal of a typed
+// confirmation is in the journal, as restore's is, under the procedure's
+// own action name.
+func TestMaintenanceCancelJournaled(t *testing.T) {
+	path := maintDB(t)
+	for _, args := range [][]string{{"archive"}, {"optimize", "vacuum"}} {
+		if _, _, code := runMaint(t, "no\n", append([]string{"--db", path}, args...)...); code != exitFailure {
+			t.Fatalf("%v: exit %d, want %d", args, code, exitFailure)
+		}
+	}
+	j, err := ops.OpenJournal(filepath.Join(os.Getenv("XDG_STATE_HOME"), "repops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	entries, err := j.Entries(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"archive", "optimize.vacuum"} {
+		if !hasEntry(entries, action, ops.OutcomeCancelled) {
+			t.Errorf("no %s cancelled entry in %+v", action, entries)
+		}
 	}
 }

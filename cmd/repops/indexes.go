@@ -131,7 +131,7 @@ func createIndexCmd(ctx context.Context, a *app, o *indexesOptions, rep *ops.Ind
 		}
 		if !o.yes {
 			what := fmt.Sprintf("This creates %s on the live database %s, holding the write lock about %s.", o.create, a.cfg.Database.Path, m.Cost.LockHold.Round(time.Millisecond))
-			if err := confirmMaintenance(a, what); err != nil {
+			if err := confirmMaintenance(a, "index.create", map[string]any{"index": o.create}, what); err != nil {
 				return err
 			}
 		}

@@ -104,7 +104,7 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 	}
 	if optimizeNeedsConfirm(oo.Op) && !o.yes {
 		what := fmt.Sprintf("This runs %s on the live database %s, holding the write lock about %s.", op, oo.DBPath, cost.LockHold.Round(time.Millisecond))
-		if err := confirmMaintenance(a, what); err != nil {
+		if err := confirmMaintenance(a, "optimize."+op, map[string]any{"target": o.target}, what); err != nil {
 			return err
 		}
 	}
@@ -171,13 +171,24 @@ func printCost(w io.Writer, c ops.Cost) {
 }
 
 // confirmMaintenance asks for the database's file name to be typed; the
-// default, and anything else, cancels.
-func confirmMaintenance(a *app, what string) error {
+// default, and anything else, cancels. A cancellation is journaled as
+// action (with params), as restore's is: the incident timeline shows
+// what an operator decided not to do.
+func confirmMaintenance(a *app, action string, params map[string]any, what string) error {
 	base := filepath.Base(a.cfg.Database.Path)
 	fmt.Fprintf(a.err, "%s\nType the database's name (%s) to go on, anything else cancels: ", what, base)
 	line, _ := bufio.NewReader(a.in).ReadString('\n')
 	if strings.TrimSpace(line) != base {
 		fmt.Fprintln(a.err)
+		if j, err := ops.OpenJournal(a.cfg.StateDir()); err == nil {
+			target := a.cfg.Database.Path
+			if abs, err := filepath.Abs(target); err == nil {
+				target = abs // as the procedure's own entries name it
+			}
+			_, _ = j.Append(ops.Entry{Actor: ops.CurrentActor(""), Action: action, Target: target,
+				Params: params, Outcome: ops.OutcomeCancelled, Message: "confirmation not given"})
+			j.Close()
+		}
 		return withCode(exitFailure, fmt.Errorf("cancelled: the answer %q is not %q; nothing was changed", strings.TrimSpace(line), base))
 	}
 	return nil
