@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
 	"github.com/repops/repops/sim"
 )
 
@@ -51,9 +53,13 @@ Then the simulated reputation service runs in-process on loopback (a free
 port unless --listen), writing to the demo database and serving its
 /metrics, and the console opens on both, with the journal, the lock and
 the backups beside the demo database (` + "`data/demo/state`, `data/demo/backups`" + `)
-unless the config names them. In the console, F1..F8 (or S then a number)
-switch the simulator's scenarios, to rehearse each incident. --summary
-prints the summary of the database instead and exits.`,
+unless the config names them. Before the console opens, the demo database
+is brought to the state of a well-run system, so that the console starts
+healthy: a backup (unless one under 30 minutes old is there), a quick
+integrity check and a DR drill (unless one passed within 92 days), journaled
+as their commands do. In the console, F1..F8 (or S then a number) switch
+the simulator's scenarios, to rehearse each incident. --summary prints the
+summary of the database instead and exits, and does none of these.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.path = defaultDemoPath
@@ -141,17 +147,12 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 // dir and backup dir are pointed at the demo unless the config names them,
 // so the demo never writes into an operator's real journal.
 func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
-	cfg := *a.cfg
-	cfg.Database.Path = o.path
-	dir := filepath.Dir(o.path)
-	if cfg.Console.StateDir == "" {
-		cfg.Console.StateDir = filepath.Join(dir, "state")
-	}
-	if cfg.Console.Backup.Dir == "" {
-		cfg.Console.Backup.Dir = filepath.Join(dir, "backups")
-	}
+	cfg := demoConfig(a.cfg, o.path)
 	if o.refresh > 0 {
 		cfg.Console.RefreshInterval = o.refresh
+	}
+	if err := prepareDemo(ctx, a, &cfg, time.Now()); err != nil {
+		return err
 	}
 	s, err := sim.New(sim.Options{
 		DBPath: o.path, DB: a.dbOptions(), Listen: o.listen, Speed: o.speed, Scenario: o.scenario,
@@ -174,6 +175,134 @@ func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
 		err = serr
 	}
 	return err
+}
+
+// demoConfig is the configuration the demo runs with: the demo database,
+// and the state dir and backup dir beside it unless the config names them.
+func demoConfig(base *config.Config, path string) config.Config {
+	cfg := *base
+	cfg.Database.Path = path
+	dir := filepath.Dir(path)
+	if cfg.Console.StateDir == "" {
+		cfg.Console.StateDir = filepath.Join(dir, "state")
+	}
+	if cfg.Console.Backup.Dir == "" {
+		cfg.Console.Backup.Dir = filepath.Join(dir, "backups")
+	}
+	return cfg
+}
+
+// What the demo's preparation counts as recent.
+const (
+	demoBackupFresh = 30 * time.Minute    // younger: reused
+	demoCheckFresh  = 24 * time.Hour      // an OK check younger: not run again
+	demoDrillFresh  = 92 * 24 * time.Hour // the guide's quarterly drill
+)
+
+// prepareDemo brings the demo database to the state of a well-run system
+// before the console opens, so that the console starts healthy and its
+// scenarios are the only incidents: a backup (unless one younger than 30
+// minutes is there), a quick integrity check (unless an OK one of this
+// database is under a day old) and a DR drill of the backup (unless one
+// passed within the guide's quarter), journaled as their commands do. It
+// says what it did in one line on stderr. Only a demo database is
+// prepared, and only into a backup dir that holds no other database's
+// backups (the config may name the service's own). A step that fails is
+// reported and skipped: the console shows what is missing.
+func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time) error {
+	path := cfg.Database.Path
+	if demo, err := db.IsDemo(path); err != nil || !demo {
+		return err
+	}
+	start := time.Now()
+	stateDir, backupDir := cfg.StateDir(), cfg.BackupDir()
+	actor := ops.CurrentActor("")
+	var did, notes []string
+	fail := func(what string, err error) {
+		notes = append(notes, fmt.Sprintf("could not %s: %v", what, err))
+	}
+
+	backups, err := db.ListBackups(backupDir)
+	if err != nil {
+		fail("list the backups", err)
+	}
+	canBackup := err == nil
+	for _, b := range backups {
+		if demo, _ := db.IsDemo(b.Path); !demo {
+			canBackup = false
+			notes = append(notes, fmt.Sprintf("took no backup: %s holds backups of another database (%s); the demo keeps out of it", backupDir, b.Name))
+			break
+		}
+	}
+	haveBackup := canBackup && len(backups) > 0 && now.Sub(backups[0].Time) < demoBackupFresh
+	switch {
+	case haveBackup:
+		did = append(did, fmt.Sprintf("reused the backup taken %d min ago", int(now.Sub(backups[0].Time).Minutes())))
+	case canBackup:
+		_, err := ops.Backup(ctx, ops.BackupOptions{DBPath: path, Dir: backupDir, StateDir: stateDir,
+			KeepLast: cfg.Console.Backup.KeepLast, KeepWithin: cfg.Console.Backup.KeepWithin, Actor: actor}, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fail("take a backup", err)
+		} else {
+			haveBackup = true
+			did = append(did, "took a backup")
+		}
+	}
+
+	last, ok, _ := db.ReadLastCheck(stateDir)
+	if abs, _ := filepath.Abs(path); !ok || !last.OK || last.Database != abs || now.Sub(last.Time) >= demoCheckFresh {
+		res, err := ops.Check(ctx, ops.CheckOptions{DBPath: path, StateDir: stateDir})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			fail("check integrity", err)
+		case res.Status != ops.CheckOK:
+			notes = append(notes, fmt.Sprintf("the integrity check found %d problems (repops --db %s check)", len(res.Problems()), path))
+		default:
+			did = append(did, "checked integrity")
+		}
+	}
+
+	drill, ok, _ := db.ReadLastDrill(stateDir)
+	if haveBackup && (!ok || !drill.OK || now.Sub(drill.Time) >= demoDrillFresh) {
+		res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: path, BackupDir: backupDir, StateDir: stateDir, Actor: actor}, nil)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			fail("run a DR drill", err)
+		case !res.OK:
+			notes = append(notes, fmt.Sprintf("the DR drill found problems: %s", strings.Join(res.Problems, "; ")))
+		default:
+			did = append(did, "ran a DR drill")
+		}
+	}
+
+	for _, n := range notes {
+		fmt.Fprintf(a.err, "demo: %s\n", n)
+	}
+	took := time.Since(start).Seconds()
+	switch {
+	case len(did) > 0 && len(notes) == 0:
+		fmt.Fprintf(a.err, "demo: %s so the demo starts healthy (%.1fs); press S to rehearse an incident\n", joinAnd(did), took)
+	case len(did) > 0:
+		fmt.Fprintf(a.err, "demo: %s (%.1fs); press S to rehearse an incident\n", joinAnd(did), took)
+	case len(notes) == 0:
+		fmt.Fprintln(a.err, "demo: the backup, integrity check and DR drill are recent, so the demo starts healthy; press S to rehearse an incident")
+	}
+	return nil
+}
+
+// joinAnd joins "a", "b" and "c" as "a, b and c".
+func joinAnd(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // demoSim adapts the simulator to the console's scenario keys.
