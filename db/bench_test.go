@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,26 +76,69 @@ func BenchmarkGenerateDemo1M(b *testing.B) {
 }
 
 // BenchmarkTableSizes1M measures table and index sizes (estimated rows,
-// dbstat bytes) on the 1M-appeal demo database; the bound is well under a
-// second.
+// dbstat bytes) on the 1M-appeal demo database, with the file
+// memory-mapped and without (SizeOptions.NoMmap), and how far each raised
+// the process's resident memory (VmHWM, reset before, less VmRSS then:
+// Linux only); the time bound is well under a second with the mapping.
 func BenchmarkTableSizes1M(b *testing.B) {
 	path, _, _ := shared1M(b)
 	ctx := context.Background()
-	r, err := OpenRead(ctx, path, Options{})
+	for _, c := range []struct {
+		name string
+		o    SizeOptions
+	}{{"mmap", SizeOptions{}}, {"no-mmap", SizeOptions{NoMmap: true}}} {
+		b.Run(c.name, func(b *testing.B) {
+			r, err := OpenRead(ctx, path, Options{CacheSize: -1024})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			base := resetPeakRSS()
+			b.ResetTimer()
+			var took time.Duration
+			for i := 0; i < b.N; i++ {
+				s, err := TableSizes(ctx, r, path, c.o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				took += s.Took
+			}
+			b.ReportMetric(took.Seconds()/float64(b.N), "s/sizes")
+			if _, hwm := procRSS(); hwm > 0 && base > 0 {
+				b.ReportMetric(float64(hwm-base)/(1<<20), "rss-growth-MB")
+			}
+		})
+	}
+}
+
+// resetPeakRSS resets the process's VmHWM to its current resident size,
+// which it returns (bytes; 0 when unknown).
+func resetPeakRSS() int64 {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	rss, _ := procRSS()
+	return rss
+}
+
+// procRSS is the process's VmRSS and VmHWM in bytes, 0 when unknown.
+func procRSS() (rss, hwm int64) {
+	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		b.Fatal(err)
+		return 0, 0
 	}
-	defer r.Close()
-	b.ResetTimer()
-	var took time.Duration
-	for i := 0; i < b.N; i++ {
-		s, err := TableSizes(ctx, r, path, SizeOptions{})
-		if err != nil {
-			b.Fatal(err)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
 		}
-		took += s.Took
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			hwm = kb << 10
+		}
 	}
-	b.ReportMetric(took.Seconds()/float64(b.N), "s/sizes")
+	return rss, hwm
 }
 
 // BenchmarkValidate1M measures schema validation on the 1M-appeal demo

@@ -59,6 +59,18 @@ func TestTableSizesOfDemo(t *testing.T) {
 	if s.Objects[0].Name != "appeal_negotiation_messages" || s.Objects[1].Kind != "index" || s.Objects[1].Table != "appeal_negotiation_messages" {
 		t.Errorf("order: largest table first, then its indexes; got %s, %s", s.Objects[0].Name, s.Objects[1].Name)
 	}
+
+	t.Run("without the file mapped, the same figures", func(t *testing.T) {
+		u := sizesOf(t, path, SizeOptions{NoMmap: true})
+		if len(u.Objects) != len(s.Objects) {
+			t.Fatalf("%d objects, want %d", len(u.Objects), len(s.Objects))
+		}
+		for i, o := range u.Objects {
+			if o != s.Objects[i] {
+				t.Errorf("without mmap %+v, with %+v", o, s.Objects[i])
+			}
+		}
+	})
 }
 
 func TestTableSizesEstimates(t *testing.T) {

@@ -78,11 +78,16 @@ const (
 // above; pages and bytes from dbstat, which reads every page of the file)
 // took 0.74-0.78 s of two cores on the 1M-appeal demo database (917 MiB,
 // 235k pages, in the OS cache; 2-core machine at load average 4.5;
-// BenchmarkDatabaseCollect/sizes), more from a cold cache. So they never
+// BenchmarkDatabaseCollect/sizes) with the file memory-mapped, more from
+// a cold cache. They are measured without the mapping (see measureSizes),
+// which takes 1.3-1.5 times as long (db's BenchmarkTableSizes1M: 0.45-0.60
+// s against 0.36-0.41 s at load average 2-3; so about 1.1 s expected at
+// load 4.5) and adds 1 MB of resident memory instead of the whole file.
+// So they never
 // run in the cycle: they run in the background on a read-only pool of
 // their own, every 5 minutes, or every 200 times the last measurement's
-// duration when that is longer (at most 0.5 % of the time; 0.78 s every
-// 5 minutes is 0.26 %), abandoned after 2 minutes. A cycle reports the
+// duration when that is longer (at most 0.5 % of the time; 1.1 s every 5
+// minutes is 0.37 %), abandoned after 2 minutes. A cycle reports the
 // newest figures and when they were measured (DBFigures.SizesAt).
 type DatabaseSource struct {
 	opts DatabaseOptions
@@ -457,21 +462,35 @@ func (s *DatabaseSource) takeSizes(ctx context.Context, wait time.Duration) {
 	s.sizes, s.sizesTakenAt, s.sizesErr = r.sizes, s.sizesStarted, ""
 }
 
+// sizesCacheKiB is the page cache of each of the size measurement's two
+// connections: dbstat reads every page once, so a cache saves nothing,
+// and a large one (the config's cache_size is 400 MB) would be resident
+// memory of the monitor.
+const sizesCacheKiB = 1024
+
 // measureSizes measures every table and index through a read-only pool
 // of its own (two connections: db.TableSizes reads dbstat on two at
-// once), bounded by sizesTimeout.
+// once), bounded by sizesTimeout. Decision: without memory-mapping the
+// file (db.SizeOptions.NoMmap) and with a 1 MiB page cache per
+// connection. This source runs inside long-lived processes (the console,
+// the exporter) whose resident memory must stay small at all times: with
+// the mapping, every page read counted in their resident memory for the
+// time of the scan (1.7 GB peak on the 1M-appeal demo database); without
+// it the scan adds about 2 MB. The scan takes about 1.4 times as long
+// (see db's BenchmarkTableSizes1M), which the cadence follows.
 func (s *DatabaseSource) measureSizes(ctx context.Context) (*db.Sizes, time.Duration, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, sizesTimeout)
 	defer cancel()
 	o := s.opts.DBOptions
 	o.MaxConns = 2
+	o.CacheSize = -sizesCacheKiB
 	conn, err := db.OpenRead(ctx, s.opts.Path, o)
 	if err != nil {
 		return nil, time.Since(start), err
 	}
 	defer conn.Close()
-	sz, err := db.TableSizes(ctx, conn, s.opts.Path, db.SizeOptions{})
+	sz, err := db.TableSizes(ctx, conn, s.opts.Path, db.SizeOptions{NoMmap: true})
 	return sz, time.Since(start), err
 }
 
