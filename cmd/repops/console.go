@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -42,6 +43,13 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// would wait for keys that never come.
 	if f, ok := a.out.(*os.File); len(o.programOpts) == 0 && (!ok || !term.IsTerminal(f.Fd())) {
 		return withCode(exitUsage, errors.New("the console needs a terminal: for a one-shot glance from a script use 'repops status' (or --json)"))
+	}
+	if path := os.Getenv(cpuProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	eo, err := metrics.OptionsFromConfig(cfg)
 	if err != nil {
@@ -125,6 +133,29 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		return fmt.Errorf("console: %w", err)
 	}
 	return nil
+}
+
+// cpuProfileEnv names the environment variable that, set to a file path,
+// makes the console write a CPU profile of its whole run there (go tool
+// pprof reads it): a debugging aid for the console's own cost,
+// described in the README's console section.
+const cpuProfileEnv = "REPOPS_CPUPROFILE"
+
+// startCPUProfile starts profiling the CPU into path; the returned func
+// stops and writes the profile.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("console: create the CPU profile named by %s: %w", cpuProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("console: start the CPU profile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // sizesAfter is how long after start the console's database source first
@@ -224,6 +255,10 @@ func (d *delayedSizes) Collect(ctx context.Context, now time.Time) (metrics.Resu
 	return d.with.Collect(ctx, now)
 }
 
+// tablesCacheKiB is the page cache of each connection of the tables
+// view's pool: its scan reads every page once, a cache saves nothing.
+const tablesCacheKiB = 1024
+
 // readerCacheKiB is the page cache of each of the console's and status'
 // read-only connections: 8 MiB.
 const readerCacheKiB = 8 << 10
@@ -280,9 +315,12 @@ func consoleRunbooks(ctx context.Context, a *app, journal *ops.Journal, engine *
 	return tui.RunbookEngine{Catalogue: cat, Engine: eng}, func() {}, nil
 }
 
-// consoleTables reads table and index sizes through one read-only
-// connection kept for the console's life (opened lazily, at the first
-// look at the tables view).
+// consoleTables reads table and index sizes through one read-only pool
+// of two connections kept for the console's life (opened lazily, at the
+// first look at the tables view). Like the dashboard's measurement
+// (metrics.DatabaseSource) it reads dbstat without memory-mapping the
+// file and through a 1 MiB page cache per connection, so that the
+// console's resident memory stays small during the scan.
 func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
 	var (
 		mu   sync.Mutex
@@ -292,13 +330,15 @@ func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
 		mu.Lock()
 		defer mu.Unlock()
 		if conn == nil {
-			c, err := db.OpenRead(ctx, a.cfg.Database.Path, readerDBOptions(a))
+			o := readerDBOptions(a)
+			o.MaxConns, o.CacheSize = 2, -tablesCacheKiB
+			c, err := db.OpenRead(ctx, a.cfg.Database.Path, o)
 			if err != nil {
 				return tui.TableReport{}, err
 			}
 			conn = c
 		}
-		sizes, err := db.TableSizes(ctx, conn, a.cfg.Database.Path, db.SizeOptions{})
+		sizes, err := db.TableSizes(ctx, conn, a.cfg.Database.Path, db.SizeOptions{NoMmap: true})
 		if err != nil {
 			return tui.TableReport{}, err
 		}
