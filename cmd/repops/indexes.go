@@ -91,7 +91,8 @@ func runIndexes(ctx context.Context, a *app, o *indexesOptions) error {
 				state = "ok as " + c.PresentAs
 			}
 		}
-		fmt.Fprintf(w, "  %-32s %-22s %s\n", c.Def.Name, state, c.Def.Purpose)
+		// The purpose on its own line: "ok as <name>" is as long as a name.
+		fmt.Fprintf(w, "  %-32s %s\n  %32s for %s\n", c.Def.Name, state, "", c.Def.Purpose)
 	}
 	fmt.Fprintln(w, "indexes")
 	for _, ix := range rep.Indexes {

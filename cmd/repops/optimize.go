@@ -124,7 +124,11 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 		}
 	} else if res != nil {
 		fmt.Fprintf(a.out, "%s\n", res.Message)
-		fmt.Fprintf(a.out, "  took %s; file %s -> %s, WAL %s -> %s\n", res.Took.Round(time.Millisecond),
+		took := fmt.Sprintf("took %s; ", res.Took.Round(time.Millisecond))
+		if strings.Contains(res.Message, " done in ") {
+			took = "" // the message said it
+		}
+		fmt.Fprintf(a.out, "  %sfile %s -> %s, WAL %s -> %s\n", took,
 			db.FormatBytes(res.Before.DB), db.FormatBytes(res.After.DB), db.FormatBytes(res.Before.WAL), db.FormatBytes(res.After.WAL))
 	}
 	if err == nil && res != nil && res.Busy {
