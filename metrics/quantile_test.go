@@ -145,6 +145,8 @@ func TestScrapeAgreesWithPromtool(t *testing.T) {
 	add(MetricAPIRequests+`{code="503"}`, "counter", func(i int) float64 { return 40 + float64(i%3+i) })
 	add(MetricConnActive, "gauge", func(i int) float64 { return float64(3 + i%4) })
 	add(MetricConnMax, "gauge", func(i int) float64 { return 10 })
+	add(MetricProcessCPU+`{job="reputation"}`, "counter", func(i int) float64 { return 120 + 0.35*15*float64(i) + 0.01*float64(i*i) })
+	add(MetricProcessRSS+`{job="reputation"}`, "gauge", func(i int) float64 { return float64(60<<20 + (i%3)<<20) })
 	hist := func(base string, bounds []string, rates []float64) {
 		for j, le := range bounds {
 			r := rates[j]

@@ -27,15 +27,20 @@ const DefaultMaxBodyBytes = 10 << 20
 
 // The metric names of DESIGN.md's metrics contract.
 const (
-	MetricSubmitted     = "reputation_appeals_submitted_total"
-	MetricErrors        = "reputation_appeal_errors_total"
-	MetricProcessing    = "reputation_appeal_processing_seconds"
-	MetricNegotiation   = "reputation_negotiation_duration_hours"
-	MetricMLPrediction  = "reputation_ml_prediction_seconds"
-	MetricConnActive    = "reputation_db_connections_active"
-	MetricConnMax       = "reputation_db_connections_max"
-	MetricAPIRequests   = "reputation_api_requests_total"
-	metricProcessStart  = "process_start_time_seconds"
+	MetricSubmitted    = "reputation_appeals_submitted_total"
+	MetricErrors       = "reputation_appeal_errors_total"
+	MetricProcessing   = "reputation_appeal_processing_seconds"
+	MetricNegotiation  = "reputation_negotiation_duration_hours"
+	MetricMLPrediction = "reputation_ml_prediction_seconds"
+	MetricConnActive   = "reputation_db_connections_active"
+	MetricConnMax      = "reputation_db_connections_max"
+	MetricAPIRequests  = "reputation_api_requests_total"
+	metricProcessStart = "process_start_time_seconds"
+	// MetricProcessCPU and MetricProcessRSS are client_golang's process
+	// collector's CPU time (seconds, a counter) and resident memory
+	// (bytes): not in the contract, exposed by every Go service.
+	MetricProcessCPU    = "process_cpu_seconds_total"
+	MetricProcessRSS    = "process_resident_memory_bytes"
 	acceptTextFormat    = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 	maxTrackedSeries    = 5000
 	slowPointSpacing    = 15 * time.Second
@@ -139,6 +144,9 @@ func (s *ScrapeSource) fetch(ctx context.Context) (map[string]*dto.MetricFamily,
 		return nil, fmt.Errorf("scrape %s: %w", s.opts.URL, err)
 	}
 	req.Header.Set("Accept", acceptTextFormat)
+	// Uncompressed: the page is a few KiB, and compressing it on one side
+	// and inflating it on the other costs both more CPU than it saves.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", s.opts.URL, describeNetErr(err))
@@ -168,11 +176,54 @@ func (s *ScrapeSource) fetch(ctx context.Context) (map[string]*dto.MetricFamily,
 		return nil, fmt.Errorf("scrape %s: answered HTML, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(dropRuntimeFamilies(body)))
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: not the Prometheus text format: %s", s.opts.URL, oneLine(err.Error()))
 	}
 	return fams, nil
+}
+
+// usedRuntimeFamilies are the go_* and process_* families the panels use.
+var usedRuntimeFamilies = map[string]bool{metricProcessStart: true, MetricProcessCPU: true, MetricProcessRSS: true}
+
+// dropRuntimeFamilies removes from a text-format page the lines (samples,
+// HELP and TYPE) of the client library's go_* and process_* families
+// that no panel uses: half of a client_golang service's page, and most of
+// the parser's work. Every other line is kept as it is, so a malformed
+// page is still reported as one.
+func dropRuntimeFamilies(body []byte) []byte {
+	out := body[:0:0]
+	dropped := false
+	for rest := body; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i+1], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		name := line
+		if bytes.HasPrefix(name, []byte("# HELP ")) || bytes.HasPrefix(name, []byte("# TYPE ")) {
+			name = name[7:]
+		}
+		if end := bytes.IndexAny(name, "{ \t\n"); end >= 0 {
+			name = name[:end]
+		}
+		if (bytes.HasPrefix(name, []byte("go_")) || bytes.HasPrefix(name, []byte("process_"))) && !usedRuntimeFamilies[string(name)] {
+			if !dropped {
+				// Copy what was kept so far, once.
+				out = append(make([]byte, 0, len(body)), body[:len(body)-len(line)-len(rest)]...)
+				dropped = true
+			}
+			continue
+		}
+		if dropped {
+			out = append(out, line...)
+		}
+	}
+	if !dropped {
+		return body
+	}
+	return out
 }
 
 func looksLikeHTML(b []byte) bool {
@@ -224,13 +275,13 @@ func (s *ScrapeSource) record(fams map[string]*dto.MetricFamily, now time.Time) 
 	if mf := fams[metricProcessStart]; mf != nil && len(mf.GetMetric()) == 1 {
 		p.start = scalarOf(mf.GetMetric()[0])
 	}
-	for _, name := range []string{MetricSubmitted, MetricErrors, MetricAPIRequests, MetricConnActive, MetricConnMax} {
+	for _, name := range []string{MetricSubmitted, MetricErrors, MetricAPIRequests, MetricConnActive, MetricConnMax, MetricProcessCPU, MetricProcessRSS} {
 		mf := fams[name]
 		if mf == nil {
 			continue
 		}
 		kind := byte('c')
-		if name == MetricConnActive || name == MetricConnMax {
+		if name == MetricConnActive || name == MetricConnMax || name == MetricProcessRSS {
 			kind = 'g'
 		}
 		for _, m := range mf.GetMetric() {
@@ -429,6 +480,11 @@ func (s *ScrapeSource) compute(now time.Time) map[string]Value {
 	out[PanelPredictionLatency] = scale(s.average(fast, MetricMLPrediction), 1000)
 	out[PanelNegotiationP95] = s.quantile(slow, MetricNegotiation, 0.95)
 	out[PanelNegotiationAvg] = s.average(slow, MetricNegotiation)
+
+	// The process collector's CPU seconds: a rate in cores, shown in %
+	// of one core; its resident bytes in MiB.
+	out[PanelServiceCPU] = s.rateSum(fast, MetricProcessCPU, nil, 100)
+	out[PanelServiceMemory] = scale(s.gauge(fast, MetricProcessRSS), 1.0/(1<<20))
 
 	active := s.gauge(fast, MetricConnActive)
 	out[PanelDBConnections] = active

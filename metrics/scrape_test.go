@@ -250,3 +250,26 @@ func TestScrapeBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestDropRuntimeFamilies(t *testing.T) {
+	page := "# HELP go_goroutines Goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 12\n" +
+		"# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 4.5\n" +
+		"process_open_fds 9\nprocess_resident_memory_bytes 1.2e+07\n" +
+		"# TYPE reputation_db_connections_active gauge\nreputation_db_connections_active{pool=\"main\"} 3\n" +
+		"go_memstats_alloc_bytes 1e6"
+	for _, tt := range []struct {
+		name, in, want string
+	}{
+		{"unused runtime families dropped, the rest kept as is", page,
+			"# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 4.5\nprocess_resident_memory_bytes 1.2e+07\n" +
+				"# TYPE reputation_db_connections_active gauge\nreputation_db_connections_active{pool=\"main\"} 3\n"},
+		{"nothing to drop", "reputation_db_connections_active 3\n", "reputation_db_connections_active 3\n"},
+		{"a malformed line is kept for the parser to report", "go_x 1\nnot a metric line {\n", "not a metric line {\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(dropRuntimeFamilies([]byte(tt.in))); got != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}

@@ -148,6 +148,8 @@ const (
 	PanelSchemaProblems     = "schema_problems"           // other differences from the migrations' schema
 	PanelDatabaseSize       = "database_size"             // MiB (file + WAL)
 	PanelPredictionLatency  = "ml_prediction_latency_avg" // ms, from the database
+	PanelServiceCPU         = "service_cpu"               // % of one core, as top counts it
+	PanelServiceMemory      = "service_memory"            // MiB resident
 )
 
 // PanelDef describes one panel: how it is titled, its unit, and how each

@@ -42,7 +42,7 @@ var tabPanels = [tabCount][]string{
 	tabInfra: {metrics.PanelDatabaseSize, metrics.PanelWALSize, metrics.PanelDiskFree,
 		metrics.PanelDBConnections, metrics.PanelDBConnectionsUsage, metrics.PanelBackupAge,
 		metrics.PanelIntegrityAge, metrics.PanelIntegrityOK, metrics.PanelSchemaPending, metrics.PanelDrillAge,
-		"process_cpu"},
+		metrics.PanelServiceCPU, metrics.PanelServiceMemory},
 }
 
 // snapshotMsg is one refresh: the engine's snapshot (or why there is none)
@@ -336,11 +336,6 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 		}
 		p, ok := v.snap.Panel(name)
 		if !ok {
-			if name == "process_cpu" {
-				line := padRight(" CPU (service process)", titleW) + " " + fmt.Sprintf("%*s", valueW, "—") + " " + padRight("", targetW) + " " +
-					st.State("unknown").Render(padRight("UNKNOWN", stateW)) + " " + st.Muted.Render("no source reports the service's CPU")
-				out = append(out, truncate(line, w))
-			}
 			continue
 		}
 		rule, hasRule := v.ruleFor(name)

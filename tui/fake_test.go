@@ -106,6 +106,7 @@ func testSnapshot() metrics.Snapshot {
 		metrics.PanelDatabaseSize: 930, metrics.PanelWALSize: 4, metrics.PanelPendingAppeals: 264,
 		metrics.PanelIntegrityOK: 1, metrics.PanelIntegrityAge: 2, metrics.PanelSchemaPending: 0,
 		metrics.PanelDrillAge: 40, metrics.PanelPredictionLatency: 31, metrics.PanelMLConfidence: 0.74,
+		metrics.PanelServiceCPU: 35, metrics.PanelServiceMemory: 48,
 	}
 	states := map[string]metrics.State{metrics.PanelAppealErrorRate: metrics.StateCritical, metrics.PanelProcessingP95: metrics.StateOK}
 	targets, alerts := map[string]float64{}, map[string]float64{}
