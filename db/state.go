@@ -43,6 +43,33 @@ func BackupFileName(base string, t time.Time) string {
 	return fmt.Sprintf("%s_%s.db", stem, t.UTC().Format(BackupTimeLayout))
 }
 
+// IsBackupOf reports whether the backup file b is a backup of the database
+// at dbPath: its name is BackupFileName of the database's own file name.
+// This is the one rule for "this database's backups". Decision: a backup
+// dir may be shared by several databases (or hold a renamed one's
+// backups); retention, "latest", the drill and the backup age must never
+// take another database's backup for this one's.
+func IsBackupOf(b BackupFile, dbPath string) bool {
+	return b.Name == BackupFileName(filepath.Base(dbPath), b.Time)
+}
+
+// ListBackupsOf lists the finished backups in dir of the database at
+// dbPath (see IsBackupOf), newest first, and the others' count.
+func ListBackupsOf(dir, dbPath string) (own []BackupFile, others []BackupFile, err error) {
+	list, err := ListBackups(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, b := range list {
+		if IsBackupOf(b, dbPath) {
+			own = append(own, b)
+		} else {
+			others = append(others, b)
+		}
+	}
+	return own, others, nil
+}
+
 // ListBackups lists the finished backups in dir, newest first. A missing
 // dir has none (no error).
 func ListBackups(dir string) ([]BackupFile, error) {

@@ -246,7 +246,9 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 		panels[PanelDiskFree] = Unknown(fmt.Sprintf("statfs %s: filesystem reports no blocks", dir))
 	}
 
-	backups, err := db.ListBackups(s.opts.BackupDir)
+	// Only this database's backups (db.IsBackupOf): another's in a
+	// shared dir says nothing of this one's age.
+	backups, _, err := db.ListBackupsOf(s.opts.BackupDir, s.opts.Path)
 	f.Backups = len(backups)
 	switch {
 	case err != nil:

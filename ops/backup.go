@@ -309,7 +309,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 
 	if o.KeepLast > 0 || o.KeepWithin > 0 {
 		progress.report(ProgressEvent{Phase: "retention", Message: "applying the retention"})
-		removed, rerr := applyRetention(o.Dir, final, o.KeepLast, o.KeepWithin, now())
+		removed, rerr := applyRetention(o.Dir, o.DBPath, final, o.KeepLast, o.KeepWithin, now())
 		res.Removed = removed
 		if rerr != nil {
 			res.Phases.Finish = time.Since(finishStart)
@@ -428,10 +428,12 @@ func writeManifest(backupPath string, m *Manifest) error {
 	return nil
 }
 
-// applyRetention deletes the backups in dir that are neither among the
-// last keepLast nor newer than keepWithin, never keep (the one just made).
-func applyRetention(dir, keep string, keepLast int, keepWithin time.Duration, now time.Time) ([]string, error) {
-	list, err := db.ListBackups(dir)
+// applyRetention deletes the backups in dir of the database at dbPath
+// (db.IsBackupOf) that are neither among its last keepLast nor newer than
+// keepWithin, never keep (the one just made). Nothing else in dir is ever
+// touched: other databases' backups, safety copies, foreign files.
+func applyRetention(dir, dbPath, keep string, keepLast int, keepWithin time.Duration, now time.Time) ([]string, error) {
+	list, _, err := db.ListBackupsOf(dir, dbPath)
 	if err != nil {
 		return nil, err
 	}
@@ -503,17 +505,11 @@ func ListBackups(dir string, now time.Time) ([]BackupEntry, error) {
 
 // ResolveBackup turns the name an operator typed into the path of a
 // finished backup in dir. It refuses path separators and "..", so a name
-// never leaves the backup dir; "latest" (or "") is the newest backup.
-func ResolveBackup(dir, name string) (string, error) {
+// never leaves the backup dir; "latest" (or "") is the newest backup of
+// the database at dbPath (LatestBackup), never another database's.
+func ResolveBackup(dir, dbPath, name string) (string, error) {
 	if name == "" || name == "latest" {
-		list, err := db.ListBackups(dir)
-		if err != nil {
-			return "", err
-		}
-		if len(list) == 0 {
-			return "", fmt.Errorf("no backup in %s: take one with 'repops backup'", dir)
-		}
-		return list[0].Path, nil
+		return LatestBackup(dir, dbPath)
 	}
 	if strings.ContainsAny(name, `/\`) || strings.Contains(name, "..") || name != filepath.Base(name) {
 		return "", fmt.Errorf("backup name %q is refused: give a name from 'repops backups' (no path separators or '..')", name)
@@ -531,6 +527,29 @@ func ResolveBackup(dir, name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no backup named %s in %s: see 'repops backups'", name, dir)
+}
+
+// LatestBackup is the path of the newest backup in dir of the database at
+// dbPath (db.IsBackupOf). With none of its own it fails, naming the newest
+// backup of another database when there is one: an operator who means it
+// names it.
+func LatestBackup(dir, dbPath string) (string, error) {
+	if dbPath == "" {
+		return "", fmt.Errorf("the latest backup in %s: no database given to take it of", dir)
+	}
+	own, others, err := db.ListBackupsOf(dir, dbPath)
+	if err != nil {
+		return "", err
+	}
+	if len(own) > 0 {
+		return own[0].Path, nil
+	}
+	base := filepath.Base(dbPath)
+	if len(others) == 0 {
+		return "", fmt.Errorf("no backup in %s: take one with 'repops backup'", dir)
+	}
+	return "", fmt.Errorf("no backup of %s in %s, only of other databases (newest %s): name one to use it for %s, or take one with 'repops backup'",
+		base, dir, others[0].Name, base)
 }
 
 // VerifyResult is what VerifyBackup found.

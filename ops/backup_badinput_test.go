@@ -152,7 +152,7 @@ func TestRestoreBadInput(t *testing.T) {
 	}
 	t.Run("names with path separators are refused", func(t *testing.T) {
 		for _, n := range []string{"../architect.db", "a/b.db", `..\x.db`, "..", "/etc/passwd"} {
-			if _, err := ResolveBackup(t.TempDir(), n); err == nil || !strings.Contains(err.Error(), "refused") {
+			if _, err := ResolveBackup(t.TempDir(), "architect.db", n); err == nil || !strings.Contains(err.Error(), "refused") {
 				t.Errorf("%q: %v", n, err)
 			}
 		}

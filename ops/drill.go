@@ -126,7 +126,7 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 
 	backup := o.Backup
 	if backup == "" || backup == "latest" || !strings.ContainsAny(backup, `/\`) {
-		if backup, err = ResolveBackup(o.BackupDir, o.Backup); err != nil {
+		if backup, err = ResolveBackup(o.BackupDir, o.DBPath, o.Backup); err != nil {
 			return nil, fmt.Errorf("drill: %w", err)
 		}
 	}

@@ -322,7 +322,9 @@ func (e *OpsEnv) diskSpace(_ context.Context, _ map[string]string, _ ops.Progres
 
 func (e *OpsEnv) listBackups(_ context.Context, _ map[string]string, _ ops.Progress) (ActionResult, error) {
 	dir := e.cfg.Config.BackupDir()
-	list, err := db.ListBackups(dir)
+	// Only this database's backups (db.IsBackupOf): another's in a shared
+	// dir is no backup of this one.
+	list, _, err := db.ListBackupsOf(dir, e.Target())
 	if err != nil {
 		return ActionResult{}, err
 	}
@@ -333,8 +335,8 @@ func (e *OpsEnv) listBackups(_ context.Context, _ map[string]string, _ ops.Progr
 		}
 	}
 	if len(list) == 0 {
-		res.Message = "no backups in " + dir
-		return res, fmt.Errorf("no backups in %s: take one with 'repops backup'", dir)
+		res.Message = "no backups of " + filepath.Base(e.Target()) + " in " + dir
+		return res, fmt.Errorf("no backups of %s in %s: take one with 'repops backup'", filepath.Base(e.Target()), dir)
 	}
 	age := time.Since(list[0].Time)
 	res.Figures["newest_age_seconds"] = age.Seconds()

@@ -52,7 +52,7 @@ func (e *OpsEnv) resolveBackup(name string) (string, error) {
 	if name == "" {
 		name = "latest"
 	}
-	return ops.ResolveBackup(e.cfg.Config.BackupDir(), name)
+	return ops.ResolveBackup(e.cfg.Config.BackupDir(), e.Target(), name)
 }
 
 func (e *OpsEnv) verifyBackup(ctx context.Context, params map[string]string, _ ops.Progress) (ActionResult, error) {

@@ -87,7 +87,7 @@ func ageString(d time.Duration) string {
 }
 
 func runBackupsVerify(ctx context.Context, a *app, o *backupsOptions, name string) error {
-	path, err := ops.ResolveBackup(o.backupDir(a), name)
+	path, err := ops.ResolveBackup(o.backupDir(a), a.cfg.Database.Path, name)
 	if err != nil {
 		return usageError("%v", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -52,8 +53,8 @@ func runDrill(ctx context.Context, a *app, o *drillOptions, name string) error {
 		dir = a.cfg.BackupDir()
 	}
 	if name == "" {
-		var err error
-		if name, err = latestBackupOf(dir, a.cfg.Database.Path); err != nil {
+		latest, err := ops.LatestBackup(dir, a.cfg.Database.Path)
+		if err != nil {
 			// Nothing to recover from: the drill fails, as it would in
 			// a disaster.
 			fmt.Fprintf(a.out, "DR drill FAILED: %v\n", err)
@@ -64,8 +65,9 @@ func runDrill(ctx context.Context, a *app, o *drillOptions, name string) error {
 			}
 			return silentExit(exitCritical)
 		}
+		name = filepath.Base(latest)
 	}
-	if _, err := ops.ResolveBackup(dir, name); err != nil {
+	if _, err := ops.ResolveBackup(dir, a.cfg.Database.Path, name); err != nil {
 		return usageError("%v", err)
 	}
 	res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: a.cfg.Database.Path, BackupDir: dir, Backup: name,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
 )
 
@@ -85,15 +84,18 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	if dir == "" {
 		dir = a.cfg.BackupDir()
 	}
+	var (
+		backup string
+		err    error
+	)
 	if o.latest {
-		var err error
-		if name, err = latestBackupOf(dir, a.cfg.Database.Path); err != nil {
+		if backup, err = ops.LatestBackup(dir, a.cfg.Database.Path); err != nil {
 			return fmt.Errorf("restore --latest: %w", err)
 		}
-	}
-	backup, err := ops.ResolveBackup(dir, name)
-	if err != nil {
-		return usageError("%v", err)
+	} else {
+		if backup, err = ops.ResolveBackup(dir, a.cfg.Database.Path, name); err != nil {
+			return usageError("%v", err)
+		}
 	}
 	mode := ops.RestoreAuto
 	if o.online {
@@ -165,30 +167,4 @@ func printRestore(a *app, r *ops.RestoreResult) {
 		fmt.Fprintf(a.out, "  %-40s %12d %12d %12d  %s\n", l.Table, l.OldRows, l.RestoredRows, l.NewerRows, l.NewestLost)
 	}
 	fmt.Fprintf(a.out, "  %d rows newer than the backup were lost; data-loss window %s\n", r.LostRows, r.LostWindow)
-}
-
-// latestBackupOf is the newest backup in dir of the database at dbPath:
-// the newest whose name is db.BackupFileName of the database's own file
-// name. Decision: a backup dir may be shared by several databases (or
-// hold a renamed one's backups), and the newest file there may belong to
-// another; 'restore --latest' and 'drill' must never pick that one by
-// default. An operator who means another database's backup names it.
-func latestBackupOf(dir, dbPath string) (string, error) {
-	list, err := db.ListBackups(dir)
-	if err != nil {
-		return "", err
-	}
-	base := filepath.Base(dbPath)
-	var others []string
-	for _, b := range list {
-		if b.Name == db.BackupFileName(base, b.Time) {
-			return b.Name, nil
-		}
-		others = append(others, b.Name)
-	}
-	if len(others) == 0 {
-		return "", fmt.Errorf("no backup in %s: take one with 'repops backup'", dir)
-	}
-	return "", fmt.Errorf("no backup of %s in %s, only of other databases (newest %s): name one to use it for %s, or take one with 'repops backup'",
-		base, dir, others[0], base)
 }
