@@ -2,6 +2,7 @@ package tui
 
 import (
 	"sort"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -21,19 +22,93 @@ func truncate(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
+	if w, ok := simpleWidth(s); ok && w <= width {
+		return s
+	}
 	return ansi.Truncate(s, width, "…")
 }
 
 // lenRunes is the display width of s.
-func lenRunes(s string) int { return ansi.StringWidth(s) }
+func lenRunes(s string) int { return cellWidth(s) }
 
 // padRight pads s with spaces to width cells (after truncating it).
 func padRight(s string, width int) string {
 	s = truncate(s, width)
-	if w := ansi.StringWidth(s); w < width {
+	if w := cellWidth(s); w < width {
 		s += spaces(width - w)
 	}
 	return s
+}
+
+// cellWidth is the display width of s (plain or styled), as
+// ansi.StringWidth measures it.
+func cellWidth(s string) int {
+	if w, ok := simpleWidth(s); ok {
+		return w
+	}
+	return ansi.StringWidth(s)
+}
+
+// simpleWidth measures s quickly when it is made of printable ASCII, SGR
+// escape sequences and the one-cell symbols the console draws with
+// (oneCell), which never join into a wider grapheme: most of the screen.
+// ok is false for anything else, which ansi.StringWidth must measure
+// (grapheme segmentation, a third of the cost of drawing a frame).
+func simpleWidth(s string) (w int, ok bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c < 0x7f:
+			w++
+			i++
+		case c == 0x1b:
+			// CSI: ESC [ parameters, intermediates, one final byte.
+			if i+1 >= len(s) || s[i+1] != '[' {
+				return 0, false
+			}
+			j := i + 2
+			for j < len(s) && s[j] >= 0x20 && s[j] < 0x40 {
+				j++
+			}
+			if j >= len(s) || s[j] < 0x40 || s[j] > 0x7e {
+				return 0, false
+			}
+			i = j + 1
+		case c >= 0x80:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !oneCell(r) {
+				return 0, false
+			}
+			w++
+			i += size
+		default:
+			return 0, false
+		}
+	}
+	return w, true
+}
+
+// oneCell reports whether r is one of the symbols known to take one cell
+// and never to combine with its neighbours (TestOneCellRunes checks every
+// one against ansi.StringWidth): Latin-1 punctuation and letters, general
+// punctuation (dashes, ellipsis), arrows, mathematical operators, box
+// drawing, block elements, geometric shapes, check marks.
+func oneCell(r rune) bool {
+	switch {
+	case r >= 0xa1 && r <= 0xff && r != 0xad:
+		return true
+	case r >= 0x2010 && r <= 0x2027:
+		return true
+	case r >= 0x2190 && r <= 0x21ff:
+		return true
+	case r >= 0x2200 && r <= 0x22ff:
+		return true
+	case r >= 0x2500 && r <= 0x25fc:
+		return true
+	case r >= 0x2713 && r <= 0x2717:
+		return true
+	}
+	return false
 }
 
 func spaces(n int) string {
