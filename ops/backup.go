@@ -560,7 +560,10 @@ type VerifyResult struct {
 	SchemaVersion int64
 	Tables        map[string]TableFigures
 	Problems      []string
-	Took          time.Duration
+	// Notes are what the operator should know that is no problem: a
+	// schema at an older version of the migrations.
+	Notes []string
+	Took  time.Duration
 }
 
 // OK reports whether the backup passed every check.
@@ -618,23 +621,16 @@ func VerifyBackup(ctx context.Context, path string) (*VerifyResult, error) {
 		r.Took = time.Since(start)
 		return r, nil
 	}
-	if v, err := db.RequireSchema(ctx, d, path); err != nil {
-		r.Problems = append(r.Problems, "schema: "+err.Error())
-	} else {
-		r.SchemaVersion = v
-		if rep, err := db.Validate(ctx, d); err != nil {
-			r.Problems = append(r.Problems, "schema: "+err.Error())
-		} else {
-			for _, p := range rep.Problems {
-				if p.Kind == db.ProblemDuplicateIndex {
-					continue // a warning on the live database too; not a reason to refuse a backup
-				}
-				r.Problems = append(r.Problems, "schema: "+p.String())
-			}
-		}
-		if m != nil && m.SchemaVersion != v {
-			r.Problems = append(r.Problems, fmt.Sprintf("schema: version %d, the manifest says %d", v, m.SchemaVersion))
-		}
+	v, schemaProblems, note := checkBackupSchema(ctx, d, path)
+	r.SchemaVersion = v
+	for _, p := range schemaProblems {
+		r.Problems = append(r.Problems, "schema: "+p)
+	}
+	if note != "" {
+		r.Notes = append(r.Notes, note)
+	}
+	if len(schemaProblems) == 0 && m != nil && m.SchemaVersion != v {
+		r.Problems = append(r.Problems, fmt.Sprintf("schema: version %d, the manifest says %d", v, m.SchemaVersion))
 	}
 	r.Tables, err = tableFigures(ctx, d)
 	if err != nil {
@@ -644,6 +640,47 @@ func VerifyBackup(ctx context.Context, path string) (*VerifyResult, error) {
 	}
 	r.Took = time.Since(start)
 	return r, nil
+}
+
+// checkBackupSchema judges the schema of a backup (or of its restored
+// copy) open on d: its version (db.RequireSchema: none, or one newer than
+// this repops, is a problem) and db.Validate's problems. Decision: an
+// older version of the migrations is not damage: a backup taken before a
+// migration must restore to roll that migration back. Pending migrations
+// newer than every applied one are therefore no problem but a note
+// (restoring it needs 'repops migrate apply' afterwards); every object of
+// the applied migrations must still be there, and a pending migration
+// older than an applied one (a gap), an unknown version, checksum drift
+// or a missing table, column or index stay problems. Duplicate indexes
+// are not a reason to refuse a backup (a warning on the live database).
+func checkBackupSchema(ctx context.Context, d db.Querier, path string) (version int64, problems []string, note string) {
+	v, err := db.RequireSchema(ctx, d, path)
+	if err != nil {
+		return v, []string{err.Error()}, ""
+	}
+	rep, err := db.Validate(ctx, d)
+	if err != nil {
+		return v, []string{err.Error()}, ""
+	}
+	versionOf := map[string]int64{}
+	for _, m := range db.Migrations() {
+		versionOf[m.Name] = m.Version
+	}
+	older := false
+	for _, p := range rep.Problems {
+		switch {
+		case p.Kind == db.ProblemDuplicateIndex:
+			continue
+		case p.Kind == db.ProblemPendingMigration && versionOf[p.Object] > rep.Version:
+			older = true
+			continue
+		}
+		problems = append(problems, p.String())
+	}
+	if older {
+		note = fmt.Sprintf("schema version %d, older than this repops's %d: restoring it then needs 'repops migrate apply'", v, rep.Latest)
+	}
+	return v, problems, note
 }
 
 // compareTables lists the differences in row counts between want (a

@@ -216,22 +216,12 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 			return "integrity_check ok", nil
 		})
 		timed("schema", func() (string, error) {
-			v, err := db.RequireSchema(ctx, d, target)
-			if err != nil {
-				return "", err
-			}
-			rep, err := db.Validate(ctx, d)
-			if err != nil {
-				return "", err
-			}
-			var probs []string
-			for _, p := range rep.Problems {
-				if p.Kind != db.ProblemDuplicateIndex {
-					probs = append(probs, p.String())
-				}
-			}
+			v, probs, note := checkBackupSchema(ctx, d, target)
 			if len(probs) > 0 {
 				return "", fmt.Errorf("%s", strings.Join(probs, "; "))
+			}
+			if note != "" {
+				return fmt.Sprintf("version %d valid; %s", v, note), nil
 			}
 			return fmt.Sprintf("version %d valid", v), nil
 		})

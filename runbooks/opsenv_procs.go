@@ -77,6 +77,9 @@ func (e *OpsEnv) verifyBackup(ctx context.Context, params map[string]string, _ o
 		return res, fmt.Errorf("backup %s does not verify: %s", path, strings.Join(r.Problems, "; "))
 	}
 	res.Message = fmt.Sprintf("backup %s verified: schema version %d", path, r.SchemaVersion)
+	for _, n := range r.Notes {
+		res.Message += "; " + n
+	}
 	return res, nil
 }
 

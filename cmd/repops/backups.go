@@ -98,6 +98,9 @@ func runBackupsVerify(ctx context.Context, a *app, o *backupsOptions, name strin
 	if v.OK() {
 		fmt.Fprintf(a.out, "OK %s: sha256 matches the manifest, integrity_check ok, schema version %d, rows as the manifest (%s)\n",
 			path, v.SchemaVersion, v.Took.Round(time.Millisecond))
+		for _, n := range v.Notes {
+			fmt.Fprintf(a.out, "  note: %s\n", n)
+		}
 		return nil
 	}
 	fmt.Fprintf(a.out, "FAILED %s:\n", path)

@@ -239,7 +239,7 @@ func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 	}
 	if err != nil {
 		if backup != "" {
-			return fmt.Errorf("%w (the backup taken before is %s; at the older schema, it is restored with 'repops restore %s --accept-failed-verification')", err, backup, filepath.Base(backup))
+			return fmt.Errorf("%w (the backup taken before is %s: 'repops restore %s' brings the database back to it)", err, backup, filepath.Base(backup))
 		}
 		return err
 	}

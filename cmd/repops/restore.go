@@ -144,6 +144,11 @@ func printRestore(a *app, r *ops.RestoreResult) {
 		return
 	}
 	fmt.Fprintf(a.out, "restore (%s) from %s\n", r.Mode, r.Backup)
+	if r.Verify != nil {
+		for _, n := range r.Verify.Notes {
+			fmt.Fprintf(a.out, "  note: %s\n", n)
+		}
+	}
 	if r.SafetyCopy != "" {
 		fmt.Fprintf(a.out, "  safety copy of the replaced database: %s\n", strings.Join(r.SafetyFiles, ", "))
 	}
