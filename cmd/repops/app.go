@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,9 +19,9 @@ var errReadOnlyMode = errors.New("read-only mode (--read-only or console.read_on
 const reportsConfigErrors = "repops.reports-config-errors"
 
 // nagiosExitCodes annotates a command that speaks the Nagios plugin
-// convention ('repops check'): a bad config, which stops it before it
+// convention ('repops check', 'repops status'): a bad config, which stops it before it
 // could look, is reported on standard output as UNKNOWN with exit 3, as
-// its other results are, rather than as a usage error (64), which a
+// its other results are (a JSON document with --json), rather than as a usage error (64), which a
 // monitoring system would not read as a state.
 const nagiosExitCodes = "repops.nagios-exit-codes"
 
@@ -31,7 +32,12 @@ func (a *app) setup(cmd *cobra.Command, g *globalOptions) error {
 	l, err := config.LoadWithSources(config.LoadOptions{File: g.configFile, DBPath: g.dbPath, Environment: g.env})
 	if err != nil {
 		if cmd.Annotations[nagiosExitCodes] != "" {
-			fmt.Fprintf(a.out, "UNKNOWN %v\n", err)
+			if f := cmd.Flags().Lookup("json"); f != nil && f.Value.String() == "true" {
+				b, _ := json.Marshal(map[string]any{"status": "UNKNOWN", "exit_code": exitUnknown, "error": err.Error()})
+				fmt.Fprintf(a.out, "%s\n", b)
+			} else {
+				fmt.Fprintf(a.out, "UNKNOWN %v\n", err)
+			}
 			return silentExit(exitUnknown)
 		}
 		if cmd.Annotations[reportsConfigErrors] == "" {

@@ -34,8 +34,10 @@ func newStatusCmd(a *app) *cobra.Command {
 		Long: `Collect every source twice, --interval apart (rates need two scrapes of the
 service's counters, as Prometheus' rate() does), judge every rule, print
 the result and exit with the Nagios plugin convention: 0 OK, 1 WARNING,
-2 CRITICAL, 3 UNKNOWN.`,
-		Args: cobra.NoArgs,
+2 CRITICAL, 3 UNKNOWN (also for a bad config: 'repops config check' says
+why).`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{nagiosExitCodes: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStatus(cmd.Context(), a, o)
 		},

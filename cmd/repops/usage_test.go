@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,18 +47,33 @@ func TestCommandLineMistakes(t *testing.T) {
 	}
 }
 
-// TestCheckBadConfigIsUnknown: 'repops check' speaks the Nagios
-// convention, so a config that stops it before it looks is UNKNOWN (3)
-// on standard output, not a usage error.
+// TestCheckBadConfigIsUnknown: 'repops check' and 'repops status' speak
+// the Nagios convention, so a config that stops them before they look is
+// UNKNOWN (3) on standard output (a JSON document with --json), not a
+// usage error.
 func TestCheckBadConfigIsUnknown(t *testing.T) {
 	dir := migTestEnv(t)
 	bad := filepath.Join(dir, "bad.yml")
 	if err := os.WriteFile(bad, []byte("database:\n  max_connections: -1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code, _ := runRepopsCmd(t, "--config", bad, "check")
-	if code != exitUnknown || !strings.HasPrefix(out, "UNKNOWN bad config: "+bad+":2: database.max_connections") {
-		t.Fatalf("exit %d, stdout %q; want 3 and UNKNOWN naming %s:2", code, out, bad)
+	for _, cmd := range []string{"check", "status"} {
+		t.Run(cmd, func(t *testing.T) {
+			out, _, code, _ := runRepopsCmd(t, "--config", bad, cmd)
+			if code != exitUnknown || !strings.HasPrefix(out, "UNKNOWN bad config: "+bad+":2: database.max_connections") {
+				t.Fatalf("exit %d, stdout %q; want 3 and UNKNOWN naming %s:2", code, out, bad)
+			}
+			out, _, code, _ = runRepopsCmd(t, "--config", bad, cmd, "--json")
+			var doc struct {
+				Status   string `json:"status"`
+				ExitCode int    `json:"exit_code"`
+				Error    string `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitUnknown || doc.Status != "UNKNOWN" || doc.ExitCode != exitUnknown ||
+				!strings.Contains(doc.Error, "database.max_connections") {
+				t.Fatalf("--json: exit %d, %v, stdout %q", code, err, out)
+			}
+		})
 	}
 	if _, _, code, _ := runRepopsCmd(t, "--config", bad, "backup"); code != exitUsage {
 		t.Errorf("backup with a bad config: exit %d, want %d", code, exitUsage)
