@@ -104,17 +104,21 @@ type statusJSON struct {
 }
 
 type statusAlertJSON struct {
-	Rule        string     `json:"rule"`
-	Title       string     `json:"title"`
-	State       string     `json:"state"`
-	Severity    string     `json:"severity"`
-	Value       *float64   `json:"value"`
-	Unit        string     `json:"unit"`
-	Reason      string     `json:"reason,omitempty"`
-	Since       *time.Time `json:"since,omitempty"`
-	ActiveSince *time.Time `json:"active_since,omitempty"`
-	Runbook     string     `json:"runbook,omitempty"`
-	Configured  bool       `json:"configured"`
+	Rule  string `json:"rule"`
+	Title string `json:"title"`
+	// State is ok, warning, critical or unknown: a pending alert is a
+	// warning with Pending set and CriticalInSeconds.
+	State             string     `json:"state"`
+	Pending           bool       `json:"pending,omitempty"`
+	CriticalInSeconds *float64   `json:"critical_in_seconds,omitempty"`
+	Severity          string     `json:"severity"`
+	Value             *float64   `json:"value"`
+	Unit              string     `json:"unit"`
+	Reason            string     `json:"reason,omitempty"`
+	Since             *time.Time `json:"since,omitempty"`
+	ActiveSince       *time.Time `json:"active_since,omitempty"`
+	Runbook           string     `json:"runbook,omitempty"`
+	Configured        bool       `json:"configured"`
 }
 
 type statusPanelJSON struct {
@@ -174,16 +178,20 @@ func timePtr(t time.Time) *time.Time {
 
 func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State) error {
 	doc := statusJSON{
-		Status: strings.ToUpper(overall.String()), ExitCode: overall.ExitCode(), Time: s.Time.UTC(),
+		Status: nagiosState(overall), ExitCode: overall.ExitCode(), Time: s.Time.UTC(),
 		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
 		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
 	}
 	for _, al := range s.Alerts {
-		doc.Alerts = append(doc.Alerts, statusAlertJSON{
-			Rule: al.Rule.Name, Title: al.Rule.Title, State: al.State.String(), Severity: al.Rule.Severity,
+		aj := statusAlertJSON{
+			Rule: al.Rule.Name, Title: al.Rule.Title, State: strings.ToLower(nagiosState(al.State)), Severity: al.Rule.Severity,
 			Value: known(al.Value), Unit: al.Rule.Unit, Reason: al.Reason, Since: timePtr(al.Since),
 			ActiveSince: timePtr(al.ActiveSince), Runbook: al.Runbook, Configured: al.Configured,
-		})
+		}
+		if al.State == metrics.StatePending {
+			aj.Pending, aj.CriticalInSeconds = true, finite(criticalIn(al, s.Time).Seconds())
+		}
+		doc.Alerts = append(doc.Alerts, aj)
 	}
 	for _, p := range s.Panels {
 		doc.Panels = append(doc.Panels, statusPanelJSON{
@@ -211,20 +219,102 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State) error {
 	return nil
 }
 
+// nagiosState is the word for st in the Nagios plugin vocabulary that
+// status speaks (OK, WARNING, CRITICAL, UNKNOWN): a pending alert (beyond
+// the alert threshold for less than its rule's for) is a WARNING, as its
+// exit code 1 says; it turns CRITICAL only once it has held.
+func nagiosState(st metrics.State) string {
+	if st == metrics.StatePending {
+		return "WARNING"
+	}
+	return strings.ToUpper(st.String())
+}
+
+// criticalIn is how long until the pending alert al turns critical, at
+// the snapshot's time now.
+func criticalIn(al metrics.AlertStatus, now time.Time) time.Duration {
+	if al.ActiveSince.IsZero() {
+		return al.Rule.For
+	}
+	return max(0, al.Rule.For-now.Sub(al.ActiveSince))
+}
+
+// fmtIn is a short "in" duration: seconds under a minute, else minutes
+// rounded up (a pending alert turns critical no sooner than it says).
+func fmtIn(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int((d+time.Second-1)/time.Second))
+	}
+	return fmt.Sprintf("%dm", int((d+time.Minute-1)/time.Minute))
+}
+
+// pendingNote is the headline's addition when the worst state is pending:
+// which alert turns critical first, and when.
+func pendingNote(s metrics.Snapshot) string {
+	var first *metrics.AlertStatus
+	for i, al := range s.Alerts {
+		if al.Configured && al.State == metrics.StatePending && (first == nil || criticalIn(al, s.Time) < criticalIn(*first, s.Time)) {
+			first = &s.Alerts[i]
+		}
+	}
+	if first == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (pending: %s critical in %s unless it clears)", first.Rule.Title, fmtIn(criticalIn(*first, s.Time)))
+}
+
+// fitCell is s cut to n columns, ending in … when cut, so that a long
+// rule title never pushes the next column.
+func fitCell(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// statusNameWidth is the width of the rule names in the text output.
+const statusNameWidth = 28
+
 // writeStatusText prints the overall state, then every rule not OK (worst
-// first), then the OK ones in one line, then the sources.
+// first), then the OK ones in one line, then the sources. A reason that
+// is a dead source's error is printed once, on the sources line; the
+// rules it leaves unknown point there.
 func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
 	w := a.out
-	fmt.Fprintf(w, "repops status: %s · %s · %s · %s\n", strings.ToUpper(overall.String()), a.cfg.Environment,
+	head := nagiosState(overall)
+	if overall == metrics.StatePending {
+		head += pendingNote(s)
+	}
+	fmt.Fprintf(w, "repops status: %s · %s · %s · %s\n", head, a.cfg.Environment,
 		a.cfg.Database.Path, s.Time.UTC().Format("2006-01-02 15:04:05Z"))
+	deadReason := map[string]string{} // the reason a dead source gives its panels -> the source
+	for _, src := range s.Sources {
+		if !src.Up && src.Err != "" {
+			deadReason[src.Name+": "+src.Err] = src.Name
+			deadReason[src.Err] = src.Name
+		}
+	}
+	seen := map[string]bool{}
 	var okNames []string
 	for _, st := range []metrics.State{metrics.StateCritical, metrics.StatePending, metrics.StateWarning, metrics.StateUnknown} {
 		for _, al := range s.Alerts {
 			if al.State != st || (st == metrics.StateUnknown && !al.Configured) {
 				continue
 			}
-			line := fmt.Sprintf("  %-9s %-28s %-12s %s", strings.ToUpper(st.String()), al.Rule.Title,
-				metrics.FormatValue(al.Value, al.Rule.Unit), al.Reason)
+			reason := al.Reason
+			switch src, dead := deadReason[reason]; {
+			case dead:
+				reason = "no data: source " + src + " is DEAD (error below)"
+			case seen[reason] && st == metrics.StateUnknown:
+				reason = "no data: as above"
+			}
+			seen[al.Reason] = true
+			if st == metrics.StatePending {
+				reason += fmt.Sprintf(" · pending: critical in %s unless it clears", fmtIn(criticalIn(al, s.Time)))
+			}
+			line := fmt.Sprintf("  %-9s %-*s %-12s %s", nagiosState(st), statusNameWidth, fitCell(al.Rule.Title, statusNameWidth),
+				metrics.FormatValue(al.Value, al.Rule.Unit), reason)
 			if !al.Since.IsZero() {
 				line += fmt.Sprintf(" (since %s)", al.Since.UTC().Format("15:04:05Z"))
 			}

@@ -109,3 +109,57 @@ func TestStatusExitCodes(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusTextSpeaksNagios: the text output uses only OK, WARNING,
+// CRITICAL and UNKNOWN (a pending alert is a WARNING that says when it
+// turns critical, exit 1), prints a dead source's error once, not on
+// every line it leaves unknown, and keeps the name column within its
+// width whatever the rule's title.
+func TestStatusTextSpeaksNagios(t *testing.T) {
+	dir := migTestEnv(t)
+	path := filepath.Join(dir, "architect.db")
+	if _, _, code, err := runRepopsCmd(t, "demo", "--db", path, "--appeals", "300", "--summary"); code != 0 {
+		t.Fatalf("demo: %v", err)
+	}
+	url := deadURL(t)
+	cfg := statusConfig(t, t.TempDir(), url, "service_down", "appeal_error_rate", "appeal_processing_latency", "api_error_rate")
+	out, _, code, _ := runRepopsCmd(t, "--config", cfg, "--db", path, "status", "--interval", "0")
+	if code != exitWarning {
+		t.Fatalf("exit %d, want %d (pending is a warning)\n%s", code, exitWarning, out)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "repops status: WARNING (pending: Service metrics endpoint critical in 1m unless it clears)") {
+		t.Fatalf("headline %q", lines[0])
+	}
+	if strings.Contains(out, "PENDING") {
+		t.Fatalf("PENDING is not a Nagios state:\n%s", out)
+	}
+	dial := "connection refused"
+	if n := strings.Count(out, dial); n != 1 {
+		t.Fatalf("the source's error is printed %d times, want once:\n%s", n, out)
+	}
+	// The value column starts at the same column on every rule's line,
+	// after the name column (the state, then the name).
+	valueCol := 2 + 9 + 1 + statusNameWidth + 1
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, "  UNKNOWN") {
+			continue
+		}
+		if r := []rune(l); len(r) < valueCol+7 || string(r[valueCol:valueCol+7]) != "unknown" || r[valueCol-1] != ' ' {
+			t.Fatalf("the name column overflows into the value's:\n%s", l)
+		}
+	}
+	if !strings.Contains(out, "Appeal processing latency") {
+		t.Fatalf("the long title is missing:\n%s", out)
+	}
+	out, _, code, _ = runRepopsCmd(t, "--config", cfg, "--db", path, "status", "--interval", "0", "--json")
+	var doc statusJSON
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitWarning || doc.Status != "WARNING" {
+		t.Fatalf("--json: exit %d %v, status %q", code, err, doc.Status)
+	}
+	for _, al := range doc.Alerts {
+		if al.Rule == "service_down" && (al.State != "warning" || !al.Pending || al.CriticalInSeconds == nil) {
+			t.Fatalf("--json: the pending alert reads %+v", al)
+		}
+	}
+}
