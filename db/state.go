@@ -111,7 +111,11 @@ type CheckRecord struct {
 
 // DrillRecord is the outcome of the last DR drill.
 type DrillRecord struct {
-	Time       time.Time     `json:"time"`
+	Time time.Time `json:"time"`
+	// Database is the absolute path of the database whose backup was
+	// drilled. Records written before it existed have none: of an
+	// unknown database, they count for none (IsOf).
+	Database   string        `json:"database,omitempty"`
 	Backup     string        `json:"backup"`
 	OK         bool          `json:"ok"`
 	RTO        time.Duration `json:"rto_ns"`       // measured restore time
@@ -120,6 +124,32 @@ type DrillRecord struct {
 	RPOLimit   time.Duration `json:"rpo_limit_ns"`
 	ReportPath string        `json:"report_path,omitempty"`
 }
+
+// SameDatabase reports whether the paths a and b name the same database
+// file, compared absolute and cleaned (a relative path is taken from the
+// working directory). An empty path names no database.
+func SameDatabase(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	abs := func(p string) string {
+		if q, err := filepath.Abs(p); err == nil {
+			return q
+		}
+		return filepath.Clean(p)
+	}
+	return abs(a) == abs(b)
+}
+
+// IsOf reports whether the check was of the database at dbPath. The state
+// dir is shared by every database the config names: a check of another
+// says nothing of this one.
+func (r CheckRecord) IsOf(dbPath string) bool { return SameDatabase(r.Database, dbPath) }
+
+// IsOf reports whether the drill was of the database at dbPath; a record
+// naming no database (written before DrillRecord.Database existed) is of
+// none.
+func (r DrillRecord) IsOf(dbPath string) bool { return SameDatabase(r.Database, dbPath) }
 
 const (
 	lastCheckFile = "last_check.json"

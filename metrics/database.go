@@ -267,8 +267,9 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	case err != nil:
 		panels[PanelIntegrityOK] = Unknown(oneLine(err.Error()))
 		panels[PanelIntegrityAge] = Unknown(oneLine(err.Error()))
-	case !ok:
-		panels[PanelIntegrityOK] = Unknown("no integrity check recorded yet: run repops check")
+	case !ok || !rec.IsOf(s.opts.Path):
+		// The state dir is shared: another database's check is not this one's.
+		panels[PanelIntegrityOK] = Unknown("no integrity check of this database recorded: run repops check")
 		panels[PanelIntegrityAge] = Known(math.Inf(1))
 	default:
 		f.LastCheck, f.LastCheckOK, f.LastCheckMode, f.CheckProblems = rec.Time, rec.OK, rec.Mode, rec.Problems
@@ -284,7 +285,9 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	switch {
 	case err != nil:
 		panels[PanelDrillAge] = Unknown(oneLine(err.Error()))
-	case !ok:
+	case !ok || !drill.IsOf(s.opts.Path):
+		// Only a drill of this database counts (an old record naming none
+		// is of an unknown one).
 		panels[PanelDrillAge] = Known(math.Inf(1))
 	default:
 		f.LastDrill, f.LastDrillOK, f.LastDrillRTO = drill.Time, drill.OK, drill.RTO

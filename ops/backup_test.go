@@ -336,7 +336,7 @@ func TestDrillWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, ok, _ := db.ReadLastDrill(o.StateDir)
-	if !ok || !rec.OK || rec.RTOLimit != 30*time.Minute {
+	if !ok || !rec.OK || rec.RTOLimit != 30*time.Minute || !rec.IsOf(path) {
 		t.Fatalf("last drill: %+v", rec)
 	}
 	if _, err := os.Stat(res.Scratch); !errors.Is(err, os.ErrNotExist) {

@@ -252,7 +252,7 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 		if err := writeDrillReport(o.StateDir, res); err != nil {
 			return res, err
 		}
-		rec := db.DrillRecord{Time: res.Time, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD}
+		rec := db.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD}
 		for _, a := range res.Against {
 			if a.Scenario == ScenarioCorruption {
 				rec.RTOLimit, rec.RPOLimit = a.RTO, a.RPO

@@ -524,8 +524,10 @@ func (e *OpsEnv) gatherState(ctx context.Context, _ map[string]string, _ ops.Pro
 	} else {
 		res.Details = append(res.Details, "backups: "+err.Error())
 	}
-	if c, ok, err := db.ReadLastCheck(e.cfg.StateDir); err == nil && ok {
+	if c, ok, err := db.ReadLastCheck(e.cfg.StateDir); err == nil && ok && c.IsOf(e.Target()) {
 		res.Details = append(res.Details, fmt.Sprintf("last integrity check: %s, ok=%v", c.Time.Format(time.RFC3339), c.OK))
+	} else if err == nil {
+		res.Details = append(res.Details, "last integrity check: none of this database recorded (repops check)")
 	}
 	if l, ok, err := ops.ReadLock(e.cfg.StateDir); err == nil && ok && l != nil {
 		res.Details = append(res.Details, fmt.Sprintf("procedure lock held by %s since %s for %s", l.Actor, l.Since.Format(time.RFC3339), l.Purpose))

@@ -253,7 +253,7 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 	}
 
 	last, ok, _ := db.ReadLastCheck(stateDir)
-	if abs, _ := filepath.Abs(path); !ok || !last.OK || last.Database != abs || now.Sub(last.Time) >= demoCheckFresh {
+	if !ok || !last.OK || !last.IsOf(path) || now.Sub(last.Time) >= demoCheckFresh {
 		res, err := ops.Check(ctx, ops.CheckOptions{DBPath: path, StateDir: stateDir})
 		switch {
 		case ctx.Err() != nil:
@@ -268,7 +268,7 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 	}
 
 	drill, ok, _ := db.ReadLastDrill(stateDir)
-	if haveBackup && (!ok || !drill.OK || now.Sub(drill.Time) >= demoDrillFresh) {
+	if haveBackup && (!ok || !drill.OK || !drill.IsOf(path) || now.Sub(drill.Time) >= demoDrillFresh) {
 		res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: path, BackupDir: backupDir, StateDir: stateDir, Actor: actor}, nil)
 		switch {
 		case ctx.Err() != nil:
