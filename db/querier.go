@@ -20,11 +20,21 @@ var (
 	_ Querier = (*sql.Tx)(nil)
 )
 
-// Tx runs fn in a transaction on db: it commits when fn returns nil and rolls
-// back otherwise (or when fn panics). On a write connection opened by
-// OpenWrite the transaction is IMMEDIATE, so it takes the write lock at BEGIN
-// and never fails half way for want of it.
-func Tx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error) {
+// TxBeginner starts transactions: a *sql.DB or one *sql.Conn of it.
+type TxBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+var (
+	_ TxBeginner = (*sql.DB)(nil)
+	_ TxBeginner = (*sql.Conn)(nil)
+)
+
+// Tx runs fn in a transaction on db (a pool or one connection): it commits
+// when fn returns nil and rolls back otherwise (or when fn panics). On a
+// write connection opened by OpenWrite the transaction is IMMEDIATE, so it
+// takes the write lock at BEGIN and never fails half way for want of it.
+func Tx(ctx context.Context, db TxBeginner, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -45,4 +55,28 @@ func Tx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error) 
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	return nil
+}
+
+// TableNames lists the database's own tables (not SQLite's internal
+// sqlite_* ones), by name. Callers that interpolate a name into SQL take it
+// from here, never from input.
+func TableNames(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM main.sqlite_schema
+		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return names, nil
 }

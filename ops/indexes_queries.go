@@ -149,20 +149,10 @@ type TableCount struct {
 // schema (the guide's query counts appeals and messages only), largest
 // first. Names come from sqlite_schema.
 func TableCounts(ctx context.Context, q db.Querier) ([]TableCount, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	names, err := db.TableNames(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("table counts: %w", err)
 	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
 	var out []TableCount
 	for _, n := range names {
 		var c int64

@@ -199,22 +199,9 @@ type TableFigures struct {
 
 // tableFigures reads exact figures for every table of q's database.
 func tableFigures(ctx context.Context, q db.Querier) (map[string]TableFigures, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	names, err := db.TableNames(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, err
 	}
 	out := make(map[string]TableFigures, len(names))
 	for _, n := range names {
