@@ -45,8 +45,12 @@ type ActionSpec struct {
 	// Destructive actions need confirm: typed in the runbook and the typed
 	// database name (or --yes) at run time.
 	Destructive bool
-	// Writes is true when the action writes to the database or the backup
-	// dir; refused in read-only mode.
+	// Writes is true when the action writes to the live database: refused
+	// in read-only mode (ops.ErrReadOnlyMode), by the runner and the
+	// console alike. This is the one place that decides it for actions,
+	// by the rule the commands follow: backup and drill only read the live
+	// database (they write into the backup dir and the state dir) and stay
+	// allowed, as 'repops --read-only backup' is.
 	Writes bool
 	Params []ParamSpec
 }
@@ -59,7 +63,7 @@ func actionSpecs() []ActionSpec {
 		{Name: "health", Summary: "health check: open read-only, schema version known, quick integrity check, table counts"},
 		{Name: "disk_space", Summary: "free space on the database's filesystem (figures free_bytes, free_percent)"},
 		{Name: "list_backups", Summary: "list the finished backups, newest first (figures count, newest_age_seconds)"},
-		{Name: "backup", Summary: "online backup of the live database (SQLite backup API), verified", Changes: "writes a new backup file in the backup dir; the live database is not changed", Writes: true,
+		{Name: "backup", Summary: "online backup of the live database (SQLite backup API), verified", Changes: "writes a new backup file in the backup dir; the live database is not changed",
 			Params: []ParamSpec{{Name: "dir", Type: TypeString, Doc: "backup directory; default console.backup.dir"}}},
 		{Name: "verify_backup", Summary: "verify a backup: opens it, integrity check, schema version, row counts",
 			Params: []ParamSpec{{Name: "backup", Type: TypeString, Default: "latest", Doc: "file name or path in the backup dir, or latest"}}},

@@ -2,7 +2,6 @@ package runbooks
 
 import (
 	"context"
-	"errors"
 
 	"github.com/repops/repops/ops"
 )
@@ -77,6 +76,7 @@ type ActionResult struct {
 	Details []string
 }
 
-// ErrReadOnly is returned by an action that writes when repops is in
-// read-only mode.
-var ErrReadOnly = errors.New("repops is in read-only mode (--read-only or console.read_only): this action writes and is disabled")
+// ErrReadOnly is returned, wrapped, by an action that writes to the live
+// database (ActionSpec.Writes) when repops is in read-only mode. It is
+// ops.ErrReadOnlyMode, the commands' refusal: one value, one message.
+var ErrReadOnly = ops.ErrReadOnlyMode

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -10,8 +9,6 @@ import (
 
 	"github.com/repops/repops/config"
 )
-
-var errReadOnlyMode = errors.New("read-only mode (--read-only or console.read_only): this command writes to the database and is refused; nothing was changed")
 
 // reportsConfigErrors annotates a command that reports a bad config itself
 // ('config check', 'config show'): setup lets it run on the defaults

@@ -106,7 +106,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 		ao.MessagesBefore = now.Add(-pol.MessagesOlderThan)
 	}
 	if !o.dryRun && a.readOnly {
-		return errReadOnlyMode
+		return ops.ErrReadOnlyMode
 	}
 	dry := ao
 	dry.DryRun = true

@@ -97,7 +97,7 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 		}
 		if o.fresh {
 			if a.readOnly {
-				return errReadOnlyMode
+				return ops.ErrReadOnlyMode
 			}
 			for _, p := range []string{o.path, o.path + "-wal", o.path + "-shm"} {
 				if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
@@ -111,7 +111,7 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 		fmt.Fprintf(a.out, "using the demo database %s (--fresh builds it again)\n", o.path)
 	} else {
 		if a.readOnly {
-			return errReadOnlyMode
+			return ops.ErrReadOnlyMode
 		}
 		if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
 			return fmt.Errorf("create the demo directory: %w", err)

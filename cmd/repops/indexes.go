@@ -54,7 +54,7 @@ typed confirmation (unless --yes).`,
 
 func runIndexes(ctx context.Context, a *app, o *indexesOptions) error {
 	if o.create != "" && a.readOnly {
-		return errReadOnlyMode
+		return ops.ErrReadOnlyMode
 	}
 	r, err := a.openRead(ctx)
 	if err != nil {

@@ -174,7 +174,7 @@ func backupLine(r *ops.BackupResult) string {
 func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 	path := a.cfg.Database.Path
 	if a.readOnly {
-		return errReadOnlyMode
+		return ops.ErrReadOnlyMode
 	}
 	st, statErr := os.Stat(path)
 	isNew := errors.Is(statErr, fs.ErrNotExist) || (statErr == nil && st.Mode().IsRegular() && st.Size() == 0)

@@ -84,7 +84,7 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 		AnalysisLimit: o.analysisLimit, IncrementalPages: o.stepPages, MaxIncrementalPages: o.maxPages,
 		Recorder: ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}}
 	if !o.estimate && a.readOnly {
-		return errReadOnlyMode
+		return ops.ErrReadOnlyMode
 	}
 	cost, err := ops.EstimateCost(ctx, oo)
 	if err != nil {

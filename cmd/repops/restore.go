@@ -70,7 +70,7 @@ and does nothing else.`,
 
 func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) error {
 	if a.readOnly {
-		return errReadOnlyMode
+		return ops.ErrReadOnlyMode
 	}
 	switch {
 	case name == "" && !o.latest:

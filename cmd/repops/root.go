@@ -10,6 +10,7 @@ import (
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
 )
 
 // globalOptions are the flags every command shares.
@@ -45,7 +46,7 @@ func (a *app) openRead(ctx context.Context) (*sql.DB, error) {
 // refusing in read-only mode.
 func (a *app) openWrite(ctx context.Context) (*sql.DB, error) {
 	if a.readOnly {
-		return nil, errReadOnlyMode
+		return nil, ops.ErrReadOnlyMode
 	}
 	return db.OpenWrite(ctx, a.cfg.Database.Path, a.dbOptions())
 }

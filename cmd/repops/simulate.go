@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repops/repops/ops"
 	"github.com/repops/repops/sim"
 )
 
@@ -70,7 +71,7 @@ func scenarioHelp() string {
 // runSimulate runs the simulator until ctx ends (SIGINT or SIGTERM).
 func runSimulate(ctx context.Context, a *app, o simulateOptions) error {
 	if a.readOnly {
-		return errReadOnlyMode
+		return ops.ErrReadOnlyMode
 	}
 	listen := o.listen
 	if listen == "" {

@@ -1,0 +1,55 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/ops"
+)
+
+// TestReadOnlyModeFollowsTheCommands: read-only mode refuses exactly the
+// actions that write to the live database, as the commands do: backup
+// and drill only read it (README: 'repops --read-only backup' is
+// allowed), so they run; the writers are refused with the one read-only
+// error of repops (ops.ErrReadOnlyMode), the commands' own.
+func TestReadOnlyModeFollowsTheCommands(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "architect.db")
+	ctx := context.Background()
+	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx, w, path); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	cfg := testConfig(t, path)
+	ro := NewOpsEnv(EnvConfig{Config: cfg, ReadOnly: true, Actor: ops.Actor{User: "tester"}})
+	for _, a := range []string{"backup", "drill"} {
+		t.Run(a+" runs", func(t *testing.T) {
+			if Actions()[a].Writes {
+				t.Fatalf("the catalogue says %s writes the live database", a)
+			}
+			if _, err := ro.Act(ctx, a, nil, nil); err != nil {
+				t.Fatalf("%s in read-only mode: %v", a, err)
+			}
+		})
+	}
+	for _, a := range []string{"restore", "migrate", "archive", "vacuum", "analyze", "checkpoint", "create_index"} {
+		t.Run(a+" is refused", func(t *testing.T) {
+			params := map[string]string{}
+			if a == "restore" {
+				params["backup"] = "latest"
+			}
+			if !Actions()[a].Writes {
+				t.Fatalf("the catalogue says %s does not write the live database", a)
+			}
+			if _, err := ro.Act(ctx, a, params, nil); !errors.Is(err, ops.ErrReadOnlyMode) {
+				t.Fatalf("%s in read-only mode: %v, want ops.ErrReadOnlyMode", a, err)
+			}
+		})
+	}
+}
