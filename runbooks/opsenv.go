@@ -488,8 +488,10 @@ func (e *OpsEnv) gatherState(ctx context.Context, _ map[string]string, _ ops.Pro
 		res.Details = append(res.Details, "metrics: "+err.Error())
 	} else {
 		names := append(AlertRules(), metrics.PanelServiceUp, metrics.PanelDBConnections, metrics.PanelWALSize, metrics.PanelDatabaseSize)
+		unit := map[string]string{}
 		for _, p := range metrics.PanelDefs() {
 			names = append(names, p.Name)
+			unit[p.Name] = p.Unit
 		}
 		seen := map[string]bool{}
 		sort.Strings(names)
@@ -506,7 +508,9 @@ func (e *OpsEnv) gatherState(ctx context.Context, _ map[string]string, _ ops.Pro
 				continue
 			}
 			res.Figures[n] = v
-			res.Details = append(res.Details, fmt.Sprintf("%s = %g (%s)", n, v, state))
+			// As the console shows it: with the panel's unit and a
+			// readable precision (the figure keeps the exact value).
+			res.Details = append(res.Details, fmt.Sprintf("%s = %s (%s)", n, metrics.FormatValue(metrics.Known(v), unit[n]), state))
 		}
 	}
 	if h, err := e.health(ctx, nil, nil); err != nil {
