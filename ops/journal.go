@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -356,9 +358,61 @@ func formatFigures(m map[string]float64) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%g", k, m[k]))
+		parts = append(parts, k+"="+FormatFigure(k, m[k]))
 	}
 	return strings.Join(parts, " ")
+}
+
+// FormatFigure is a journal figure as a person reads it, by its name's
+// convention: a name with "bytes" in binary units (18.0 MiB); one ending
+// in "seconds" with three significant digits and a unit (36.7 ms, 4.57 s;
+// 2m5s from a minute); one ending in "percent" with %; a whole number
+// grouped by thousands (1,234,567); any other with three significant
+// digits. The JSON export keeps the exact numbers.
+func FormatFigure(name string, v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fmt.Sprint(v)
+	case strings.Contains(name, "bytes") && v >= 0:
+		return db.FormatBytes(int64(math.Round(v)))
+	case strings.HasSuffix(name, "seconds"):
+		switch a := math.Abs(v); {
+		case a == 0:
+			return "0 s"
+		case a < 1:
+			return fmt.Sprintf("%.3g ms", v*1000)
+		case a < 60:
+			return fmt.Sprintf("%.3g s", v)
+		default:
+			return time.Duration(v * float64(time.Second)).Round(time.Second).String()
+		}
+	case strings.HasSuffix(name, "percent"):
+		return fmt.Sprintf("%.3g %%", v)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return groupThousands(int64(v))
+	case math.Abs(v) >= 1000:
+		return groupThousands(int64(math.Round(v)))
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+// groupThousands writes n with a comma every three digits.
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // mdCell keeps a value on one table row.
