@@ -25,6 +25,22 @@ const (
 	SlowWindow = time.Hour
 )
 
+// TargetUnit is the unit of the rule's target: the unit of the panel the
+// target is judged on (TargetOn), which differs from Unit (the alert
+// panel's) when TargetPanel is another panel: db_connections alerts over
+// 80 % of the pool and targets under 8 connections.
+func (r Rule) TargetUnit() string {
+	if r.TargetPanel == "" || r.TargetPanel == r.Panel {
+		return r.Unit
+	}
+	for _, p := range PanelDefs() {
+		if p.Name == r.TargetPanel {
+			return p.Unit
+		}
+	}
+	return r.Unit
+}
+
 // PanelDefs is the panel catalogue, in display order: the guide's key
 // metrics first, then what its maintenance and recovery sections imply.
 func PanelDefs() []PanelDef {
@@ -178,7 +194,7 @@ func DefaultRules() []Rule {
 			Target: 100, Alert: 500, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
 			Runbook:     "ml-prediction-timeouts",
 			Description: "ML predictions are slow or timing out: model data freshness, computation resources, batch size."},
-		{Name: "db_connections", Title: "Database connections", Panel: PanelDBConnectionsUsage, TargetPanel: PanelDBConnections, Unit: "",
+		{Name: "db_connections", Title: "Database connections", Panel: PanelDBConnectionsUsage, TargetPanel: PanelDBConnections, Unit: "%",
 			Target: 8, Alert: 80, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
 			Runbook:     "high-cpu-usage",
 			Description: "The connection pool is nearly exhausted (target: under 8 active; alert: over 80 % of max): slow queries hold connections; scale the pool."},

@@ -103,7 +103,11 @@ func threshold(r metrics.Rule, v float64, target bool) string {
 	default:
 		op = "> "
 	}
-	return op + metrics.FormatValue(metrics.Known(v), r.Unit)
+	unit := r.Unit
+	if target {
+		unit = r.TargetUnit()
+	}
+	return op + metrics.FormatValue(metrics.Known(v), unit)
 }
 
 func runRulesExport(a *app, o *rulesOptions) error {

@@ -120,6 +120,8 @@ func TestRulesListReadsAsTheGuide(t *testing.T) {
 		"appeal_error_rate":    "<= 1 % > 5 %",
 		"disk_free":            ">= 20 % < 10 %",
 		"negotiation_duration": "<= 72 h (negotiation_duration_avg) > 24 h",
+		// The alert on the pool's usage in %, the target on connections.
+		"db_connections": "<= 8 (db_connections_active) > 80 %",
 	} {
 		if !strings.Contains(rows[rule], want) {
 			t.Errorf("%s: %q, want it to read %q", rule, rows[rule], want)
