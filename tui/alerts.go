@@ -83,21 +83,11 @@ func (v alertsView) View() string {
 	listH := min(len(rs), max(3, h/2-1))
 	sel := min(v.selected, max(0, len(rs)-1))
 	off := max(0, sel-listH+1)
-	for i := off; i < min(len(rs), off+listH); i++ {
-		a := rs[i]
-		mark := "  "
-		if i == sel {
-			mark = st.Accent.Render("▸ ")
-		}
-		state := a.State.String()
-		since := ""
-		if !a.Since.IsZero() {
-			since = "since " + a.Since.In(now.Location()).Format("15:04")
-		}
-		line := mark + st.State(state).Render(padRight(strings.ToUpper(state), 9)) + " " + padRight(a.Rule.Title, 28) + " " +
-			padRight(fmtValue(a.Value, a.Rule.Unit), 11) + " " + st.Muted.Render(padRight(since, 12)) + " " + st.Muted.Render(a.Rule.Severity)
-		lines = append(lines, truncate(line, w))
+	openKey := ""
+	if ks := v.ctx.Keys.OpenRunbook.Keys(); len(ks) > 0 {
+		openKey = ks[0]
 	}
+	lines = append(lines, alertRows(v.ctx, v.snap, rs[off:min(len(rs), off+listH)], sel-off, w, openKey)...)
 	if len(rs) == 0 {
 		lines = append(lines, st.Muted.Render("no rules are configured"))
 		return strings.Join(lines, "\n")
@@ -105,9 +95,7 @@ func (v alertsView) View() string {
 	a := rs[sel]
 	lines = append(lines, "", st.Title.Render(a.Rule.Title)+" "+st.Badge(a.State.String()))
 	detail := []string{
-		fmt.Sprintf("value %s · target %s · alert %s for %s · severity %s",
-			fmtValue(a.Value, a.Rule.Unit), orNone(fmtTarget(a.Rule.Target, a.Rule.Unit, a.Rule.Compare)),
-			orNone(fmtAlert(a.Rule.Alert, a.Rule.Unit, a.Rule.Compare)), fmtAge(a.Rule.For), a.Rule.Severity),
+		alertThresholds(v.snap, a),
 		"why: " + orNone(a.Reason),
 	}
 	if !a.ActiveSince.IsZero() {
@@ -127,7 +115,7 @@ func (v alertsView) View() string {
 		for i := len(a.History) - 1; i >= 0 && len(lines) < h; i-- {
 			t := a.History[i]
 			lines = append(lines, truncate(fmt.Sprintf("   %s %s → %s  %s", t.Time.In(now.Location()).Format("15:04:05"),
-				st.State(t.From.String()).Render(t.From.String()), st.State(t.To.String()).Render(t.To.String()), fmtValue(t.Value, a.Rule.Unit)), w))
+				st.State(t.From.String()).Render(t.From.String()), st.State(t.To.String()).Render(t.To.String()), fmtValue(t.Value, unitOf(v.snap, a.Rule.Panel, a.Rule.Unit))), w))
 		}
 	}
 	if len(v.snap.External) > 0 && len(lines) < h-1 {
@@ -148,4 +136,40 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// alertThresholds is a rule's figures and thresholds on one line, each
+// with its panel's unit: "value 45.7 h · target ≤72 h (average) · critical
+// when >24 h for 15 min · severity warning".
+func alertThresholds(snap metrics.Snapshot, a metrics.AlertStatus) string {
+	r := a.Rule
+	alertUnit := unitOf(snap, r.Panel, r.Unit)
+	targetUnit := unitOf(snap, r.TargetOn(), r.Unit)
+	parts := []string{"value " + fmtValue(a.Value, alertUnit)}
+	if r.TargetOn() != r.Panel {
+		parts[0] += " (" + panelTitle(snap, r.Panel) + ")"
+		if a.TargetValue.OK || r.HasTarget() {
+			parts = append(parts, panelTitle(snap, r.TargetOn())+" "+fmtValue(a.TargetValue, targetUnit))
+		}
+	}
+	if t := fmtTarget(r.Target, targetUnit, r.Compare); t != "" {
+		parts = append(parts, "target "+t)
+	}
+	if al := fmtAlert(r.Alert, alertUnit, r.Compare); al != "" {
+		s := "critical when " + al
+		if r.For > 0 {
+			s += " for " + fmtAge(r.For)
+		}
+		parts = append(parts, s)
+	}
+	parts = append(parts, "severity "+r.Severity)
+	return strings.Join(parts, " · ")
+}
+
+// panelTitle is the title of panel name, or its name.
+func panelTitle(snap metrics.Snapshot, name string) string {
+	if p, ok := snap.Panel(name); ok && p.Title != "" {
+		return p.Title
+	}
+	return name
 }

@@ -391,7 +391,6 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 func (v dashboardView) alertLines(firing []metrics.AlertStatus, limit int) []string {
 	st := v.ctx.Styles
 	w := v.ctx.Width
-	now := v.ctx.Now()
 	var out []string
 	if len(firing) == 0 && len(v.snap.External) == 0 {
 		return []string{st.State("ok").Render(" all clear") + st.Muted.Render(fmt.Sprintf(": every configured rule is within its target (%d rules)", len(v.snap.Alerts)))}
@@ -400,47 +399,14 @@ func (v dashboardView) alertLines(firing []metrics.AlertStatus, limit int) []str
 	if ks := v.ctx.Keys.OpenRunbook.Keys(); len(ks) > 0 {
 		openKey = ks[0]
 	}
-	for i, a := range firing {
-		if len(out) >= limit {
-			break
-		}
-		if len(out) == limit-1 && len(firing)-i > 1 {
-			out = append(out, st.Muted.Render(fmt.Sprintf(" … %d more: press a for every alert", len(firing)-i)))
-			break
-		}
-		marker := "  "
-		if i == v.selected {
-			marker = st.Accent.Render("▸ ")
-		}
-		state := a.State.String()
-		since := ""
-		if !a.Since.IsZero() {
-			since = "since " + v.local(a.Since).Format("15:04")
-			if w >= 100 {
-				since += " (" + fmtAge(now.Sub(a.Since)) + ")"
-			}
-		}
-		rb := ""
-		if a.Runbook != "" {
-			rb = a.Runbook
-			if w >= 100 {
-				rb = "runbook " + rb
-			}
-			if i == v.selected && openKey != "" {
-				rb = "[" + openKey + "] " + rb
-			}
-		}
-		head := marker + st.State(state).Render(padRight(strings.ToUpper(state), 9)) + " " + padRight(a.Rule.Title, 24) + " "
-		tail := st.Muted.Render(since)
-		if rb != "" {
-			tail += "  " + st.Accent.Render(rb)
-		}
-		mid := w - lipgloss.Width(head) - lipgloss.Width(tail) - 1
-		reason := ""
-		if mid > 6 {
-			reason = padRight(a.Reason, mid) + " "
-		}
-		out = append(out, truncate(head+reason+tail, w))
+	n := len(firing)
+	more := 0
+	if n > limit {
+		n, more = max(0, limit-1), len(firing)-max(0, limit-1)
+	}
+	out = append(out, alertRows(v.ctx, v.snap, firing[:n], v.selected, w, openKey)...)
+	if more > 0 {
+		out = append(out, st.Muted.Render(fmt.Sprintf(" … %d more: press a for every alert", more)))
 	}
 	for _, e := range v.snap.External {
 		if len(out) >= limit {

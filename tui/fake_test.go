@@ -141,6 +141,9 @@ func testSnapshot() metrics.Snapshot {
 		if p, ok := s.Panel(r.Panel); ok {
 			a.Value = p.Value
 		}
+		if p, ok := s.Panel(r.TargetOn()); ok {
+			a.TargetValue = p.Value
+		}
 		switch r.Name {
 		case "appeal_error_rate":
 			a.State, a.Since, a.ActiveSince = metrics.StateCritical, fixedNow.Add(-4*time.Minute), fixedNow.Add(-6*time.Minute)
@@ -150,7 +153,8 @@ func testSnapshot() metrics.Snapshot {
 				{Time: fixedNow.Add(-4 * time.Minute), From: metrics.StatePending, To: metrics.StateCritical, Value: metrics.Known(7.5)},
 			}
 		case "negotiation_duration":
-			a.State, a.Since, a.Reason = metrics.StateWarning, fixedNow.Add(-20*time.Minute), "30 h > target 24 h"
+			a.State, a.Since, a.Reason = metrics.StateWarning, fixedNow.Add(-20*time.Minute), "80 h > target 72 h"
+			a.TargetValue = metrics.Known(80)
 		case "ml_prediction_latency":
 			a.State, a.Reason = metrics.StateUnknown, "service: series reputation_ml_prediction_seconds missing"
 		}

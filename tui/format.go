@@ -26,12 +26,70 @@ func fmtNum(v float64) string {
 	}
 }
 
-// fmtValue is a panel's value with its unit, "—" when unknown.
+// fmtValue is a panel's value with its unit, "—" when unknown. Ages and
+// durations (units h and d) read in the unit that suits them ("27 s",
+// "4 min", "2.1 h", "3 d"), sizes in MiB in binary units.
 func fmtValue(v metrics.Value, unit string) string {
 	if !v.OK {
 		return "—"
 	}
-	return metrics.FormatValue(v, unit)
+	return fmtFigure(v.V, unit)
+}
+
+// fmtFigure is a known figure with its unit, as fmtValue writes it.
+func fmtFigure(v float64, unit string) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case unit == "h":
+		return fmtHours(v)
+	case unit == "d":
+		return fmtHours(v * 24)
+	case unit == "MiB" && v >= 0 && !math.IsInf(v, 0):
+		return fmtBytes(int64(math.Round(v * 1024 * 1024)))
+	}
+	return metrics.FormatValue(metrics.Known(v), unit)
+}
+
+// fmtHours is a duration given in hours, in the unit that suits it:
+// "27 s", "4 min", "2.1 h", "45.7 h", "3 d"; "never" for +Inf (an age
+// of something that never happened).
+func fmtHours(h float64) string {
+	switch {
+	case math.IsInf(h, 1):
+		return "never"
+	case math.IsNaN(h) || math.IsInf(h, -1):
+		return "—"
+	case h < 0:
+		return "-" + fmtHours(-h)
+	case h*3600 < 59.5:
+		return fmt.Sprintf("%.0f s", h*3600)
+	case h*60 < 59.5:
+		return fmt.Sprintf("%.0f min", h*60)
+	case h < 99.95:
+		if r := math.Round(h); math.Abs(h-r) < 0.05 {
+			return fmt.Sprintf("%.0f h", r)
+		}
+		return fmt.Sprintf("%.1f h", h)
+	default:
+		d := h / 24
+		if r := math.Round(d); d >= 9.95 || math.Abs(d-r) < 0.05 {
+			return fmt.Sprintf("%.0f d", r)
+		}
+		return fmt.Sprintf("%.1f d", d)
+	}
+}
+
+// fmtThreshold is a rule's threshold with its unit: ages as fmtHours
+// writes them, the rest with the precision of the guide's tables.
+func fmtThreshold(t float64, unit string) string {
+	switch unit {
+	case "h":
+		return fmtHours(t)
+	case "d":
+		return fmtHours(t * 24)
+	}
+	return strings.TrimSpace(fmtWithUnit(t, unit))
 }
 
 func fmtWithUnit(v float64, unit string) string {
@@ -113,28 +171,134 @@ func fmtClock(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", m, s)
 }
 
-// fmtTarget is where a figure is fine: "<100/min" for a rule whose
-// figure is bad above 100.
+// fmtTarget is where a figure is fine, as the engine judges it: the rule
+// warns only strictly beyond its target, so "≤100/min" for a rule whose
+// figure is bad above 100 and "≥20 %" for one bad below 20.
 func fmtTarget(t float64, unit string, c metrics.Compare) string {
 	if math.IsNaN(t) {
 		return ""
 	}
-	op := "<"
-	if c == metrics.Below {
-		op = ">"
-	}
-	return op + strings.TrimSpace(fmtWithUnit(t, unit))
+	return targetOp(c) + fmtThreshold(t, unit)
 }
 
-// fmtAlert is where a figure alerts: ">100/min" for a rule whose figure
-// is bad above 100.
+// fmtAlert is where a figure alerts, as the engine judges it (strictly
+// beyond): ">100/min" for a rule whose figure is bad above 100.
 func fmtAlert(t float64, unit string, c metrics.Compare) string {
 	if math.IsNaN(t) {
 		return ""
 	}
-	op := ">"
+	return beyondOp(c) + fmtThreshold(t, unit)
+}
+
+// targetOp is the comparison a figure within a threshold satisfies.
+func targetOp(c metrics.Compare) string {
 	if c == metrics.Below {
-		op = "<"
+		return "≥"
 	}
-	return op + strings.TrimSpace(fmtWithUnit(t, unit))
+	return "≤"
+}
+
+// beyondOp is the comparison a figure beyond a threshold satisfies.
+func beyondOp(c metrics.Compare) string {
+	if c == metrics.Below {
+		return "<"
+	}
+	return ">"
+}
+
+// fmtCountdown is a short remaining time with seconds: 14m44s, 40s, 1h05m.
+func fmtCountdown(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmtAge(d)
+	}
+}
+
+// neverWhat says what never happened for an age panel ("backed up").
+func neverWhat(panel string) string {
+	switch panel {
+	case metrics.PanelBackupAge:
+		return "never backed up"
+	case metrics.PanelIntegrityAge:
+		return "never checked"
+	case metrics.PanelDrillAge:
+		return "never drilled"
+	}
+	return "never"
+}
+
+// unitOf is the unit of panel name in snap, or fallback when the snapshot
+// has no such panel: a rule's target and alert may judge panels with
+// different units (connections and % of the pool).
+func unitOf(snap metrics.Snapshot, name, fallback string) string {
+	if p, ok := snap.Panel(name); ok {
+		return p.Unit
+	}
+	return fallback
+}
+
+// alertFigure says in words an operator reads in one go where a rule's
+// figure stands against its thresholds: "0.31 % > 0.10 %", "never backed
+// up (max 1 h)", "45.7 h > 24 h, critical in 14m44s", "3 ≤ 8".
+func alertFigure(a metrics.AlertStatus, snap metrics.Snapshot, now time.Time) string {
+	r := a.Rule
+	alertUnit := unitOf(snap, r.Panel, r.Unit)
+	targetUnit := unitOf(snap, r.TargetOn(), r.Unit)
+	compare := func(v metrics.Value, t float64, unit, op, limit string) string {
+		if !v.OK {
+			if a.State != metrics.StateUnknown && a.Reason != "" {
+				return a.Reason
+			}
+			reason := v.Reason
+			if reason == "" {
+				reason = a.Reason
+			}
+			return strings.TrimSuffix("no data: "+reason, ": ")
+		}
+		if math.IsInf(v.V, 1) && (unit == "h" || unit == "d") {
+			return neverWhat(r.Panel) + " (" + limit + " " + fmtThreshold(t, unit) + ")"
+		}
+		return fmtFigure(v.V, unit) + " " + op + " " + fmtThreshold(t, unit)
+	}
+	limitWord := "max"
+	if r.Compare == metrics.Below {
+		limitWord = "min"
+	}
+	tv := a.TargetValue
+	if !tv.OK && r.TargetOn() == r.Panel {
+		tv = a.Value
+	}
+	switch a.State {
+	case metrics.StateCritical, metrics.StatePending:
+		if !r.HasAlert() {
+			break
+		}
+		s := compare(a.Value, r.Alert, alertUnit, beyondOp(r.Compare), limitWord)
+		if a.State == metrics.StatePending && !a.ActiveSince.IsZero() {
+			s += ", critical in " + fmtCountdown(a.ActiveSince.Add(r.For).Sub(now))
+		}
+		return s
+	case metrics.StateWarning:
+		if r.HasTarget() {
+			return compare(tv, r.Target, targetUnit, beyondOp(r.Compare), "target")
+		}
+	case metrics.StateOK:
+		if r.HasTarget() {
+			return compare(tv, r.Target, targetUnit, targetOp(r.Compare), "target")
+		}
+		if r.HasAlert() {
+			return compare(a.Value, r.Alert, alertUnit, targetOp(r.Compare), limitWord)
+		}
+	}
+	if !a.Value.OK {
+		return compare(a.Value, 0, alertUnit, "", "")
+	}
+	return fmtFigure(a.Value.V, alertUnit)
 }
