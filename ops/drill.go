@@ -40,6 +40,30 @@ func Objectives() []Objective {
 	}
 }
 
+// ScenarioSlug is the scenario's name as a command-line word:
+// "Database Corruption" is "database-corruption".
+func ScenarioSlug(name string) string {
+	return strings.ToLower(strings.Join(strings.Fields(name), "-"))
+}
+
+// ObjectiveFor is the row of the guide's table for a scenario, named as
+// in the table (any case) or by its slug ("data-loss"); "" is Database
+// Corruption, the default a drill rehearses. An unknown name is an error
+// that lists the table's.
+func ObjectiveFor(name string) (Objective, error) {
+	if strings.TrimSpace(name) == "" {
+		name = ScenarioCorruption
+	}
+	var names []string
+	for _, o := range Objectives() {
+		if strings.EqualFold(o.Scenario, strings.TrimSpace(name)) || ScenarioSlug(o.Scenario) == ScenarioSlug(name) {
+			return o, nil
+		}
+		names = append(names, fmt.Sprintf("%q (%s)", o.Scenario, ScenarioSlug(o.Scenario)))
+	}
+	return Objective{}, fmt.Errorf("scenario %q is not in the guide's recovery objectives table: use one of %s", name, strings.Join(names, ", "))
+}
+
 // DrillOptions are Drill's inputs.
 type DrillOptions struct {
 	DBPath    string // the live database: named in the report, never opened for writing
@@ -48,7 +72,12 @@ type DrillOptions struct {
 	// ScratchDir is where the backup is restored; default a new temp dir,
 	// removed afterwards. It must not be the live database's directory.
 	ScratchDir string
-	// Objectives to compare with; default Objectives().
+	// Scenario is the row of the guide's table the drill rehearses (see
+	// ObjectiveFor): its RTO and RPO decide whether the objectives were
+	// met. Default Database Corruption.
+	Scenario string
+	// Objectives to compare with; default Objectives(). The rows other
+	// than Scenario's are reported for information.
 	Objectives []Objective
 	StateDir   string // report, last-drill record and journal
 	Actor      Actor
@@ -76,7 +105,15 @@ type DrillResult struct {
 	Tables     map[string]int64  `json:"tables"`
 	Problems   []string          `json:"problems,omitempty"`
 	Against    []ObjectiveResult `json:"objectives"`
-	OK         bool              `json:"ok"`
+	// OK: the backup restored and verified (integrity, schema, rows).
+	OK bool `json:"ok"`
+	// Scenario is the rehearsed row of the guide's table; ObjectivesMet
+	// whether its RTO and RPO were met, Missed each miss in words ("objective
+	// missed: RPO 5 m, the backup was 2 h old"). A drill that is OK with
+	// an objective missed is a WARNING.
+	Scenario      string   `json:"scenario"`
+	ObjectivesMet bool     `json:"objectives_met"`
+	Missed        []string `json:"objectives_missed,omitempty"`
 	ReportMD   string            `json:"report_markdown_path,omitempty"`
 	ReportJSON string            `json:"report_json_path,omitempty"`
 }
@@ -105,16 +142,21 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	if len(o.Objectives) == 0 {
 		o.Objectives = Objectives()
 	}
+	rehearsed, err := ObjectiveFor(o.Scenario)
+	if err != nil {
+		return nil, fmt.Errorf("drill: %w", err)
+	}
 	jr, closeJ, err := journalFor(o.StateDir, o.Journal)
 	if err != nil {
 		return nil, err
 	}
 	defer closeJ()
-	done := journalRun(jr, o.Actor, "drill", o.DBPath, map[string]any{"backup": o.Backup})
+	done := journalRun(jr, o.Actor, "drill", o.DBPath, map[string]any{"backup": o.Backup, "scenario": rehearsed.Scenario})
 	defer func() {
 		var f map[string]float64
 		if res != nil {
-			f = map[string]float64{"rto_seconds": res.RTO.Seconds(), "rpo_seconds": res.RPO.Seconds(), "problems": float64(len(res.Problems))}
+			f = map[string]float64{"rto_seconds": res.RTO.Seconds(), "rpo_seconds": res.RPO.Seconds(), "problems": float64(len(res.Problems)),
+				"objectives_met": boolFigure(res.ObjectivesMet)}
 			if err == nil && !res.OK {
 				err2 := fmt.Errorf("drill found %d problems: %s", len(res.Problems), strings.Join(res.Problems, "; "))
 				done(f, err2)
@@ -143,7 +185,8 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 		return nil, fmt.Errorf("drill: the scratch dir %s is the live database's directory: choose another", scratch)
 	}
 	start := now()
-	res = &DrillResult{Time: start.UTC(), Database: absPath(o.DBPath), Backup: filepath.Base(backup), Scratch: scratch, Tables: map[string]int64{}}
+	res = &DrillResult{Time: start.UTC(), Database: absPath(o.DBPath), Backup: filepath.Base(backup), Scratch: scratch, Tables: map[string]int64{},
+		Scenario: rehearsed.Scenario}
 	if f, ok := backupTime(backup); ok {
 		res.BackupTime = f
 		res.RPO = start.Sub(f)
@@ -243,26 +286,91 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	}
 	res.RTO = time.Since(t0)
 	res.OK = len(res.Problems) == 0
-	for _, obj := range o.Objectives {
+	judge := func(obj Objective) ObjectiveResult {
 		or := ObjectiveResult{Objective: obj, RTOMet: res.OK && res.RTO <= obj.RTO}
 		or.RPOMet = !obj.RealTime && !res.BackupTime.IsZero() && res.RPO <= obj.RPO
-		res.Against = append(res.Against, or)
+		return or
+	}
+	for _, obj := range o.Objectives {
+		res.Against = append(res.Against, judge(obj))
+	}
+	if mine := judge(rehearsed); res.OK {
+		res.Missed = missedObjectives(mine, res)
+		res.ObjectivesMet = len(res.Missed) == 0
 	}
 	if o.StateDir != "" {
 		if err := writeDrillReport(o.StateDir, res); err != nil {
 			return res, err
 		}
-		rec := db.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD}
-		for _, a := range res.Against {
-			if a.Scenario == ScenarioCorruption {
-				rec.RTOLimit, rec.RPOLimit = a.RTO, a.RPO
-			}
-		}
+		rec := db.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD,
+			RTOLimit: rehearsed.RTO, RPOLimit: rehearsed.RPO}
 		if err := db.WriteLastDrill(o.StateDir, rec); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// missedObjectives says, for a drill that restored and verified, each
+// objective of the rehearsed scenario it missed.
+func missedObjectives(or ObjectiveResult, res *DrillResult) []string {
+	var out []string
+	if !or.RTOMet {
+		out = append(out, fmt.Sprintf("objective missed: RTO %s, the restore and verification took %s", fmtObjective(or.RTO), fmtAge(res.RTO)))
+	}
+	switch {
+	case or.RPOMet:
+	case or.RealTime:
+		out = append(out, fmt.Sprintf("objective missed: RPO real-time, which no backup meets (the backup was %s old): %s needs replication", fmtAge(res.RPO), or.Scenario))
+	case res.BackupTime.IsZero():
+		out = append(out, fmt.Sprintf("objective missed: RPO %s, the backup's age is unknown", fmtObjective(or.RPO)))
+	default:
+		out = append(out, fmt.Sprintf("objective missed: RPO %s, the backup was %s old", fmtObjective(or.RPO), fmtAge(res.RPO)))
+	}
+	return out
+}
+
+// fmtObjective writes an objective of the guide's table as it does:
+// "30 m", "1 h", "4 h".
+func fmtObjective(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d m", d/time.Minute)
+	}
+	return fmtDur(d)
+}
+
+// fmtAge is a measured age or time, in the objectives' units: "40 s",
+// "12 m", "2 h", "2.5 h", "3 d".
+func fmtAge(d time.Duration) string {
+	trim := func(v float64, unit string) string {
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + unit
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d m", int(d.Round(time.Minute)/time.Minute))
+	case d < 48*time.Hour:
+		return trim(d.Hours(), "h")
+	}
+	return trim(d.Hours()/24, "d")
+}
+
+// DrillVerdict is the drill's outcome in the Nagios words that 'repops
+// drill' exits with: OK (restored, verified, the rehearsed scenario's
+// objectives met), WARNING (restored and verified, an objective missed),
+// CRITICAL (the backup did not restore or verify).
+func DrillVerdict(r *DrillResult) string {
+	switch {
+	case !r.OK:
+		return "CRITICAL"
+	case !r.ObjectivesMet:
+		return "WARNING"
+	}
+	return "OK"
 }
 
 // dbCloser is what the drill needs of its scratch database.
@@ -320,13 +428,34 @@ func writeDrillReport(stateDir string, r *DrillResult) error {
 func DrillMarkdown(r *DrillResult) string {
 	var b strings.Builder
 	verdict := "PASSED"
-	if !r.OK {
+	switch DrillVerdict(r) {
+	case "CRITICAL":
 		verdict = "FAILED"
+	case "WARNING":
+		verdict = "PASSED with a WARNING: objective missed"
 	}
 	fmt.Fprintf(&b, "# DR drill %s: %s\n\n", r.Time.UTC().Format(time.RFC3339), verdict)
 	fmt.Fprintf(&b, "- Database: `%s`\n- Backup: `%s` (taken %s)\n- Restored into: `%s` (scratch; the live database was not touched)\n",
 		r.Database, r.Backup, r.BackupTime.UTC().Format(time.RFC3339), r.Scratch)
-	fmt.Fprintf(&b, "- Measured RTO (restore and verification): %s\n- Measured RPO (age of the backup): %s\n\n", fmtDur(r.RTO), fmtDur(r.RPO))
+	fmt.Fprintf(&b, "- Measured RTO (restore and verification): %s\n- Measured RPO (age of the backup): %s\n", fmtDur(r.RTO), fmtDur(r.RPO))
+	if r.Scenario != "" {
+		if obj, err := ObjectiveFor(r.Scenario); err == nil {
+			rpo := fmtObjective(obj.RPO)
+			if obj.RealTime {
+				rpo = "real-time"
+			}
+			fmt.Fprintf(&b, "- Rehearsed scenario: %s (RTO %s, RPO %s): ", r.Scenario, fmtObjective(obj.RTO), rpo)
+		}
+		switch DrillVerdict(r) {
+		case "OK":
+			b.WriteString("objectives met\n")
+		case "WARNING":
+			b.WriteString("WARNING, " + strings.Join(r.Missed, "; ") + "\n")
+		default:
+			b.WriteString("not judged, the backup did not restore and verify\n")
+		}
+	}
+	b.WriteString("\n")
 	b.WriteString("## Steps\n\n| step | took | result |\n|---|---|---|\n")
 	for _, s := range r.Steps {
 		res := "ok"
@@ -340,11 +469,15 @@ func DrillMarkdown(r *DrillResult) string {
 	}
 	b.WriteString("\n## Against the guide's objectives\n\n| scenario | RTO | met | RPO | met |\n|---|---|---|---|---|\n")
 	for _, a := range r.Against {
-		rpo := fmtDur(a.RPO)
+		rpo := fmtObjective(a.RPO)
 		if a.RealTime {
 			rpo = "real-time"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Scenario, fmtDur(a.RTO), yesNo(a.RTOMet), rpo, yesNo(a.RPOMet))
+		name := a.Scenario + " (for information)"
+		if a.Scenario == r.Scenario {
+			name = "**" + a.Scenario + "** (rehearsed)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", name, fmtObjective(a.RTO), yesNo(a.RTOMet), rpo, yesNo(a.RPOMet))
 	}
 	if len(r.Tables) > 0 {
 		b.WriteString("\n## Rows restored\n\n| table | rows |\n|---|---|\n")
@@ -377,4 +510,11 @@ func fmtDur(d time.Duration) string {
 	default:
 		return d.Round(time.Second).String()
 	}
+}
+
+func boolFigure(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
