@@ -114,8 +114,8 @@ type DrillResult struct {
 	Scenario      string   `json:"scenario"`
 	ObjectivesMet bool     `json:"objectives_met"`
 	Missed        []string `json:"objectives_missed,omitempty"`
-	ReportMD   string            `json:"report_markdown_path,omitempty"`
-	ReportJSON string            `json:"report_json_path,omitempty"`
+	ReportMD      string   `json:"report_markdown_path,omitempty"`
+	ReportJSON    string   `json:"report_json_path,omitempty"`
 }
 
 // DrillStep is one timed step of the drill.
