@@ -36,6 +36,10 @@ type RestoreOptions struct {
 	DBPath string // the live database (may be missing: offline only)
 	Backup string // path of the backup file (see ResolveBackup)
 	Mode   string // RestoreAuto (default), RestoreOnline or RestoreOffline
+	// Verified is a verification of Backup the caller has just made (to
+	// show it before asking for the confirmation); Restore then uses it
+	// instead of reading the whole backup again. Nil: Restore verifies.
+	Verified *VerifyResult
 	// AcceptFailedVerification restores a backup that fails verification
 	// (the operator's explicit choice, for when no sound backup is left).
 	// It has nothing to do with the procedure lock: breaking another
@@ -148,10 +152,12 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 	}
 
 	res = &RestoreResult{Backup: o.Backup}
-	progress.report(ProgressEvent{Phase: "verify", Message: "verifying the backup " + filepath.Base(o.Backup)})
-	v, err := VerifyBackup(ctx, o.Backup)
-	if err != nil {
-		return res, fmt.Errorf("restore: %w", err)
+	v := o.Verified
+	if v == nil || v.Path != o.Backup {
+		progress.report(ProgressEvent{Phase: "verify", Message: "verifying the backup " + filepath.Base(o.Backup)})
+		if v, err = VerifyBackup(ctx, o.Backup); err != nil {
+			return res, fmt.Errorf("restore: %w", err)
+		}
 	}
 	res.Verify = v
 	if !v.OK() && !o.AcceptFailedVerification {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,8 +33,10 @@ func newRestoreCmd(a *app) *cobra.Command {
 		Use:   "restore [NAME|--latest]",
 		Short: "Restore the database from a backup: verified, with a safety copy, online or offline",
 		Long: `Restore the live database from a backup (a NAME from 'repops backups', or
---latest: the newest backup of this database, by its file name). The backup is verified first (sha256 against its manifest,
-integrity_check, schema) and a failing one is refused unless
+--latest: the newest backup of this database, by its file name). The
+backup is verified first (sha256 against its manifest, integrity_check,
+schema, rows) and the result shown before the typed name is asked for; a
+failing one is refused before any question unless
 --accept-failed-verification (for when no sound backup is left). The
 current database is copied aside first, even a corrupt one, as
 NAME.pre-restore-<UTC> in the backup dir. Then:
@@ -106,16 +110,30 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	dbPath := a.cfg.Database.Path
 	base := filepath.Base(dbPath)
 	actor := ops.CurrentActor("")
+	// Verify first and show it: the operator confirms knowing what the
+	// backup holds, and a failing one is refused before any question.
+	fmt.Fprintf(a.err, "verifying %s (checksum, integrity_check, schema, rows)...\n", filepath.Base(backup))
+	v, err := ops.VerifyBackup(ctx, backup)
+	if err != nil {
+		journalRestoreOutcome(a, actor, dbPath, backup, ops.OutcomeFailed, "the backup could not be verified: "+err.Error())
+		return fmt.Errorf("restore: %w; nothing was changed", err)
+	}
+	writeVerification(a.out, v, time.Now())
+	if !v.OK() && !o.acceptFailed {
+		journalRestoreOutcome(a, actor, dbPath, backup, ops.OutcomeFailed, "refused: the backup fails verification: "+strings.Join(v.Problems, "; "))
+		return withCode(exitFailure, fmt.Errorf("restore: backup %s fails verification (%s): choose another backup ('repops backups'), or --accept-failed-verification to restore it anyway; nothing was changed",
+			filepath.Base(backup), strings.Join(v.Problems, "; ")))
+	}
 	if !o.yes {
 		fmt.Fprintf(a.err, "This replaces %s with the backup %s (%s mode).\nThe current database is copied aside first.\nType the database's name (%s) to go on, anything else cancels: ", dbPath, filepath.Base(backup), mode, base)
 		line, _ := bufio.NewReader(a.in).ReadString('\n')
 		if strings.TrimSpace(line) != base {
 			fmt.Fprintf(a.err, "\n")
-			journalCancel(a, actor, dbPath, backup)
+			journalRestoreOutcome(a, actor, dbPath, backup, ops.OutcomeCancelled, "confirmation not given")
 			return withCode(exitFailure, fmt.Errorf("restore cancelled: the answer %q is not %q; nothing was changed", strings.TrimSpace(line), base))
 		}
 	}
-	ro := ops.RestoreOptions{DBPath: dbPath, Backup: backup, Mode: mode, AcceptFailedVerification: o.acceptFailed,
+	ro := ops.RestoreOptions{DBPath: dbPath, Backup: backup, Mode: mode, AcceptFailedVerification: o.acceptFailed, Verified: v,
 		StateDir: a.cfg.StateDir(), Actor: actor}
 	var res *ops.RestoreResult
 	err = runBreakingLock(a, actor, o.force, func() error {
@@ -129,14 +147,89 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	return err
 }
 
-func journalCancel(a *app, actor ops.Actor, dbPath, backup string) {
+// journalRestoreOutcome records a restore that stopped before
+// ops.Restore ran (refused or cancelled), so the timeline shows it.
+func journalRestoreOutcome(a *app, actor ops.Actor, dbPath, backup, outcome, msg string) {
 	j, err := ops.OpenJournal(a.cfg.StateDir())
 	if err != nil {
 		return
 	}
 	defer j.Close()
-	_, _ = j.Append(ops.Entry{Actor: actor, Action: "restore", Target: dbPath, Outcome: ops.OutcomeCancelled,
-		Params: map[string]any{"backup": backup}, Message: "confirmation not given"})
+	_, _ = j.Append(ops.Entry{Actor: actor, Action: "restore", Target: dbPath, Outcome: outcome,
+		Params: map[string]any{"backup": backup}, Message: msg})
+}
+
+// writeVerification shows a backup's verification, one line per check
+// (checksum, integrity, schema, rows) and its age, then the verdict.
+func writeVerification(w io.Writer, v *ops.VerifyResult, now time.Time) {
+	fmt.Fprintf(w, "backup %s\n", v.Path)
+	problems := func(prefixes ...string) []string {
+		var out []string
+		for _, p := range v.Problems {
+			for _, pre := range prefixes {
+				if strings.HasPrefix(p, pre+": ") {
+					out = append(out, strings.TrimPrefix(p, pre+": "))
+				}
+			}
+		}
+		return out
+	}
+	line := func(what string, probs []string, ok string) {
+		if len(probs) > 0 {
+			fmt.Fprintf(w, "  %-10s FAILED: %s\n", what, strings.Join(probs, "; "))
+		} else {
+			fmt.Fprintf(w, "  %-10s %s\n", what, ok)
+		}
+	}
+	if m := v.Manifest; m != nil {
+		fmt.Fprintf(w, "  %-10s taken %s, %s old\n", "age", m.Created.UTC().Format("2006-01-02 15:04:05Z"), fmtAge(now.Sub(m.Created)))
+	} else {
+		line("manifest", problems("manifest"), "")
+	}
+	line("checksum", problems("checksum", "size"), "ok: sha256 "+shortSum(v.SHA256)+" matches the manifest")
+	integrity := problems("integrity_check", "open")
+	line("integrity", integrity, "ok: integrity_check")
+	switch {
+	case len(integrity) > 0:
+		fmt.Fprintf(w, "  %-10s not checked (the file is damaged)\n", "schema")
+		fmt.Fprintf(w, "  %-10s not checked (the file is damaged)\n", "rows")
+	default:
+		line("schema", problems("schema"), fmt.Sprintf("ok: version %d", v.SchemaVersion))
+		var total int64
+		for _, f := range v.Tables {
+			total += f.Rows
+		}
+		line("rows", problems("rows"), fmt.Sprintf("ok: %d in %d tables, as the manifest", total, len(v.Tables)))
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if v.OK() {
+		fmt.Fprintf(w, "verification: OK (%s)\n", v.Took.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "verification: FAILED, %d problem(s)\n", len(v.Problems))
+	}
+}
+
+func shortSum(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// fmtAge is an age in one unit an operator reads at once: 40s, 12m,
+// 5.5h, 3d.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", d.Hours()), ".0") + "h"
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func printRestore(a *app, r *ops.RestoreResult) {
@@ -144,11 +237,6 @@ func printRestore(a *app, r *ops.RestoreResult) {
 		return
 	}
 	fmt.Fprintf(a.out, "restore (%s) from %s\n", r.Mode, r.Backup)
-	if r.Verify != nil {
-		for _, n := range r.Verify.Notes {
-			fmt.Fprintf(a.out, "  note: %s\n", n)
-		}
-	}
 	if r.SafetyCopy != "" {
 		fmt.Fprintf(a.out, "  safety copy of the replaced database: %s\n", strings.Join(r.SafetyFiles, ", "))
 	}
