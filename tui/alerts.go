@@ -96,19 +96,27 @@ func (v alertsView) View() string {
 	lines = append(lines, "", st.Title.Render(a.Rule.Title)+" "+st.Badge(a.State.String()))
 	detail := []string{
 		alertThresholds(v.snap, a),
-		"why: " + orNone(a.Reason),
+		"now: " + alertFigure(a, v.snap, now),
 	}
 	if !a.ActiveSince.IsZero() {
 		detail = append(detail, fmt.Sprintf("beyond the alert threshold since %s (%s)", a.ActiveSince.In(now.Location()).Format("15:04:05"), fmtAge(now.Sub(a.ActiveSince))))
 	}
 	if a.Rule.Description != "" {
-		detail = append(detail, st.Muted.Render(a.Rule.Description))
+		detail = append(detail, a.Rule.Description)
 	}
 	if a.Runbook != "" {
-		detail = append(detail, st.Accent.Render("runbook "+a.Runbook)+st.Muted.Render(" (o or enter opens it)"))
+		detail = append(detail, "runbook "+a.Runbook+" (o or enter opens it)")
 	}
-	for _, d := range detail {
-		lines = append(lines, truncate(" "+d, w))
+	for i, d := range detail {
+		if a.Rule.Description != "" && i == len(detail)-1-oneIf(a.Runbook != "") {
+			for _, l := range wrapWords(a.Rule.Description, w-1, "") {
+				lines = append(lines, " "+st.MutedText(l))
+			}
+			continue
+		}
+		for _, l := range wrapWords(d, w-1, "   ") {
+			lines = append(lines, " "+l)
+		}
 	}
 	if len(a.History) > 0 {
 		lines = append(lines, st.Muted.Render(" history:"))
@@ -172,4 +180,11 @@ func panelTitle(snap metrics.Snapshot, name string) string {
 		return p.Title
 	}
 	return name
+}
+
+func oneIf(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -131,6 +131,11 @@ func (m Model) hintsBar() string {
 	}
 	var parts []string
 	used := 0
+	// The help key's hint always stays: the others give way to it.
+	helpW := 0
+	if h := k.Help.Help(); len(k.Help.Keys()) > 0 && h.Key != "" {
+		helpW = lenRunes(h.Key) + 1 + lenRunes(h.Desc) + 2
+	}
 	for _, b := range hints {
 		h := b.Help()
 		if len(b.Keys()) == 0 || h.Key == "" {
@@ -144,11 +149,18 @@ func (m Model) hintsBar() string {
 		} else {
 			s = st.hintKeyPaint.on(h.Key) + " " + st.hintDescPaint.on(h.Desc)
 		}
-		if used+sw > w {
-			break
+		isHelp := helpW > 0 && b.Help().Key == k.Help.Help().Key
+		if used+sw > w || (!isHelp && helpW > 0 && used+sw+helpW > w) {
+			if isHelp || helpW == 0 {
+				break
+			}
+			continue
 		}
 		parts = append(parts, s)
 		used += sw
+		if isHelp {
+			helpW = 0
+		}
 	}
 	return " " + strings.Join(parts, "  ")
 }

@@ -499,7 +499,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		if p, ok := v.snap.Panel(metrics.PanelBackupAge); ok {
 			bs = p.State.String()
 		}
-		backup = "last backup " + st.State(bs).Render(fmtAge(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
+		backup = "last backup " + st.State(bs).Render(fmtSince(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
 	}
 	check := st.State("warning").Render("no integrity check recorded")
 	if !d.LastCheck.IsZero() {
@@ -507,7 +507,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		if !d.LastCheckOK {
 			res = st.State("critical").Render("FAILED")
 		}
-		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, fmtAge(now.Sub(d.LastCheck)))
+		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, fmtSince(now.Sub(d.LastCheck)))
 	}
 	out := []string{truncate(l1, w), truncate(" "+backup+" · "+check, w)}
 	if withTables && len(d.Tables) > 0 {
@@ -551,13 +551,16 @@ func (v dashboardView) infraExtra() []string {
 	if d.DiskTotal <= 0 {
 		return append(out, st.State("unknown").Render(" disk free unknown: the database source did not measure its filesystem"))
 	}
-	line := fmt.Sprintf(" disk free %s of %s on the database's filesystem", fmtBytes(d.DiskFree), fmtBytes(d.DiskTotal))
+	line := fmt.Sprintf("disk free %s of %s on the database's filesystem", fmtBytes(d.DiskFree), fmtBytes(d.DiskTotal))
 	if days, ok := v.daysUntilFull(); ok {
 		line += fmt.Sprintf(" · at the current growth, full in %s", days)
 	} else {
-		line += st.Muted.Render(" · not growing over the recent history")
+		line += " · not growing over the recent history"
 	}
-	return append(out, line)
+	for _, l := range wrapWords(line, v.ctx.Width-1, "") {
+		out = append(out, " "+l)
+	}
+	return out
 }
 
 // daysUntilFull extrapolates the database size panel's recent growth.
@@ -586,5 +589,5 @@ func (v dashboardView) daysUntilFull() (string, bool) {
 	}
 	perSec := (last - first) * 1024 * 1024 / (float64(n-fi) * interval.Seconds())
 	secs := float64(v.snap.DB.DiskFree) / perSec
-	return fmtAge(time.Duration(secs * float64(time.Second))), true
+	return fmtSince(time.Duration(secs * float64(time.Second))), true
 }

@@ -80,6 +80,10 @@ func fmtHours(h float64) string {
 	}
 }
 
+// fmtSince is an age as every age-like figure reads ("27 s", "4 min",
+// "2.1 h", "3 d").
+func fmtSince(d time.Duration) string { return fmtHours(max(0, d.Hours())) }
+
 // fmtThreshold is a rule's threshold with its unit: ages as fmtHours
 // writes them, the rest with the precision of the guide's tables.
 func fmtThreshold(t float64, unit string) string {

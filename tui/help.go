@@ -73,7 +73,11 @@ func (v helpView) View() string {
 		}
 		grid = append(grid, lipgloss.JoinHorizontal(lipgloss.Top, row...))
 	}
-	head := st.Title.Render("Help") + st.Muted.Render("  every key; rebind any of them under console.keys in the config (action names in the docs)")
+	note := "  every key; rebind any of them under console.keys in the config (action names in the docs)"
+	if 4+cellWidth(note) > v.ctx.Width {
+		note = "  every key; rebind them under console.keys in the config"
+	}
+	head := st.Title.Render("Help") + st.Muted.Render(note)
 	body := head + "\n\n" + strings.Join(grid, "\n\n") + "\n\n" + st.Muted.Render(commandHelp)
 	lines := strings.Split(body, "\n")
 	h := v.ctx.bodyHeight()

@@ -192,8 +192,18 @@ func (v journalView) View() string {
 		b.WriteString(st.Muted.Render("no entries yet: procedures, runbook steps and notes appear here as they happen"))
 		return b.String()
 	}
-	whatW := max(28, min(50, (w-34)/2))
-	b.WriteString(st.Muted.Render(truncate(fmt.Sprintf("%-8s %-14s %-*s %-9s %s", "time", "who", whatW, "action / step", "outcome", "details"), w)))
+	// Columns as wide as what they hold, so the details keep the rest.
+	whoW, whatW := 3, 13
+	for _, e := range v.entries {
+		whoW = max(whoW, cellWidth(e.Actor.User))
+		what := e.Action
+		if e.Step != "" {
+			what = e.Step + " · " + e.Runbook
+		}
+		whatW = max(whatW, cellWidth(what))
+	}
+	whoW, whatW = min(whoW, 14), min(whatW, max(28, min(50, (w-34)/2)))
+	b.WriteString(st.Muted.Render(truncate(fmt.Sprintf("%-8s %-*s %-*s %-9s %s", "time", whoW, "who", whatW, "action / step", "outcome", "details"), w)))
 	b.WriteString("\n")
 	rows := v.listHeight()
 	off := v.offset
@@ -211,7 +221,7 @@ func (v journalView) View() string {
 		if e.Target != "" && details == "" {
 			details = e.Target
 		}
-		line := fmt.Sprintf("%-8s %-14s %s ", e.Time.In(v.ctx.Now().Location()).Format("15:04:05"), truncate(e.Actor.User, 14), padRight(what, whatW))
+		line := fmt.Sprintf("%-8s %s %s ", e.Time.In(v.ctx.Now().Location()).Format("15:04:05"), padRight(e.Actor.User, whoW), padRight(what, whatW))
 		b.WriteString(truncate(line, w))
 		b.WriteString(st.State(outcomeState(e.Outcome)).Render(fmt.Sprintf("%-9s", e.Outcome)))
 		b.WriteString(" " + truncate(details, max(0, w-lenRunes(line)-10)))

@@ -599,10 +599,19 @@ func (v runbooksView) listView() string {
 			obj = "RTO " + fmtAge(rb.Objectives.RTO)
 		}
 		sev := st.State(severityState(rb.Severity)).Render(padRight(rb.Severity, 8))
-		idW := min(30, max(16, w/4))
-		tail := fmt.Sprintf("%2d steps %-8s", len(rb.Steps), obj)
+		idW := 0
+		for _, b := range list {
+			idW = max(idW, cellWidth(b.ID))
+		}
+		idW = min(30, max(16, idW))
+		// Below 100 columns the step count goes (the runbook's page
+		// shows it) so that ids and titles keep their words.
+		tail := fmt.Sprintf("%-7s", obj)
+		if w >= 100 {
+			tail = fmt.Sprintf("%2d steps %-8s", len(rb.Steps), obj)
+		}
 		titleW := max(10, w-2-idW-1-8-1-1-lipgloss.Width(tail))
-		line := mark + padRight(rb.ID, idW) + " " + sev + " " + padRight(rb.Title, titleW) + " " + st.Muted.Render(tail)
+		line := mark + padRight(rb.ID, idW) + " " + sev + " " + padRight(cutWords(rb.Title, titleW), titleW) + " " + st.Muted.Render(tail)
 		lines = append(lines, truncate(line, w))
 	}
 	if len(list) == 0 {
@@ -682,7 +691,11 @@ func (v runbooksView) runView() string {
 		}
 	}
 	status := v.state.Status
-	head := st.Title.Render(v.state.Title) + st.Muted.Render(" · ") + st.State(runStatusState(status)).Render(string(status)) + st.Muted.Render(" · run "+v.state.RunID)
+	head := st.Title.Render(v.state.Title) + st.Muted.Render(" · ") + st.State(runStatusState(status)).Render(string(status))
+	// The run's id (the journal's key) when it fits whole.
+	if runID := st.Muted.Render(" · run " + v.state.RunID); cellWidth(head)+cellWidth(runID) <= w {
+		head += runID
+	}
 	lines := []string{truncate(head, w)}
 	// Progress over the steps.
 	barW := max(10, min(40, w-30))
@@ -712,20 +725,29 @@ func (v runbooksView) runView() string {
 	// Steps on the left, the current step on the right.
 	leftW := min(30, w/3)
 	rightW := w - leftW - 3
+	// A step's name wraps between words onto the lines below its mark.
 	var left []string
+	first := make([]int, len(v.state.Steps)+1)
 	for i, s := range v.state.Steps {
-		name := truncate(s.Name, leftW-3)
-		if v.curOK && i == v.cur.Index && status == runbooks.RunRunning {
-			name = st.Bold.Render(name)
+		first[i] = len(left)
+		for j, part := range wrapWords(s.Name, leftW-2, "") {
+			if v.curOK && i == v.cur.Index && status == runbooks.RunRunning {
+				part = st.Bold.Render(part)
+			}
+			mark := "  "
+			if j == 0 {
+				mark = v.stepMark(i) + " "
+			}
+			left = append(left, mark+part)
 		}
-		left = append(left, v.stepMark(i)+" "+name)
 	}
+	first[len(v.state.Steps)] = len(left)
 	right := v.currentStepLines(rightW)
 	room := max(1, h-len(lines)-1)
 	// Keep the current step visible in the left column.
 	off := 0
-	if v.curOK && v.cur.Index >= room {
-		off = v.cur.Index - room + 1
+	if v.curOK && v.cur.Index < len(v.state.Steps) && first[v.cur.Index+1] > room {
+		off = min(first[v.cur.Index], first[v.cur.Index+1]-room)
 	}
 	right = scrollLines(strings.Join(right, "\n"), v.scroll, room)
 	lines = append(lines, "")

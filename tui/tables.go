@@ -138,8 +138,11 @@ func (v tablesView) View() string {
 		return head + "\n" + st.Error.Render("table sizes unavailable: ") + truncate(v.err.Error(), w-28)
 	}
 	r := v.report
-	lines := []string{head, st.Muted.Render(fmt.Sprintf("file %s · WAL %s · free pages %s (VACUUM would return them) · measured %s in %s · ~ estimated",
-		fmtBytes(r.FileBytes), fmtBytes(r.WALBytes), fmtBytes(r.FreeBytes), v.at.In(v.ctx.Now().Location()).Format("15:04:05"), v.took.Round(time.Millisecond)))}
+	lines := []string{head}
+	for _, l := range wrapWords(fmt.Sprintf("file %s · WAL %s · free pages %s (VACUUM would return them) · measured %s in %s · ~ estimated",
+		fmtBytes(r.FileBytes), fmtBytes(r.WALBytes), fmtBytes(r.FreeBytes), v.at.In(v.ctx.Now().Location()).Format("15:04:05"), v.took.Round(time.Millisecond)), w, "") {
+		lines = append(lines, st.MutedText(l))
+	}
 	lines = append(lines, st.Muted.Render(fmt.Sprintf("%-38s %10s %11s %14s", "table / index", "rows", "bytes", "growth")))
 	idx := map[string][]TableStat{}
 	for _, s := range v.stats {

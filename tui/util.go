@@ -2,6 +2,7 @@ package tui
 
 import (
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
@@ -123,3 +124,28 @@ func spaces(n int) string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// wrapWords wraps plain text s into lines of at most width cells, between
+// words; the lines after the first start with indent. A word longer than
+// a line is cut.
+func wrapWords(s string, width int, indent string) []string {
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "" && len(out) == 0:
+			line = word
+		case line == "":
+			line = indent + word
+		case cellWidth(line)+1+cellWidth(word) <= width:
+			line += " " + word
+		default:
+			out = append(out, truncate(line, width))
+			line = indent + word
+		}
+	}
+	if line != "" || len(out) == 0 {
+		out = append(out, truncate(line, width))
+	}
+	return out
+}
