@@ -133,14 +133,19 @@ func saveState(stateDir string, st *RunState) error {
 	return db.SyncDir(dir)
 }
 
+// ErrNoSuchRun is LoadRun's (and Engine.Resume's) answer to a run id that
+// names no kept run, or is no valid id: the caller's mistake, which the
+// command line reports as a usage error.
+var ErrNoSuchRun = errors.New("no such run")
+
 // LoadRun reads a run's state from stateDir.
 func LoadRun(stateDir, runID string) (*RunState, error) {
 	if runID == "" || strings.ContainsAny(runID, `/\`) || strings.HasPrefix(runID, ".") {
-		return nil, fmt.Errorf("run id %q is not valid: see 'repops runbook resume' with no id for the runs", runID)
+		return nil, fmt.Errorf("run id %q is not valid: %w: see 'repops runbook runs'", runID, ErrNoSuchRun)
 	}
 	b, err := os.ReadFile(statePath(stateDir, runID))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no run %s in %s: list the runs with 'repops runbook runs'", runID, runDir(stateDir))
+		return nil, fmt.Errorf("no run %s in %s: %w: list the runs with 'repops runbook runs'", runID, runDir(stateDir), ErrNoSuchRun)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read run %s: %w", runID, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"unicode/utf8"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,21 +125,31 @@ func runRunbookList(_ context.Context, a *app, o runbookOptions) error {
 			return withCode(exitFailure, fmt.Errorf("no runbook for alert %q: 'repops runbook list' shows them all", o.alert))
 		}
 	}
-	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tSTEPS\tTITLE\tWHEN")
+	// Two lines a runbook, within 80 columns (an SSH terminal): the id,
+	// severity, steps and title, then, indented, what it is for (its
+	// alerts and situations); what does not fit is cut with ….
+	const width = 80
+	idW := len("ID")
 	for _, rb := range list {
-		title := rb.Title
-		if rb.Destructive() {
-			title += " (destructive steps)"
-		}
-		when := rb.When
-		if len(when) > 3 {
-			when = append(when[:3:3], fmt.Sprintf("+%d more", len(rb.When)-3))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", rb.ID, rb.Severity, len(rb.Steps), title, strings.Join(when, ", "))
+		idW = max(idW, utf8.RuneCountInString(rb.ID))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	idW = min(idW, 28)
+	prefix := idW + 2 + 8 + 2 + 5 + 2
+	destructive := false
+	fmt.Fprintf(a.out, "%-*s  %-8s  %5s  %s\n", idW, "ID", "SEVERITY", "STEPS", "TITLE")
+	for _, rb := range list {
+		steps := fmt.Sprint(len(rb.Steps))
+		if rb.Destructive() {
+			steps += "*"
+			destructive = true
+		}
+		fmt.Fprintf(a.out, "%-*s  %-8s  %5s  %s\n", idW, fitCell(rb.ID, idW), rb.Severity, steps, fitCell(rb.Title, width-prefix))
+		if len(rb.When) > 0 {
+			fmt.Fprintf(a.out, "    %s\n", fitCell("when: "+strings.Join(rb.When, ", "), width-4))
+		}
+	}
+	if destructive {
+		fmt.Fprintln(a.out, "* has destructive steps: each runs only when the database's name is typed")
 	}
 	if len(cat.Overridden) > 0 {
 		fmt.Fprintf(a.out, "\nreplaced from %s: %s\n", a.cfg.Console.RunbookDir, strings.Join(cat.Overridden, ", "))
@@ -304,6 +315,9 @@ func runRunbookResume(ctx context.Context, a *app, o runbookOptions) error {
 	}
 	defer closeEng()
 	run, err := eng.Resume(o.id, cat)
+	if errors.Is(err, runbooks.ErrNoSuchRun) {
+		return withCode(exitUsage, err) // a run id that names no run, as an unknown runbook id
+	}
 	if err != nil {
 		return err
 	}

@@ -270,7 +270,7 @@ func fitCell(s string, n int) string {
 	if len(r) <= n {
 		return s
 	}
-	return string(r[:n-1]) + "…"
+	return strings.TrimRight(string(r[:n-1]), " ,") + "…"
 }
 
 // statusNameWidth is the width of the rule names in the text output.
