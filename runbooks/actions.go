@@ -63,7 +63,7 @@ func actionSpecs() []ActionSpec {
 		{Name: "health", Summary: "health check: open read-only, schema version known, quick integrity check, table counts"},
 		{Name: "disk_space", Summary: "free space on the database's filesystem (figures free_bytes, free_percent)"},
 		{Name: "list_backups", Summary: "list the finished backups, newest first (figures count, newest_age_seconds)"},
-		{Name: "backup", Summary: "online backup of the live database (SQLite backup API), verified", Changes: "writes a new backup file in the backup dir; the live database is not changed",
+		{Name: "backup", Summary: "online backup of the live database (a copy of the file with the WAL's committed frames applied, falling back to SQLite's backup API), verified", Changes: "writes a new backup file in the backup dir; the live database is not changed",
 			Params: []ParamSpec{{Name: "dir", Type: TypeString, Doc: "backup directory; default console.backup.dir"}}},
 		{Name: "verify_backup", Summary: "verify a backup: opens it, integrity check, schema version, row counts",
 			Params: []ParamSpec{{Name: "backup", Type: TypeString, Default: "latest", Doc: "file name or path in the backup dir, or latest"}}},
