@@ -405,7 +405,7 @@ func TestDatabaseSourceBadFile(t *testing.T) {
 func TestExporter(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	path, stateDir, backupDir := testDB(t, now)
-	if err := db.WriteLastDrill(stateDir, db.DrillRecord{Time: now.Add(-24 * time.Hour), OK: true, RTO: 90 * time.Second, RPO: time.Hour, RTOLimit: 30 * time.Minute}); err != nil {
+	if err := db.WriteLastDrill(stateDir, db.DrillRecord{Time: now.Add(-24 * time.Hour), Database: path, OK: true, RTO: 90 * time.Second, RPO: time.Hour, RTOLimit: 30 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	exp := NewExporter(ExporterOptions{

@@ -543,12 +543,12 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 				reason = "target figure unknown: " + tv.Reason
 			case r.HasTarget() && r.Compare.Beyond(tv.V, r.Target):
 				st = StateWarning
-				reason = fmt.Sprintf("%s %s target %s", fmtValue(tv.V, r.Unit), cmpSign(r.Compare), fmtValue(r.Target, r.Unit))
+				reason = fmt.Sprintf("%s %s target %s", fmtValue(tv.V, r.TargetUnit()), cmpSign(r.Compare), fmtValue(r.Target, r.TargetUnit()))
 			default:
 				st = StateOK
 				reason = "within target"
 				if r.HasTarget() {
-					reason = fmt.Sprintf("%s, target %s %s", fmtValue(tv.V, r.Unit), cmpSignInv(r.Compare), fmtValue(r.Target, r.Unit))
+					reason = fmt.Sprintf("%s, target %s %s", fmtValue(tv.V, r.TargetUnit()), cmpSignInv(r.Compare), fmtValue(r.Target, r.TargetUnit()))
 				}
 			}
 		}

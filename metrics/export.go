@@ -128,7 +128,7 @@ func ExportRuleFile(rules []Rule) (RuleFile, error) {
 					"severity": SeverityInfo, "state": "warning", "rule": r.Name, "panel": r.TargetOn(),
 				},
 				Annotations: map[string]string{
-					"summary":     fmt.Sprintf("%s: {{ $value | humanize }}%s outside target %s %s", r.Title, unitSuffix(r.Unit), cmpSignInv(r.Compare), fmtValue(r.Target, r.Unit)),
+					"summary":     fmt.Sprintf("%s: {{ $value | humanize }}%s outside target %s %s", r.Title, unitSuffix(r.TargetUnit()), cmpSignInv(r.Compare), fmtValue(r.Target, r.TargetUnit())),
 					"description": r.Description,
 				},
 			}

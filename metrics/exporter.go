@@ -115,9 +115,11 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	// Integrity check.
+	// Only records of this database count: the state dir may have seen
+	// another database's check or drill.
 	if rec, ok, err := db.ReadLastCheck(e.src.opts.StateDir); err == nil {
 		ts, okv := 0.0, 0.0
-		if ok {
+		if ok && rec.IsOf(e.src.opts.Path) {
 			ts = float64(rec.Time.Unix())
 			if rec.OK {
 				okv = 1
@@ -131,7 +133,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	// DR drill.
 	if rec, ok, err := db.ReadLastDrill(e.src.opts.StateDir); err == nil {
 		ts := 0.0
-		if ok {
+		if ok && rec.IsOf(e.src.opts.Path) {
 			ts = float64(rec.Time.Unix())
 			okv := 0.0
 			if rec.OK {
