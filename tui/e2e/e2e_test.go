@@ -119,7 +119,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	tm.keys("F3")
 	tm.waitFor("the scenario switched", regexp.MustCompile(`scenario error-spike`), 5*time.Second)
 	tm.waitFor("the appeal error rate critical", regexp.MustCompile(`Appeal errors +[0-9.]+ %.*CRITICAL`), 45*time.Second)
-	s := tm.waitFor("the alert offering its runbook", regexp.MustCompile(`CRITICAL +Appeal error rate.*runbook appeal-submission-failing`), 5*time.Second)
+	s := tm.waitFor("the alert offering its runbook", regexp.MustCompile(`CRITICAL +Appeal error rate.*\[o\] appeal-submission-failing`), 5*time.Second)
 	// Select the appeal error rate's alert (the list is worst first).
 	for i := 0; i < 10 && !regexp.MustCompile(`▸ CRITICAL +Appeal error rate`).MatchString(s); i++ {
 		tm.keys("Down")
