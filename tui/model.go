@@ -65,6 +65,11 @@ type Options struct {
 	// Started is when the console started; the journal view shows the
 	// timeline from a day before it.
 	Started time.Time
+	// FirstCycle, when set, is a first engine cycle the caller started
+	// early (while the rest of the console was being set up): the first
+	// refresh takes its snapshot instead of running a cycle of its own,
+	// so the first full frame comes sooner. It must deliver one snapshot.
+	FirstCycle <-chan metrics.Snapshot
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
@@ -164,7 +169,11 @@ func New(o Options) (Model, error) {
 	ti.SetVirtualCursor(true)
 	ti.SetStyles(inputStyles(ctx.Styles))
 	ti.ShowSuggestions = true
-	ti.SetSuggestions(commandWords(o.Runbooks, o.Sim))
+	if o.Runbooks != nil && catalogueReady(o.Runbooks) {
+		ti.SetSuggestions(commandWords(o.Runbooks, o.Sim))
+	} else {
+		ti.SetSuggestions(commandWords(nil, o.Sim))
+	}
 	m := Model{
 		ctx: ctx, opts: o, cmdline: ti,
 		dash:     newDashboardView(ctx),
@@ -217,6 +226,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.refreshCmd()
 	case envelope:
 		return m.route(msg.to, msg.msg)
+	case runbooksLoadedMsg:
+		m.runbooks.all = msg.all
+		m.cmdline.SetSuggestions(commandWords(m.opts.Runbooks, m.opts.Sim))
+		return m, nil
 	case flashMsg:
 		m.flash, m.flashIsErr = msg.text, msg.err
 		return m, nil

@@ -29,6 +29,10 @@ func (m *Model) refreshCmd() tea.Cmd {
 // cycleCmd is the refresh of generation gen.
 func (m Model) cycleCmd(gen int) tea.Cmd {
 	fig, lock := m.opts.Figures, m.opts.Lock
+	var first <-chan metrics.Snapshot
+	if gen == 1 {
+		first = m.opts.FirstCycle
+	}
 	bucket := sparkBucket(m.refreshInterval())
 	timeout := m.opts.CycleTimeout
 	if timeout <= 0 {
@@ -40,7 +44,11 @@ func (m Model) cycleCmd(gen int) tea.Cmd {
 		defer cancel()
 		out := snapshotMsg{gen: gen}
 		done := make(chan metrics.Snapshot, 1)
-		go func() { done <- fig.Cycle(ctx) }()
+		if first != nil {
+			go func() { done <- <-first }()
+		} else {
+			go func() { done <- fig.Cycle(ctx) }()
+		}
 		select {
 		case s := <-done:
 			out.snap = s

@@ -166,14 +166,47 @@ func newRunbooksView(ctx *ProgramContext, svc RunbookService) runbooksView {
 		bar = progress.New(progress.WithoutPercentage(), progress.WithFillCharacters('█', '░'), progress.WithColors(ctx.Styles.Theme.Accent))
 	}
 	v := runbooksView{ctx: ctx, svc: svc, input: in, bar: bar, md: newMDCache()}
-	if svc != nil {
+	if svc != nil && catalogueReady(svc) {
 		v.all = svc.List()
 	}
 	return v
 }
 
-// load is nil: the catalogue is in memory once the console starts.
-func (v runbooksView) load() tea.Cmd { return nil }
+// RunbookLoader is a RunbookService whose catalogue may still be loading
+// when the console starts (it is parsed while the first frame is drawn):
+// Loaded is closed once it is. Its methods wait for it.
+type RunbookLoader interface {
+	RunbookService
+	Loaded() <-chan struct{}
+}
+
+// catalogueReady reports whether svc's catalogue can be read without
+// waiting.
+func catalogueReady(svc RunbookService) bool {
+	l, ok := svc.(RunbookLoader)
+	if !ok {
+		return true
+	}
+	select {
+	case <-l.Loaded():
+		return true
+	default:
+		return false
+	}
+}
+
+// runbooksLoadedMsg brings the catalogue's list once it is loaded.
+type runbooksLoadedMsg struct{ all []*runbooks.Runbook }
+
+// load waits, off the event loop, for a catalogue still loading; nil
+// when it is already in memory.
+func (v runbooksView) load() tea.Cmd {
+	if v.svc == nil || catalogueReady(v.svc) {
+		return nil
+	}
+	svc := v.svc
+	return func() tea.Msg { return runbooksLoadedMsg{all: svc.List()} }
+}
 
 // capturing: the view is reading text, so letters are not global keys.
 func (v runbooksView) capturing() bool { return v.reading != inNone }
