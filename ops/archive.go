@@ -28,8 +28,9 @@ import (
 //
 // How: the candidates are found in id order on the primary key, outside
 // any write transaction, a batch (an id range) at a time. For each batch,
-// still outside the write lock, the rows' ids are noted and their checksum
-// taken (a write to the connection's temp database only). Then, in one
+// still outside the write lock, one read of its rows notes their count,
+// ids and checksum (the ids join the run's moved ids, in the connection's
+// temp database, once the batch has committed). Then, in one
 // IMMEDIATE transaction: INSERT OR IGNORE into the archive table, DELETE of
 // the live rows, and the counts checked: the rows deleted must be exactly
 // the rows copied and the rows noted; when some were in the archive
@@ -649,26 +650,40 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 	}
 	defer a.ckpt.stop()
 	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
-		for _, t := range []string{s.movedTable(), s.batchTable()} {
-			if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+t+`;
-				CREATE TEMP TABLE `+strings.TrimPrefix(t, "temp.")+` (id INTEGER PRIMARY KEY)`); err != nil {
-				return fmt.Errorf("archive: %w", err)
-			}
-			defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS `+t)
+		t := s.movedTable()
+		if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+t+`;
+			CREATE TEMP TABLE `+strings.TrimPrefix(t, "temp.")+` (id INTEGER PRIMARY KEY)`); err != nil {
+			return fmt.Errorf("archive: %w", err)
 		}
+		defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS `+t)
 	}
 
-	ts := time.Now()
 	freeBefore, _ := freePageBytes(ctx, conn)
+	// The tables' bytes per row (for the bytes moved) are measured on a
+	// reader of their own, alongside the first batches: dbstat reads every
+	// page of the tables.
+	measured := make(chan error, 1)
 	var bytesPerRow map[string]float64
-	bytesPerRow, err = liveBytesPerRow(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	a.spend("measure", ts)
+	go func() {
+		r, err := db.OpenRead(ctx, o.DBPath, db.Options{})
+		if err == nil {
+			bytesPerRow, err = liveBytesPerRow(ctx, r)
+			r.Close()
+		}
+		measured <- err
+	}()
+	defer func() {
+		if measured != nil {
+			<-measured
+		}
+	}()
 
 	if !o.AppealsBefore.IsZero() && o.doTable(ArchiveAppeals) {
-		total, _, err := countAppealCandidates(ctx, conn, o.AppealsBefore)
+		ts := time.Now()
+		var total int64
+		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM main.appeals WHERE status IN `+finalStatuses+` AND created_at < ?`,
+			db.FormatTime(o.AppealsBefore)).Scan(&total)
+		a.spend("count", ts)
 		if err != nil {
 			return fmt.Errorf("archive: count candidates: %w", db.Classify(o.DBPath, err))
 		}
@@ -684,6 +699,12 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		if err := a.loop(ctx, "messages", total, a.nextMessageBatch, a.moveMessageBatch); err != nil {
 			return err
 		}
+	}
+	ts := time.Now()
+	err, measured = <-measured, nil
+	a.spend("measure", ts)
+	if err != nil {
+		return fmt.Errorf("archive: measure the tables: %w", err)
 	}
 	for i := range res.Tables {
 		t := &res.Tables[i]
@@ -1020,30 +1041,20 @@ func (a *archiver) moveMessageBatch(ctx context.Context, b batchRange) (int64, e
 }
 
 // movedTable is the connection's temp table of the ids of s's rows that
-// this run moved, for the final verification; batchTable those of the
-// current batch, noted before its transaction.
+// this run moved, for the final verification.
 func (s archiveSpec) movedTable() string { return "temp.repops_moved_" + s.live }
-func (s archiveSpec) batchTable() string { return "temp.repops_batch_" + s.live }
 
-// noteStep records, outside any write transaction, the ids of the step's
-// live rows in the batch table (a write to the connection's temp database
-// only: the service's writers are not held up by it), and returns how many
-// and their checksum (see rowsHashFunc), from the live rows noted.
-func (a *archiver) noteStep(ctx context.Context, s step) (n, sum int64, err error) {
-	q := fmt.Sprintf(`INSERT INTO %s (id) SELECT l.id FROM main.%s AS l %s WHERE %s`,
-		s.spec.batchTable(), s.spec.live, s.hint, s.where)
-	r, err := a.conn.ExecContext(ctx, q, s.args...)
-	if err == nil {
-		n, err = r.RowsAffected()
+// noteStep notes, outside any write transaction, the step's live rows in
+// one read of them: how many, their checksum (see rowsHashFunc) and their
+// ids (a JSON array, recorded in the moved table once the batch has
+// committed). The service's writers are not held up by it.
+func (a *archiver) noteStep(ctx context.Context, s step) (n, sum int64, ids string, err error) {
+	q := fmt.Sprintf(`SELECT count(*), %s, json_group_array(l.id) FROM main.%s AS l %s WHERE %s`,
+		s.spec.rowsHashExpr("l."), s.spec.live, s.hint, s.where)
+	if err := a.conn.QueryRowContext(ctx, q, s.args...).Scan(&n, &sum, &ids); err != nil {
+		return 0, 0, "", fmt.Errorf("archive: checksum %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
 	}
-	if err == nil {
-		err = a.conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT %s FROM %s AS b JOIN main.%s AS l ON l.id = b.id`,
-			s.spec.rowsHashExpr("l."), s.spec.batchTable(), s.spec.live)).Scan(&sum)
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("archive: checksum %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
-	}
-	return n, sum, nil
+	return n, sum, ids, nil
 }
 
 // copyStep copies a step's rows into the archive, keeping rows already
@@ -1081,16 +1092,14 @@ func (a *archiver) deleteStep(ctx context.Context, tx *sql.Tx, s step, compare b
 func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (int64, error) {
 	noted := make([]int64, len(steps))
 	sums := make([]int64, len(steps))
+	ids := make([]string, len(steps))
 	tn := time.Now()
 	for i, s := range steps {
-		if _, err := a.conn.ExecContext(ctx, `DELETE FROM `+s.spec.batchTable()); err != nil {
-			return 0, fmt.Errorf("archive: %w", err)
-		}
-		n, sum, err := a.noteStep(ctx, s)
+		n, sum, id, err := a.noteStep(ctx, s)
 		if err != nil {
 			return 0, err
 		}
-		noted[i], sums[i] = n, sum
+		noted[i], sums[i], ids[i] = n, sum, id
 	}
 	a.spend("checksum", tn)
 	inserted := make([]int64, len(steps))
@@ -1148,8 +1157,8 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 		return 0, err
 	}
 	tn = time.Now()
-	for _, s := range steps {
-		if _, err := a.conn.ExecContext(ctx, `INSERT INTO `+s.spec.movedTable()+` (id) SELECT id FROM `+s.spec.batchTable()); err != nil {
+	for i, s := range steps {
+		if _, err := a.conn.ExecContext(ctx, `INSERT INTO `+s.spec.movedTable()+` (id) SELECT value FROM json_each(?)`, ids[i]); err != nil {
 			return 0, fmt.Errorf("archive: %w", err)
 		}
 	}

@@ -103,9 +103,13 @@ type testWriter struct {
 	errs              []error
 	worst             time.Duration
 	lat               []time.Duration
-	mu                sync.Mutex
-	stop              context.CancelFunc
-	done              chan struct{}
+	// worstWait is the longest wait for the write lock (BEGIN IMMEDIATE),
+	// worstCommit the longest COMMIT (the WAL's fsync): the worst latency
+	// is at most their sum and the statements.
+	worstWait, worstCommit time.Duration
+	mu                     sync.Mutex
+	stop                   context.CancelFunc
+	done                   chan struct{}
 }
 
 func startWriter(t testing.TB, path string, interval time.Duration) *testWriter {
@@ -121,7 +125,10 @@ func startWriter(t testing.TB, path string, interval time.Duration) *testWriter 
 		defer w.Close()
 		for i := 0; ctx.Err() == nil; i++ {
 			t0 := time.Now()
+			var began, done time.Time
 			err := db.Tx(context.Background(), w, func(tx *sql.Tx) error {
+				began = time.Now()
+				defer func() { done = time.Now() }()
 				now := db.FormatTime(time.Now())
 				r, err := tx.Exec(`INSERT INTO appeals (user_id, reason, status, created_at, updated_at) VALUES (?, 'live', 'pending', ?, ?)`,
 					"writer", now, now)
@@ -141,6 +148,10 @@ func startWriter(t testing.TB, path string, interval time.Duration) *testWriter 
 				tw.messages++
 			}
 			tw.worst = max(tw.worst, d)
+			if err == nil {
+				tw.worstWait = max(tw.worstWait, began.Sub(t0))
+				tw.worstCommit = max(tw.worstCommit, time.Since(done))
+			}
 			tw.lat = append(tw.lat, d)
 			tw.mu.Unlock()
 			select {
