@@ -115,7 +115,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	// Decision: one processor for Go code, unless GOMAXPROCS says
 	// otherwise. An idle console's CPU is mostly the runtime waking up
-	// (15 frame ticks and one refresh a second), and with two processors
+	// (10 frame ticks and one refresh a second), and with two processors
 	// each wake-up also wakes a second thread to look for work: measured
 	// side by side on the 1M-appeal demo database, 0.64 s of CPU a minute
 	// with one against 0.76 s with two. SQLite's work (cgo calls, such as
