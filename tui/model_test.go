@@ -569,3 +569,40 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// slowRunbooks is a catalogue still loading until loaded is closed.
+type slowRunbooks struct {
+	fakeRunbooks
+	loaded chan struct{}
+}
+
+func (s slowRunbooks) Loaded() <-chan struct{} { return s.loaded }
+
+func (s slowRunbooks) List() []*runbooks.Runbook { <-s.loaded; return s.fakeRunbooks.List() }
+
+func TestRunbookCatalogueLoadingInBackground(t *testing.T) {
+	t.Run("the console starts before the catalogue is loaded and lists it once it is", func(t *testing.T) {
+		loaded := make(chan struct{})
+		m := newTestModel(t.TempDir(), func(o *Options) {
+			o.Runbooks = slowRunbooks{fakeRunbooks: o.Runbooks.(fakeRunbooks), loaded: loaded}
+		})
+		if len(m.runbooks.all) != 0 {
+			t.Fatalf("the list was read before the catalogue was loaded")
+		}
+		cmd := m.runbooks.load()
+		if cmd == nil {
+			t.Fatal("no command waits for the catalogue")
+		}
+		close(loaded)
+		nm, _ := m.Update(cmd())
+		if got := len(nm.(Model).runbooks.all); got == 0 {
+			t.Fatal("the loaded catalogue was not listed")
+		}
+	})
+	t.Run("a catalogue already loaded needs no wait", func(t *testing.T) {
+		m := newTestModel(t.TempDir(), nil)
+		if m.runbooks.load() != nil || len(m.runbooks.all) == 0 {
+			t.Fatal("an in-memory catalogue should be listed at once")
+		}
+	})
+}
