@@ -44,8 +44,9 @@ to a separate SQLite file, so that the live file can shrink afterwards
 ('repops optimize incremental-vacuum' or vacuum).
 
 The move runs in short IMMEDIATE transactions (about --batch-time each) with a
-pause between them (--batch-pause) so that the service's writers are never
-held up for long; each batch's row counts are checked, and at the end the
+pause between them, until the service has written (at most --batch-pause, or
+by default the retry gap of SQLite's busy handler), so that the service's
+writers are never held up for long; each batch's row counts are checked, and at the end the
 moved rows are verified in the archive (count and checksum) and none is left
 behind. A run that is stopped, even killed, is resumed by running it again.
 
@@ -65,7 +66,7 @@ Ages: 8760h, 365d, 26w, 6mo, 1y; or a UTC date: 2025-01-31.`,
 	f.StringVar(&o.archiveFile, "archive-file", "", "separate archive database file (default console.archive.file; none: archive tables in the live database)")
 	f.IntVar(&o.batchRows, "batch-rows", 0, "most rows per batch (default console.archive.batch_rows)")
 	f.DurationVar(&o.batchTime, "batch-time", 0, "aim for one write transaction (default 40ms)")
-	f.DurationVar(&o.batchPause, "batch-pause", 0, "pause between write transactions (default console.archive.batch_pause)")
+	f.DurationVar(&o.batchPause, "batch-pause", 0, "longest pause between write transactions (default console.archive.batch_pause; 0: until the service has written, at most its busy-handler retry gap)")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
 	f.BoolVar(&o.force, "force", false, forceUsage)
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
