@@ -217,31 +217,6 @@ func registerRowsHash(ctx context.Context, conn *sql.Conn) error {
 	})
 }
 
-// connTx runs fn in a transaction on conn (IMMEDIATE on a connection from
-// db.OpenWrite), committing when fn returns nil.
-func connTx(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
-}
-
 // Recorder says where a mutating procedure takes the procedure lock and
 // writes its journal entry: the console's state dir and the operator.
 type Recorder struct {
