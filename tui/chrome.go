@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
 
 	"github.com/repops/repops/runbooks"
@@ -109,21 +108,7 @@ func (m Model) hintsBar() string {
 		}
 		return truncate(st.Accent.Render(m.flash), w)
 	}
-	var hints []key.Binding
-	switch m.focus {
-	case viewDashboard:
-		hints = m.dash.Hints()
-	case viewAlerts:
-		hints = m.alerts.Hints()
-	case viewTables:
-		hints = m.tables.Hints()
-	case viewRunbooks:
-		hints = m.runbooks.Hints()
-	case viewJournal:
-		hints = m.journal.Hints()
-	case viewHelp:
-		hints = m.help.Hints()
-	}
+	hints := m.focused().Hints()
 	k := m.ctx.Keys
 	hints = append(hints, k.ShortHelp()...)
 	if m.ctx.Demo {

@@ -484,24 +484,35 @@ func (m Model) View() tea.View {
 	return v
 }
 
+// screen is what the root needs of the focused view to draw it: its body
+// and its key hints. Update still routes to the concrete views.
+type screen interface {
+	View() string
+	Hints() []key.Binding
+}
+
+// focused is the view that has the focus.
+func (m Model) focused() screen {
+	switch m.focus {
+	case viewAlerts:
+		return m.alerts
+	case viewTables:
+		return m.tables
+	case viewRunbooks:
+		return m.runbooks
+	case viewJournal:
+		return m.journal
+	case viewHelp:
+		return m.help
+	default:
+		return m.dash
+	}
+}
+
 // render is the whole screen as a string, exactly the terminal's size.
 func (m Model) render() string {
 	w, h := m.ctx.Width, m.ctx.Height
-	var body string
-	switch m.focus {
-	case viewDashboard:
-		body = m.dash.View()
-	case viewAlerts:
-		body = m.alerts.View()
-	case viewTables:
-		body = m.tables.View()
-	case viewRunbooks:
-		body = m.runbooks.View()
-	case viewJournal:
-		body = m.journal.View()
-	case viewHelp:
-		body = m.help.View()
-	}
+	body := m.focused().View()
 	if m.scenarios {
 		body = m.scenarioMenu()
 	}
