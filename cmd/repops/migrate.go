@@ -76,6 +76,21 @@ func errSchemaAhead(path string, unknown []int64) error {
 		Hint:   "use the repops that matches the service's version"}
 }
 
+// readMigrations reads every embedded migration's state, the applied
+// versions this repops does not know, and the applied versions with their
+// times: what status and report both show.
+func readMigrations(ctx context.Context, r db.Querier, path string) ([]db.MigrationState, []int64, []db.AppliedMigration, error) {
+	states, unknown, err := db.Status(ctx, r)
+	if err != nil {
+		return nil, nil, nil, db.Classify(path, err)
+	}
+	applied, err := db.Applied(ctx, r)
+	if err != nil {
+		return nil, nil, nil, db.Classify(path, err)
+	}
+	return states, unknown, applied, nil
+}
+
 func runMigrateStatus(ctx context.Context, a *app) error {
 	path := a.cfg.Database.Path
 	r, err := a.openRead(ctx)
@@ -83,13 +98,9 @@ func runMigrateStatus(ctx context.Context, a *app) error {
 		return err
 	}
 	defer r.Close()
-	states, unknown, err := db.Status(ctx, r)
+	states, unknown, applied, err := readMigrations(ctx, r, path)
 	if err != nil {
-		return db.Classify(path, err)
-	}
-	applied, err := db.Applied(ctx, r)
-	if err != nil {
-		return db.Classify(path, err)
+		return err
 	}
 	var version int64
 	for _, m := range applied {
@@ -418,13 +429,9 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 		return err
 	}
 	defer r.Close()
-	states, unknown, err := db.Status(ctx, r)
+	states, unknown, applied, err := readMigrations(ctx, r, path)
 	if err != nil {
-		return db.Classify(path, err)
-	}
-	applied, err := db.Applied(ctx, r)
-	if err != nil {
-		return db.Classify(path, err)
+		return err
 	}
 	sizes, err := db.TableSizes(ctx, r, path, db.SizeOptions{Exact: o.exact})
 	if err != nil {
