@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -47,33 +46,6 @@ func maintDB(t *testing.T) string {
 	return path
 }
 
-// runMaint runs repops with args and stdin as main does, without exiting.
-func runMaint(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd(strings.NewReader(stdin), &out, &errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), exitCode(err)
-}
-
-func liveAppeals(t *testing.T, path string) int {
-	t.Helper()
-	r, err := db.OpenRead(context.Background(), path, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var n int
-	if err := r.QueryRow(`SELECT count(*) FROM appeals`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestMaintenanceCommands(t *testing.T) {
 	path := maintDB(t)
 	tests := []struct {
@@ -105,7 +77,7 @@ func TestMaintenanceCommands(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, errOut, code := runMaint(t, tc.stdin, append([]string{"--db", path}, tc.args...)...)
+			out, errOut, code := runRepopsIn(t, tc.stdin, append([]string{"--db", path}, tc.args...)...)
 			if code != tc.code || !strings.Contains(out+errOut, tc.contains) {
 				t.Fatalf("exit %d (want %d), output:\n%s\n%s\nwant %q", code, tc.code, out, errOut, tc.contains)
 			}
@@ -122,7 +94,7 @@ func TestMaintenanceCommands(t *testing.T) {
 func TestMaintenanceCancelJournaled(t *testing.T) {
 	path := maintDB(t)
 	for _, args := range [][]string{{"archive"}, {"optimize", "vacuum"}} {
-		if _, _, code := runMaint(t, "no\n", append([]string{"--db", path}, args...)...); code != exitFailure {
+		if _, _, code := runRepopsIn(t, "no\n", append([]string{"--db", path}, args...)...); code != exitFailure {
 			t.Fatalf("%v: exit %d, want %d", args, code, exitFailure)
 		}
 	}

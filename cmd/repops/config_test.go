@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -29,22 +28,6 @@ func configTestEnv(t *testing.T) string {
 	work := t.TempDir()
 	t.Chdir(work)
 	return work
-}
-
-// execConfigTest runs the root command as main does, without exiting, and
-// fails the test on a panic.
-func execConfigTest(t *testing.T, args ...string) (stdout, stderr string, code int, err error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("repops %s panicked: %v", strings.Join(args, " "), r)
-		}
-	}()
-	root := newRootCmd(strings.NewReader(""), &out, &errOut)
-	root.SetArgs(args)
-	err = root.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), exitCode(err), err
 }
 
 type fileState struct {
@@ -97,7 +80,7 @@ func TestConfigBadInput(t *testing.T) {
 			}
 
 			t.Run("config check", func(t *testing.T) {
-				stdout, stderr, code, _ := execConfigTest(t, "config", "check", p)
+				stdout, stderr, code, _ := runRepopsCmd(t, "config", "check", p)
 				if code != exitFailure {
 					t.Errorf("exit %d, want %d", code, exitFailure)
 				}
@@ -109,7 +92,7 @@ func TestConfigBadInput(t *testing.T) {
 				}
 			})
 			t.Run("config show", func(t *testing.T) {
-				_, stderr, code, _ := execConfigTest(t, "--config", p, "config", "show")
+				_, stderr, code, _ := runRepopsCmd(t, "--config", p, "config", "show")
 				if code != exitFailure || !strings.HasPrefix(stderr, want) {
 					t.Errorf("exit %d stderr %q", code, stderr)
 				}
@@ -117,7 +100,7 @@ func TestConfigBadInput(t *testing.T) {
 			t.Run("any other command", func(t *testing.T) {
 				// migrate status never reaches the database: the config
 				// stops it first.
-				_, _, code, err := execConfigTest(t, "--config", p, "--db", filepath.Join(work, "none.db"), "migrate", "status")
+				_, _, code, err := runRepopsCmd(t, "--config", p, "--db", filepath.Join(work, "none.db"), "migrate", "status")
 				if code != exitUsage {
 					t.Errorf("exit %d, want %d (err %v)", code, exitUsage, err)
 				}
@@ -142,7 +125,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code, _ := execConfigTest(t, "config", "check", p)
+	_, stderr, code, _ := runRepopsCmd(t, "config", "check", p)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if code != exitFailure || len(lines) != 4 {
 		t.Fatalf("exit %d, %d lines:\n%s", code, len(lines), stderr)
@@ -157,11 +140,11 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 func TestConfigCheckMissingFile(t *testing.T) {
 	work := configTestEnv(t)
 	p := filepath.Join(work, "nope.yml")
-	_, stderr, code, _ := execConfigTest(t, "config", "check", p)
+	_, stderr, code, _ := runRepopsCmd(t, "config", "check", p)
 	if code != exitFailure || !strings.Contains(stderr, p+": config file not found") {
 		t.Errorf("exit %d stderr %q", code, stderr)
 	}
-	_, _, code, err := execConfigTest(t, "--config", p, "migrate", "status")
+	_, _, code, err := runRepopsCmd(t, "--config", p, "migrate", "status")
 	if code != exitUsage || err == nil || !strings.Contains(err.Error(), "config file not found (named by flag --config)") {
 		t.Errorf("exit %d err %v", code, err)
 	}
@@ -178,7 +161,7 @@ func TestConfigCheckExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			configTestEnv(t)
-			stdout, stderr, code, _ := execConfigTest(t, "config", "check", abs)
+			stdout, stderr, code, _ := runRepopsCmd(t, "config", "check", abs)
 			if code != 0 || stdout != "config "+abs+" is valid\n" {
 				t.Errorf("exit %d stdout %q stderr %q", code, stdout, stderr)
 			}
@@ -195,12 +178,12 @@ func TestConfigCheckSearchOrderFromRepoRoot(t *testing.T) {
 	if err := os.Chdir(root); err != nil { // t.Chdir in configTestEnv restores the directory
 		t.Fatal(err)
 	}
-	stdout, _, code, _ := execConfigTest(t, "config", "check")
+	stdout, _, code, _ := runRepopsCmd(t, "config", "check")
 	if code != 0 || stdout != "config config/reputation_development.yml is valid\n" {
 		t.Errorf("exit %d stdout %q", code, stdout)
 	}
 	t.Setenv("ENVIRONMENT", "staging")
-	stdout, _, code, _ = execConfigTest(t, "config", "check")
+	stdout, _, code, _ = runRepopsCmd(t, "config", "check")
 	if code != 0 || stdout != "config config/reputation_staging.yml is valid\n" {
 		t.Errorf("exit %d stdout %q", code, stdout)
 	}
@@ -208,7 +191,7 @@ func TestConfigCheckSearchOrderFromRepoRoot(t *testing.T) {
 
 func TestConfigCheckNoFile(t *testing.T) {
 	configTestEnv(t)
-	stdout, _, code, _ := execConfigTest(t, "config", "check")
+	stdout, _, code, _ := runRepopsCmd(t, "config", "check")
 	if code != 0 || !strings.HasPrefix(stdout, "no config file found (searched config/reputation_development.yml and ") {
 		t.Errorf("exit %d stdout %q", code, stdout)
 	}
@@ -222,7 +205,7 @@ func TestConfigShowProvenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("MAX_DB_CONNECTIONS", "8")
-	stdout, stderr, code, _ := execConfigTest(t, "--config", p, "--db", "flag.db", "--env", "drill", "config", "show")
+	stdout, stderr, code, _ := runRepopsCmd(t, "--config", p, "--db", "flag.db", "--env", "drill", "config", "show")
 	if code != 0 {
 		t.Fatalf("exit %d stderr %q", code, stderr)
 	}
@@ -239,7 +222,7 @@ func TestConfigShowProvenance(t *testing.T) {
 		}
 	}
 
-	stdout, _, code, _ = execConfigTest(t, "--config", p, "config", "show", "--json")
+	stdout, _, code, _ = runRepopsCmd(t, "--config", p, "config", "show", "--json")
 	var doc struct {
 		File    string
 		Sources map[string]string

@@ -33,22 +33,6 @@ func migTestEnv(t *testing.T) string {
 	return work
 }
 
-// repops runs the root command as main does, without exiting; a panic
-// fails the test.
-func runRepopsCmd(t *testing.T, args ...string) (stdout, stderr string, code int, err error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("repops %s panicked: %v", strings.Join(args, " "), r)
-		}
-	}()
-	root := newRootCmd(strings.NewReader(""), &out, &errOut)
-	root.SetArgs(args)
-	err = root.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), exitCode(err), err
-}
-
 // dbFiles records content hash and mtime of a database and its -wal; a
 // missing -wal and an empty one are the same (SQLite creates an empty one
 // when it opens a WAL database read-only).

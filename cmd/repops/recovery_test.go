@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -42,19 +41,6 @@ func recoveryEnv(t *testing.T) (cfg, dbPath, stateDir string) {
 		t.Fatal(err)
 	}
 	return cfg, dbPath, stateDir
-}
-
-// runRecovery runs repops --config cfg args with stdin, as main does.
-func runRecovery(t *testing.T, cfg, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd(strings.NewReader(stdin), &out, &errOut)
-	root.SetArgs(append([]string{"--config", cfg}, args...))
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), exitCode(err)
 }
 
 func recoveryJournal(t *testing.T, stateDir string) []ops.Entry {
@@ -196,7 +182,7 @@ func TestRecoveryCommands(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "restore (offline)") {
 			t.Fatalf("--accept-failed-verification: exit %d\n%s\n%s", code, stdout, stderr)
 		}
-		if n := liveAppealCount(t, dbPath); n != 40 {
+		if n := liveAppeals(t, dbPath); n != 40 {
 			t.Fatalf("restored database has %d appeals, want 40", n)
 		}
 	})
@@ -240,18 +226,4 @@ func TestRecoveryCommands(t *testing.T) {
 			t.Fatal("the broken lock is not journaled")
 		}
 	})
-}
-
-func liveAppealCount(t *testing.T, path string) int {
-	t.Helper()
-	r, err := db.OpenRead(context.Background(), path, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var n int
-	if err := r.QueryRow(`SELECT count(*) FROM appeals`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

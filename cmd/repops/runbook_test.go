@@ -44,18 +44,6 @@ func runbookTestEnv(t *testing.T) (dbPath, configPath, stateDir string) {
 	return dbPath, configPath, stateDir
 }
 
-func runRepopsIn(t *testing.T, stdin string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd(strings.NewReader(stdin), &out, &errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), exitCode(err)
-}
-
 func TestRunbookCommands(t *testing.T) {
 	dbPath, cfg, stateDir := runbookTestEnv(t)
 	before, _ := os.ReadFile(dbPath)
