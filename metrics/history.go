@@ -45,9 +45,6 @@ func (r *ring) push(v float64) {
 	r.start = (r.start + 1) % r.max
 }
 
-// len is the number of points held.
-func (r *ring) len() int { return len(r.buf) }
-
 // last returns the newest n points, oldest first, in a new slice (all of
 // them when n <= 0 or n > len).
 func (r *ring) last(n int) []float64 {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -1397,13 +1396,4 @@ func freePageBytes(ctx context.Context, q db.Querier) (int64, error) {
 		return 0, err
 	}
 	return free * size, nil
-}
-
-// fileSize is the size of path, 0 when it cannot be read.
-func fileSize(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
 }

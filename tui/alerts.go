@@ -139,13 +139,6 @@ func (v alertsView) View() string {
 	return strings.Join(lines, "\n")
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
 // alertThresholds is a rule's figures and thresholds on one line, each
 // with its panel's unit: "value 45.7 h · target ≤72 h (average) · critical
 // when >24 h for 15 min · severity warning".

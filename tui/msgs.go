@@ -16,11 +16,6 @@ const (
 	viewHelp
 )
 
-var viewNames = map[viewID]string{
-	viewDashboard: "dashboard", viewAlerts: "alerts", viewTables: "tables",
-	viewRunbooks: "runbooks", viewJournal: "journal", viewHelp: "help",
-}
-
 // envelope carries a message to one view: a Cmd started by a view wraps
 // its result so that the root routes the answer back to that view and no
 // other (gh-dash's SectionMsg).

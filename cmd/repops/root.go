@@ -10,7 +10,6 @@ import (
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
-	"github.com/repops/repops/ops"
 )
 
 // globalOptions are the flags every command shares.
@@ -40,15 +39,6 @@ func (a *app) dbOptions() db.Options {
 // openRead opens the configured database read-only.
 func (a *app) openRead(ctx context.Context) (*sql.DB, error) {
 	return db.OpenRead(ctx, a.cfg.Database.Path, a.dbOptions())
-}
-
-// openWrite opens the configured database for a procedure that writes,
-// refusing in read-only mode.
-func (a *app) openWrite(ctx context.Context) (*sql.DB, error) {
-	if a.readOnly {
-		return nil, ops.ErrReadOnlyMode
-	}
-	return db.OpenWrite(ctx, a.cfg.Database.Path, a.dbOptions())
 }
 
 func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
