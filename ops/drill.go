@@ -248,7 +248,9 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	}
 	if ok {
 		defer d.Close()
-		ok = timed("integrity", func() (string, error) {
+		// Once the copy opens, every check runs and reports, whatever the
+		// one before found: the drill's outcome is the list of problems.
+		timed("integrity", func() (string, error) {
 			problems, err := integrityCheck(ctx, d, true)
 			if err != nil {
 				return "", err
