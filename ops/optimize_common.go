@@ -1,11 +1,14 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,7 +177,7 @@ func humanBytes(n int64) string {
 // rowsHashFunc is the SQL name of the checksum function registered on the
 // archival connection. repops_rows_hash(text) takes rows written as text
 // (archiveSpec.rowLiteral), joined by char(30), and returns the sum, modulo
-// 2^64, of each row's 64-bit FNV-1a hash. The sum depends neither on the
+// 2^64, of each row's 64-bit hash (rowHash). The sum depends neither on the
 // order of the rows nor on how they are grouped into calls, so that the
 // checksum of a batch taken as it moves equals the one the final
 // verification computes over any partition of the moved rows. (A value
@@ -188,22 +191,42 @@ const rowSep = 0x1e
 
 // rowsHash is repops_rows_hash (see rowsHashFunc). No rows hash to 0.
 func rowsHash(s []byte) int64 {
-	const offset, prime = 14695981039346656037, 1099511628211
+	if len(s) == 0 {
+		return 0
+	}
 	var sum uint64
-	h := uint64(offset)
-	for _, c := range s {
-		if c == rowSep {
-			sum += h
-			h = offset
-			continue
+	for {
+		i := bytes.IndexByte(s, rowSep)
+		if i < 0 {
+			return int64(sum + rowHash(s))
 		}
-		h ^= uint64(c)
-		h *= prime
+		sum += rowHash(s[:i])
+		s = s[i+1:]
 	}
-	if len(s) > 0 {
-		sum += h
+}
+
+// rowHash is one row's 64-bit hash: its bytes taken eight at a time, each
+// word mixed in by a multiply and a rotation, the length in the last
+// word, and a final avalanche (as in MurmurHash3's finalizer), so that
+// any change of a byte changes about half of the bits. It detects damage,
+// not tampering, at a byte a cycle where FNV-1a took several.
+func rowHash(b []byte) uint64 {
+	const p1, p2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	h := uint64(0xcbf29ce484222325)
+	for ; len(b) >= 8; b = b[8:] {
+		h = bits.RotateLeft64((h^binary.LittleEndian.Uint64(b))*p1, 31) * p2
 	}
-	return int64(sum)
+	var w uint64
+	for i, c := range b {
+		w |= uint64(c) << (8 * i)
+	}
+	h = bits.RotateLeft64((h^w^uint64(len(b))<<59)*p1, 31) * p2
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 // registerRowsHash makes repops_rows_hash available on conn.
