@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -314,7 +316,7 @@ func (s archiveSpec) rowLiteral(prefix string) string {
 			out[i] = "quote(" + prefix + c + ")"
 		}
 	}
-	return strings.Join(out, " || char(31) || ")
+	return "concat_ws(char(31), " + strings.Join(out, ", ") + ")"
 }
 
 // rowsHashExpr is the aggregate checksum of the rows a query selects (the
@@ -383,6 +385,7 @@ type archiver struct {
 	compareNext bool
 	busyTimeout time.Duration
 	ckpt        *checkpointer
+	stmts       map[string]*sql.Stmt
 }
 
 // checkpoint copies the WAL into the live file (and the archive file),
@@ -603,6 +606,7 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		// The first batch is small (the cache is cold, the rate unknown); adapt
 		// grows the next ones, at most twofold each.
 		byTable: map[string]*ArchiveTableResult{}, rows: min(o.BatchRows, 256), busyTimeout: o.DB.BusyTimeout}
+	defer a.closeStmts()
 	if a.busyTimeout <= 0 {
 		a.busyTimeout = 5 * time.Second
 	}
@@ -709,6 +713,12 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 		t := &res.Tables[i]
 		t.Bytes = int64(float64(t.Rows) * bytesPerRow[t.Table])
 	}
+	ts = time.Now()
+	err = makeDurable(ctx, conn, o.DBPath)
+	a.spend("sync", ts)
+	if err != nil {
+		return err
+	}
 	freeAfter, _ := freePageBytes(ctx, conn)
 	res.FreePagesBytes, res.Freed = freeAfter, freeAfter-freeBefore
 	progress.report(ProgressEvent{Phase: "verify", Message: "verifying the moved rows in the archive"})
@@ -720,6 +730,28 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 	}
 	progress.report(ProgressEvent{Phase: "done", Done: res.Rows(), Total: res.Rows(), Unit: "rows",
 		Message: fmt.Sprintf("moved %d rows, verified", res.Rows())})
+	return nil
+}
+
+// makeDurable puts the batches committed with synchronous NORMAL (see
+// ArchiveOptions.DB) on disk before the run reports them: a PASSIVE
+// checkpoint, which syncs the WAL before copying it into the file and the
+// file after, then an fsync of the WAL itself, for the frames that a
+// reader's snapshot kept the checkpoint from copying.
+func makeDurable(ctx context.Context, conn *sql.Conn, path string) error {
+	if _, err := conn.ExecContext(ctx, `PRAGMA main.wal_checkpoint(PASSIVE)`); err != nil {
+		return fmt.Errorf("archive: checkpoint: %w", db.Classify(path, err))
+	}
+	f, err := os.Open(path + "-wal")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("archive: sync %s-wal: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("archive: sync %s-wal: %w (the last batches may not be on disk: run 'repops optimize checkpoint')", path, err)
+	}
 	return nil
 }
 
@@ -807,11 +839,56 @@ func (a *archiver) adapt(took time.Duration) {
 	a.rows = max(minBatchRows, min(n, a.o.BatchRows))
 }
 
+// exec runs one of the archiver's statements on its connection, prepared
+// once for the run: inside a transaction begun on the connection, it is
+// part of it. (Through the sql.Tx, database/sql would prepare it again at
+// each use: 40 µs, several times a batch.)
+func (a *archiver) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := a.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow is exec for a query of one row.
+func (a *archiver) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := a.stmt(ctx, q)
+	if err != nil {
+		// The preparation's error comes back from Scan.
+		return a.conn.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// stmt is q prepared on the archiver's connection, once.
+func (a *archiver) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := a.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := a.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if a.stmts == nil {
+		a.stmts = map[string]*sql.Stmt{}
+	}
+	a.stmts[q] = st
+	return st, nil
+}
+
+// closeStmts closes the prepared statements.
+func (a *archiver) closeStmts() {
+	for _, st := range a.stmts {
+		st.Close()
+	}
+}
+
 // tx runs fn in one IMMEDIATE transaction, after the pause that lets the
 // service's writer in (see pause: work done outside the write lock
 // meanwhile, such as the next batch's notes, counts towards it), and
 // records its duration.
-func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if !a.lastTxEnd.IsZero() {
 		if err := a.pause(ctx); err != nil {
 			return err
@@ -842,7 +919,7 @@ func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.
 				_ = tx.Rollback()
 			}
 		}()
-		if err = fn(sctx, tx); err != nil {
+		if err = fn(sctx); err != nil {
 			if sctx.Err() != nil && ctx.Err() == nil {
 				a.res.cutShort++
 				return fmt.Errorf("archive: a batch of %d rows took more than %s: %w", a.rows, a.o.BatchTime*batchCapPct/100, errBatchTooLong)
@@ -857,7 +934,7 @@ func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	a.lastTxEnd = time.Now()
 	d := a.lastTxEnd.Sub(t0)
 	a.lastTx = d
-	if err := a.conn.QueryRowContext(ctx, `PRAGMA main.data_version`).Scan(&a.dataVersion); err != nil {
+	if err := a.queryRow(ctx, `PRAGMA main.data_version`).Scan(&a.dataVersion); err != nil {
 		a.dataVersion = -1
 	}
 	a.res.TxTime += d
@@ -915,7 +992,7 @@ func (a *archiver) pause(ctx context.Context) error {
 			return nil
 		}
 		var v int64
-		if err := a.conn.QueryRowContext(ctx, `PRAGMA main.data_version`).Scan(&v); err == nil && a.dataVersion >= 0 && v != a.dataVersion {
+		if err := a.queryRow(ctx, `PRAGMA main.data_version`).Scan(&v); err == nil && a.dataVersion >= 0 && v != a.dataVersion {
 			a.res.serviceTurns++
 			return nil
 		}
@@ -980,7 +1057,7 @@ func isBusy(err error) bool {
 func (a *archiver) nextAppealBatch(ctx context.Context, after int64, limit int) (batchRange, error) {
 	var b batchRange
 	var lo, hi sql.NullInt64
-	err := a.conn.QueryRowContext(ctx, `SELECT count(*), min(id), max(id) FROM (
+	err := a.queryRow(ctx, `SELECT count(*), min(id), max(id) FROM (
 		SELECT id FROM main.appeals NOT INDEXED
 		WHERE id > ? AND status IN `+finalStatuses+` AND created_at < ? ORDER BY id LIMIT ?)`,
 		after, db.FormatTime(a.o.AppealsBefore), limit).Scan(&b.n, &lo, &hi)
@@ -991,7 +1068,7 @@ func (a *archiver) nextAppealBatch(ctx context.Context, after int64, limit int) 
 func (a *archiver) nextMessageBatch(ctx context.Context, after int64, limit int) (batchRange, error) {
 	var b batchRange
 	var lo, hi sql.NullInt64
-	err := a.conn.QueryRowContext(ctx, `SELECT count(*), min(id), max(id) FROM (
+	err := a.queryRow(ctx, `SELECT count(*), min(id), max(id) FROM (
 		SELECT m.id FROM main.appeal_negotiation_messages AS m NOT INDEXED
 		WHERE m.id > ? AND m.created_at < ?
 		  AND EXISTS (SELECT 1 FROM main.appeals a WHERE a.id = m.appeal_id AND a.status IN `+finalStatuses+`)
@@ -1050,7 +1127,7 @@ func (s archiveSpec) movedTable() string { return "temp.repops_moved_" + s.live 
 func (a *archiver) noteStep(ctx context.Context, s step) (n, sum int64, ids string, err error) {
 	q := fmt.Sprintf(`SELECT count(*), %s, json_group_array(l.id) FROM main.%s AS l %s WHERE %s`,
 		s.spec.rowsHashExpr("l."), s.spec.live, s.hint, s.where)
-	if err := a.conn.QueryRowContext(ctx, q, s.args...).Scan(&n, &sum, &ids); err != nil {
+	if err := a.queryRow(ctx, q, s.args...).Scan(&n, &sum, &ids); err != nil {
 		return 0, 0, "", fmt.Errorf("archive: checksum %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
 	}
 	return n, sum, ids, nil
@@ -1058,10 +1135,10 @@ func (a *archiver) noteStep(ctx context.Context, s step) (n, sum int64, ids stri
 
 // copyStep copies a step's rows into the archive, keeping rows already
 // there (a resumed run). It returns the rows inserted.
-func (a *archiver) copyStep(ctx context.Context, tx *sql.Tx, s step) (int64, error) {
+func (a *archiver) copyStep(ctx context.Context, s step) (int64, error) {
 	q := fmt.Sprintf(`INSERT OR IGNORE INTO %s.%s (%s, archived_at) SELECT %s, ? FROM main.%s AS l %s WHERE %s`,
 		a.as, s.spec.archive, s.spec.colList(""), s.spec.colList("l."), s.spec.live, s.hint, s.where)
-	r, err := tx.ExecContext(ctx, q, append([]any{a.stamp}, s.args...)...)
+	r, err := a.exec(ctx, q, append([]any{a.stamp}, s.args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("archive: copy %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
 	}
@@ -1072,12 +1149,12 @@ func (a *archiver) copyStep(ctx context.Context, tx *sql.Tx, s step) (int64, err
 // compare, only rows that have an identical archived copy (column for
 // column) go; without, all of them: the caller has just copied every one
 // in the same transaction.
-func (a *archiver) deleteStep(ctx context.Context, tx *sql.Tx, s step, compare bool) (int64, error) {
+func (a *archiver) deleteStep(ctx context.Context, s step, compare bool) (int64, error) {
 	del := fmt.Sprintf(`DELETE FROM main.%s AS l %s WHERE %s`, s.spec.live, s.hint, s.where)
 	if compare {
 		del += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM %s.%s AS c WHERE c.id = l.id AND %s)`, a.as, s.spec.archive, s.spec.same("l", "c"))
 	}
-	r, err := tx.ExecContext(ctx, del, s.args...)
+	r, err := a.exec(ctx, del, s.args...)
 	if err != nil {
 		return 0, fmt.Errorf("archive: delete archived %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
 	}
@@ -1102,9 +1179,9 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	}
 	a.spend("checksum", tn)
 	inserted := make([]int64, len(steps))
-	copyAll := func(ctx context.Context, tx *sql.Tx) error {
+	copyAll := func(ctx context.Context) error {
 		for i, s := range steps {
-			n, err := a.copyStep(ctx, tx, s)
+			n, err := a.copyStep(ctx, s)
 			if err != nil {
 				return err
 			}
@@ -1118,9 +1195,9 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	// in the archive: a resumed run, or an archive file) it compares each
 	// row with its archived copy.
 	compare := a.as != "main" || a.compareNext
-	deleteAll := func(ctx context.Context, tx *sql.Tx) error {
+	deleteAll := func(ctx context.Context) error {
 		for i, s := range steps {
-			deleted, err := a.deleteStep(ctx, tx, s, compare)
+			deleted, err := a.deleteStep(ctx, s, compare)
 			if err != nil {
 				return err
 			}
@@ -1134,7 +1211,7 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 					b.lo, b.hi, s.spec.live, noted[i], deleted, errBatchChanged)
 			}
 			if s.spec.live == ArchiveAppeals {
-				if err := a.checkNoOrphans(ctx, tx, b); err != nil {
+				if err := a.checkNoOrphans(ctx, b); err != nil {
 					return err
 				}
 			}
@@ -1143,11 +1220,11 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	}
 	var err error
 	if a.as == "main" {
-		err = a.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if err := copyAll(ctx, tx); err != nil {
+		err = a.tx(ctx, func(ctx context.Context) error {
+			if err := copyAll(ctx); err != nil {
 				return err
 			}
-			return deleteAll(ctx, tx)
+			return deleteAll(ctx)
 		})
 	} else if err = a.tx(ctx, copyAll); err == nil {
 		err = a.tx(ctx, deleteAll)
@@ -1157,7 +1234,7 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 	}
 	tn = time.Now()
 	for i, s := range steps {
-		if _, err := a.conn.ExecContext(ctx, `INSERT INTO `+s.spec.movedTable()+` (id) SELECT value FROM json_each(?)`, ids[i]); err != nil {
+		if _, err := a.exec(ctx, `INSERT INTO `+s.spec.movedTable()+` (id) SELECT value FROM json_each(?)`, ids[i]); err != nil {
 			return 0, fmt.Errorf("archive: %w", err)
 		}
 	}
@@ -1181,9 +1258,9 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 // the range's remaining appeals are found on idx_messages_appeal_created,
 // a few index pages, where the foreign key would have looked the messages
 // up once for every appeal deleted.
-func (a *archiver) checkNoOrphans(ctx context.Context, tx *sql.Tx, b batchRange) error {
+func (a *archiver) checkNoOrphans(ctx context.Context, b batchRange) error {
 	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages AS m
+	if err := a.queryRow(ctx, `SELECT count(*) FROM main.appeal_negotiation_messages AS m
 		WHERE m.appeal_id BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM main.appeals AS p WHERE p.id = m.appeal_id)`,
 		b.lo, b.hi).Scan(&n); err != nil {
 		return fmt.Errorf("archive: check the messages of appeals %d-%d: %w", b.lo, b.hi, db.Classify(a.o.DBPath, err))
@@ -1266,7 +1343,7 @@ func (a *archiver) archiveChecksum(ctx context.Context, s archiveSpec) (n, sum i
 	for {
 		var k, h int64
 		var last sql.NullInt64
-		if err := a.conn.QueryRowContext(ctx, q, after, verifyChunk).Scan(&k, &last, &h); err != nil {
+		if err := a.queryRow(ctx, q, after, verifyChunk).Scan(&k, &last, &h); err != nil {
 			return 0, 0, fmt.Errorf("archive: verify: %w", err)
 		}
 		if k == 0 {
