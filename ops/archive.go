@@ -123,14 +123,14 @@ type ArchiveOptions struct {
 	// six-month rule). Empty: both.
 	Tables []string
 	// BatchRows caps the rows of one batch (default 20000); BatchTime is
-	// the aim for one write transaction (default 34 ms: the batch size
-	// adapts to it, and decides; see batchCapPct for why 34). BatchPause, when set, is the longest
-	// pause between two write transactions; by default the pause lasts
-	// until the service's writer has committed, at most the retry gap of
-	// SQLite's busy handler after the transaction plus 5 ms (20 + 5 ms
-	// after a transaction of 33-53 ms: see retryGap). A writer that finds
-	// the lock taken thus waits one transaction and its next retry at most:
-	// 53 ms with the defaults.
+	// the aim for one write transaction (default 34 ms, see batchCapPct:
+	// the batch size adapts to it, and decides). BatchPause, when set, is
+	// the longest pause between two write transactions; by default the
+	// pause lasts until the service's writer has committed, at most the
+	// retry gap of SQLite's busy handler after the transaction plus 5 ms
+	// (20 + 5 ms after a transaction of 33-53 ms: see retryGap). A writer
+	// that finds the lock taken thus waits one transaction and its next
+	// retry at most: 53 ms with the defaults.
 	BatchRows  int
 	BatchTime  time.Duration
 	BatchPause time.Duration
