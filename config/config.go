@@ -127,7 +127,7 @@ type Archive struct {
 	// File, when set, is a separate archive database file.
 	File string `yaml:"file"`
 	// BatchRows caps the rows of one archival transaction (default 20000:
-	// the time bound, about 34 ms a transaction, decides first). BatchPause,
+	// the time bound, about 40 ms a transaction, decides first). BatchPause,
 	// when set, is the longest pause between two transactions; 0 (the
 	// default) pauses until the service's writer has committed, at most the
 	// retry gap of SQLite's busy handler plus a margin.

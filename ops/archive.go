@@ -43,15 +43,15 @@ import (
 //
 // Batches are bounded by rows (BatchRows, a cap: 20000) and by time: the
 // batch size adapts so that each write transaction takes about BatchTime
-// (34 ms). Large batches matter: every batch rewrites the pages it touches
+// (40 ms). Large batches matter: every batch rewrites the pages it touches
 // in the indexes whose order is not the id's (idx_appeals_user_status: a
 // batch of a few thousand appeals touches most of its leaves), a cost per
-// batch whatever its size. A transaction whose statements run past a
-// quarter more than BatchTime is interrupted and rolled back, and the
-// batch redone at half the size, so that an unlucky batch (a busy host)
-// does not hold the service's writers for a second retry period. After
-// each transaction the run pauses until the
-// service's writer has had the lock: until another connection commits
+// batch whatever its size. A transaction whose statements run past
+// stmtCap (the busy handler's 53 ms retry, less the time the last commits
+// took) is interrupted and rolled back, and the batch redone at half the
+// size, so that an unlucky batch (a busy host) does not hold the service's
+// writers for a second retry period. After each transaction the run
+// pauses until the service's writer has had the lock: until another connection commits
 // (PRAGMA data_version), at most the gap between two retries of SQLite's
 // busy handler (which retries after 1, 3, 8, 18, 33, 53, 78, 103 ms of
 // waiting) that a writer that waited through the whole transaction may
@@ -123,7 +123,7 @@ type ArchiveOptions struct {
 	// six-month rule). Empty: both.
 	Tables []string
 	// BatchRows caps the rows of one batch (default 20000); BatchTime is
-	// the aim for one write transaction (default 34 ms, see batchCapPct:
+	// the aim for one write transaction (default 40 ms, capped by stmtCap:
 	// the batch size adapts to it, and decides). BatchPause, when set, is
 	// the longest pause between two write transactions; by default the
 	// pause lasts until the service's writer has committed, at most the
@@ -386,6 +386,8 @@ type archiver struct {
 	busyTimeout time.Duration
 	ckpt        *checkpointer
 	stmts       map[string]*sql.Stmt
+	// commits are how long the last commits took (see stmtCap).
+	commits [4]time.Duration
 }
 
 // checkpoint copies the WAL into the live file (and the archive file),
@@ -477,7 +479,7 @@ func (o *ArchiveOptions) normalize() error {
 		o.BatchRows = 20000
 	}
 	if o.BatchTime <= 0 {
-		o.BatchTime = 34 * time.Millisecond
+		o.BatchTime = 40 * time.Millisecond
 	}
 	if o.DB.Synchronous == "" {
 		o.DB.Synchronous = "NORMAL"
@@ -804,20 +806,43 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 // (BatchTime and a quarter): it was rolled back, and is redone smaller.
 var errBatchTooLong = errors.New("batch rolled back: over its time")
 
-// minBatchRows is the smallest batch; batchCapPct is the time cap of a
-// batch's statements, in percent of BatchTime. The commit comes on top
-// (about 10 ms for a batch of a few thousand appeals, which rewrites most
-// leaves of idx_appeals_user_status): with the default 34 ms, 42.5 ms of
-// statements and the commit end a transaction by 53 ms, when a service
-// writer that began waiting with it retries; a longer one would make that
-// writer sleep to its next retry, at 78 ms. (With 40 ms, transactions
-// ran to 56-62 ms, and the writer's worst latency was 87-114 ms in six
-// runs of BenchmarkArchiveVsOneShot, against 67-93 ms with 34 ms; the
-// throughput was the same, within the runs' spread.)
-const (
-	minBatchRows = 16
-	batchCapPct  = 125
-)
+// minBatchRows is the smallest batch.
+const minBatchRows = 16
+
+// stmtCap is how long a batch's statements may run before they are
+// stopped and the transaction rolled back: so that, with its commit (as
+// long as the last ones took), the transaction ends by the busy handler's
+// retry at or after BatchTime (53 ms for 34-53 ms), when a service writer
+// that began waiting with it tries again; one that ended later would make
+// that writer sleep to its next retry, at 78 ms. At least three quarters
+// of BatchTime, so that a slow host still moves batches. (With a fixed cap
+// of a quarter over BatchTime, transactions ran to 56-62 ms and the
+// writer's worst latency reached 90-192 ms in BenchmarkArchiveVsOneShot;
+// with this one, 53-56 ms and 79 ms, for a rollback or two a run.)
+func (a *archiver) stmtCap() time.Duration {
+	var commit time.Duration
+	for _, c := range a.commits {
+		commit += c
+	}
+	commit /= time.Duration(len(a.commits))
+	return max(a.o.BatchTime*3/4, retryPoint(a.o.BatchTime)-commit)
+}
+
+// retryPoint is the first time, at or after d of waiting, that SQLite's
+// busy handler tries again: 53 ms for any d in (33 ms, 53 ms].
+func retryPoint(d time.Duration) time.Duration {
+	var waited time.Duration
+	for _, s := range busyDelays {
+		if waited >= d {
+			return waited
+		}
+		waited += s * time.Millisecond
+	}
+	for waited < d {
+		waited += 100 * time.Millisecond
+	}
+	return waited
+}
 
 // errBatchChanged is a batch whose rows changed between copy and delete
 // (separate archive file): it is retried.
@@ -909,10 +934,10 @@ func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context) error) e
 	t0 := time.Now()
 	// The statements stop (and the transaction rolls back) when they take
 	// longer than the time cap, unless the batch is as small as it gets.
-	sctx := ctx
+	sctx, limit := ctx, a.stmtCap()
 	if a.rows > minBatchRows {
 		var cancel context.CancelFunc
-		sctx, cancel = context.WithDeadline(ctx, t0.Add(a.o.BatchTime*batchCapPct/100))
+		sctx, cancel = context.WithDeadline(ctx, t0.Add(limit))
 		defer cancel()
 	}
 	err = func() (err error) {
@@ -928,11 +953,15 @@ func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context) error) e
 		if err = fn(sctx); err != nil {
 			if sctx.Err() != nil && ctx.Err() == nil {
 				a.res.cutShort++
-				return fmt.Errorf("archive: a batch of %d rows took more than %s: %w", a.rows, a.o.BatchTime*batchCapPct/100, errBatchTooLong)
+				return fmt.Errorf("archive: a batch of %d rows took more than %s: %w", a.rows, limit.Round(time.Millisecond), errBatchTooLong)
 			}
 			return err
 		}
-		if err = tx.Commit(); err != nil {
+		tc := time.Now()
+		err = tx.Commit()
+		copy(a.commits[:], a.commits[1:])
+		a.commits[len(a.commits)-1] = time.Since(tc)
+		if err != nil {
 			return fmt.Errorf("archive: commit: %w", db.Classify(a.o.DBPath, err))
 		}
 		return nil

@@ -75,7 +75,7 @@ func BenchmarkArchiveVsOneShot(b *testing.B) {
 		case "batched":
 			o := archiveOpts(path, b)
 			o.MessagesBefore = time.Time{}
-			// The defaults: batches bounded by time (34 ms) more than by
+			// The defaults: batches bounded by time (40 ms) more than by
 			// rows, pauses ended by the writer's commit.
 			o.BatchRows, o.BatchPause, o.BatchTime = 0, 0, 0
 			res, err := Archive(context.Background(), o, nil)

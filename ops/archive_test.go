@@ -463,6 +463,31 @@ func TestRowsHash(t *testing.T) {
 	}
 }
 
+func TestRetryPointAndCap(t *testing.T) {
+	for _, tc := range []struct{ d, want time.Duration }{
+		{0, 0}, {time.Millisecond, time.Millisecond}, {2 * time.Millisecond, 3 * time.Millisecond},
+		{34 * time.Millisecond, 53 * time.Millisecond}, {40 * time.Millisecond, 53 * time.Millisecond},
+		{53 * time.Millisecond, 53 * time.Millisecond}, {54 * time.Millisecond, 78 * time.Millisecond},
+		{400 * time.Millisecond, 428 * time.Millisecond},
+	} {
+		if got := retryPoint(tc.d); got != tc.want {
+			t.Errorf("retryPoint(%s) = %s, want %s", tc.d, got, tc.want)
+		}
+	}
+	a := &archiver{o: ArchiveOptions{BatchTime: 40 * time.Millisecond}}
+	if got := a.stmtCap(); got != 53*time.Millisecond {
+		t.Errorf("no commit yet: cap %s, want 53ms", got)
+	}
+	a.commits = [4]time.Duration{8 * time.Millisecond, 12 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}
+	if got := a.stmtCap(); got != 43*time.Millisecond {
+		t.Errorf("commits of 10 ms: cap %s, want 43ms (53 less 10)", got)
+	}
+	a.commits = [4]time.Duration{40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond}
+	if got := a.stmtCap(); got != 30*time.Millisecond {
+		t.Errorf("commits of 40 ms: cap %s, want 30ms (three quarters of BatchTime)", got)
+	}
+}
+
 func TestRetryGap(t *testing.T) {
 	tests := []struct {
 		tx, want time.Duration

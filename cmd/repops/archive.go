@@ -65,7 +65,7 @@ Ages: 8760h, 365d, 26w, 6mo, 1y; or a UTC date: 2025-01-31.`,
 	f.StringSliceVar(&o.tables, "table", nil, "restrict to appeals and/or appeal_negotiation_messages (default both)")
 	f.StringVar(&o.archiveFile, "archive-file", "", "separate archive database file (default console.archive.file; none: archive tables in the live database)")
 	f.IntVar(&o.batchRows, "batch-rows", 0, "most rows per batch (default console.archive.batch_rows)")
-	f.DurationVar(&o.batchTime, "batch-time", 0, "aim for one write transaction (default 34ms)")
+	f.DurationVar(&o.batchTime, "batch-time", 0, "aim for one write transaction (default 40ms)")
 	f.DurationVar(&o.batchPause, "batch-pause", 0, "longest pause between write transactions (default console.archive.batch_pause; 0: until the service has written, at most its busy-handler retry gap)")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
 	f.BoolVar(&o.force, "force", false, forceUsage)
