@@ -351,10 +351,10 @@ func TestRunbookRun(t *testing.T) {
 			}}
 		})
 		m = runTo(t, m, "backup")
-		m, cmd := step(t, m, press("n"))
+		m, _ = step(t, m, press("n"))
 		m = typeText(t, m, "paged bob")
 		m, _ = step(t, m, press("enter"))
-		m, cmd = step(t, m, press("x"))
+		m, cmd := step(t, m, press("x"))
 		if !m.runbooks.running {
 			t.Fatal("not running after x")
 		}

@@ -96,14 +96,14 @@ func migExecSQL(t *testing.T, path string, stmts ...string) {
 func TestMigrateApplyCreateThenValidate(t *testing.T) {
 	dir := migTestEnv(t)
 	path := filepath.Join(dir, "new.db")
-	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply")
+	_, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply")
 	if code == 0 || !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("apply without --create on a missing file: code %d, %v", code, err)
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("apply without --create created the file")
 	}
-	out, _, code, err = runRepopsCmd(t, "--db", path, "migrate", "apply", "--create")
+	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply", "--create")
 	if code != 0 {
 		t.Fatalf("apply --create: %d %v\n%s", code, err, out)
 	}
