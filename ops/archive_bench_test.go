@@ -35,7 +35,7 @@ const benchWriterInterval = 10 * time.Millisecond
 // batched/one-shot throughput ratios and the worst latency of them all:
 // on a shared two-core host one run varies by a fifth either way.
 //
-//	go test -tags sqlite_dbstat -run '^$' -bench ArchiveVsOneShot -benchtime 5x ./ops/
+//	go test -tags sqlite_dbstat -run '^$' -bench ArchiveVsOneShot -benchtime 9x ./ops/
 func BenchmarkArchiveVsOneShot(b *testing.B) {
 	seed := newMaintDB(b)
 	seedAppeals(b, seed, seedSpec{Old: 200000, Mid: 0, New: 5000})
