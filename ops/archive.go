@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -744,14 +743,7 @@ func makeDurable(ctx context.Context, conn *sql.Conn, path string) error {
 	if _, err := conn.ExecContext(ctx, `PRAGMA main.wal_checkpoint(PASSIVE)`); err != nil {
 		return fmt.Errorf("archive: checkpoint: %w", db.Classify(path, err))
 	}
-	f, err := os.Open(path + "-wal")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("archive: sync %s-wal: %w", path, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
+	if err := syncPath(path + "-wal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("archive: sync %s-wal: %w (the last batches may not be on disk: run 'repops optimize checkpoint')", path, err)
 	}
 	return nil
