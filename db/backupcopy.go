@@ -73,7 +73,12 @@ func backupCopy(ctx context.Context, srcPath, dst string) error {
 	}
 	err = dstConn.Raw(func(d any) error {
 		return srcConn.Raw(func(s any) error {
-			b, err := d.(*sqlite3.SQLiteConn).Backup("main", s.(*sqlite3.SQLiteConn), "main")
+			dc, ok1 := SQLiteConn(d)
+			sc, ok2 := SQLiteConn(s)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("start the backup: unexpected driver connections %T, %T", d, s)
+			}
+			b, err := dc.Backup("main", sc, "main")
 			if err != nil {
 				return err
 			}

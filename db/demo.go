@@ -266,8 +266,12 @@ func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(do
 	}
 	var sum *DemoSummary
 	err = conn.Raw(func(dc any) error {
+		sc, ok := SQLiteConn(dc)
+		if !ok {
+			return fmt.Errorf("demo: unexpected driver connection %T", dc)
+		}
 		var err error
-		sum, err = insertDemoRows(ctx, dc.(*sqlite3.SQLiteConn), o, progress)
+		sum, err = insertDemoRows(ctx, sc, o, progress)
 		return err
 	})
 	conn.Close()

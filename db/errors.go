@@ -12,6 +12,7 @@ import (
 // on them with errors.Is; the user sees the *FileError that wraps them.
 var (
 	ErrNotFound      = errors.New("no such file")
+	ErrUnreadable    = errors.New("cannot be read (permission denied)")
 	ErrIsDirectory   = errors.New("is a directory, not a database file")
 	ErrEmpty         = errors.New("is empty (0 bytes), not a database")
 	ErrNotSQLite     = errors.New("is not an SQLite database")
@@ -54,6 +55,7 @@ func (e *FileError) Unwrap() error { return e.Kind }
 // hints says, for each kind of failure, what the operator does next.
 var hints = map[error]string{
 	ErrNotFound:     "check the path (--db, DATABASE_PATH or database.path); repops never creates a database except with 'repops migrate apply --create'",
+	ErrUnreadable:   "run repops as a user that can read it (the service's user), or fix its permissions",
 	ErrIsDirectory:  "give the path of the database file itself",
 	ErrEmpty:        "this is not the service's database; check the path, or restore it from a backup",
 	ErrNotSQLite:    "check the path; this file is something else",

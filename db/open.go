@@ -11,12 +11,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -40,12 +40,18 @@ type Options struct {
 	// Synchronous is PRAGMA synchronous for writers: "FULL" (default: a
 	// commit survives power loss) or "NORMAL".
 	Synchronous string
+	// Owner names the component that opens the pool, in Holders (for
+	// example "console", "simulator"); default "repops".
+	Owner string
 	// Create lets OpenWrite create a missing database file. Only
 	// 'repops migrate apply --create' and the demo set it.
 	Create bool
 }
 
 func (o Options) withDefaults(write bool) Options {
+	if o.Owner == "" {
+		o.Owner = "repops"
+	}
 	if o.BusyTimeout == 0 {
 		o.BusyTimeout = 5 * time.Second
 	}
@@ -67,28 +73,72 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // CheckFile looks at the file at path before SQLite does, so that the usual
 // mistakes get a precise error instead of SQLite's "unable to open database
 // file" or, worse, a new empty database: a missing file, a directory, an
-// empty file, something that is not SQLite, a file shorter than its header
-// says (truncated). It reads the first 100 bytes and changes nothing.
+// empty file, something that is not a regular file or not SQLite, a file
+// shorter than its header says (truncated). It reads the first 100 bytes
+// and changes nothing; the read goes through SQLite's descriptor when this
+// process has the file open (see "The live file has one owner" in
+// live.go), so checking never drops a lock.
 func CheckFile(path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return checkFile(ctx, path)
+}
+
+// checkFile is CheckFile under ctx (which may say that this goroutine
+// holds the file's gate, inside Swap).
+func checkFile(ctx context.Context, path string) error {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fileError(path, ErrNotFound, "")
+	case errors.Is(err, fs.ErrPermission):
+		return &FileError{Path: path, Kind: ErrUnreadable, Detail: err.Error(), Hint: hints[ErrUnreadable]}
 	case err != nil:
 		return &FileError{Path: path, Kind: ErrNotFound, Detail: err.Error(), Hint: "check the path and its permissions"}
 	case st.IsDir():
 		return fileError(path, ErrIsDirectory, "")
+	case !st.Mode().IsRegular():
+		return fileError(path, ErrNotSQLite, "not a regular file: "+st.Mode().Type().String())
 	case st.Size() == 0:
 		return fileError(path, ErrEmpty, "")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return &FileError{Path: path, Kind: ErrNotFound, Detail: err.Error(), Hint: "check the file's permissions"}
-	}
-	defer f.Close()
 	hdr := make([]byte, 100)
-	n, err := io.ReadFull(f, hdr)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+	var n int
+	// SQLite's descriptor may be closed (and its number reused) by a
+	// connection closing meanwhile: the read counts only if the descriptor
+	// was the file before and after it; otherwise it is read again, at most
+	// three times.
+	for try := 0; try < 3; try++ {
+		n = 0
+		changed := false
+		err = withDescriptor(ctx, path, path, false, func(fd int) error {
+			var before unix.Stat_t
+			if err := unix.Fstat(fd, &before); err != nil {
+				changed = true
+				return err
+			}
+			for n < len(hdr) {
+				k, err := unix.Pread(fd, hdr[n:], int64(n))
+				if err != nil {
+					changed = !FDIsFile(fd, before)
+					return err
+				}
+				if k == 0 {
+					break
+				}
+				n += k
+			}
+			changed = !FDIsFile(fd, before) || before.Ino != st.Sys().(*syscall.Stat_t).Ino
+			return nil
+		})
+		if !changed {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return &FileError{Path: path, Kind: ErrUnreadable, Detail: err.Error(), Hint: hints[ErrUnreadable]}
+	case err != nil:
 		return &FileError{Path: path, Kind: ErrNotSQLite, Detail: err.Error(), Hint: hints[ErrNotSQLite]}
 	}
 	if n < len(sqliteMagic) || !bytes.Equal(hdr[:len(sqliteMagic)], sqliteMagic) {
@@ -138,6 +188,8 @@ func dsn(path string, params url.Values) string {
 // connector opens connections with go-sqlite3 and runs per-connection
 // pragmas that the DSN cannot carry (wal_autocheckpoint).
 type connector struct {
+	path    string // the database, for the registry (live.go)
+	owner   string
 	dsn     string
 	pragmas []string
 	drv     *sqlite3.SQLiteDriver
@@ -147,22 +199,32 @@ type connector struct {
 	noAttach bool
 }
 
+// Connect opens a connection through the file's gate (so that it never
+// opens while this package has a descriptor of its own on the file) and
+// counts it in the registry until it closes.
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	f := fileFor(c.path)
+	if err := f.enter(ctx); err != nil {
+		return nil, err
+	}
 	conn, err := c.drv.Open(c.dsn)
+	f.leave(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sc := conn.(*sqlite3.SQLiteConn)
+	n := f.add(c.owner)
+	tc := &trackedConn{SQLiteConn: sc, done: func() { f.remove(n) }}
 	if c.noAttach {
 		sc.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
 	}
 	for _, p := range c.pragmas {
 		if _, err := sc.ExecContext(ctx, p, nil); err != nil {
-			sc.Close()
+			tc.Close()
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	return conn, nil
+	return tc, nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.drv }
@@ -174,7 +236,7 @@ func (c *connector) Driver() driver.Driver { return c.drv }
 // usable database fails now with a FileError.
 func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	o = o.withDefaults(false)
-	if err := CheckFile(path); err != nil {
+	if err := checkFile(ctx, path); err != nil {
 		return nil, err
 	}
 	params := url.Values{}
@@ -185,7 +247,7 @@ func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	if o.CacheSize != 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = %d", o.CacheSize))
 	}
-	return openPool(ctx, path, &connector{dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}, noAttach: true}, o)
+	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}, noAttach: true}, o)
 }
 
 // OpenWrite opens the database at path for a procedure that writes: WAL,
@@ -199,10 +261,10 @@ func OpenWrite(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	mode := "rw"
 	if o.Create {
 		mode = "rwc"
-		if err := checkCreatable(path); err != nil {
+		if err := checkCreatable(ctx, path); err != nil {
 			return nil, err
 		}
-	} else if err := CheckFile(path); err != nil {
+	} else if err := checkFile(ctx, path); err != nil {
 		return nil, err
 	}
 	if err := checkWritable(path); err != nil {
@@ -222,7 +284,7 @@ func OpenWrite(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	if o.WALAutocheckpoint != 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", o.WALAutocheckpoint))
 	}
-	return openPool(ctx, path, &connector{dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
+	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
 }
 
 func openPool(ctx context.Context, path string, c *connector, o Options) (*sql.DB, error) {
@@ -263,7 +325,7 @@ func checkWritable(path string) error {
 
 // checkCreatable allows a missing file, or an existing one that passes
 // CheckFile or is empty (SQLite initialises an empty file).
-func checkCreatable(path string) error {
+func checkCreatable(ctx context.Context, path string) error {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, err := os.Stat(filepath.Dir(path)); err != nil {
@@ -274,7 +336,7 @@ func checkCreatable(path string) error {
 	if err == nil && !st.IsDir() && st.Size() == 0 {
 		return nil
 	}
-	return CheckFile(path)
+	return checkFile(ctx, path)
 }
 
 // FileSizes are the sizes on disk of a database and its WAL.

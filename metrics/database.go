@@ -93,7 +93,7 @@ type DatabaseSource struct {
 	opts DatabaseOptions
 
 	mu                   sync.Mutex
-	conn                 *sql.DB
+	conn                 *db.Handle // opened on first use; survives a restore (db.Swap)
 	negAt                time.Time
 	negAvg               Value
 	negP95               Value
@@ -134,7 +134,11 @@ func NewDatabaseSource(o DatabaseOptions) *DatabaseSource {
 	if o.NegotiationSample <= 0 {
 		o.NegotiationSample = defaultNegotiations
 	}
-	return &DatabaseSource{opts: o}
+	dbo := o.DBOptions
+	if dbo.Owner == "" {
+		dbo.Owner = "database source"
+	}
+	return &DatabaseSource{opts: o, conn: db.NewHandle(o.Path, false, dbo)}
 }
 
 // Name implements Source.
@@ -156,12 +160,7 @@ func (s *DatabaseSource) Close() error {
 		s.bgWG.Wait()
 		s.bgCtx, s.bgStop, s.sizesRun = nil, nil, nil
 	}
-	if s.conn == nil {
-		return nil
-	}
-	err := s.conn.Close()
-	s.conn = nil
-	return err
+	return s.conn.Close()
 }
 
 // Collect collects once and returns the figures (what the exporter
@@ -188,8 +187,7 @@ func (s *DatabaseSource) Collect(ctx context.Context, now time.Time) (Result, er
 	if err := s.collectQueries(ctx, conn, now, f, panels); err != nil {
 		f.Err = oneLine(err.Error())
 		if isConnBroken(err) {
-			s.conn.Close()
-			s.conn = nil
+			s.conn.Drop()
 		}
 		s.sizeFigures(f)
 		return res, err
@@ -206,15 +204,7 @@ func queryPanels() []string {
 }
 
 func (s *DatabaseSource) open(ctx context.Context) (*sql.DB, error) {
-	if s.conn != nil {
-		return s.conn, nil
-	}
-	c, err := db.OpenRead(ctx, s.opts.Path, s.opts.DBOptions)
-	if err != nil {
-		return nil, err
-	}
-	s.conn = c
-	return c, nil
+	return s.conn.DB(ctx)
 }
 
 func isConnBroken(err error) bool {
@@ -490,6 +480,7 @@ func (s *DatabaseSource) measureSizes(ctx context.Context) (*db.Sizes, time.Dura
 	o := s.opts.DBOptions
 	o.MaxConns = 2
 	o.CacheSize = -sizesCacheKiB
+	o.Owner = "table sizes"
 	conn, err := db.OpenRead(ctx, s.opts.Path, o)
 	if err != nil {
 		return nil, time.Since(start), err

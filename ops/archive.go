@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -743,7 +742,7 @@ func makeDurable(ctx context.Context, conn *sql.Conn, path string) error {
 	if _, err := conn.ExecContext(ctx, `PRAGMA main.wal_checkpoint(PASSIVE)`); err != nil {
 		return fmt.Errorf("archive: checkpoint: %w", db.Classify(path, err))
 	}
-	if err := syncPath(path + "-wal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := db.SyncWAL(ctx, path); err != nil {
 		return fmt.Errorf("archive: sync %s-wal: %w (the last batches may not be on disk: run 'repops optimize checkpoint')", path, err)
 	}
 	return nil

@@ -224,8 +224,8 @@ func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCop
 //
 // Any other case is an error, and the caller falls back on the backup
 // API. The database file and the -shm are read through the descriptors
-// SQLite already has open (openFDOn), never opened and closed here; only
-// the -wal, which SQLite does not lock, is.
+// SQLite already has open (db.SQLiteFD), never opened and closed here; only
+// the -wal, which SQLite does not lock, is (db.OpenWAL).
 func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*liveCopy, error) {
 	r, err := db.OpenRead(ctx, src, db.Options{MaxConns: 1})
 	if err != nil {
@@ -256,13 +256,13 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 	}
 	callHook(h.afterSnapshot)
 
-	dbFD, dbSt, err := openFDOn(src, false)
+	dbFD, dbSt, err := db.SQLiteFD(src, false)
 	if err != nil {
 		return nil, err
 	}
 	// SQLite opens the -shm read-write unless it cannot; read-only, it may
 	// not trust it either (walBeginShmUnreliable): the backup API then.
-	shmFD, _, err := openFDOn(src+"-shm", true)
+	shmFD, _, err := db.SQLiteFD(src+"-shm", true)
 	if err != nil {
 		return nil, fmt.Errorf("the wal-index: %w", err)
 	}
@@ -282,7 +282,7 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 	callHook(h.afterMainCopy)
 	lc := &liveCopy{Method: MethodWALCopy, Pages: pageCount, PageSize: pageSize}
 	if useWAL {
-		wf, err := os.Open(src + "-wal")
+		wf, err := db.OpenWAL(src)
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +313,7 @@ func walCopyInto(ctx context.Context, src string, dst *os.File, h copyHooks) (*l
 	} else if err := dst.Truncate(pageCount * pageSize); err != nil {
 		return nil, err
 	}
-	if !fdIsFile(dbFD, dbSt) {
+	if !db.FDIsFile(dbFD, dbSt) {
 		return nil, fmt.Errorf("the descriptor of %s changed during the copy", src)
 	}
 	return lc, tx.Rollback()
@@ -365,7 +365,7 @@ func copyFileRange(ctx context.Context, srcFD int, st unix.Stat_t, dst *os.File,
 			}
 			done += int64(k)
 		}
-		if !fdIsFile(srcFD, st) {
+		if !db.FDIsFile(srcFD, st) {
 			return errors.New("the descriptor changed during the copy")
 		}
 		if done == 0 {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
@@ -233,7 +232,7 @@ func rowHash(b []byte) uint64 {
 // registerRowsHash makes repops_rows_hash available on conn.
 func registerRowsHash(ctx context.Context, conn *sql.Conn) error {
 	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*sqlite3.SQLiteConn)
+		sc, ok := db.SQLiteConn(dc)
 		if !ok {
 			return fmt.Errorf("register %s: unexpected driver connection %T", rowsHashFunc, dc)
 		}

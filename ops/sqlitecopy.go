@@ -92,7 +92,12 @@ func backupAPI(ctx context.Context, dst, src *sql.Conn) (int, error) {
 	var pages int
 	err := dst.Raw(func(d any) error {
 		return src.Raw(func(s any) error {
-			b, err := d.(*sqlite3.SQLiteConn).Backup("main", s.(*sqlite3.SQLiteConn), "main")
+			dc, ok1 := db.SQLiteConn(d)
+			sc, ok2 := db.SQLiteConn(s)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("start the backup: unexpected driver connections %T, %T", d, s)
+			}
+			b, err := dc.Backup("main", sc, "main")
 			if err != nil {
 				return fmt.Errorf("start the backup: %w", err)
 			}

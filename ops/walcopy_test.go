@@ -685,7 +685,7 @@ func TestCopyFileRange(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer in.Close()
-			_, st, err := openFDOn(src, false)
+			_, st, err := db.SQLiteFD(src, false)
 			if err != nil {
 				t.Fatal(err)
 			}

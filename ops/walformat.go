@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"time"
 
@@ -268,47 +267,4 @@ func applyWAL(wal io.ReaderAt, dst io.WriterAt, s *walScan) (int, error) {
 		applied++
 	}
 	return applied, nil
-}
-
-// openFDOn finds a descriptor that this process already has open on the
-// file at path (SQLite's own) and that can be read, and written too when
-// rw. Reading through it,
-// never closing it, is the point: closing any descriptor of a file
-// releases every POSIX lock this process holds on it, SQLite's included
-// (sqlite.org/howtocorrupt.html, 2.2), which would let a checkpoint
-// overwrite what a reader of this process is reading. SQLite itself never
-// closes a descriptor of a file while one of its connections holds a lock
-// on it (unixClose defers it), so a descriptor found while this process's
-// read transaction is open stays open until it ends.
-func openFDOn(path string, rw bool) (int, unix.Stat_t, error) {
-	var want unix.Stat_t
-	if err := unix.Stat(path, &want); err != nil {
-		return -1, want, err
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1, want, fmt.Errorf("list this process's open files: %w", err)
-	}
-	for _, e := range ents {
-		var fd int
-		if _, err := fmt.Sscan(e.Name(), &fd); err != nil {
-			continue
-		}
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) != nil || st.Dev != want.Dev || st.Ino != want.Ino {
-			continue
-		}
-		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-		if err != nil || fl&unix.O_ACCMODE == unix.O_WRONLY || (rw && fl&unix.O_ACCMODE != unix.O_RDWR) {
-			continue
-		}
-		return fd, want, nil
-	}
-	return -1, want, fmt.Errorf("no open descriptor of %s in this process", path)
-}
-
-// fdIsFile reports whether fd still refers to the file st describes.
-func fdIsFile(fd int, st unix.Stat_t) bool {
-	var now unix.Stat_t
-	return unix.Fstat(fd, &now) == nil && now.Dev == st.Dev && now.Ino == st.Ino
 }

@@ -98,7 +98,7 @@ func QueryReadOnly(ctx context.Context, r *sql.DB, path, query string) (QueryRes
 	}
 	defer q.Close()
 	if err := q.Raw(func(dc any) error {
-		c, ok := dc.(*sqlite3.SQLiteConn)
+		c, ok := db.SQLiteConn(dc)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}

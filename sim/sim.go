@@ -23,7 +23,6 @@ package sim
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,7 +108,7 @@ const (
 // Run; SetScenario, Scenario, Stats and Addr are safe from any goroutine.
 type Sim struct {
 	o     Options
-	db    *sql.DB
+	db    *db.Handle
 	ln    net.Listener
 	m     *serviceMetrics
 	h     http.Handler
@@ -193,11 +192,19 @@ func New(o Options) (*Sim, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := db.OpenWrite(ctx, o.DBPath, dbo)
+	if dbo.Owner == "" {
+		dbo.Owner = "simulator"
+	}
+	// A Handle, not a pool: a restore in this process (the demo's console)
+	// closes it before it replaces the file, and the next write reopens
+	// the restored database.
+	w := db.NewHandle(o.DBPath, true, dbo)
+	wp, err := w.DB(ctx)
 	if err != nil {
+		w.Close()
 		return nil, err
 	}
-	if _, err := db.RequireSchema(ctx, w, o.DBPath); err != nil {
+	if _, err := db.RequireSchema(ctx, wp, o.DBPath); err != nil {
 		w.Close()
 		return nil, err
 	}

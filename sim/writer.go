@@ -32,11 +32,14 @@ type backgroundRow struct {
 func (s *Sim) tx(ctx context.Context, what string, fn func(tx *sql.Tx) (rows int, err error)) (time.Duration, error) {
 	start := time.Now()
 	var rows int
-	err := db.Tx(ctx, s.db, func(tx *sql.Tx) error {
-		var err error
-		rows, err = fn(tx)
-		return err
-	})
+	pool, err := s.db.DB(ctx)
+	if err == nil {
+		err = db.Tx(ctx, pool, func(tx *sql.Tx) error {
+			var err error
+			rows, err = fn(tx)
+			return err
+		})
+	}
 	lat := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {

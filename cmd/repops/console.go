@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -423,21 +421,13 @@ func (l *lazyRunbooks) Resume(runID string) (tui.RunbookRun, error) {
 // file and through a 1 MiB page cache per connection, so that the
 // console's resident memory stays small during the scan.
 func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
-	var (
-		mu   sync.Mutex
-		conn *sql.DB
-	)
+	o := readerDBOptions(a)
+	o.MaxConns, o.CacheSize, o.Owner = 2, -tablesCacheKiB, "console tables"
+	h := db.NewHandle(a.cfg.Database.Path, false, o)
 	src := tui.TableSourceFunc(func(ctx context.Context) (tui.TableReport, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if conn == nil {
-			o := readerDBOptions(a)
-			o.MaxConns, o.CacheSize = 2, -tablesCacheKiB
-			c, err := db.OpenRead(ctx, a.cfg.Database.Path, o)
-			if err != nil {
-				return tui.TableReport{}, err
-			}
-			conn = c
+		conn, err := h.DB(ctx)
+		if err != nil {
+			return tui.TableReport{}, err
 		}
 		sizes, err := db.TableSizes(ctx, conn, a.cfg.Database.Path, db.SizeOptions{NoMmap: true})
 		if err != nil {
@@ -453,13 +443,7 @@ func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
 		}
 		return out, nil
 	})
-	return src, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if conn != nil {
-			conn.Close()
-		}
-	}
+	return src, func() { h.Close() }
 }
 
 // firstCycleTimeout bounds the first cycle as the console bounds every
