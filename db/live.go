@@ -426,4 +426,3 @@ func Swap(ctx context.Context, path string, fn func(ctx context.Context) error) 
 	}
 	return fn(context.WithValue(ctx, gateKey{f}, true))
 }
-

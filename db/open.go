@@ -242,12 +242,37 @@ func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	params := url.Values{}
 	params.Set("mode", "ro")
 	params.Set("_query_only", "1")
+	if ImmutableNote(path) != "" {
+		params.Set("immutable", "1")
+	}
 	params.Set("_busy_timeout", fmt.Sprint(o.BusyTimeout.Milliseconds()))
 	var pragmas []string
 	if o.CacheSize != 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = %d", o.CacheSize))
 	}
 	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}, noAttach: true}, o)
+}
+
+// ImmutableNote says, when the database at path can only be read as an
+// immutable file, why: its directory cannot be written (a read-only
+// filesystem, typically after errors=remount-ro) and it has no -shm (nor a
+// -wal with frames), so SQLite could not create the wal-index a WAL
+// database needs and would fail with "unable to open database file". No
+// process can be writing such a file, so reading it with immutable=1 (no
+// locks, no -shm) is exact. OpenRead then does so; commands print the note.
+// Empty when the database opens as usual.
+func ImmutableNote(path string) string {
+	dir := filepath.Dir(path)
+	if unix.Access(dir, unix.W_OK) == nil {
+		return ""
+	}
+	if _, err := os.Lstat(path + "-shm"); err == nil {
+		return ""
+	}
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s cannot be written (read-only filesystem?) and %s has no -shm: reading it as an immutable file, which is exact since nothing can be writing it", dir, filepath.Base(path))
 }
 
 // OpenWrite opens the database at path for a procedure that writes: WAL,

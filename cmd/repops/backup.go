@@ -53,6 +53,9 @@ func runBackup(ctx context.Context, a *app, o *backupOptions) error {
 	if dir == "" {
 		dir = a.cfg.BackupDir()
 	}
+	if note := db.ImmutableNote(a.cfg.Database.Path); note != "" {
+		fmt.Fprintln(a.err, "note:", note)
+	}
 	actor := ops.CurrentActor("")
 	var res *ops.BackupResult
 	err := runBreakingLock(a, actor, o.force, func() error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
 )
 
@@ -43,6 +44,9 @@ validation. One line per problem. Exit codes for scripts (Nagios convention):
 }
 
 func runCheck(ctx context.Context, a *app, o *checkOptions) error {
+	if note := db.ImmutableNote(a.cfg.Database.Path); note != "" {
+		fmt.Fprintln(a.err, "note:", note)
+	}
 	res, err := ops.Check(ctx, ops.CheckOptions{DBPath: a.cfg.Database.Path, Full: o.full, StateDir: a.cfg.StateDir()})
 	if err != nil {
 		fmt.Fprintf(a.out, "UNKNOWN %s: %v\n", a.cfg.Database.Path, err)
