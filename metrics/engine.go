@@ -42,6 +42,12 @@ type EngineOptions struct {
 	// Sources, when non-nil, replace the sources built from the URLs and
 	// the database path (tests, and callers with their own).
 	Sources []Source
+	// SizesAfter delays the database source's table and index sizes (a
+	// scan of every page): 0 measures them from the first cycle, a
+	// positive delay from that long after NewEngine (the console, so that
+	// its first frames do not wait for the scan), a negative one never (a
+	// one-shot 'repops status').
+	SizesAfter time.Duration
 	// HistorySize is the number of points kept per panel. Default
 	// DefaultHistorySize (24 h at 1 s).
 	HistorySize int
@@ -201,40 +207,95 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	srcs := o.Sources
 	if srcs == nil {
-		if o.MetricsURL != "" {
-			s, err := NewScrapeSource(ScrapeOptions{Name: "service", URL: o.MetricsURL, Client: o.HTTPClient, MaxBodyBytes: o.MaxBodyBytes})
-			if err != nil {
-				return nil, err
-			}
-			srcs = append(srcs, s)
-		}
-		if o.PrometheusURL != "" {
-			s, err := NewPrometheusSource(PrometheusOptions{URL: o.PrometheusURL, Client: o.HTTPClient})
-			if err != nil {
-				return nil, err
-			}
-			srcs = append(srcs, s)
-		}
-		if o.AlertmanagerURL != "" {
-			s, err := NewAlertmanagerSource(o.AlertmanagerURL, o.HTTPClient)
-			if err != nil {
-				return nil, err
-			}
-			srcs = append(srcs, s)
-		}
-		if o.DatabasePath != "" {
-			s := NewDatabaseSource(DatabaseOptions{
-				Path: o.DatabasePath, DBOptions: o.DBOptions, StateDir: o.StateDir,
-				BackupDir: o.BackupDir, NegotiationDays: o.NegotiationDays,
-			})
-			srcs = append(srcs, s)
-			e.closers = append(e.closers, s.Close)
+		var err error
+		if srcs, e.closers, err = buildSources(o); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range srcs {
 		e.sources = append(e.sources, &sourceSlot{src: s})
 	}
 	return e, nil
+}
+
+// buildSources builds the sources o names: the service's /metrics, a
+// Prometheus server, Alertmanager and the database, in that order. It is
+// the one place the console, 'repops status' and the runbooks' engine get
+// their sources from; the closers release the database's connections.
+func buildSources(o EngineOptions) ([]Source, []func() error, error) {
+	var srcs []Source
+	var closers []func() error
+	if o.MetricsURL != "" {
+		s, err := NewScrapeSource(ScrapeOptions{Name: "service", URL: o.MetricsURL, Client: o.HTTPClient, MaxBodyBytes: o.MaxBodyBytes})
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	if o.PrometheusURL != "" {
+		s, err := NewPrometheusSource(PrometheusOptions{URL: o.PrometheusURL, Client: o.HTTPClient})
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	if o.AlertmanagerURL != "" {
+		s, err := NewAlertmanagerSource(o.AlertmanagerURL, o.HTTPClient)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	if o.DatabasePath != "" {
+		do := DatabaseOptions{Path: o.DatabasePath, DBOptions: o.DBOptions, StateDir: o.StateDir,
+			BackupDir: o.BackupDir, NegotiationDays: o.NegotiationDays}
+		withSizes := NewDatabaseSource(do)
+		closers = append(closers, withSizes.Close)
+		if o.SizesAfter == 0 {
+			srcs = append(srcs, withSizes)
+		} else {
+			do.NoSizes = true
+			without := NewDatabaseSource(do)
+			closers = append(closers, without.Close)
+			d := &delayedSizes{without: without, with: withSizes}
+			if o.SizesAfter > 0 {
+				d.from = o.Now().Add(o.SizesAfter)
+			}
+			srcs = append(srcs, d)
+		}
+	}
+	return srcs, closers, nil
+}
+
+// delayedSizes is the database source without table sizes until from,
+// then with them (from zero: never). Cycles are serialised by the engine,
+// so the switch needs no lock; the source without sizes is closed at the
+// switch, its connection given back.
+type delayedSizes struct {
+	without, with *DatabaseSource
+	from          time.Time
+	switched      bool
+}
+
+// Name implements Source.
+func (d *delayedSizes) Name() string { return d.with.Name() }
+
+// Kind implements Source.
+func (d *delayedSizes) Kind() string { return d.with.Kind() }
+
+// Target implements Source.
+func (d *delayedSizes) Target() string { return d.with.Target() }
+
+// Collect implements Source.
+func (d *delayedSizes) Collect(ctx context.Context, now time.Time) (Result, error) {
+	if d.from.IsZero() || now.Before(d.from) {
+		return d.without.Collect(ctx, now)
+	}
+	if !d.switched {
+		d.switched = true
+		_ = d.without.Close()
+	}
+	return d.with.Collect(ctx, now)
 }
 
 // Close releases the database source's connection.

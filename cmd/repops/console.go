@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -56,12 +55,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
 	}
 	eo.DBOptions = readerDBOptions(a)
-	srcs, closeSources, err := engineSources(eo, sizesAfter)
-	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("console: %w", err))
-	}
-	defer closeSources()
-	eo.Sources = srcs
+	eo.SizesAfter = sizesAfter
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
@@ -191,97 +185,6 @@ func startCPUProfile(path string) (func(), error) {
 // both cores on the 1M-appeal demo database): not while the first frames
 // are drawn.
 const sizesAfter = 10 * time.Second
-
-// engineSources builds the sources metrics.NewEngine would build from eo,
-// with one difference: table sizes are measured only from sizesAfter on
-// (never when sizesAfter is negative, for one-shot commands). The returned
-// func closes the database sources.
-func engineSources(eo metrics.EngineOptions, sizesAfter time.Duration) ([]metrics.Source, func(), error) {
-	timeout := eo.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	client := eo.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: timeout}
-	}
-	var srcs []metrics.Source
-	var closers []func() error
-	if eo.MetricsURL != "" {
-		s, err := metrics.NewScrapeSource(metrics.ScrapeOptions{Name: "service", URL: eo.MetricsURL, Client: client, MaxBodyBytes: metrics.DefaultMaxBodyBytes})
-		if err != nil {
-			return nil, nil, err
-		}
-		srcs = append(srcs, s)
-	}
-	if eo.PrometheusURL != "" {
-		s, err := metrics.NewPrometheusSource(metrics.PrometheusOptions{URL: eo.PrometheusURL, Client: client})
-		if err != nil {
-			return nil, nil, err
-		}
-		srcs = append(srcs, s)
-	}
-	if eo.AlertmanagerURL != "" {
-		s, err := metrics.NewAlertmanagerSource(eo.AlertmanagerURL, client)
-		if err != nil {
-			return nil, nil, err
-		}
-		srcs = append(srcs, s)
-	}
-	if eo.DatabasePath != "" {
-		do := metrics.DatabaseOptions{Path: eo.DatabasePath, DBOptions: eo.DBOptions, StateDir: eo.StateDir, BackupDir: eo.BackupDir, NegotiationDays: eo.NegotiationDays}
-		withSizes := metrics.NewDatabaseSource(do)
-		closers = append(closers, withSizes.Close)
-		if sizesAfter == 0 {
-			srcs = append(srcs, withSizes)
-		} else {
-			do.NoSizes = true
-			without := metrics.NewDatabaseSource(do)
-			closers = append(closers, without.Close)
-			d := &delayedSizes{without: without, with: withSizes}
-			if sizesAfter > 0 {
-				d.from = time.Now().Add(sizesAfter)
-			}
-			srcs = append(srcs, d)
-		}
-	}
-	return srcs, func() {
-		for _, c := range closers {
-			_ = c()
-		}
-	}, nil
-}
-
-// delayedSizes is the database source without table sizes until from,
-// then with them (from zero: never). Cycles are serialised by the engine,
-// so the switch needs no lock; the source without sizes is closed at the
-// switch, its connection given back.
-type delayedSizes struct {
-	without, with *metrics.DatabaseSource
-	from          time.Time
-	switched      bool
-}
-
-// Name implements metrics.Source.
-func (d *delayedSizes) Name() string { return d.with.Name() }
-
-// Kind implements metrics.Source.
-func (d *delayedSizes) Kind() string { return d.with.Kind() }
-
-// Target implements metrics.Source.
-func (d *delayedSizes) Target() string { return d.with.Target() }
-
-// Collect implements metrics.Source.
-func (d *delayedSizes) Collect(ctx context.Context, now time.Time) (metrics.Result, error) {
-	if d.from.IsZero() || now.Before(d.from) {
-		return d.without.Collect(ctx, now)
-	}
-	if !d.switched {
-		d.switched = true
-		_ = d.without.Close()
-	}
-	return d.with.Collect(ctx, now)
-}
 
 // tablesCacheKiB is the page cache of each connection of the tables
 // view's pool: its scan reads every page once, a cache saves nothing.

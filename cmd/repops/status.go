@@ -59,12 +59,7 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 	eo.DBOptions = readerDBOptions(a)
 	// A one-shot glance shows no table sizes: the database source does not
 	// scan the file for them.
-	srcs, closeSources, err := engineSources(eo, -1)
-	if err != nil {
-		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
-	}
-	defer closeSources()
-	eo.Sources = srcs
+	eo.SizesAfter = -1
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
