@@ -173,12 +173,14 @@ func Status(ctx context.Context, q Querier) (states []MigrationState, unknown []
 // Migrate applies every pending migration to the database open for writing
 // at path, each in its own transaction (goose), and records each applied
 // file's checksum so that later drift is detected. It refuses a database
-// whose schema is newer than this binary. Callers take a backup first.
+// whose schema is newer than this binary, and a file that is not the
+// reputation database (Preflight's schema checks; a file with no table
+// passes: the migrations create them). Callers run PreflightMigrate before
+// they open w, since opening it for writing already switches a file to
+// WAL, and take a backup first.
 func Migrate(ctx context.Context, w *sql.DB, path string) ([]Migration, error) {
-	if v, err := SchemaVersion(ctx, w); err != nil {
-		return nil, Classify(path, err)
-	} else if v > LatestVersion() {
-		return nil, fileError(path, ErrSchemaTooNew, fmt.Sprintf("version %d, this repops knows up to %d", v, LatestVersion()))
+	if err := Preflight(ctx, w, path, PreflightSchema); err != nil && !errors.Is(err, ErrNoSchema) {
+		return nil, err
 	}
 	sub, _ := fs.Sub(migrationFS, "migrations")
 	p, err := goose.NewProvider(goose.DialectSQLite3, w, sub, goose.WithDisableGlobalRegistry(true))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -448,6 +449,15 @@ func (c *checkpointer) kick() {
 	}
 }
 
+// abandon drops a kick the checkpointer has not taken yet: after
+// corruption the run writes nothing more.
+func (c *checkpointer) abandon() {
+	select {
+	case <-c.kicks:
+	default:
+	}
+}
+
 // stop waits for the running checkpoint and ends the checkpointer.
 func (c *checkpointer) stop() {
 	close(c.kicks)
@@ -531,16 +541,19 @@ func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*Archive
 	if o.DryRun {
 		return archiveDryRun(ctx, o, res)
 	}
+	// The pre-flight (schema and quick_check) before the database is
+	// opened for writing: rows are never moved out of a damaged table, nor
+	// into a file that is not the reputation database.
+	if err := preflight(ctx, o.Recorder, "archive", o.DBPath, o.DB, db.PreflightQuickCheck, nil); err != nil {
+		return nil, fmt.Errorf("archive refused: %w", err)
+	}
 	w, err := db.OpenWrite(ctx, o.DBPath, o.DB)
 	if err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	defer w.Close()
-	if _, err := db.RequireSchema(ctx, w, o.DBPath); err != nil {
-		return nil, fmt.Errorf("archive: %w", err)
-	}
 	if err := checkArchiveTables(ctx, w, &o, o.ArchiveFile == ""); err != nil {
-		return nil, err
+		return nil, stopBeforeRun(o.Recorder, "archive", o.DBPath, nil, err)
 	}
 	if o.ArchiveFile != "" {
 		if err := prepareArchiveFile(ctx, o.ArchiveFile); err != nil {
@@ -562,10 +575,19 @@ func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*Archive
 	if err != nil {
 		return nil, err
 	}
-	err = archiveRun(ctx, w, o, res, progress)
+	// Corruption seen while it runs stops the run at once (archiveRun
+	// writes nothing more, not even its last checkpoint), and the error,
+	// journaled below, points at the database-corruption runbook.
+	err = stopOnCorrupt(o.DBPath, archiveRun(ctx, w, o, res, progress))
+	if db.IsCorrupt(err) {
+		err = fmt.Errorf("archive stopped after %d batches: %w", res.Batches, err)
+	}
 	figures := map[string]float64{"rows_moved": float64(res.Rows()), "bytes_moved": float64(res.Bytes()),
 		"batches": float64(res.Batches), "longest_tx_ms": float64(res.LongestTx.Microseconds()) / 1000,
 		"freed_bytes": float64(res.Freed)}
+	if db.IsCorrupt(err) {
+		figures["corrupt"] = 1
+	}
 	for _, t := range res.Tables {
 		figures["rows_"+t.Table] = float64(t.Rows)
 	}
@@ -591,7 +613,7 @@ func prepareArchiveFile(ctx context.Context, path string) error {
 	return nil
 }
 
-func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveResult, progress Progress) error {
+func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveResult, progress Progress) (runErr error) {
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	conn, err := w.Conn(ctx)
@@ -643,7 +665,13 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	defer a.checkpoint(context.Background(), true)
+	// After corruption, nothing more is written: no last checkpoint, and
+	// no checkpoint a batch asked for and the checkpointer has not begun.
+	defer func() {
+		if !db.IsCorrupt(runErr) {
+			a.checkpoint(context.Background(), true)
+		}
+	}()
 	ckPaths := []string{o.DBPath}
 	if o.ArchiveFile != "" {
 		ckPaths = append(ckPaths, o.ArchiveFile)
@@ -651,7 +679,12 @@ func archiveRun(ctx context.Context, w *sql.DB, o ArchiveOptions, res *ArchiveRe
 	if a.ckpt, err = startCheckpointer(ctx, ckPaths); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	defer a.ckpt.stop()
+	defer func() {
+		if db.IsCorrupt(runErr) {
+			a.ckpt.abandon()
+		}
+		a.ckpt.stop()
+	}()
 	for _, s := range []archiveSpec{appealsSpec(), messagesSpec()} {
 		t := s.movedTable()
 		if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+t+`;
@@ -754,11 +787,36 @@ type batchRange struct {
 	n      int64
 }
 
-// loop walks one kind of candidate in id order, one batch at a time.
+// ErrNoProgress is what a run that stopped advancing meets: a batch that
+// moved nothing, or an id range at or below one already done (SQLite
+// walking the table out of order: a damaged b-tree, or a writer that is
+// not the service putting rows back). The error names the range; the run
+// stops rather than loop.
+var ErrNoProgress = errors.New("archive made no progress")
+
+// batchRetryTime bounds the retries of one batch in time: none begins
+// later than this after its first attempt. In count, a batch rolled back
+// because its rows changed is tried three times (moveWithRetry), and one
+// cut short for running past the time cap is redone at half the size,
+// down to minBatchRows, which is never cut short: maxCuts times at most.
+const batchRetryTime = 30 * time.Second
+
+// maxCuts is how many times one batch may be cut short: enough to halve
+// from the largest batch to the smallest, and two more.
+func (a *archiver) maxCuts() int {
+	return bits.Len(uint(max(1, a.o.BatchRows/minBatchRows))) + 2
+}
+
+// loop walks one kind of candidate in id order, one batch at a time. Each
+// batch must move rows and lie beyond the last one: a run makes progress
+// or stops (ErrNoProgress); retries of one batch are bounded in count and
+// time (maxCuts, moveWithRetry's three attempts, batchRetryTime).
 func (a *archiver) loop(ctx context.Context, phase string, total int64,
 	next func(ctx context.Context, after int64, limit int) (batchRange, error),
 	move func(ctx context.Context, b batchRange) (int64, error)) error {
 	var after, done int64
+	var retries int        // consecutive attempts of the batch after `after` cut short
+	var firstTry time.Time // when the first of them began
 	a.progress.report(ProgressEvent{Phase: phase, Total: total, Unit: "rows",
 		Message: fmt.Sprintf("%d %s to archive", total, phase)})
 	for {
@@ -774,14 +832,32 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 		if b.n == 0 {
 			return nil
 		}
+		if b.lo <= after || b.hi < b.lo {
+			return fmt.Errorf("archive: %s: %w: the next batch, ids %d-%d (%d rows), is not beyond the last one done (ids up to %d): the table is not read in id order (run 'repops check --full'; if it reports corruption, follow 'repops runbook show %s'); stopped after %d batches",
+				phase, ErrNoProgress, b.lo, b.hi, b.n, after, db.CorruptionRunbook, a.res.Batches)
+		}
+		if retries == 0 {
+			firstTry = time.Now()
+		}
 		t0 := time.Now()
 		a.batchLongest, a.compareNext = 0, false
-		if err := a.moveWithRetry(ctx, b, move); errors.Is(err, errBatchTooLong) {
+		moved, err := a.moveWithRetry(ctx, b, move)
+		if errors.Is(err, errBatchTooLong) {
 			// Nothing of it was deleted: the same candidates, fewer of them.
+			retries++
+			if retries > a.maxCuts() || time.Since(firstTry) > batchRetryTime {
+				return fmt.Errorf("archive: %s: batch of ids %d-%d cut short %d times in %s (the host or the service is too busy for batches of %d rows): stopped after %d batches; run again later: %w",
+					phase, b.lo, b.hi, retries, time.Since(firstTry).Round(time.Millisecond), a.rows, a.res.Batches, err)
+			}
 			a.rows = max(minBatchRows, a.rows/2)
 			continue
 		} else if err != nil {
 			return err
+		}
+		retries = 0
+		if moved <= 0 {
+			return fmt.Errorf("archive: %s: %w: batch of ids %d-%d (%d candidates) moved no row (the rows changed under the run: another writer?): stopped after %d batches; run again",
+				phase, ErrNoProgress, b.lo, b.hi, b.n, a.res.Batches)
 		}
 		a.adapt(a.batchLongest)
 		a.checkpoint(ctx, false)
@@ -839,14 +915,22 @@ func retryPoint(d time.Duration) time.Duration {
 // (separate archive file): it is retried.
 var errBatchChanged = errors.New("rows changed between copy and delete")
 
-func (a *archiver) moveWithRetry(ctx context.Context, b batchRange, move func(ctx context.Context, b batchRange) (int64, error)) error {
+// moveWithRetry moves one batch, retrying it when its rows changed
+// between the note and the delete (errBatchChanged): three attempts at
+// most, none begun batchRetryTime after the first. It returns the rows
+// moved.
+func (a *archiver) moveWithRetry(ctx context.Context, b batchRange, move func(ctx context.Context, b batchRange) (int64, error)) (int64, error) {
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if _, err = move(ctx, b); !errors.Is(err, errBatchChanged) {
-			return err
+	start := time.Now()
+	attempt := 0
+	for ; attempt < 3 && (attempt == 0 || time.Since(start) < batchRetryTime); attempt++ {
+		var moved int64
+		if moved, err = move(ctx, b); !errors.Is(err, errBatchChanged) {
+			return moved, err
 		}
 	}
-	return fmt.Errorf("archive: %w, three times: either the service keeps changing these rows (run again later), or an archived row with the same id differs from the live one (compare them; nothing of this batch was deleted)", err)
+	return 0, fmt.Errorf("archive: batch of ids %d-%d: %w, %d times in %s: either the service keeps changing these rows (run again later), or an archived row with the same id differs from the live one (compare them; nothing of this batch was deleted)",
+		b.lo, b.hi, err, attempt, time.Since(start).Round(time.Millisecond))
 }
 
 // adapt sizes the next batch so that its write transaction takes about
@@ -942,7 +1026,7 @@ func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context) error) e
 			}
 		}()
 		if err = fn(sctx); err != nil {
-			if sctx.Err() != nil && ctx.Err() == nil {
+			if sctx.Err() != nil && ctx.Err() == nil && !db.IsCorrupt(err) {
 				a.res.cutShort++
 				return fmt.Errorf("archive: a batch of %d rows took more than %s: %w", a.rows, limit.Round(time.Millisecond), errBatchTooLong)
 			}
@@ -1375,6 +1459,9 @@ func (a *archiver) archiveChecksum(ctx context.Context, s archiveSpec) (n, sum i
 		if k == 0 {
 			return n, sum, nil
 		}
+		if !last.Valid || last.Int64 <= after {
+			return 0, 0, fmt.Errorf("archive: verify: %w: the moved ids of %s after %d did not advance", ErrNoProgress, s.live, after)
+		}
 		n += k
 		sum = int64(uint64(sum) + uint64(h))
 		after = last.Int64
@@ -1412,7 +1499,9 @@ func archiveDryRun(ctx context.Context, o ArchiveOptions, res *ArchiveResult) (*
 		return nil, fmt.Errorf("archive dry run: %w", err)
 	}
 	defer r.Close()
-	if _, err := db.RequireSchema(ctx, r, o.DBPath); err != nil {
+	// The schema part of the pre-flight, so that the plan already refuses
+	// what the run would; quick_check is the run's (it reads every page).
+	if err := db.Preflight(ctx, r, o.DBPath, db.PreflightSchema); err != nil {
 		return nil, fmt.Errorf("archive dry run: %w", err)
 	}
 	if err := checkArchiveTables(ctx, r, &o, o.ArchiveFile == ""); err != nil {

@@ -292,6 +292,7 @@ func createIndexCost(ctx context.Context, q db.Querier, dbPath string, d IndexDe
 	if files, err := db.StatFiles(dbPath); err == nil {
 		c.DBBytes = files.DB + files.WAL
 	}
+	c.Preflight = preflightLine(db.PreflightQuickCheck, c.DBBytes)
 	c.Space = []SpaceNeed{{Dir: dirOf(dbPath), What: "the new index in the WAL", Bytes: est},
 		{Dir: o.TempDir, What: "the sort of the index entries", Bytes: est}}
 	free, err := checkSpace(o.StatFS, toSpaceNeeds(c.Space))
@@ -324,9 +325,13 @@ type CreateIndexResult struct {
 }
 
 // CreateIndex creates the known index named o.Name. It refuses a name
-// outside the catalogue, an index the database has (by name, or on the
-// same columns under another name: a duplicate), and too little free
-// space. It takes the procedure lock and journals the run.
+// outside the catalogue, a database that fails its pre-flight (schema and
+// quick_check, through a read-only connection, before it is opened for
+// writing), an index the database has (by name, or on the same columns
+// under another name: a duplicate), and too little free space. It takes
+// the procedure lock and journals the run; corruption SQLite reports while
+// it builds the index stops it, pointing at the database-corruption
+// runbook.
 func CreateIndex(ctx context.Context, o CreateIndexOptions) (*CreateIndexResult, error) {
 	known := KnownIndexes()
 	i := slices.IndexFunc(known, func(d IndexDef) bool { return d.Name == o.Name })
@@ -338,14 +343,19 @@ func CreateIndex(ctx context.Context, o CreateIndexOptions) (*CreateIndexResult,
 		return nil, fmt.Errorf("create index %q: %w; known: %s", o.Name, ErrUnknownIndex, strings.Join(names, ", "))
 	}
 	def := known[i]
+	params := map[string]any{"index": def.Name, "sql": def.SQL()}
+	if err := preflight(ctx, o.Recorder, "index.create", o.DBPath, o.DB, db.PreflightQuickCheck, params); err != nil {
+		return nil, fmt.Errorf("create index %s refused: %w", def.Name, err)
+	}
 	w, err := db.OpenWrite(ctx, o.DBPath, o.DB)
 	if err != nil {
 		return nil, fmt.Errorf("create index %s: %w", def.Name, err)
 	}
 	defer w.Close()
+	stopped := func(err error) error { return stopBeforeRun(o.Recorder, "index.create", o.DBPath, params, err) }
 	existing, err := listIndexes(ctx, w)
 	if err != nil {
-		return nil, fmt.Errorf("create index %s: %w", def.Name, db.Classify(o.DBPath, err))
+		return nil, stopped(fmt.Errorf("create index %s: %w", def.Name, db.Classify(o.DBPath, err)))
 	}
 	for _, ix := range existing {
 		if strings.EqualFold(ix.Name, def.Name) {
@@ -360,23 +370,28 @@ func CreateIndex(ctx context.Context, o CreateIndexOptions) (*CreateIndexResult,
 	}
 	cost, err := createIndexCost(ctx, w, o.DBPath, def, OptimizeOptions{StatFS: o.StatFS, TempDir: o.TempDir, Rates: o.Rates})
 	if err != nil {
-		return nil, err
+		return nil, stopped(err)
 	}
 	if cost.spaceErr != nil {
 		return nil, fmt.Errorf("create index %s: %w", def.Name, cost.spaceErr)
 	}
-	run, err := startMaintenance(o.Recorder, "index.create", absPath(o.DBPath), map[string]any{"index": def.Name, "sql": def.SQL()})
+	run, err := startMaintenance(o.Recorder, "index.create", absPath(o.DBPath), params)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	_, err = w.ExecContext(ctx, def.SQL())
 	res := &CreateIndexResult{Def: def, Cost: cost, Took: time.Since(start)}
+	figures := map[string]float64{"took_seconds": res.Took.Seconds(), "estimated_lock_seconds": cost.LockHold.Seconds()}
+	msg := fmt.Sprintf("created %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", "))
 	if err != nil {
-		err = fmt.Errorf("create index %s: %w", def.Name, db.Classify(o.DBPath, err))
+		err = stopOnCorrupt(o.DBPath, fmt.Errorf("create index %s: %w", def.Name, db.Classify(o.DBPath, err)))
+		msg = fmt.Sprintf("creating %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", "))
+		if db.IsCorrupt(err) {
+			figures["corrupt"] = 1
+		}
 	}
-	err = run.finish(err, map[string]float64{"took_seconds": res.Took.Seconds(), "estimated_lock_seconds": cost.LockHold.Seconds()},
-		fmt.Sprintf("created %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", ")))
+	err = run.finish(err, figures, msg)
 	return res, err
 }
 

@@ -139,6 +139,33 @@ type Cost struct {
 	Cheaper    string `json:"cheaper,omitempty"`
 	AutoVacuum string `json:"auto_vacuum"` // none, full, incremental
 	Basis      string `json:"basis"`
+	// Preflight says what is checked before the write (db.Preflight):
+	// the schema, and quick_check unless the operation is too cheap to be
+	// worth it (a checkpoint).
+	Preflight string `json:"preflight"`
+}
+
+// preflightLevel is the pre-flight an optimisation gets: a checkpoint
+// copies committed WAL frames into the file and reads no b-tree page, so
+// the schema check is enough; everything else reads or rewrites pages and
+// gets quick_check.
+func preflightLevel(op OptimizeOp) db.PreflightLevel {
+	if op == OpCheckpoint {
+		return db.PreflightSchema
+	}
+	return db.PreflightQuickCheck
+}
+
+// preflightLine is the cost line of a pre-flight over inUse bytes.
+func preflightLine(level db.PreflightLevel, inUse int64) string {
+	if level == db.PreflightSchema {
+		return "schema version only; no quick_check (a checkpoint copies committed WAL frames and reads no b-tree page)"
+	}
+	what := "every page"
+	if inUse > 0 {
+		what = "the " + humanBytes(inUse)
+	}
+	return fmt.Sprintf("schema version, then PRAGMA quick_check: reads %s once, without the write lock, before anything is written", what)
 }
 
 // OptimizeResult is what an optimisation did.
@@ -195,7 +222,9 @@ func (o *OptimizeOptions) normalize() error {
 }
 
 // EstimateCost says what the optimisation in o will cost, reading the
-// database without changing it. Its SpaceError is set when Optimize would
+// database without changing it. A file that fails the schema part of the
+// pre-flight (not the reputation database, or a newer schema) is refused
+// here already. Its SpaceError is set when Optimize would
 // refuse for want of space.
 func EstimateCost(ctx context.Context, o OptimizeOptions) (Cost, error) {
 	if err := o.normalize(); err != nil {
@@ -206,6 +235,11 @@ func EstimateCost(ctx context.Context, o OptimizeOptions) (Cost, error) {
 		return Cost{}, fmt.Errorf("estimate %s: %w", o.Op, err)
 	}
 	defer r.Close()
+	// The pre-flight's schema part, cheap: the estimate of a write that
+	// would be refused is refused (quick_check is left to the run).
+	if err := db.Preflight(ctx, r, o.DBPath, db.PreflightSchema); err != nil {
+		return Cost{}, fmt.Errorf("estimate %s: %w", o.Op, err)
+	}
 	return estimateCost(ctx, r, o)
 }
 
@@ -236,6 +270,7 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 	}
 	c.AutoVacuum = map[int64]string{0: "none", 1: "full", 2: "incremental"}[autoVacuum]
 	c.InUseBytes, c.FreeBytes = (pages-free)*pageSize, free*pageSize
+	c.Preflight = preflightLine(preflightLevel(o.Op), c.InUseBytes)
 	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
 	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	dbDir := filepath.Dir(absPath(o.DBPath))
@@ -389,26 +424,38 @@ func analysisLimit(o OptimizeOptions, dbBytes int64) int {
 	return 0
 }
 
-// Optimize runs the optimisation in o, after checking its cost: it
-// refuses with ErrNoSpace when a filesystem it needs has not enough free
-// space. It takes the procedure lock and journals the run.
+// Optimize runs the optimisation in o, after its pre-flight (the schema,
+// and quick_check but for a checkpoint: see preflightLevel), through a
+// read-only connection, before the database is opened for writing, and
+// after checking its cost: it refuses with ErrNoSpace when a filesystem it
+// needs has not enough free space. It takes the procedure lock and
+// journals the run. Corruption that SQLite reports while it runs stops it
+// at once, without the checkpoint that follows a vacuum, and its error
+// (journaled) points at the database-corruption runbook.
 func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*OptimizeResult, error) {
 	if err := o.normalize(); err != nil {
 		return nil, err
+	}
+	action := "optimize." + string(o.Op)
+	if err := preflight(ctx, o.Recorder, action, o.DBPath, o.DB, preflightLevel(o.Op), map[string]any{"op": string(o.Op)}); err != nil {
+		return nil, fmt.Errorf("optimize %s refused: %w", o.Op, err)
 	}
 	w, err := db.OpenWrite(ctx, o.DBPath, o.DB)
 	if err != nil {
 		return nil, fmt.Errorf("optimize %s: %w", o.Op, err)
 	}
 	defer w.Close()
+	stopped := func(err error) error {
+		return stopBeforeRun(o.Recorder, action, o.DBPath, map[string]any{"op": string(o.Op)}, err)
+	}
 	conn, err := w.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("optimize %s: %w", o.Op, db.Classify(o.DBPath, err))
+		return nil, stopped(fmt.Errorf("optimize %s: %w", o.Op, db.Classify(o.DBPath, err)))
 	}
 	defer conn.Close()
 	cost, err := estimateCost(ctx, conn, o)
 	if err != nil {
-		return nil, err
+		return nil, stopped(err)
 	}
 	if cost.spaceErr != nil {
 		return &OptimizeResult{Op: o.Op, Target: cost.Target, Cost: cost}, fmt.Errorf("optimize %s: %w", o.Op, cost.spaceErr)
@@ -418,14 +465,17 @@ func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*Optim
 	if cost.Target != "" {
 		params["target"] = cost.Target
 	}
-	run, err := startMaintenance(o.Recorder, "optimize."+string(o.Op), absPath(o.DBPath), params)
+	run, err := startMaintenance(o.Recorder, action, absPath(o.DBPath), params)
 	if err != nil {
 		return nil, err
 	}
 	progress.report(ProgressEvent{Phase: string(o.Op), Message: fmt.Sprintf("%s: holds the write lock about %s", o.Op, cost.LockHold.Round(time.Millisecond))})
 	res.Before, _ = db.StatFiles(o.DBPath)
 	start := time.Now()
-	err = runOptimize(ctx, conn, o, cost, res, progress)
+	err = stopOnCorrupt(o.DBPath, runOptimize(ctx, conn, o, cost, res, progress))
+	if db.IsCorrupt(err) {
+		err = fmt.Errorf("optimize %s stopped: %w", o.Op, err)
+	}
 	res.Took = time.Since(start)
 	if err == nil && (o.Op == OpVacuum || o.Op == OpEnableIncremental || o.Op == OpIncrementalVacuum) {
 		// In WAL mode the file shrinks when the WAL is checkpointed: do it
@@ -441,6 +491,9 @@ func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*Optim
 		"freed_bytes": float64(res.FreedBytes), "db_bytes_before": float64(res.Before.DB), "db_bytes_after": float64(res.After.DB)}
 	if res.LongestStep > 0 {
 		figures["longest_step_seconds"] = res.LongestStep.Seconds()
+	}
+	if db.IsCorrupt(err) {
+		figures["corrupt"] = 1
 	}
 	err = run.finish(err, figures, res.Message)
 	return res, err
@@ -501,7 +554,7 @@ func runOptimize(ctx context.Context, conn *sql.Conn, o OptimizeOptions, cost Co
 // short transaction, with a pause between steps for the service's writers.
 func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, cost Cost, res *OptimizeResult, progress Progress) error {
 	total := cost.WorkBytes
-	var done int64
+	var done, steps int64
 	var pageSize int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
 		return err
@@ -514,6 +567,9 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 		if o.MaxIncrementalPages > 0 {
 			n = min(n, o.MaxIncrementalPages-done/pageSize)
 		}
+		if n <= 0 {
+			break // incremental_vacuum(0) would free every page
+		}
 		t0 := time.Now()
 		// Each row returned is one page freed: the statement must be
 		// stepped to the end (an Exec would free one page only).
@@ -521,7 +577,9 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 		if err != nil {
 			return fmt.Errorf("optimize incremental-vacuum: %w", db.Classify(o.DBPath, err))
 		}
+		var freed int64
 		for rows.Next() {
+			freed++
 		}
 		err = rows.Err()
 		rows.Close()
@@ -529,7 +587,22 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 			return fmt.Errorf("optimize incremental-vacuum: %w", db.Classify(o.DBPath, err))
 		}
 		res.LongestStep = max(res.LongestStep, time.Since(t0))
-		done += n * pageSize
+		if freed == 0 {
+			// Progress or stop: a step that frees nothing ends the run,
+			// done when the free list is empty (the service reused the
+			// pages), an error otherwise.
+			var left int64
+			if err := conn.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&left); err != nil {
+				return fmt.Errorf("optimize incremental-vacuum: %w", db.Classify(o.DBPath, err))
+			}
+			if left > 0 {
+				return fmt.Errorf("optimize incremental-vacuum: step %d of %d freed no page though %d are free: stopped after %s (run 'repops check')",
+					step+1, cost.Steps, left, humanBytes(done))
+			}
+			break
+		}
+		done += freed * pageSize
+		steps++
 		progress.report(ProgressEvent{Phase: "incremental-vacuum", Done: min(done, total), Total: total, Unit: "bytes",
 			Message: fmt.Sprintf("step %d of %d", step+1, cost.Steps)})
 		select {
@@ -540,7 +613,7 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 	var free int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err == nil {
 		res.Message = fmt.Sprintf("incremental vacuum: %d steps, longest %s; %s still free inside the file",
-			cost.Steps, res.LongestStep.Round(time.Millisecond), humanBytes(free*pageSize))
+			steps, res.LongestStep.Round(time.Millisecond), humanBytes(free*pageSize))
 	}
 	return nil
 }

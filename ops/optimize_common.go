@@ -317,6 +317,75 @@ func (r *maintenanceRun) finish(err error, figures map[string]float64, message s
 	return errors.Join(err, jerr, lerr, cerr)
 }
 
+// preflight is the pre-flight of a procedure about to write to the live
+// database at path (db.PreflightFile: schema, and quick_check at
+// db.PreflightQuickCheck, through a read-only connection closed before the
+// procedure opens its write connection). A refusal is journaled under
+// action (JournalRefusal).
+func preflight(ctx context.Context, rec Recorder, action, path string, o db.Options, level db.PreflightLevel, params map[string]any) error {
+	err := db.PreflightFile(ctx, path, o, level)
+	if err != nil {
+		JournalRefusal(rec, action, path, params, err)
+	}
+	return err
+}
+
+// PreflightRefused reports whether err is a pre-flight's refusal of the
+// file's content (damaged, not the reputation database, a schema newer
+// than this repops, none, or tables missing), as opposed to a wrong path.
+func PreflightRefused(err error) bool {
+	for _, k := range []error{db.ErrCorrupt, db.ErrNotReputation, db.ErrSchemaTooNew, db.ErrNoSchema, db.ErrSchemaInvalid} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// JournalRefusal records in rec's journal that the pre-flight refused
+// action on the database at path, when err is such a refusal
+// (PreflightRefused) and rec has a state dir: the incident timeline shows
+// that someone tried to write to a damaged or foreign file, and that
+// nothing was written. It takes no lock (nothing runs) and cannot fail
+// the caller.
+func JournalRefusal(rec Recorder, action, path string, params map[string]any, err error) {
+	if rec.StateDir == "" || !PreflightRefused(err) {
+		return
+	}
+	if rec.Actor.User == "" {
+		rec.Actor = CurrentActor("")
+	}
+	j, jerr := OpenJournal(rec.StateDir)
+	if jerr != nil {
+		return
+	}
+	defer j.Close()
+	_, _ = j.Append(Entry{Actor: rec.Actor, Action: action, Target: absPath(path), Params: params, Outcome: OutcomeFailed,
+		Figures: map[string]float64{"corrupt": boolFigure(db.IsCorrupt(err))},
+		Message: "refused by the pre-flight, nothing written: " + err.Error()})
+}
+
+// stopOnCorrupt is db.StopOnCorrupt for a procedure's error about the
+// database at path: corruption seen while it ran stops it, with the
+// database-corruption runbook in the error (and so in its journal entry).
+func stopOnCorrupt(path string, err error) error {
+	if err == nil || !db.IsCorrupt(err) {
+		return err
+	}
+	return db.StopOnCorrupt(path, err)
+}
+
+// stopBeforeRun is stopOnCorrupt for an error met after the pre-flight
+// passed but before the run took its lock and journaled its start:
+// corruption seen then is journaled as the pre-flight's refusal would be.
+func stopBeforeRun(rec Recorder, action, path string, params map[string]any, err error) error {
+	err = stopOnCorrupt(path, err)
+	if db.IsCorrupt(err) {
+		JournalRefusal(rec, action, path, params, err)
+	}
+	return err
+}
+
 // absPath is path made absolute, or path itself when that fails.
 func absPath(path string) string {
 	if a, err := filepath.Abs(path); err == nil {

@@ -398,6 +398,12 @@ func (e *OpsEnv) migrate(ctx context.Context, _ map[string]string, _ ops.Progres
 		return ActionResult{}, fmt.Errorf("migrate: %w", err)
 	}
 	defer lock.Release()
+	// The pre-flight before the file is opened for writing, as 'repops
+	// migrate apply' (without --create: a runbook never makes a database).
+	if err := db.PreflightMigrate(ctx, e.Target(), e.cfg.DB, false); err != nil {
+		ops.JournalRefusal(e.recorder(), "migrate", e.Target(), nil, err)
+		return ActionResult{}, fmt.Errorf("migrate refused: %w", err)
+	}
 	w, err := db.OpenWrite(ctx, e.Target(), e.cfg.DB)
 	if err != nil {
 		return ActionResult{}, err

@@ -349,6 +349,9 @@ func costLines(c ops.Cost) []string {
 	if c.Cheaper != "" {
 		lines = append(lines, "cheaper: "+c.Cheaper)
 	}
+	if c.Preflight != "" {
+		lines = append(lines, "pre-flight: "+c.Preflight)
+	}
 	if c.Basis != "" {
 		lines = append(lines, "estimate "+c.Basis)
 	}

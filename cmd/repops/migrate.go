@@ -190,6 +190,14 @@ func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
 	st, statErr := os.Stat(path)
 	isNew := errors.Is(statErr, fs.ErrNotExist) || (statErr == nil && st.Mode().IsRegular() && st.Size() == 0)
 	opts := a.dbOptions()
+	// The pre-flight, read-only, before the file is opened for writing
+	// (which switches it to WAL): a file that is not the reputation
+	// database, one newer than this repops, or a damaged one is refused
+	// with not a byte of it changed. --create admits a new or empty file.
+	if err := db.PreflightMigrate(ctx, path, opts, o.create); err != nil {
+		ops.JournalRefusal(ops.Recorder{StateDir: a.cfg.StateDir()}, "migrate", path, nil, err)
+		return err
+	}
 	opts.Create = o.create
 	w, err := db.OpenWrite(ctx, path, opts)
 	if err != nil {

@@ -171,6 +171,9 @@ func printCost(w io.Writer, c ops.Cost) {
 	if c.Cheaper != "" {
 		fmt.Fprintf(w, "  cheaper    %s\n", c.Cheaper)
 	}
+	if c.Preflight != "" {
+		fmt.Fprintf(w, "  pre-flight %s\n", c.Preflight)
+	}
 	fmt.Fprintf(w, "  estimate   %s\n", c.Basis)
 }
 
