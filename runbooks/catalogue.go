@@ -22,6 +22,12 @@ type Catalogue struct {
 	// Overridden lists the ids of built-in runbooks replaced from the
 	// override directory, sorted.
 	Overridden []string
+	// Problems are the override files that were skipped, one entry per
+	// problem, in file and line order. Each is a *ParseError, whose
+	// message is "file:line: message". The callers show them as warnings:
+	// a bad file in the override directory never removes the other
+	// runbooks.
+	Problems []error
 }
 
 // Builtin parses the embedded catalogue.
@@ -29,8 +35,18 @@ func Builtin() (*Catalogue, error) { return Load("") }
 
 // Load parses the embedded catalogue, then every *.md in dir (when dir is
 // not empty): a file whose id is a built-in's replaces it, any other adds a
-// runbook. A missing dir is an error (it was configured). Any parse error
-// in any file fails the load with every problem listed.
+// runbook.
+//
+// A file of dir that does not load (it does not parse, it cannot be read,
+// or another file of dir already has its id) is skipped and reported in
+// Catalogue.Problems; every other runbook, built-in or not, stays, and a
+// built-in is replaced only by a file that parses. Decision: one bad
+// override must not take the whole catalogue away (restore-from-backup
+// with it) at the moment an operator needs it.
+//
+// Errors are kept for what is not a single file's fault: a missing or
+// unreadable dir (it was configured: fix the path or remove the setting)
+// and a problem in the embedded catalogue (a defect of the build).
 func Load(dir string) (*Catalogue, error) {
 	c := &Catalogue{byID: map[string]*Runbook{}}
 	var errs ParseErrors
@@ -55,40 +71,50 @@ func Load(dir string) (*Catalogue, error) {
 		}
 		c.byID[rb.ID] = rb
 	}
-	if dir != "" {
-		files, err := filepath.Glob(filepath.Join(dir, "*.md"))
-		if err != nil {
-			return nil, fmt.Errorf("list runbooks in %s: %w", dir, err)
-		}
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("runbook directory %s (console.runbook_dir) is not a readable directory: fix the path or remove the setting", dir)
-		}
-		sort.Strings(files)
-		seen := map[string]string{}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("read runbook %s: %w", f, err)
-			}
-			rb, err := Parse(f, b)
-			if err != nil {
-				errs = appendParseErrors(errs, err)
-				continue
-			}
-			if prev, dup := seen[rb.ID]; dup {
-				errs = append(errs, &ParseError{File: f, Msg: fmt.Sprintf("id %q is also the id of %s", rb.ID, prev)})
-				continue
-			}
-			seen[rb.ID] = f
-			if old, ok := c.byID[rb.ID]; ok && strings.HasPrefix(old.File, "builtin:") {
-				c.Overridden = append(c.Overridden, rb.ID)
-			}
-			c.byID[rb.ID] = rb
-		}
-		sort.Strings(c.Overridden)
-	}
 	if len(errs) > 0 {
 		return nil, errs
+	}
+	if dir == "" {
+		return c, nil
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("runbook directory %s (console.runbook_dir) is not a readable directory: fix the path or remove the setting", dir)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.md"))
+	if err != nil {
+		return nil, fmt.Errorf("list runbooks in %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	seen := map[string]string{}
+	var problems ParseErrors
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			problems = append(problems, &ParseError{File: f, Msg: fmt.Sprintf("cannot be read: %v", err)})
+			continue
+		}
+		rb, err := Parse(f, b)
+		if err != nil {
+			problems = appendParseErrors(problems, err)
+			continue
+		}
+		if prev, dup := seen[rb.ID]; dup {
+			problems = append(problems, &ParseError{File: f, Msg: fmt.Sprintf("id %q is also the id of %s, which is kept", rb.ID, prev)})
+			continue
+		}
+		seen[rb.ID] = f
+		if old, ok := c.byID[rb.ID]; ok && strings.HasPrefix(old.File, "builtin:") {
+			c.Overridden = append(c.Overridden, rb.ID)
+		}
+		c.byID[rb.ID] = rb
+	}
+	sort.Strings(c.Overridden)
+	for _, p := range problems {
+		c.Problems = append(c.Problems, p)
 	}
 	return c, nil
 }
@@ -99,6 +125,18 @@ func appendParseErrors(list ParseErrors, err error) ParseErrors {
 		return append(list, pe...)
 	}
 	return append(list, &ParseError{Msg: err.Error()})
+}
+
+// SkippedFiles is the number of distinct files that Problems name.
+func (c *Catalogue) SkippedFiles() int {
+	files := map[string]bool{}
+	for _, p := range c.Problems {
+		var pe *ParseError
+		if errors.As(p, &pe) {
+			files[pe.File] = true
+		}
+	}
+	return len(files)
 }
 
 // Get returns the runbook with the id, or the one that has it as an

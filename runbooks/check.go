@@ -11,12 +11,30 @@ import (
 	"github.com/repops/repops/ops"
 )
 
+// ErrCheckTimeout is the error, wrapped, of a check step stopped at its
+// deadline (EngineOptions.CheckTimeout): its query was interrupted, or the
+// metrics did not answer in time. The step fails; its on_failure applies.
+var ErrCheckTimeout = errors.New("check deadline exceeded")
+
 // check runs a check step: its query through Env.Query or its metric
-// condition through Env.Metrics, and evaluates what is expected.
+// condition through Env.Metrics, and evaluates what is expected. Either
+// runs under the engine's check deadline: a context that go-sqlite3 turns
+// into sqlite3_interrupt on the running statement when it is done, so a
+// runaway query (a recursive CTE without an end) stops there.
 func (r *Run) check(ctx context.Context, s Step) StepResult {
+	limit := r.e.opts.CheckTimeout
+	cctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	// timedOut: the deadline stopped it, not the caller (a caller's
+	// cancellation is an interruption, which Do handles).
+	timedOut := func() bool { return ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) }
 	if s.Metric != nil {
-		m, err := r.e.env.Metrics(ctx)
+		m, err := r.e.env.Metrics(cctx)
 		if err != nil {
+			if timedOut() {
+				return StepResult{Outcome: Failed, Message: fmt.Sprintf("stopped after %s", limit),
+					Err: fmt.Errorf("step %q: %w: reading the metrics was stopped after %s; check the metrics source ('repops status')", s.Name, ErrCheckTimeout, limit)}
+			}
 			return StepResult{Outcome: Failed, Message: "metrics unavailable", Err: fmt.Errorf("read metrics: %w", err)}
 		}
 		return evalMetric(*s.Metric, m)
@@ -26,8 +44,12 @@ func (r *Run) check(ctx context.Context, s Step) StepResult {
 	if err := CheckReadOnlySQL(s.Query); err != nil {
 		return StepResult{Outcome: Failed, Message: "refused", Err: err}
 	}
-	qr, err := r.e.env.Query(ctx, s.Query)
+	qr, err := r.e.env.Query(cctx, s.Query)
 	if err != nil {
+		if timedOut() {
+			return StepResult{Outcome: Failed, Message: fmt.Sprintf("stopped after %s", limit),
+				Err: fmt.Errorf("step %q: %w: the query was stopped after %s; make it cheaper (an index, a LIMIT), or run it with a longer deadline ('repops runbook run --check-timeout')", s.Name, ErrCheckTimeout, limit)}
+		}
 		return StepResult{Outcome: Failed, Message: "query failed", Err: err}
 	}
 	res := evalQuery(s.Expect, qr)

@@ -49,7 +49,19 @@ type EngineOptions struct {
 	Vars Vars
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// CheckTimeout bounds each check step (its query, or its read of the
+	// metrics): past it the check is stopped (SQLite is interrupted
+	// through the context) and fails with ErrCheckTimeout.
+	// DefaultCheckTimeout when zero or negative.
+	CheckTimeout time.Duration
 }
+
+// DefaultCheckTimeout is how long a check step may run when
+// EngineOptions.CheckTimeout is not set. A check is meant to be a quick
+// read-only look (the guide's own queries take milliseconds on its
+// largest tables); 30 s leaves room for a full-table count on a slow disk
+// and still gives the operator their console back.
+const DefaultCheckTimeout = 30 * time.Second
 
 // Engine starts and resumes runs of runbooks against an Env.
 //
@@ -78,6 +90,9 @@ type Engine struct {
 func NewEngine(env Env, opts EngineOptions) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = DefaultCheckTimeout
 	}
 	return &Engine{env: env, opts: opts}
 }

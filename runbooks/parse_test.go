@@ -275,13 +275,21 @@ func TestOverrideDirectory(t *testing.T) {
 		t.Errorf("ForAlert(custom_alert) = %d runbooks", len(got))
 	}
 
-	t.Run("bad file fails the load", func(t *testing.T) {
+	// Issue 13: a bad file used to fail the whole load; it is now skipped
+	// and reported, and the other runbooks stay (TestBadOverrideIsSkipped).
+	t.Run("bad file is reported and skipped", func(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "broken.md"), []byte("---\nid: x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Load(dir)
-		if err == nil || !strings.Contains(err.Error(), "broken.md:1:") {
-			t.Errorf("err = %v", err)
+		cat, err := Load(dir)
+		if err != nil {
+			t.Fatalf("err = %v", err)
+		}
+		if len(cat.Problems) != 1 || !strings.Contains(cat.Problems[0].Error(), "broken.md:1:") {
+			t.Errorf("Problems = %v", cat.Problems)
+		}
+		if _, ok := cat.Get("site-extra"); !ok || len(cat.Overridden) != 1 {
+			t.Errorf("the good files were not kept: Overridden %v", cat.Overridden)
 		}
 	})
 	t.Run("missing dir", func(t *testing.T) {

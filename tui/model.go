@@ -309,6 +309,11 @@ func (m Model) capturing() bool {
 func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.ctx.Keys
 	if msg.String() == "ctrl+c" {
+		// A running step on the run screen is stopped first (the view
+		// quits on a second ctrl+c): it may be a long archive.
+		if m.capturing() && m.runbooks.busy() {
+			return m.forward(msg)
+		}
 		return m, tea.Quit
 	}
 	m.flash = ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -70,6 +71,21 @@ func (r RunbookEngine) Resume(runID string) (RunbookRun, error) {
 	}
 	return run, nil
 }
+
+// Problems implements RunbookProblems: the override files the catalogue
+// skipped.
+func (r RunbookEngine) Problems() []error { return r.Catalogue.Problems }
+
+// RunbookProblems is implemented by a RunbookService whose catalogue
+// skipped files of the override directory (runbooks.Catalogue.Problems).
+// Problems is an in-memory lookup, like List; each problem reads
+// "file:line: message". The list shows them as warnings above the
+// runbooks, which are all there.
+type RunbookProblems interface {
+	Problems() []error
+}
+
+var _ RunbookProblems = RunbookEngine{}
 
 // Start implements RunbookService.
 func (r RunbookEngine) Start(rb *runbooks.Runbook) (RunbookRun, error) {
@@ -148,6 +164,14 @@ type runbooksView struct {
 	state    runbooks.RunState
 	running  bool // a step is being done
 	stepFrom time.Time
+	// cancel cancels the running step's context (q, esc, ctrl+c): a
+	// check's query is interrupted, an action's procedure stops.
+	cancel context.CancelFunc
+	// stopping: the running step was asked to stop and has not returned
+	// yet; stopped names the step that the operator stopped, until the
+	// next step starts.
+	stopping bool
+	stopped  string
 	prog     *ops.ProgressEvent
 	last     *runbooks.StepResult
 	lastErr  error
@@ -208,8 +232,14 @@ func (v runbooksView) load() tea.Cmd {
 	return func() tea.Msg { return runbooksLoadedMsg{all: svc.List()} }
 }
 
-// capturing: the view is reading text, so letters are not global keys.
-func (v runbooksView) capturing() bool { return v.reading != inNone }
+// capturing: the view is reading text, or a step runs on the run screen,
+// so letters are not global keys. While a step runs the run screen holds
+// the keyboard so that q and esc reach it and stop the step (the root
+// would otherwise quit or leave); the view keys still switch views
+// (onRunningKey).
+func (v runbooksView) capturing() bool {
+	return v.reading != inNone || v.mode == rbRun && v.running
+}
 
 // busy: a step is running (quitting would interrupt it).
 func (v runbooksView) busy() bool { return v.running }
@@ -313,14 +343,24 @@ func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
 	})
 }
 
-// doStepCmd does the current step in the background; progress events and
-// the end arrive one at a time through a channel that the returned Cmd
-// reads and re-issues (waitStepCmd).
-func doStepCmd(run RunbookRun, in runbooks.StepInput) tea.Cmd {
+// doStep starts the current step with the operator's input: the view
+// keeps the cancel func of the step's context so that q, esc or ctrl+c
+// can stop it.
+func (v runbooksView) doStep(in runbooks.StepInput) (runbooksView, tea.Cmd) {
+	ctx, cancel := context.WithCancel(context.Background())
+	v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
+	v.cancel, v.stopping, v.stopped = cancel, false, ""
+	return v, doStepCmd(ctx, v.run, in)
+}
+
+// doStepCmd does the current step in the background under ctx; progress
+// events and the end arrive one at a time through a channel that the
+// returned Cmd reads and re-issues (waitStepCmd).
+func doStepCmd(ctx context.Context, run RunbookRun, in runbooks.StepInput) tea.Cmd {
 	ch := make(chan tea.Msg, 64)
 	go func() {
 		defer close(ch)
-		res, err := run.Do(context.Background(), in, func(e ops.ProgressEvent) {
+		res, err := run.Do(ctx, in, func(e ops.ProgressEvent) {
 			select {
 			case ch <- e:
 			default: // the console is behind: drop this event, a newer one follows
@@ -365,14 +405,31 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 		if rb, ok := v.svc.Get(msg.state.RunbookID); ok && (v.book == nil || v.book.ID != rb.ID) {
 			v.book = rb
 		}
-		v.mode, v.last, v.lastErr, v.note, v.scroll = rbRun, nil, nil, "", 0
+		v.mode, v.last, v.lastErr, v.note, v.scroll, v.stopped = rbRun, nil, nil, "", 0, ""
 		return v, v.rtoTick()
 	case stepEventMsg:
 		v.prog = msg.progress
 		return v, waitStepCmd(msg.ch)
 	case stepDoneMsg:
+		stepName := v.cur.Step.Name // the step that ran
+		if msg.res.Step != "" {
+			stepName = msg.res.Step
+		}
 		v.running, v.prog = false, nil
 		v.cur, v.curOK, v.state = msg.cur, msg.curOK, msg.state
+		if v.cancel != nil {
+			v.cancel() // the step is over: release its context
+			v.cancel = nil
+		}
+		if v.stopping {
+			v.stopping = false
+			if msg.err != nil && errors.Is(msg.err, context.Canceled) {
+				// Stopped by the operator: not a verdict on the step. The
+				// engine paused the run with the step still to do.
+				v.stopped, v.last, v.lastErr, v.note, v.scroll = stepName, nil, nil, "", 0
+				return v, flash(fmt.Sprintf("stopped %q: the run is paused; :resume offers the step again", v.stopped), false)
+			}
+		}
 		if msg.err != nil {
 			v.lastErr = msg.err
 			if errors.Is(msg.err, runbooks.ErrCancelled) {
@@ -439,14 +496,12 @@ func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 			if val == "" {
 				return v, flash("skipping needs a reason: nothing was skipped", true)
 			}
-			v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
-			return v, doStepCmd(v.run, runbooks.StepInput{Skip: true, Reason: val, Note: v.note})
+			return v.doStep(runbooks.StepInput{Skip: true, Reason: val, Note: v.note})
 		case inConfirm:
 			if val == "" {
 				return v, flash("cancelled: nothing was run (the default)", false)
 			}
-			v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
-			return v, doStepCmd(v.run, runbooks.StepInput{Confirm: val, Note: v.note, Rerun: v.cur.Interrupted})
+			return v.doStep(runbooks.StepInput{Confirm: val, Note: v.note, Rerun: v.cur.Interrupted})
 		}
 		return v, nil
 	}
@@ -507,6 +562,9 @@ func (v runbooksView) stepWrites() bool {
 }
 
 func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
+	if v.running {
+		return v.onRunningKey(msg)
+	}
 	k := v.ctx.Keys
 	switch {
 	case key.Matches(msg, k.Back):
@@ -536,14 +594,81 @@ func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 		if v.cur.NeedsConfirm {
 			return v.ask(inConfirm, fmt.Sprintf("type %s to run %s (empty or esc cancels): ", v.cur.ConfirmWord, v.cur.Step.Action), "")
 		}
-		v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
-		return v, doStepCmd(v.run, runbooks.StepInput{Note: v.note, Rerun: v.cur.Interrupted})
+		return v.doStep(runbooks.StepInput{Note: v.note, Rerun: v.cur.Interrupted})
 	case key.Matches(msg, k.Skip):
 		return v.ask(inReason, "skip: why? ", "the reason is journaled")
 	case key.Matches(msg, k.Note):
 		return v.ask(inNote, "note: ", "recorded with this step")
 	}
 	return v, nil
+}
+
+// onRunningKey answers every key while a step runs on the run screen
+// (the view is capturing): q, esc and ctrl+c stop the step, by cancelling
+// its context; once asked, q (or ctrl+c) again quits anyway and esc
+// leaves for the list, the step ending in the background. The view keys
+// switch views as always; the step's keys wait for its result; the other
+// global keys (command line, pause, screenshot) wait for the step to end
+// or stop. The root forwards ctrl+c here while a step runs, and the view
+// answers it as q.
+func (v runbooksView) onRunningKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
+	k := v.ctx.Keys
+	switch {
+	case key.Matches(msg, k.Back):
+		if v.stopping {
+			v.mode = rbList
+			return v, nil
+		}
+		return v.stopStep()
+	case key.Matches(msg, k.Quit) || msg.String() == "ctrl+c":
+		if v.stopping {
+			// Asked twice: quit anyway. The run's state is kept and
+			// 'repops runbook resume' continues it.
+			return v, tea.Quit
+		}
+		return v.stopStep()
+	case key.Matches(msg, k.Down, k.PageDown):
+		v.scroll++
+		return v, nil
+	case key.Matches(msg, k.Up, k.PageUp):
+		v.scroll = max(0, v.scroll-1)
+		return v, nil
+	case key.Matches(msg, k.Do, k.Skip, k.Note):
+		return v, flash("the step is running: wait for its result, or stop it with "+keyName(k.Back)+" or "+keyName(k.Quit), false)
+	}
+	for _, to := range []struct {
+		b  key.Binding
+		id viewID
+	}{{k.Dashboard, viewDashboard}, {k.Alerts, viewAlerts}, {k.Tables, viewTables}, {k.Journal, viewJournal}, {k.Help, viewHelp}} {
+		if key.Matches(msg, to.b) {
+			id := to.id
+			return v, func() tea.Msg { return switchViewMsg{to: id} }
+		}
+	}
+	return v, flash("a step is running: "+keyName(k.Back)+" or "+keyName(k.Quit)+" stops it", false)
+}
+
+// stopStep cancels the running step's context: go-sqlite3 interrupts a
+// check's query (sqlite3_interrupt), an action's procedure sees its
+// context done. The step's end still arrives as a stepDoneMsg, which
+// says it was stopped.
+func (v runbooksView) stopStep() (runbooksView, tea.Cmd) {
+	if v.cancel != nil {
+		v.cancel()
+	}
+	v.stopping = true
+	return v, flash(fmt.Sprintf("stopping step %q…", v.cur.Step.Name), false)
+}
+
+// keyName is the first key of a binding, as its help shows it.
+func keyName(b key.Binding) string {
+	if h := b.Help().Key; h != "" {
+		return h
+	}
+	if ks := b.Keys(); len(ks) > 0 {
+		return ks[0]
+	}
+	return "?"
 }
 
 // Hints are the view's keys for the key-hints bar.
@@ -555,6 +680,14 @@ func (v runbooksView) Hints() []key.Binding {
 		start.SetHelp(k.Enter.Help().Key, "start the run")
 		return []key.Binding{start, k.Down, k.Back}
 	case rbRun:
+		if v.running {
+			stop := key.NewBinding(key.WithKeys(append(k.Back.Keys(), k.Quit.Keys()...)...),
+				key.WithHelp(keyName(k.Back)+"/"+keyName(k.Quit), "stop the step"))
+			if v.stopping {
+				stop.SetHelp(keyName(k.Quit), "quit anyway")
+			}
+			return []key.Binding{stop, k.Down, k.Dashboard}
+		}
 		if v.state.Status != runbooks.RunRunning {
 			return []key.Binding{k.Back, k.Journal}
 		}
@@ -615,6 +748,7 @@ func (v runbooksView) listView() string {
 		head += st.Muted.Render("  filter: ") + st.Accent.Render(v.filter)
 	}
 	lines := []string{head}
+	lines = append(lines, v.problemLines(w)...)
 	if v.run != nil && v.state.Status == runbooks.RunRunning {
 		lines = append(lines, st.State("pending").Render(fmt.Sprintf("⚙ run under way: %s, step %d of %d (enter on %s continues it)", v.state.RunbookID, v.cur.Index+1, v.cur.Total, v.state.RunbookID)))
 	}
@@ -651,6 +785,60 @@ func (v runbooksView) listView() string {
 		lines = append(lines, st.Muted.Render("  no runbook matches; esc clears the filter"))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// maxProblemLines bounds the override problems the list shows, so that the
+// runbooks keep the screen; 'repops runbook list' prints them all.
+const maxProblemLines = 3
+
+// problemLines are the warnings for the override files the catalogue
+// skipped: a count, then each problem as base-name:line: message.
+func (v runbooksView) problemLines(w int) []string {
+	probs := v.problems()
+	if len(probs) == 0 {
+		return nil
+	}
+	st := v.ctx.Styles
+	files := map[string]bool{}
+	for _, p := range probs {
+		var pe *runbooks.ParseError
+		if errors.As(p, &pe) {
+			files[pe.File] = true
+		}
+	}
+	n := max(1, len(files))
+	what := "a runbook file was skipped"
+	if n > 1 {
+		what = fmt.Sprintf("%d runbook files were skipped", n)
+	}
+	out := []string{truncate(st.State("warning").Render("⚠ "+what)+st.Muted.Render(" (console.runbook_dir); the others are all here:"), w)}
+	for i, p := range probs {
+		if i == maxProblemLines {
+			out = append(out, truncate(st.Muted.Render(fmt.Sprintf("  … %d more: repops runbook list shows them all", len(probs)-i)), w))
+			break
+		}
+		line := p.Error()
+		var pe *runbooks.ParseError
+		if errors.As(p, &pe) {
+			short := *pe
+			short.File = filepath.Base(pe.File)
+			line = short.Error()
+		}
+		out = append(out, truncate(st.State("warning").Render("  ⚠ ")+line, w))
+	}
+	return out
+}
+
+// problems are the catalogue's skipped files, once it is loaded (an
+// in-memory lookup, like List).
+func (v runbooksView) problems() []error {
+	if v.svc == nil || !catalogueReady(v.svc) {
+		return nil
+	}
+	if p, ok := v.svc.(RunbookProblems); ok {
+		return p.Problems()
+	}
+	return nil
 }
 
 func (v runbooksView) readView() string {
@@ -822,6 +1010,10 @@ func (v runbooksView) currentStepLines(w int) []string {
 	if v.lastErr != nil {
 		out = append(out, st.Error.Render("refused: ")+v.lastErr.Error(), "")
 	}
+	if v.stopped != "" {
+		out = append(out, st.State("warning").Render("STOPPED ")+st.Bold.Render(v.stopped)+
+			st.Muted.Render(": stopped before it ended (journal: interrupted); :resume offers it again"), "")
+	}
 	if !v.curOK || v.state.Status != runbooks.RunRunning {
 		msg := fmt.Sprintf("The run is %s.", v.state.Status)
 		if v.state.Note != "" {
@@ -869,7 +1061,10 @@ func (v runbooksView) currentStepLines(w int) []string {
 	if v.note != "" {
 		out = append(out, st.Muted.Render("note: ")+v.note)
 	}
-	if v.running {
+	if v.running && v.stopping {
+		el := v.ctx.Now().Sub(v.stepFrom)
+		out = append(out, "", st.State("warning").Render("stopping… ")+st.Muted.Render(fmtClock(el)+": waiting for the step to end; "+keyName(v.ctx.Keys.Quit)+" again quits anyway (the run is kept)"))
+	} else if v.running {
 		el := v.ctx.Now().Sub(v.stepFrom)
 		line := st.State("pending").Render("running… ") + st.Muted.Render(fmtClock(el))
 		if p := v.prog; p != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/runbooks"
+	"github.com/repops/repops/tui"
 )
 
 // runbookOptions are the flags of 'repops runbook run' and 'resume'.
@@ -27,6 +28,9 @@ type runbookOptions struct {
 	yes    bool
 	rerun  bool
 	alert  string // list: only runbooks for this alert
+	// checkTimeout bounds each check step (run, resume); zero is
+	// runbooks.DefaultCheckTimeout.
+	checkTimeout time.Duration
 }
 
 // newRunbookCmd is 'repops runbook list|show|run|resume|runs'.
@@ -91,6 +95,7 @@ confirmed. --dry-run prints the plan and changes nothing.`,
 	for _, c := range []*cobra.Command{run, resume} {
 		c.Flags().BoolVarP(&o.yes, "yes", "y", false, "answer every prompt: tick off manual steps and confirm destructive ones (automation)")
 		c.Flags().BoolVar(&o.rerun, "rerun", false, "with --yes, re-run a destructive step that an earlier process started and did not finish")
+		c.Flags().DurationVar(&o.checkTimeout, "check-timeout", runbooks.DefaultCheckTimeout, "stop a check step (its query or its metric read) after this long; the step then fails")
 	}
 	run.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the plan: every step, what it would do and change; run nothing")
 	runs := &cobra.Command{
@@ -110,7 +115,40 @@ func (a *app) runbookCatalogue() (*runbooks.Catalogue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load runbooks: %w", err)
 	}
+	printRunbookProblems(a.err, cat, a.cfg.Console.RunbookDir)
 	return cat, nil
+}
+
+// printRunbookProblems writes the files of the runbook dir that were
+// skipped as warnings to w (stderr): one line per problem, file:line:
+// message, then what it means. The command goes on with the rest of the
+// catalogue.
+func printRunbookProblems(w io.Writer, cat *runbooks.Catalogue, dir string) {
+	if len(cat.Problems) == 0 {
+		return
+	}
+	for _, p := range cat.Problems {
+		fmt.Fprintf(w, "repops: warning: %v\n", p)
+	}
+	n := cat.SkippedFiles()
+	files := "file"
+	if n != 1 {
+		files = "files"
+	}
+	fmt.Fprintf(w, "repops: warning: %d %s of %s (console.runbook_dir) skipped; the other runbooks and the built-in ones are loaded. Fix the %s and 'repops runbook list' shows it.\n", n, files, dir, files)
+}
+
+// Problems are the runbook dir's files that were skipped, for the
+// console's runbook list (tui.RunbookProblems); none until the catalogue
+// is loaded, or when it failed to load.
+func (l *lazyRunbooks) Problems() []error {
+	if !l.ready() {
+		return nil
+	}
+	if p, ok := l.svc.(tui.RunbookProblems); ok {
+		return p.Problems()
+	}
+	return nil
 }
 
 func runRunbookList(_ context.Context, a *app, o runbookOptions) error {
@@ -232,7 +270,7 @@ func printPlan(ctx context.Context, a *app, rb *runbooks.Runbook) {
 
 // runbookEngine builds the real Env and the engine for the configured
 // database. close releases the metrics engine.
-func (a *app) runbookEngine(ctx context.Context) (eng *runbooks.Engine, close func(), err error) {
+func (a *app) runbookEngine(ctx context.Context, o runbookOptions) (eng *runbooks.Engine, close func(), err error) {
 	actor := ops.CurrentActor("")
 	var (
 		mu     sync.Mutex
@@ -267,7 +305,7 @@ func (a *app) runbookEngine(ctx context.Context) (eng *runbooks.Engine, close fu
 	env := runbooks.NewOpsEnv(runbooks.EnvConfig{
 		Config: a.cfg, DB: a.dbOptions(), Actor: actor, ReadOnly: a.readOnly, Metrics: readMetrics,
 	})
-	eng = runbooks.NewEngine(env, runbooks.EngineOptions{StateDir: a.cfg.StateDir(), Actor: actor, Vars: runbooks.VarsFromConfig(a.cfg)})
+	eng = runbooks.NewEngine(env, runbooks.EngineOptions{StateDir: a.cfg.StateDir(), Actor: actor, Vars: runbooks.VarsFromConfig(a.cfg), CheckTimeout: o.checkTimeout})
 	return eng, func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -290,7 +328,7 @@ func runRunbookRun(ctx context.Context, a *app, o runbookOptions) error {
 		printPlan(ctx, a, rb.Expand(runbooks.VarsFromConfig(a.cfg)))
 		return nil
 	}
-	eng, closeEng, err := a.runbookEngine(ctx)
+	eng, closeEng, err := a.runbookEngine(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -309,7 +347,7 @@ func runRunbookResume(ctx context.Context, a *app, o runbookOptions) error {
 	if err != nil {
 		return err
 	}
-	eng, closeEng, err := a.runbookEngine(ctx)
+	eng, closeEng, err := a.runbookEngine(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -138,8 +138,10 @@ func TestRunbookCommands(t *testing.T) {
 	})
 }
 
-// A broken runbook in the runbook dir fails every runbook command with
-// the file and line, and no run starts.
+// A broken runbook in the runbook dir is reported on stderr with its file
+// and line, as a warning, and skipped: the other runbooks stay and the
+// commands work. (Issue 13: this test used to assert that the broken file
+// failed every runbook command.)
 func TestRunbookBrokenOverride(t *testing.T) {
 	_, cfg, stateDir := runbookTestEnv(t)
 	dir := filepath.Join(filepath.Dir(cfg), "runbooks")
@@ -147,11 +149,47 @@ func TestRunbookBrokenOverride(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "broken.md"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "cli-test", "--yes")
-	if code == 0 || !strings.Contains(errOut, "broken.md:9:") || !strings.Contains(errOut, `unknown action "restor"`) {
-		t.Errorf("code %d: %s", code, errOut)
+	// A broken override of a built-in leaves the built-in in place.
+	badRestore := "---\nid: restore-from-backup\ntitle: Site restore\nseverity: critical\nwhen: [x]\n---\n## Go\n```repops\naction: restore\n```\n"
+	if err := os.WriteFile(filepath.Join(dir, "restore.md"), []byte(badRestore), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if runs, _ := runbooks.ListRuns(stateDir); len(runs) != 0 {
-		t.Errorf("%d runs started", len(runs))
+	warned := func(t *testing.T, errOut string) {
+		t.Helper()
+		for _, want := range []string{"warning", "broken.md:9:", `unknown action "restor"`, "restore.md:9:", "confirm: typed", "2 files of " + dir} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, errOut)
+			}
+		}
 	}
+
+	t.Run("list", func(t *testing.T) {
+		out, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "list")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		warned(t, errOut)
+		if !strings.Contains(out, "restore-from-backup") || !strings.Contains(out, "cli-test") || strings.Contains(out, "broken") {
+			t.Errorf("want every runbook but the broken one:\n%s", out)
+		}
+		if strings.Contains(out, "replaced from") {
+			t.Errorf("the broken override is listed as replacing a built-in:\n%s", out)
+		}
+	})
+	t.Run("the built-in stays", func(t *testing.T) {
+		out, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "show", "restore-from-backup")
+		if code != 0 || !strings.Contains(out, "source: builtin:catalogue/restore-from-backup.md") {
+			t.Errorf("exit %d\n%s%s", code, out, errOut)
+		}
+		warned(t, errOut)
+	})
+	t.Run("the broken one is not there", func(t *testing.T) {
+		_, errOut, code := runRepopsIn(t, "", "--config", cfg, "runbook", "run", "broken", "--yes")
+		if code != exitUsage || !strings.Contains(errOut, `no runbook "broken"`) {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+		if runs, _ := runbooks.ListRuns(stateDir); len(runs) != 0 {
+			t.Errorf("%d runs started", len(runs))
+		}
+	})
 }
