@@ -62,6 +62,38 @@ type liveFile struct {
 	mu      sync.Mutex
 	conns   map[uint64]string // open connections by serial number: owner
 	handles map[*Handle]struct{}
+	// swapping is non-nil while a Swap runs, and closed when it ends:
+	// Handles wait for it instead of reopening the file being replaced.
+	swapping chan struct{}
+}
+
+// waitSwap waits until no Swap runs on the file (at once when none does,
+// or when ctx is a Swap's own).
+func (f *liveFile) waitSwap(ctx context.Context) error {
+	if ctx.Value(gateKey{f}) != nil {
+		return nil
+	}
+	f.mu.Lock()
+	ch := f.swapping
+	f.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *liveFile) isSwapping(ctx context.Context) bool {
+	if ctx.Value(gateKey{f}) != nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.swapping != nil
 }
 
 var registry = struct {
@@ -311,9 +343,19 @@ func NewHandle(path string, write bool, o Options) *Handle {
 // Path is the database's path.
 func (h *Handle) Path() string { return h.path }
 
-// DB returns the pool, opening it when needed.
+// DB returns the pool, opening it when needed. While a Swap replaces the
+// file it waits for the end (bounded by ctx), then opens the new file.
 func (h *Handle) DB(ctx context.Context) (*sql.DB, error) {
-	h.mu.Lock()
+	for {
+		if err := h.file.waitSwap(ctx); err != nil {
+			return nil, err
+		}
+		h.mu.Lock()
+		if !h.file.isSwapping(ctx) {
+			break // h.mu held: a Swap starting now waits for it in Drop
+		}
+		h.mu.Unlock()
+	}
 	defer h.mu.Unlock()
 	if h.close {
 		return nil, fmt.Errorf("database %s: the handle is closed", h.path)
@@ -391,19 +433,43 @@ var swapWait = 10 * time.Second
 // next use.
 func Swap(ctx context.Context, path string, fn func(ctx context.Context) error) error {
 	f := fileFor(path)
-	if err := f.enter(ctx); err != nil {
-		return err
+	// Mark the swap first, so that no Handle reopens, then close the
+	// Handles' pools (a Handle opening right now finishes, through the
+	// gate, and is closed here), then take the gate. Taking the gate
+	// first would deadlock with a Handle that holds its mutex while its
+	// open waits for the gate.
+	for {
+		f.mu.Lock()
+		if f.swapping == nil {
+			f.swapping = make(chan struct{})
+			break
+		}
+		ch := f.swapping
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	defer f.leave(ctx)
-	f.mu.Lock()
 	handles := make([]*Handle, 0, len(f.handles))
 	for h := range f.handles {
 		handles = append(handles, h)
 	}
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		close(f.swapping)
+		f.swapping = nil
+		f.mu.Unlock()
+	}()
 	for _, h := range handles {
 		h.Drop()
 	}
+	if err := f.enter(ctx); err != nil {
+		return err
+	}
+	defer f.leave(ctx)
 	deadline := time.Now().Add(swapWait)
 	for {
 		held := Holders(path)

@@ -134,3 +134,51 @@ func TestSwapClosesHandlesAndRefusesOtherHolders(t *testing.T) {
 		t.Fatalf("the refusal does not name the holder: %s", msg)
 	}
 }
+
+// TestSwapWhileAHandleOpens: a Handle opening the file (its mutex held,
+// its open waiting for the gate) when a Swap starts neither deadlocks
+// with it nor keeps its pool open through the swap.
+func TestSwapWhileAHandleOpens(t *testing.T) {
+	path := newMigratedDB(t)
+	ctx := context.Background()
+	h := NewHandle(path, false, Options{Owner: "console"})
+	defer h.Close()
+	f := fileFor(path)
+	if err := f.enter(ctx); err != nil { // as a connection opening elsewhere
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() { _, err := h.DB(ctx); opened <- err }()
+	for h.mu.TryLock() { // until DB holds the handle's mutex
+		h.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	swapped := make(chan error, 1)
+	go func() {
+		swapped <- Swap(ctx, path, func(context.Context) error {
+			if hs := Holders(path); len(hs) != 0 {
+				t.Errorf("inside Swap this process still holds %v", hs)
+			}
+			return nil
+		})
+	}()
+	f.leave(ctx)
+	deadline := time.After(30 * time.Second)
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-opened:
+			if err != nil {
+				t.Errorf("DB: %v", err)
+			}
+		case err := <-swapped:
+			if err != nil {
+				t.Errorf("Swap: %v", err)
+			}
+		case <-deadline:
+			t.Fatal("Swap and a Handle opening the file wait for each other")
+		}
+	}
+	if _, err := h.DB(ctx); err != nil {
+		t.Fatalf("the handle does not reopen after the swap: %v", err)
+	}
+}

@@ -13,20 +13,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/repops/repops/db"
 )
 
 // Restore modes.
 const (
-	// RestoreAuto is online when another process has the database open,
-	// offline otherwise.
+	// RestoreAuto is online when another process, or a component of this
+	// one (the console, the simulator, the exporter: db.Holders), has the
+	// database open, offline otherwise.
 	RestoreAuto = "auto"
 	// RestoreOnline writes the backup into the live database through the
-	// backup API: the service's connections stay valid; its writers wait
-	// (busy timeout) for the duration of the copy.
+	// backup API, the safety copy taken under the same write lock: the
+	// service's connections stay valid; its writers wait (busy timeout)
+	// for the duration of the safety copy and the restore.
 	RestoreOnline = "online"
-	// RestoreOffline replaces the file: for a stopped service, or a
-	// database too damaged to open.
+	// RestoreOffline replaces the file (db.Swap): for a stopped service, or
+	// a database too damaged to open. Refused while another process has
+	// the file open; this process's Handles are closed for the swap and
+	// reopen on the new file.
 	RestoreOffline = "offline"
 )
 
@@ -61,16 +67,26 @@ type RestoreOptions struct {
 	afterStep func(step string)
 }
 
-// TableLoss is, for one table, what the restore rolled back: rows of the
-// replaced database newer than the backup (by rowid), and the newest
-// created_at among them.
+// TableLoss is, for one table, what the restore rolled back, measured
+// between the safety copy (the database exactly as it was when the
+// restore replaced it) and the backup: the rows of the safety copy whose
+// rowid is beyond the backup's largest (inserts the backup does not
+// have; rows updated or deleted since the backup are not counted), the
+// newest of them, and how much newer it is than the newest row the
+// backup kept.
 type TableLoss struct {
 	Table        string `json:"table"`
-	OldRows      int64  `json:"old_rows"`
-	RestoredRows int64  `json:"restored_rows"`
-	NewerRows    int64  `json:"newer_rows"`
+	OldRows      int64  `json:"old_rows"`      // rows of the replaced database (the safety copy)
+	RestoredRows int64  `json:"restored_rows"` // rows of the backup, as restored
+	NewerRows    int64  `json:"newer_rows"`    // rows of the replaced database beyond the backup's max rowid: lost
+	// The newest lost row (by created_at, then rowid; by rowid in a
+	// table without created_at): its rowid and created_at.
+	NewestLostID int64  `json:"newest_lost_id,omitempty"`
 	NewestLost   string `json:"newest_lost,omitempty"`
-	NewestKept   string `json:"newest_kept,omitempty"`
+	NewestKept   string `json:"newest_kept,omitempty"` // newest created_at in the backup
+	// Window is NewestLost minus NewestKept (zero when either is unknown
+	// or the lost row is not newer).
+	Window time.Duration `json:"window_ns,omitempty"`
 }
 
 // RestoreResult is what Restore did and found.
@@ -85,24 +101,29 @@ type RestoreResult struct {
 	QuickCheck     []string // problems; empty when ok
 	SchemaProblems []string
 	Tables         map[string]TableFigures
-	// What was lost: per table; LostRows is their sum. LossUnknown says
-	// why it could not be measured (a corrupt old database).
+	// What was lost, between the safety copy and the backup: per table;
+	// LostRows is their sum. LossUnknown says why it could not be measured
+	// (a corrupt old database).
 	Lost        []TableLoss
 	LostRows    int64
-	LostWindow  time.Duration // newest lost created_at minus newest kept: the RPO suffered
+	LostWindow  time.Duration // the largest table's Window: the RPO suffered
 	LossUnknown string
 }
 
 // Restore replaces the database at o.DBPath with the backup o.Backup,
 // safely: it verifies the backup (checksum against the manifest,
 // integrity_check, schema) and refuses a failing one unless
-// o.AcceptFailedVerification; takes a safety copy of the current database first, even a corrupt one;
-// then restores offline (temp file in the same dir, fsync, stale -wal,
-// -shm, -journal removed, rename, dir fsync; refused while another
-// process has the file open) or online (the backup API into the live
-// database). Afterwards it runs quick_check, validates the schema,
-// counts rows, and measures what was lost against the safety copy. It
-// holds the procedure lock and journals the run.
+// o.AcceptFailedVerification. Then, online (the backup API into the live
+// database, see restoreOnline), the safety copy of the current database
+// and the restore are one step under the database's write lock, so the
+// safety copy is exactly what the restore replaced; offline (see
+// restoreOffline: refused while another process has the file open), the
+// backup is copied to a temp file, and inside db.Swap the current files
+// are copied aside byte for byte (a corrupt database too) and the temp
+// file replaces them (db.ReplaceWith). Afterwards it runs quick_check,
+// validates the schema, counts rows, and measures what was lost between
+// the safety copy and the backup. It holds the procedure lock and
+// journals the run. Only package db touches the live database's files.
 func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *RestoreResult, err error) {
 	start := time.Now()
 	now := time.Now
@@ -172,21 +193,29 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 	}
 	defer release()
 
-	holders := []int(nil)
+	// Who has the file open: other processes (from /proc), and the
+	// components of this one (the console, the simulator...: db.Holders;
+	// the restore itself has nothing open on it at this point).
+	var others []FileHolder
+	var inProcess []db.Holder
 	if exists {
-		holders, _ = OpenFileHolders(o.DBPath)
+		inProcess = db.Holders(o.DBPath)
+		// Online needs no watch; nor does auto with a component of this
+		// process on the file (online already).
+		if o.Mode == RestoreOffline || (o.Mode == RestoreAuto && len(inProcess) == 0) {
+			others = watchHolders(o.DBPath, holderWatch)
+		}
 	}
 	mode := o.Mode
 	if mode == RestoreAuto {
 		mode = RestoreOffline
-		if len(holders) > 0 {
+		if len(others) > 0 || len(inProcess) > 0 {
 			mode = RestoreOnline
 		}
 	}
 	res.Mode = mode
-	if mode == RestoreOffline && len(holders) > 0 {
-		return res, fmt.Errorf("restore: %s is open in process(es) %s: replacing the file under them would corrupt it (they share the -wal): stop the service, or restore with --online; nothing was changed",
-			o.DBPath, joinInts(holders))
+	if mode == RestoreOffline && len(others) > 0 {
+		return res, refuseOffline(o.DBPath, others)
 	}
 	if mode == RestoreOnline {
 		if !exists {
@@ -197,37 +226,43 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 		}
 	}
 
-	// The safety copy, before anything changes.
 	safetyDir := o.SafetyDir
 	if safetyDir == "" {
 		safetyDir = filepath.Dir(o.Backup)
 	}
 	if exists {
-		progress.report(ProgressEvent{Phase: "safety-copy", Message: "copying the current database aside"})
 		if err := checkRoom(o.FreeSpace, safetyDir, o.DBPath); err != nil {
 			return res, err
 		}
 		res.SafetyCopy = freeName(filepath.Join(safetyDir, fmt.Sprintf("%s.pre-restore-%s", filepath.Base(o.DBPath), now().UTC().Format(db.BackupTimeLayout))))
-		res.SafetyFiles, err = safetyCopy(ctx, o.DBPath, res.SafetyCopy, mode == RestoreOnline)
-		if err != nil {
-			return res, err
+	}
+
+	if mode == RestoreOnline {
+		progress.report(ProgressEvent{Phase: "restore", Message: fmt.Sprintf("restoring %s into %s (online): the safety copy, then the restore, under one write lock; the service's writes wait meanwhile", filepath.Base(o.Backup), o.DBPath)})
+		res.SafetyFiles, err = restoreOnline(ctx, o.DBPath, o.Backup, res.SafetyCopy, o.BusyTimeout, step)
+	} else {
+		progress.report(ProgressEvent{Phase: "restore", Message: fmt.Sprintf("restoring %s into %s (offline): the current files copied aside, then replaced", filepath.Base(o.Backup), o.DBPath)})
+		res.SafetyFiles, err = restoreOffline(ctx, o.DBPath, o.Backup, res.SafetyCopy, step)
+		var held *heldByOthers
+		if errors.As(err, &held) && o.Mode == RestoreAuto {
+			// A process opened the file after the first look (a service
+			// that opens a connection per statement is not always seen):
+			// nothing was touched; online is the safe way.
+			res.Mode = RestoreOnline
+			progress.report(ProgressEvent{Phase: "restore", Message: fmt.Sprintf("%s opened %s: restoring online instead; the service's writes wait meanwhile", held.names(), o.DBPath)})
+			res.SafetyFiles, err = restoreOnline(ctx, o.DBPath, o.Backup, res.SafetyCopy, o.BusyTimeout, step)
 		}
 	}
-	step("safety-copy")
-
-	progress.report(ProgressEvent{Phase: "restore", Message: fmt.Sprintf("restoring %s into %s (%s)", filepath.Base(o.Backup), o.DBPath, mode)})
-	if mode == RestoreOnline {
-		err = restoreOnline(ctx, o.DBPath, o.Backup, o.BusyTimeout)
-	} else {
-		err = restoreOffline(ctx, o.DBPath, o.Backup, exists, step)
-	}
 	if err != nil {
+		if len(res.SafetyFiles) == 0 {
+			res.SafetyCopy = ""
+		}
 		return res, err
 	}
 	step("restored")
 
-	progress.report(ProgressEvent{Phase: "check", Message: "quick_check, schema and row counts on the restored database"})
-	if err := afterRestore(ctx, o.DBPath, res); err != nil {
+	progress.report(ProgressEvent{Phase: "check", Message: "quick_check, schema and row counts on the restored database; the loss, between the safety copy and the backup"})
+	if err := afterRestore(ctx, o.DBPath, o.Backup, res); err != nil {
 		return res, err
 	}
 	res.Took = time.Since(start)
@@ -235,15 +270,78 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 		return res, fmt.Errorf("restore: the restored database fails quick_check (%s): restore another backup; the replaced database is at %s",
 			strings.Join(res.QuickCheck, "; "), res.SafetyCopy)
 	}
-	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("restored in %s; %d rows of the replaced database were newer than the backup", res.Took.Round(time.Millisecond), res.LostRows)})
+	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("restored in %s; %d rows of the replaced database were newer than the backup (kept in the safety copy)", res.Took.Round(time.Millisecond), res.LostRows)})
 	return res, nil
 }
 
+// heldByOthers is the refusal of an offline restore while other
+// processes have the file open, naming them.
+type heldByOthers struct {
+	path   string
+	others []FileHolder
+}
+
+func (e *heldByOthers) names() string {
+	names := make([]string, len(e.others))
+	for i, h := range e.others {
+		names[i] = h.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+func (e *heldByOthers) Error() string {
+	return fmt.Sprintf("restore: %s is open in %s: replacing the file under them would corrupt it (they share the -wal) and lose what they write: stop the service, or restore with --online; nothing was changed",
+		e.path, e.names())
+}
+
+func refuseOffline(path string, others []FileHolder) error {
+	return &heldByOthers{path: path, others: others}
+}
+
+// holderWatch is how long Restore looks for other processes with the
+// database open before it restores offline (auto mode, or refusing an
+// explicit offline): a service that opens a connection per statement
+// has the file open only part of the time, and one look at /proc misses
+// it about once in ten at full speed (measured with the tests' writer);
+// looking again for this long, every millisecond or so, does not.
+var holderWatch = 250 * time.Millisecond
+
+// watchHolders looks for other processes with the database at path open
+// for up to window, and returns those of the first look that finds any
+// (nil: none seen).
+func watchHolders(path string, window time.Duration) []FileHolder {
+	deadline := time.Now().Add(window)
+	for {
+		if hs, _ := OpenFileHolders(path); len(hs) > 0 {
+			return hs
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// figures are the journal's: the duration, the loss (rows and window),
+// and per table the rows lost and, where some were, the newest lost row
+// (rowid, created_at as Unix seconds) and the table's window.
 func (r *RestoreResult) figures() map[string]float64 {
 	if r == nil {
 		return nil
 	}
-	return map[string]float64{"seconds": r.Took.Seconds(), "lost_rows": float64(r.LostRows), "lost_window_seconds": r.LostWindow.Seconds()}
+	f := map[string]float64{"seconds": r.Took.Seconds(), "lost_rows": float64(r.LostRows), "lost_window_seconds": r.LostWindow.Seconds()}
+	for _, l := range r.Lost {
+		f[l.Table+"_lost_rows"] = float64(l.NewerRows)
+		if l.NewerRows == 0 {
+			continue
+		}
+		f[l.Table+"_newest_lost_id"] = float64(l.NewestLostID)
+		if t := db.ParseTime(l.NewestLost); !t.IsZero() {
+			f[l.Table+"_newest_lost_unix"] = float64(t.Unix())
+		}
+		f[l.Table+"_lost_window_seconds"] = l.Window.Seconds()
+	}
+	return f
 }
 
 // freeName is path, or path-2, path-3... the first that exists with
@@ -263,14 +361,6 @@ func freeName(path string) string {
 		p = fmt.Sprintf("%s-%d", path, i)
 	}
 	return p
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ", ")
 }
 
 // checkRoom refuses when dir has less room than the database at path and
@@ -297,10 +387,20 @@ func checkRoom(fsFree func(string) (uint64, error), dir, path string) error {
 	return nil
 }
 
+// FileHolder is another process that has a database file open.
+type FileHolder struct {
+	PID     int
+	Command string // /proc/PID/comm; "?" when it could not be read
+}
+
+func (h FileHolder) String() string { return fmt.Sprintf("pid %d (%s)", h.PID, h.Command) }
+
 // OpenFileHolders lists the other processes that have the database at
-// path (or its -wal or -shm) open, from /proc/*/fd. An empty list on a
-// system without /proc means "unknown", which callers treat as none.
-func OpenFileHolders(path string) ([]int, error) {
+// path (or its -wal or -shm) open, from /proc/*/fd (links only: nothing
+// is opened), each with its command name. This process is not listed:
+// its own components are db.Holders. An empty list on a system without
+// /proc means "unknown", which callers treat as none.
+func OpenFileHolders(path string) ([]FileHolder, error) {
 	abs := absPath(path)
 	targets := map[string]bool{abs: true, abs + "-wal": true, abs + "-shm": true}
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
@@ -311,7 +411,7 @@ func OpenFileHolders(path string) ([]int, error) {
 		return nil, err
 	}
 	self := os.Getpid()
-	var out []int
+	var out []FileHolder
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
 		if err != nil || pid == self {
@@ -324,144 +424,277 @@ func OpenFileHolders(path string) ([]int, error) {
 		for _, fd := range fds {
 			l, err := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name()))
 			if err == nil && targets[l] {
-				out = append(out, pid)
+				out = append(out, FileHolder{PID: pid, Command: procComm(pid)})
 				break
 			}
 		}
 	}
-	sort.Ints(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
 	return out, nil
 }
 
-// safetyCopy keeps the current database at dst. Online (the service
-// writing), a consistent backup-API copy is taken when the database can
-// be read; otherwise, and always offline, its files are copied byte for
-// byte as they are (-wal and -shm too), which works on a corrupt one.
-func safetyCopy(ctx context.Context, src, dst string, online bool) ([]string, error) {
-	if online {
-		tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
-		removeDBFiles(tmp)
-		if _, err := copyLiveToFile(ctx, src, tmp); err == nil {
-			if err := os.Rename(tmp, dst); err == nil {
-				return []string{dst}, db.SyncDir(filepath.Dir(dst))
-			}
-		}
-		removeDBFiles(tmp)
+// procComm is the command name of process pid, "?" when unknown.
+func procComm(pid int) string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	if s := strings.TrimSpace(string(b)); err == nil && s != "" {
+		return s
 	}
-	var files []string
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		ok, err := copyFileSync(src+suffix, dst+suffix)
-		if err != nil {
-			for _, f := range files {
-				os.Remove(f)
-			}
-			return nil, fmt.Errorf("restore: safety copy of %s to %s: %w; nothing was changed", src+suffix, dst+suffix, err)
-		}
-		if ok {
-			files = append(files, dst+suffix)
-		}
-	}
-	return files, db.SyncDir(filepath.Dir(dst))
+	return "?"
 }
 
-// restoreOffline replaces the file: the backup is copied to a temp file
-// beside the database and fsynced; the old database's WAL is checkpointed
-// when it can be (so that removing it loses nothing even if we crash
-// before the rename: the safety copy has it all anyway); stale -wal, -shm
-// and -journal are removed, the temp file renamed over the database and
-// the directory fsynced. A crash leaves either the old database or the
-// restored one, never a mix.
-func restoreOffline(ctx context.Context, dbPath, backup string, exists bool, step func(string)) error {
+// restoreOffline replaces the file. The backup is copied to a temp file
+// beside the database and fsynced first (the live files are not touched
+// yet); then, inside db.Swap (every Handle of this process closed, no
+// connection of it open, none opening meanwhile): a last check that no
+// other process has opened the file (else a *heldByOthers error, nothing
+// touched), the safety copy of the current
+// database, -wal and -shm byte for byte (db.CopyAside: a corrupt one
+// too), and the replacement (db.ReplaceWith: the temp file gets the old
+// file's owner, group and mode; the old WAL is checkpointed when it can
+// be; stale -wal, -shm and -journal removed; rename; directory fsynced;
+// reopened into WAL mode). Nothing of this process writes between the
+// safety copy and the rename, and no other process has the file open,
+// so the safety copy is exactly what was replaced. A crash leaves either
+// the old database or the restored one, never a mix. It returns the
+// safety copy's files.
+func restoreOffline(ctx context.Context, dbPath, backup, safety string, step func(string)) ([]string, error) {
 	dir := filepath.Dir(dbPath)
 	tmp := filepath.Join(dir, "."+filepath.Base(dbPath)+".restore.tmp")
 	removeDBFiles(tmp)
 	if _, err := copyFileSync(backup, tmp); err != nil {
 		removeDBFiles(tmp)
-		return fmt.Errorf("restore: copy %s to %s: %w; nothing was changed", backup, tmp, err)
+		return nil, fmt.Errorf("restore: copy %s to %s: %w; nothing was changed", backup, tmp, err)
 	}
 	step("temp-written")
-	if exists && db.CheckFile(dbPath) == nil {
-		if w, err := db.OpenWrite(ctx, dbPath, db.Options{BusyTimeout: 2 * time.Second}); err == nil {
-			_, _ = w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
-			w.Close()
+	var files []string
+	err := db.Swap(ctx, dbPath, func(ctx context.Context) error {
+		if others, _ := OpenFileHolders(dbPath); len(others) > 0 {
+			return refuseOffline(dbPath, others)
 		}
-	}
-	step("checkpointed")
-	for _, s := range []string{"-wal", "-shm", "-journal"} {
-		if err := os.Remove(dbPath + s); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			removeDBFiles(tmp)
-			return fmt.Errorf("restore: remove stale %s: %w", dbPath+s, err)
+		if safety != "" {
+			var err error
+			if files, err = db.CopyAside(ctx, dbPath, safety); err != nil {
+				return fmt.Errorf("restore: safety copy of %s: %w; nothing was changed", dbPath, err)
+			}
 		}
-	}
-	step("companions-removed")
-	if err := os.Rename(tmp, dbPath); err != nil {
-		removeDBFiles(tmp)
-		return fmt.Errorf("restore: rename %s over %s: %w", tmp, dbPath, err)
-	}
-	if err := db.SyncDir(dir); err != nil {
-		return err
-	}
-	step("renamed")
-	// Back to WAL, as the service runs it.
-	w, err := db.OpenWrite(ctx, dbPath, db.Options{})
+		step("safety-copy")
+		if err := db.ReplaceWith(ctx, dbPath, tmp, step); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("restore: reopen %s: %w", dbPath, err)
+		removeDBFiles(tmp)
+		return files, err
 	}
-	return w.Close()
+	return files, nil
 }
 
 // restoreOnline writes the backup into the live database through the
-// backup API (destination: the live database, source: the backup): one
-// write transaction on the live database, during which the service's
-// writers wait on their busy timeout and its readers go on reading their
-// snapshot; their connections stay valid and see the restored data next.
+// backup API (destination: a write connection to the live database,
+// source: the backup), with the safety copy of the live database taken in
+// the same write transaction, and returns the safety copy's files:
 //
-// Decision: one step, not Step(N) with pauses. SQLite keeps the
-// destination's write lock from the first step to the last, so pauses
-// would only lengthen the writers' wait (measured on 505 MB: no insert
-// of the writer completed during a 2.6 s chunked restore, against a
-// 2.9 s single step), and a half-restored database is never visible
+//  1. Step(0) begins the destination's write transaction and copies
+//     nothing: sqlite3_backup_step locks the destination (bDestLocked,
+//     sqlite3BtreeBeginTrans(pDest, 2), waiting on the busy timeout for
+//     the service's writer) before its page loop, which runs zero times,
+//     and keeps that transaction until the backup is done or finished.
+//     In WAL mode that is the WAL's write lock: readers go on, no other
+//     connection, of any process, can commit. go-sqlite3's Step reports
+//     a busy destination as "not done" with no error like a success, so
+//     the lock is known to be held by the page count SQLite sets only on
+//     success (sqlite3_backup_pagecount > 0).
+//  2. While it is held, the safety copy is taken from another connection
+//     of this process: in WAL mode the WAL-aware copy (copyLiveToFile), a
+//     read transaction that sees the last commit, which no one can follow;
+//     so it is exactly the database the restore replaces. (In rollback
+//     journal mode the lock is EXCLUSIVE and no other connection can
+//     read: the file is copied through SQLite's descriptor, db.CopyAside,
+//     and is the whole database as nobody can write to it.) Should the
+//     WAL-aware copy fail, db.CopyAside takes the files byte for byte,
+//     under the same lock.
+//  3. Step(-1) copies every page and commits; Finish. A failure before
+//     (the safety copy, a cancellation) finishes the backup unstepped,
+//     which rolls the empty transaction back: nothing was changed.
+//
+// So no commit falls between the safety copy and the restore: what the
+// restore rolls back is all in the safety copy (TestRestoreOnlineExact
+// proves it with a writer in another process). The price is that the
+// service's writers wait for the safety copy as well as for the restore.
+//
+// Decision: the restore is one step, not Step(N) with pauses. SQLite
+// keeps the destination's write lock from the first step to the last, so
+// pauses would only lengthen the writers' wait (measured on 505 MB: no
+// insert of the writer completed during a 2.6 s chunked restore, against
+// a 2.9 s single step), and a half-restored database is never visible
 // either way (readers see the old one until the commit). The backup is
 // read through mmap. Writing the -wal back in the background while the
 // step runs (as Backup does for its copy) did not shorten the writer's
 // wait in measures (3.6 to 4.9 s steps against 2.9 to 7 s without, on a
 // shared 2-core machine): the wait is the whole step, whatever its fsyncs.
-func restoreOnline(ctx context.Context, dbPath, backup string, busy time.Duration) error {
-	w, err := db.OpenWrite(ctx, dbPath, db.Options{BusyTimeout: busy})
+// Step(0) adds no wait of its own: it only takes the lock the single step
+// took anyway, earlier, by the length of the safety copy.
+func restoreOnline(ctx context.Context, dbPath, backup, safety string, busy time.Duration, step func(string)) (files []string, err error) {
+	w, err := db.OpenWrite(ctx, dbPath, db.Options{BusyTimeout: busy, Owner: "restore"})
 	if err != nil {
-		return fmt.Errorf("restore online: %w", err)
+		return nil, fmt.Errorf("restore online: %w", err)
 	}
 	defer w.Close()
 	dc, err := w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("restore online: %w", db.Classify(dbPath, err))
+		return nil, fmt.Errorf("restore online: %w", db.Classify(dbPath, err))
 	}
 	defer dc.Close()
+	var journal string
+	if err := dc.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
+		return nil, fmt.Errorf("restore online: %w", db.Classify(dbPath, err))
+	}
 	src, err := openImmutable(ctx, backup)
 	if err != nil {
-		return fmt.Errorf("restore online: %w", err)
+		return nil, fmt.Errorf("restore online: %w", err)
 	}
 	defer src.Close()
 	sc, err := src.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("restore online: %w", err)
+		return nil, fmt.Errorf("restore online: %w", err)
 	}
 	defer sc.Close()
 	if _, err := sc.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", copyMmapSize)); err != nil {
-		return fmt.Errorf("restore online: %w", err)
+		return nil, fmt.Errorf("restore online: %w", err)
 	}
-	if _, err := backupAPI(ctx, dc, sc); err != nil {
-		return fmt.Errorf("restore online into %s: %w", dbPath, db.Classify(dbPath, err))
+	err = dc.Raw(func(d any) error {
+		return sc.Raw(func(s any) error {
+			dconn, ok1 := db.SQLiteConn(d)
+			sconn, ok2 := db.SQLiteConn(s)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("start the backup: unexpected driver connections %T, %T", d, s)
+			}
+			b, err := dconn.Backup("main", sconn, "main")
+			if err != nil {
+				return fmt.Errorf("start the backup: %w", err)
+			}
+			finished := false
+			defer func() {
+				if !finished {
+					b.Finish() // rolls back the untouched write transaction
+				}
+			}()
+			if err := lockDestination(ctx, b, busy); err != nil {
+				return err
+			}
+			step("locked")
+			if safety != "" {
+				if files, err = safetyCopyLocked(ctx, dbPath, safety, journal == "wal"); err != nil {
+					return err
+				}
+			}
+			step("safety-copy")
+			if err := stepToEnd(ctx, b); err != nil {
+				return err
+			}
+			finished = true
+			return b.Finish()
+		})
+	})
+	if err != nil {
+		// Finish rolled the restore's transaction back: the live database
+		// is as it was (a safety copy already taken stays, named as such).
+		return files, fmt.Errorf("restore online into %s: %w; nothing was changed", dbPath, db.Classify(dbPath, err))
 	}
 	// Fold the restored pages back into the file when no reader is in the
 	// way; otherwise the service's own checkpoints will.
 	_, _ = dc.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
-	return nil
+	return files, nil
 }
 
-// afterRestore checks the restored database and measures the loss.
-func afterRestore(ctx context.Context, dbPath string, res *RestoreResult) error {
-	r, err := db.OpenRead(ctx, dbPath, db.Options{})
+// lockDestination calls b.Step(0) until it holds the destination's write
+// lock (see restoreOnline), retrying a busy destination until busy has
+// passed since the first try, with backoff.
+func lockDestination(ctx context.Context, b *sqlite3.SQLiteBackup, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	wait := busyRetryFirst
+	for {
+		if _, err := b.Step(0); err != nil {
+			return err
+		}
+		if b.PageCount() > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the service held the write lock for %s: %w", busy, sqlite3.Error{Code: sqlite3.ErrBusy})
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, busyRetryCap)
+	}
+}
+
+// stepToEnd runs b.Step(-1) until done, retrying a busy step with backoff
+// (bounded by busyRetryMax).
+func stepToEnd(ctx context.Context, b *sqlite3.SQLiteBackup) error {
+	deadline := time.Now().Add(busyRetryMax)
+	wait := busyRetryFirst
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		done, err := b.Step(-1)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the database stayed locked for %s: %w", busyRetryMax, sqlite3.Error{Code: sqlite3.ErrBusy})
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, busyRetryCap)
+	}
+}
+
+// safetyCopyLocked takes the safety copy of the live database at src into
+// dst while the caller holds its write lock (see restoreOnline): in WAL
+// mode the WAL-aware copy, into a temp file renamed into place; otherwise,
+// or should that fail, its files byte for byte (db.CopyAside).
+func safetyCopyLocked(ctx context.Context, src, dst string, wal bool) ([]string, error) {
+	var why error
+	if wal {
+		tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
+		removeDBFiles(tmp)
+		_, why = copyLiveToFile(ctx, src, tmp)
+		if why == nil {
+			if why = os.Rename(tmp, dst); why == nil {
+				return []string{dst}, db.SyncDir(filepath.Dir(dst))
+			}
+		}
+		removeDBFiles(tmp)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	files, err := db.CopyAside(ctx, src, dst)
+	if err != nil {
+		if why != nil {
+			err = fmt.Errorf("%w (the WAL-aware copy failed first: %v)", err, why)
+		}
+		return nil, fmt.Errorf("safety copy of %s to %s: %w", src, dst, err)
+	}
+	return files, nil
+}
+
+// afterRestore checks the restored database and measures the loss between
+// the safety copy and the backup.
+func afterRestore(ctx context.Context, dbPath, backup string, res *RestoreResult) error {
+	r, err := db.OpenRead(ctx, dbPath, db.Options{Owner: "restore"})
 	if err != nil {
 		return fmt.Errorf("restore: open the restored database: %w", err)
 	}
@@ -489,9 +722,15 @@ func afterRestore(ctx context.Context, dbPath string, res *RestoreResult) error 
 		return nil
 	}
 	defer old.Close()
-	res.Lost, res.LostWindow, err = measureLoss(ctx, old, res.Tables)
+	bak, err := openImmutable(ctx, backup)
 	if err != nil {
-		res.LossUnknown = "the replaced database cannot be read: " + err.Error()
+		res.LossUnknown = "the backup cannot be read: " + err.Error()
+		return nil
+	}
+	defer bak.Close()
+	res.Lost, res.LostWindow, err = measureLoss(ctx, old, bak)
+	if err != nil {
+		res.LossUnknown = "the replaced database cannot be compared with the backup: " + err.Error()
 		return nil
 	}
 	for _, l := range res.Lost {
@@ -504,33 +743,52 @@ func afterRestore(ctx context.Context, dbPath string, res *RestoreResult) error 
 // single file, through its copied -wal otherwise.
 func openSafetyCopy(ctx context.Context, path string) (*sql.DB, error) {
 	if _, err := os.Stat(path + "-wal"); err == nil {
-		return db.OpenRead(ctx, path, db.Options{MaxConns: 1})
+		return db.OpenRead(ctx, path, db.Options{MaxConns: 1, Owner: "restore"})
 	}
 	return openImmutable(ctx, path)
 }
 
-// measureLoss compares the replaced database (old) with the restored
-// figures: per table, the rows whose rowid is beyond the restored max.
-func measureLoss(ctx context.Context, old db.Querier, restored map[string]TableFigures) ([]TableLoss, time.Duration, error) {
+// measureLoss compares the replaced database (old: the safety copy) with
+// the backup it was replaced by (bak), table by table: see TableLoss.
+// Both are files no one writes, so the figures are exact; the live
+// database, where the service has written again since (reusing the lost
+// rowids), is not used. The window is the largest table's.
+func measureLoss(ctx context.Context, old, bak db.Querier) ([]TableLoss, time.Duration, error) {
 	oldFigs, err := tableFigures(ctx, old)
 	if err != nil {
 		return nil, 0, err
 	}
+	bakFigs, err := tableFigures(ctx, bak)
+	if err != nil {
+		return nil, 0, fmt.Errorf("the backup: %w", err)
+	}
 	var out []TableLoss
 	var window time.Duration
 	for _, t := range sortedKeys(oldFigs) {
-		of := oldFigs[t]
-		nf := restored[t]
-		l := TableLoss{Table: t, OldRows: of.Rows, RestoredRows: nf.Rows, NewestKept: nf.NewestCreatedAt}
+		of, bf := oldFigs[t], bakFigs[t]
+		l := TableLoss{Table: t, OldRows: of.Rows, RestoredRows: bf.Rows, NewestKept: bf.NewestCreatedAt}
 		quoted := `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
-		if err := old.QueryRowContext(ctx, `SELECT count(*) FROM `+quoted+` WHERE rowid > ?`, nf.MaxRowID).Scan(&l.NewerRows); err != nil {
+		if err := old.QueryRowContext(ctx, `SELECT count(*) FROM `+quoted+` WHERE rowid > ?`, bf.MaxRowID).Scan(&l.NewerRows); err != nil {
 			return nil, 0, err
 		}
-		if l.NewerRows > 0 && of.NewestCreatedAt > nf.NewestCreatedAt {
-			l.NewestLost = of.NewestCreatedAt
-			lost, kept := db.ParseTime(of.NewestCreatedAt), db.ParseTime(nf.NewestCreatedAt)
-			if !lost.IsZero() && !kept.IsZero() {
-				window = max(window, lost.Sub(kept))
+		if l.NewerRows > 0 {
+			var hasCreated int
+			if err := old.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = 'created_at'`, t).Scan(&hasCreated); err != nil {
+				return nil, 0, err
+			}
+			if hasCreated > 0 {
+				var created sql.NullString
+				if err := old.QueryRowContext(ctx, `SELECT rowid, created_at FROM `+quoted+` WHERE rowid > ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, bf.MaxRowID).Scan(&l.NewestLostID, &created); err != nil {
+					return nil, 0, err
+				}
+				l.NewestLost = created.String
+			} else if err := old.QueryRowContext(ctx, `SELECT max(rowid) FROM `+quoted).Scan(&l.NewestLostID); err != nil {
+				return nil, 0, err
+			}
+			lost, kept := db.ParseTime(l.NewestLost), db.ParseTime(l.NewestKept)
+			if !lost.IsZero() && !kept.IsZero() && lost.After(kept) {
+				l.Window = lost.Sub(kept)
+				window = max(window, l.Window)
 			}
 		}
 		out = append(out, l)

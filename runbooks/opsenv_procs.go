@@ -94,8 +94,12 @@ func (e *OpsEnv) restore(ctx context.Context, params map[string]string, progress
 	if r == nil {
 		return ActionResult{}, err
 	}
+	lost := fmt.Sprintf("%d rows newer than the backup lost (kept in the safety copy %s), data-loss window %s", r.LostRows, r.SafetyCopy, r.LostWindow)
+	if r.LossUnknown != "" {
+		lost = "loss unknown: " + r.LossUnknown
+	}
 	res := ActionResult{
-		Message: fmt.Sprintf("restored %s (%s) in %s; safety copy %s", path, r.Mode, r.Took.Round(time.Millisecond), r.SafetyCopy),
+		Message: fmt.Sprintf("restored %s (%s) in %s; %s", path, r.Mode, r.Took.Round(time.Millisecond), lost),
 		Figures: map[string]float64{"seconds": r.Took.Seconds(), "lost_rows": float64(r.LostRows), "lost_window_seconds": r.LostWindow.Seconds()},
 		Details: []string{"mode " + r.Mode, "safety copy " + r.SafetyCopy},
 	}
@@ -103,7 +107,15 @@ func (e *OpsEnv) restore(ctx context.Context, params map[string]string, progress
 		res.Figures[t+"_rows"] = float64(f.Rows)
 	}
 	for _, l := range r.Lost {
-		res.Details = append(res.Details, fmt.Sprintf("%s: %d rows before, %d after (%d newer than the backup lost)", l.Table, l.OldRows, l.RestoredRows, l.NewerRows))
+		res.Figures[l.Table+"_lost_rows"] = float64(l.NewerRows)
+		d := fmt.Sprintf("%s: %d rows before, %d in the backup (%d newer than the backup lost)", l.Table, l.OldRows, l.RestoredRows, l.NewerRows)
+		if l.NewerRows > 0 {
+			d += fmt.Sprintf("; newest lost #%d", l.NewestLostID)
+			if l.NewestLost != "" {
+				d += fmt.Sprintf(" of %s, %s after the newest kept", l.NewestLost, l.Window)
+			}
+		}
+		res.Details = append(res.Details, d)
 	}
 	if r.LossUnknown != "" {
 		res.Details = append(res.Details, "loss unknown: "+r.LossUnknown)

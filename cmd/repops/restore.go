@@ -38,17 +38,27 @@ backup is verified first (sha256 against its manifest, integrity_check,
 schema, rows) and the result shown before the typed name is asked for; a
 failing one is refused before any question unless
 --accept-failed-verification (for when no sound backup is left). The
-current database is copied aside first, even a corrupt one, as
-NAME.pre-restore-<UTC> in the backup dir. Then:
-  --offline  (service stopped) replace the file: temp file, fsync, stale
-             -wal/-shm/-journal removed, rename, fsync the directory; refused
-             while another process has the database open;
+current database is kept aside as NAME.pre-restore-<UTC> in the backup
+dir, exactly as the restore replaces it. Then:
+  --offline  (service stopped) replace the file: the backup to a temp file
+             (fsync), then, with this repops's own connections to the
+             database closed (they reopen on the new file): the current
+             files copied aside byte for byte (a corrupt one too), the
+             temp file given the replaced file's owner, group and mode,
+             stale -wal/-shm/-journal removed, rename, fsync the
+             directory; refused, naming them, while other processes have
+             the database open;
   --online   (service running) write the backup into the live database
-             through SQLite's backup API: the service's connections stay
-             valid, its writers wait on their busy timeout meanwhile.
-Default: online when another process has the file open, offline otherwise.
-Afterwards: quick_check, schema validation, rows per table, and the rows of
-the replaced database newer than the backup (what was lost).
+             through SQLite's backup API, the safety copy taken under the
+             same write lock (no write falls between the two): the
+             service's connections stay valid, its writers wait on their
+             busy timeout meanwhile.
+Default: online when another process, or a part of this repops (the
+console, the simulator), has the file open; offline otherwise.
+Afterwards: quick_check, schema validation, rows per table, and what was
+lost, between the safety copy and the backup: per table the rows newer
+than the backup, the newest of them, and the data-loss window (newest
+lost minus newest kept).
 Asks for the database's file name to be typed unless --yes; refused in
 read-only mode. --force breaks another operator's procedure lock (journaled)
 and does nothing else.`,
@@ -255,9 +265,19 @@ func printRestore(a *app, r *ops.RestoreResult) {
 		fmt.Fprintf(a.out, "  what was lost: unknown (%s)\n", r.LossUnknown)
 		return
 	}
-	fmt.Fprintf(a.out, "  %-40s %12s %12s %12s  %s\n", "TABLE", "BEFORE", "RESTORED", "LOST", "NEWEST LOST")
+	fmt.Fprintf(a.out, "  %-36s %10s %10s %8s  %s\n", "TABLE", "BEFORE", "BACKUP", "LOST", "NEWEST LOST (ID, CREATED_AT, WINDOW)")
 	for _, l := range r.Lost {
-		fmt.Fprintf(a.out, "  %-40s %12d %12d %12d  %s\n", l.Table, l.OldRows, l.RestoredRows, l.NewerRows, l.NewestLost)
+		newest := ""
+		if l.NewerRows > 0 {
+			newest = fmt.Sprintf("#%d", l.NewestLostID)
+			if l.NewestLost != "" {
+				newest += " " + l.NewestLost
+				if l.NewestKept != "" {
+					newest += ", " + l.Window.String()
+				}
+			}
+		}
+		fmt.Fprintln(a.out, strings.TrimRight(fmt.Sprintf("  %-36s %10d %10d %8d  %s", l.Table, l.OldRows, l.RestoredRows, l.NewerRows, newest), " "))
 	}
-	fmt.Fprintf(a.out, "  %d rows newer than the backup were lost; data-loss window %s\n", r.LostRows, r.LostWindow)
+	fmt.Fprintf(a.out, "  %d rows newer than the backup were lost (kept in the safety copy); data-loss window %s\n", r.LostRows, r.LostWindow)
 }
