@@ -15,6 +15,10 @@ import (
 //	  keys:
 //	    quit: ["q", "ctrl+c"]
 //	    runbooks: ["R"]
+//
+// Stop (stop the running step) is a control key, ctrl+x: x and s are the
+// step's own keys (do, skip) and a slip of the finger must not stop a long
+// archive, even though it is built to be stopped and resumed.
 type KeyMap struct {
 	Quit, Help, Command, Pause, Refresh, Screenshot, Back key.Binding
 	Dashboard, Alerts, Tables, Runbooks, Journal          key.Binding
@@ -22,7 +26,7 @@ type KeyMap struct {
 	Tab1, Tab2, Tab3, Tab4, Tab5                          key.Binding
 	Up, Down, PageUp, PageDown, Top, Bottom               key.Binding
 	Enter, OpenRunbook, Filter                            key.Binding
-	Do, Skip, Note, Export                                key.Binding
+	Do, Skip, Stop, Note, Export                          key.Binding
 	Scenario                                              key.Binding
 	Scenario1, Scenario2, Scenario3, Scenario4            key.Binding
 	Scenario5, Scenario6, Scenario7, Scenario8            key.Binding
@@ -64,6 +68,7 @@ func DefaultKeyMap() KeyMap {
 		Filter:      b("/", "filter", "/"),
 		Do:          b("x", "do the step", "x"),
 		Skip:        b("s", "skip the step", "s"),
+		Stop:        b("ctrl+x", "stop the running step", "ctrl+x"),
 		Note:        b("n", "add a note", "n"),
 		Export:      b("e", "export to file", "e"),
 		Scenario:    b("S", "simulator scenario", "S"),
@@ -91,7 +96,7 @@ func (k *KeyMap) named() map[string]*key.Binding {
 		"up": &k.Up, "down": &k.Down, "page_up": &k.PageUp, "page_down": &k.PageDown,
 		"top": &k.Top, "bottom": &k.Bottom,
 		"enter": &k.Enter, "open_runbook": &k.OpenRunbook, "filter": &k.Filter,
-		"do": &k.Do, "skip": &k.Skip, "note": &k.Note, "export": &k.Export,
+		"do": &k.Do, "skip": &k.Skip, "stop": &k.Stop, "note": &k.Note, "export": &k.Export,
 		"scenario":   &k.Scenario,
 		"scenario_1": &k.Scenario1, "scenario_2": &k.Scenario2, "scenario_3": &k.Scenario3,
 		"scenario_4": &k.Scenario4, "scenario_5": &k.Scenario5, "scenario_6": &k.Scenario6,
@@ -144,6 +149,6 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Dashboard, k.Alerts, k.Tables, k.Runbooks, k.Journal, k.Help, k.Command, k.Back, k.Quit},
 		{k.NextTab, k.PrevTab, k.Tab1, k.Tab2, k.Tab3, k.Tab4, k.Tab5, k.Pause, k.Refresh, k.Screenshot},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Enter, k.OpenRunbook, k.Filter},
-		{k.Do, k.Skip, k.Note, k.Export, k.Scenario, k.Scenario1, k.Scenario8},
+		{k.Do, k.Skip, k.Stop, k.Note, k.Export, k.Scenario, k.Scenario1, k.Scenario8},
 	}
 }

@@ -121,6 +121,10 @@ type Model struct {
 	flashIsErr bool
 	quitArmed  bool
 
+	// stopSteps cancels the parent context of the runbook steps: the
+	// console is ending (Close).
+	stopSteps context.CancelFunc
+
 	// frame caches the last drawn screen: a message that changes nothing
 	// (a refresh tick) redraws nothing. ver counts the updates that may
 	// have changed the screen.
@@ -174,12 +178,16 @@ func New(o Options) (Model, error) {
 	} else {
 		ti.SetSuggestions(commandWords(nil, o.Sim))
 	}
+	// The steps' parent context: a step runs under a child of it, made
+	// when the operator starts the step and cancelled by the stop key;
+	// Close cancels them all.
+	steps, stopSteps := context.WithCancel(context.Background())
 	m := Model{
-		ctx: ctx, opts: o, cmdline: ti,
+		ctx: ctx, opts: o, cmdline: ti, stopSteps: stopSteps,
 		dash:     newDashboardView(ctx),
 		alerts:   newAlertsView(ctx),
 		tables:   newTablesView(ctx, o.Tables),
-		runbooks: newRunbooksView(ctx, o.Runbooks),
+		runbooks: newRunbooksView(ctx, o.Runbooks, steps),
 		journal:  newJournalView(ctx, o.Journal, o.Started.Add(-24*time.Hour)),
 		help:     newHelpView(ctx),
 		frame:    &frameCache{ver: ^uint64(0)},
@@ -538,10 +546,17 @@ func (m Model) render() string {
 	return strings.Join(lines, "\n")
 }
 
-// Close releases what the console holds after the program ends: the lock
-// of a runbook run under way (its state stays in the state dir, to be
-// resumed).
+// Close releases what the console holds after the program ends: it stops
+// a runbook step still running (cancelling its context), waits a bounded
+// time for the step to return, then releases the lock of the run under
+// way (its state stays in the state dir, to be resumed).
 func (m Model) Close() {
+	if m.stopSteps != nil {
+		m.stopSteps()
+	}
+	if t := m.runbooks.task; t != nil {
+		t.wait(stepEndWait)
+	}
 	if m.runbooks.run != nil {
 		m.runbooks.run.Close()
 	}

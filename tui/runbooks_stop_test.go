@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -63,6 +64,7 @@ func TestStopRunningStep(t *testing.T) {
 
 	t.Run("through the console: q stops a check that would run for ever", func(t *testing.T) {
 		var stepCtx context.Context
+		began := make(chan struct{})
 		m := loaded(t, func(o *Options) {
 			cat, _ := runbooks.Builtin()
 			o.Runbooks = fakeRunbooks{cat: cat, start: func(rb *runbooks.Runbook) (RunbookRun, error) {
@@ -80,6 +82,7 @@ func TestStopRunningStep(t *testing.T) {
 				// its context is done, as go-sqlite3's interrupt makes it.
 				r.do = func(ctx context.Context, in runbooks.StepInput, p ops.Progress) (runbooks.StepResult, error) {
 					stepCtx = ctx
+					close(began)
 					<-ctx.Done()
 					paused = true
 					return runbooks.StepResult{Step: rb.Steps[0].Name, Outcome: runbooks.Failed, Status: runbooks.RunPaused}, ctx.Err()
@@ -92,6 +95,15 @@ func TestStopRunningStep(t *testing.T) {
 		if !m.runbooks.running || !m.capturing() {
 			t.Fatalf("running %v capturing %v: want the run screen to hold the keys while the step runs", m.runbooks.running, m.capturing())
 		}
+		// The program executes the Cmd at once: the step starts and runs
+		// until it is stopped.
+		first := make(chan tea.Msg, 1)
+		go func() { first <- waitCmd() }()
+		select {
+		case <-began:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the step did not start when its Cmd was executed")
+		}
 		m, cmd := step(t, m, press("q"))
 		if m.quitArmed || !m.runbooks.stopping {
 			t.Fatalf("quitArmed %v stopping %v: want q to stop the step, not to arm the quit", m.quitArmed, m.runbooks.stopping)
@@ -99,7 +111,14 @@ func TestStopRunningStep(t *testing.T) {
 		if _, quit := cmd().(tea.QuitMsg); quit {
 			t.Fatal("the first q quit")
 		}
-		m = drain(t, m, waitCmd)
+		select {
+		case msg := <-first:
+			var next tea.Cmd
+			m, next = step(t, m, msg)
+			m = drain(t, m, next)
+		case <-time.After(5 * time.Second):
+			t.Fatal("the stopped step did not return")
+		}
 		if stepCtx == nil || !errors.Is(stepCtx.Err(), context.Canceled) {
 			t.Fatalf("the step's context was not cancelled: %v", stepCtx)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type runbookOptions struct {
 	yes    bool
 	rerun  bool
 	alert  string // list: only runbooks for this alert
+	json   bool   // list: print JSON
 	// checkTimeout bounds each check step (run, resume); zero is
 	// runbooks.DefaultCheckTimeout.
 	checkTimeout time.Duration
@@ -57,6 +59,7 @@ built-in ones by id.`,
 		},
 	}
 	list.Flags().StringVar(&o.alert, "alert", "", "only the runbooks for this alert rule or symptom")
+	list.Flags().BoolVar(&o.json, "json", false, "print JSON: each runbook (id, title, severity, steps, destructive, when, alerts) and the skipped files' problems")
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Print a runbook's text and its plan",
@@ -163,6 +166,13 @@ func runRunbookList(_ context.Context, a *app, o runbookOptions) error {
 			return withCode(exitFailure, fmt.Errorf("no runbook for alert %q: 'repops runbook list' shows them all", o.alert))
 		}
 	}
+	if o.json {
+		rules, err := effectiveRules(a)
+		if err != nil {
+			return err
+		}
+		return writeRunbookListJSON(a.out, cat, list, rules)
+	}
 	// Two lines a runbook, within 80 columns (an SSH terminal): the id,
 	// severity, steps and title, then, indented, what it is for (its
 	// alerts and situations); what does not fit is cut with ….
@@ -193,6 +203,95 @@ func runRunbookList(_ context.Context, a *app, o runbookOptions) error {
 		fmt.Fprintf(a.out, "\nreplaced from %s: %s\n", a.cfg.Console.RunbookDir, strings.Join(cat.Overridden, ", "))
 	}
 	return nil
+}
+
+// runbookListJSON is 'runbook list --json'. The problems are the files
+// of console.runbook_dir that were skipped (also written to standard
+// error as warnings); the runbooks listed are all the others.
+type runbookListJSON struct {
+	Runbooks []runbookJSON `json:"runbooks"`
+	// Overridden are the built-in runbooks replaced from the directory.
+	Overridden   []string             `json:"overridden"`
+	Problems     []runbookProblemJSON `json:"problems"`
+	SkippedFiles int                  `json:"skipped_files"`
+}
+
+type runbookJSON struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Severity string `json:"severity"`
+	Steps    int    `json:"steps"`
+	// Destructive: a step runs only when the database's name is typed.
+	Destructive bool `json:"destructive"`
+	// When are the alert rules and symptoms the runbook names; Alerts are
+	// the configured alert rules whose alert opens it in the console (the
+	// rule's runbook, or the runbook whose when names the rule).
+	When       []string `json:"when"`
+	Alerts     []string `json:"alerts"`
+	Aliases    []string `json:"aliases"`
+	Tags       []string `json:"tags"`
+	RTOSeconds float64  `json:"rto_seconds,omitempty"`
+	RPOSeconds float64  `json:"rpo_seconds,omitempty"`
+	File       string   `json:"file"`
+}
+
+type runbookProblemJSON struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+	// Error is the whole problem as the warning prints it, file:line: message.
+	Error string `json:"error"`
+}
+
+// runbookAlerts maps each runbook id to the rules whose alert opens it,
+// resolved as the console resolves them: the rule's runbook when the
+// catalogue has it (by id or alias), else the catalogue's first runbook
+// for the rule's name.
+func runbookAlerts(cat *runbooks.Catalogue, rules []metrics.Rule) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range rules {
+		id := ""
+		if rb, ok := cat.Get(r.Runbook); ok && r.Runbook != "" {
+			id = rb.ID
+		} else if found := cat.ForAlert(r.Name); len(found) > 0 {
+			id = found[0].ID
+		}
+		if id != "" {
+			out[id] = append(out[id], r.Name)
+		}
+	}
+	return out
+}
+
+func writeRunbookListJSON(w io.Writer, cat *runbooks.Catalogue, list []*runbooks.Runbook, rules []metrics.Rule) error {
+	alerts := runbookAlerts(cat, rules)
+	out := runbookListJSON{Runbooks: []runbookJSON{}, Overridden: nonNil(cat.Overridden), Problems: []runbookProblemJSON{}, SkippedFiles: cat.SkippedFiles()}
+	for _, rb := range list {
+		out.Runbooks = append(out.Runbooks, runbookJSON{
+			ID: rb.ID, Title: rb.Title, Severity: rb.Severity, Steps: len(rb.Steps), Destructive: rb.Destructive(),
+			When: nonNil(rb.When), Alerts: nonNil(alerts[rb.ID]), Aliases: nonNil(rb.Aliases), Tags: nonNil(rb.Tags),
+			RTOSeconds: rb.Objectives.RTO.Seconds(), RPOSeconds: rb.Objectives.RPO.Seconds(), File: rb.File,
+		})
+	}
+	for _, p := range cat.Problems {
+		pj := runbookProblemJSON{Message: p.Error(), Error: p.Error()}
+		var pe *runbooks.ParseError
+		if errors.As(p, &pe) {
+			pj.File, pj.Line, pj.Message = pe.File, pe.Line, pe.Msg
+		}
+		out.Problems = append(out.Problems, pj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// nonNil is s, or an empty list: JSON readers get [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func (a *app) getRunbook(cat *runbooks.Catalogue, id string) (*runbooks.Runbook, error) {
