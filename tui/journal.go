@@ -84,6 +84,7 @@ func exportJournalCmd(entries []ops.Entry, dir string, now time.Time) tea.Cmd {
 type journalView struct {
 	ctx     *ProgramContext
 	store   JournalStore
+	openErr error // why there is no store (Options.JournalErr)
 	since   time.Time
 	state   loadState
 	err     error
@@ -98,7 +99,13 @@ func newJournalView(ctx *ProgramContext, store JournalStore, since time.Time) jo
 	return journalView{ctx: ctx, store: store, since: since, follow: true}
 }
 
+// load reads the journal again; without a store it keeps the reason the
+// journal could not be opened (Options.JournalErr) rather than a guess.
 func (v journalView) load() tea.Cmd {
+	if v.store == nil && v.openErr != nil {
+		err := v.openErr
+		return addressed(viewJournal, func() tea.Msg { return journalLoadedMsg{err: err} })
+	}
 	return addressed(viewJournal, loadJournalCmd(v.store, v.since))
 }
 

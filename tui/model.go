@@ -194,7 +194,7 @@ func New(o Options) (Model, error) {
 	}
 	m.gen, m.inflight = 1, true
 	if o.Journal == nil && o.JournalErr != nil {
-		m.journal.state, m.journal.err = stateError, o.JournalErr
+		m.journal.state, m.journal.err, m.journal.openErr = stateError, o.JournalErr, o.JournalErr
 	}
 	return m, nil
 }
