@@ -1,7 +1,6 @@
 package runbooks
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"regexp"
@@ -80,7 +79,8 @@ func Parse(file string, src []byte) (*Runbook, error) {
 }
 
 func (p *parser) parse(src string) *Runbook {
-	lines := splitLines(src)
+	starts := lineStarts(src)
+	lines := splitLines(src, starts)
 	rb := &Runbook{}
 	if len(lines) == 0 || strings.TrimSpace(lines[0]) != "---" {
 		p.errorf(1, "no front matter: the file must start with a line '---', then the YAML (id, title, severity, when), then '---'")
@@ -98,7 +98,7 @@ func (p *parser) parse(src string) *Runbook {
 		return rb
 	}
 	p.frontMatter(rb, strings.Join(lines[1:end], "\n"), 1)
-	p.body(rb, lines, end+1)
+	p.body(rb, src, lines, starts, end+1)
 	return rb
 }
 
@@ -162,90 +162,6 @@ func (p *parser) frontMatter(rb *Runbook, text string, offset int) {
 			}
 		}
 	}
-}
-
-// body splits the Markdown after the front matter into the intro and the
-// steps; start is the index of the first body line.
-func (p *parser) body(rb *Runbook, lines []string, start int) {
-	var cur *Step
-	var text []string
-	var specs int
-	flush := func() {
-		body := strings.TrimSpace(strings.Join(text, "\n"))
-		if cur == nil {
-			rb.Intro = body
-		} else {
-			cur.Text = body
-			p.finishStep(cur, specs)
-			rb.Steps = append(rb.Steps, *cur)
-		}
-		text, specs = nil, 0
-	}
-	fence := ""
-	for i := start; i < len(lines); i++ {
-		line := lines[i]
-		trimmed := strings.TrimSpace(line)
-		if fence != "" {
-			text = append(text, line)
-			if strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]) == "" {
-				fence = ""
-			}
-			continue
-		}
-		if f, info := fenceOpen(trimmed); f != "" {
-			if info == "repops" {
-				j := i + 1
-				for j < len(lines) && !(strings.HasPrefix(strings.TrimSpace(lines[j]), f) && strings.Trim(strings.TrimSpace(lines[j]), f[:1]) == "") {
-					j++
-				}
-				if j == len(lines) {
-					p.errorf(i+1, "repops block not closed: add a line %s", f)
-					return
-				}
-				if cur == nil {
-					p.errorf(i+1, "repops block before the first '## ' step heading")
-				} else {
-					specs++
-					if specs > 1 {
-						p.errorf(i+1, "step %q has more than one repops block", cur.Name)
-					} else {
-						p.spec(cur, strings.Join(lines[i+1:j], "\n"), i+1)
-					}
-				}
-				i = j
-				continue
-			}
-			fence = f
-			text = append(text, line)
-			continue
-		}
-		if strings.HasPrefix(line, "## ") {
-			flush()
-			cur = &Step{Name: strings.TrimSpace(strings.TrimPrefix(line, "## ")), Line: i + 1, Kind: Manual, OnFailure: OnFailure{Mode: Stop}}
-			continue
-		}
-		if cur == nil && strings.HasPrefix(line, "# ") && len(text) == 0 {
-			continue // the H1 title repeats the front matter's
-		}
-		text = append(text, line)
-	}
-	if fence != "" {
-		p.errorf(len(lines), "code block not closed: add a line %s", fence)
-	}
-	flush()
-	p.checkSteps(rb)
-}
-
-// fenceOpen returns the fence (``` or ~~~, as long as written) and info
-// string of an opening fence line, or "" when the line is not one.
-func fenceOpen(trimmed string) (fence, info string) {
-	for _, c := range []string{"`", "~"} {
-		if strings.HasPrefix(trimmed, c+c+c) {
-			n := len(trimmed) - len(strings.TrimLeft(trimmed, c))
-			return trimmed[:n], strings.TrimSpace(trimmed[n:])
-		}
-	}
-	return "", ""
 }
 
 // spec decodes a step's repops block; offset is the file line of the
@@ -382,7 +298,7 @@ func (p *parser) spec(s *Step, text string, offset int) {
 	}
 }
 
-func (p *parser) finishStep(s *Step, specs int) {
+func (p *parser) finishStep(s *Step) {
 	if s.Name == "" {
 		p.errorf(s.Line, "a step heading needs a name")
 	}
@@ -574,12 +490,16 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func splitLines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		out = append(out, strings.TrimRight(sc.Text(), "\r"))
+// splitLines returns the lines of s that start at starts (lineStarts),
+// without their line ending ("\n" or "\r\n").
+func splitLines(s string, starts []int) []string {
+	out := make([]string, len(starts))
+	for i, st := range starts {
+		end := len(s)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		out[i] = strings.TrimRight(strings.TrimSuffix(s[st:end], "\n"), "\r")
 	}
 	return out
 }

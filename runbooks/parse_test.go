@@ -226,7 +226,7 @@ func TestCheckReadOnlySQL(t *testing.T) {
 	for _, q := range []string{
 		"SELECT 1", "select count(*) from appeals;", "WITH x AS (SELECT 1) SELECT * FROM x",
 		"PRAGMA integrity_check", "PRAGMA quick_check(1)", "PRAGMA main.page_count",
-		"SELECT 'DELETE FROM appeals'", `SELECT "update" FROM t`,
+		"SELECT 'DELETE FROM appeals'", `SELECT "update" FROM appeals`,
 	} {
 		if err := CheckReadOnlySQL(q); err != nil {
 			t.Errorf("%q refused: %v", q, err)

@@ -18,9 +18,14 @@
 //	scenario: Database Corruption          # the guide's RTO/RPO row
 //	---
 //
-// Each "## " heading starts a step; the heading is the step's name (unique
-// in the runbook) and the Markdown under it is what the operator reads. A
-// fenced block with the info string "repops" holds the step's spec (YAML):
+// The body is CommonMark, read as the console renders it. Each top-level
+// "## " heading starts a step; the heading is the step's name (unique in
+// the runbook) and the Markdown under it is what the operator reads. A
+// fenced block (``` or ~~~) whose info string is exactly "repops", standing
+// under the heading (not in a list or a quote), holds the step's spec
+// (YAML); an indented code block or an HTML comment is text whatever it
+// holds, and a block marked nearly "repops" (Repops, repop, repops-check)
+// is a parse error saying what was meant:
 //
 //	kind: manual | check | action       # inferred when left out
 //	query: SELECT ...                   # check: one read-only statement
@@ -36,8 +41,9 @@
 // {{db.name}} or {{escalation.on_call}} (see Vars), filled from the config
 // when a run starts. There is no shell and no write SQL: checks run one
 // SELECT, WITH or read-only PRAGMA statement through the read-only
-// connection, and actions are the procedures of the action catalogue
-// (Actions). Parse errors name the file and line.
+// connection (SQLite itself judges that it only reads: CheckReadOnlySQL),
+// and actions are the procedures of the action catalogue (Actions). Parse
+// errors name the file and line.
 //
 // # Engine
 //
