@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // LoadOptions says where to look for the config file and carries the flags
@@ -159,7 +162,15 @@ func sortProblems(ps []Problem) {
 	})
 }
 
-// readFile reads and decodes the config file at path onto c. It reports
+// MaxFileSize is the largest config file read: the guide's template is
+// about 2 KiB, so a file over 1 MiB is not a config (a log, a database,
+// a device named by mistake) and is refused before it is decoded.
+const MaxFileSize = 1 << 20
+
+// readFile reads and decodes the config file at path onto c. Only a
+// regular file of at most MaxFileSize is read (fsutil.ReadRegularFile): a
+// named pipe, a device or a huge file is a problem naming the file, found
+// at once, never a read that blocks or fills the memory. It reports
 // whether the file was there. A missing file is a problem only when it was
 // named (required).
 func (d *decoder) readFile(path string, required bool, from string, c *Config) bool {
@@ -179,8 +190,15 @@ func (d *decoder) readFile(path string, required bool, from string, c *Config) b
 		d.problems = append(d.problems, Problem{Source: whole, Msg: "is a directory, not a config file: name the YAML file inside it"})
 		return true
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	b, err := fsutil.ReadRegularFile(context.Background(), path, MaxFileSize)
+	switch {
+	case errors.Is(err, fsutil.ErrNotRegular):
+		d.problems = append(d.problems, Problem{Source: whole, Msg: fmt.Sprintf("cannot read config file: %v: name the YAML file itself", err)})
+		return true
+	case errors.Is(err, fsutil.ErrTooLarge):
+		d.problems = append(d.problems, Problem{Source: whole, Msg: fmt.Sprintf("cannot read config file: %v (a config is a few KiB): check the path", err)})
+		return true
+	case err != nil:
 		d.problems = append(d.problems, Problem{Source: whole, Msg: fmt.Sprintf("cannot read config file: %v", unwrapPathErr(err))})
 		return true
 	}

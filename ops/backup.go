@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // ManifestVersion is the format of the manifests this repops writes.
@@ -57,12 +58,21 @@ func ManifestPath(backupPath string) string {
 	return strings.TrimSuffix(backupPath, ".db") + ".json"
 }
 
-// ReadManifest reads the manifest of the backup at path.
+// MaxManifestSize is the largest manifest ReadManifest reads: a real one
+// is a few KiB (a line per table), so anything over 4 MiB is not one.
+const MaxManifestSize = 4 << 20
+
+// ReadManifest reads the manifest of the backup at path. Only a regular
+// file of at most MaxManifestSize is read: a named pipe, a device or a
+// huge file in the backup dir is refused at once, never read without end.
 func ReadManifest(backupPath string) (*Manifest, error) {
 	p := ManifestPath(backupPath)
-	b, err := os.ReadFile(p)
+	b, err := fsutil.ReadRegularFile(context.Background(), p, MaxManifestSize)
+	if errors.Is(err, fsutil.ErrNotRegular) || errors.Is(err, fsutil.ErrTooLarge) {
+		return nil, fmt.Errorf("read manifest %s: %w: it is not a manifest (verify the backup with 'repops backups verify %s')", p, err, filepath.Base(backupPath))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", p, err)
+		return nil, fmt.Errorf("read manifest %s: %w", p, &fs.PathError{Op: "open", Path: p, Err: err})
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -228,14 +238,30 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 			o.Dir, o.DBPath, db.FormatBytes(int64(need)), db.FormatBytes(int64(free)))
 	}
 
-	t := now().UTC()
-	name := db.BackupFileName(filepath.Base(o.DBPath), t)
-	final := filepath.Join(o.Dir, name)
-	if _, err := os.Lstat(final); err == nil {
-		return nil, fmt.Errorf("back up: %s already exists (two backups in one second): retry in a second", final)
+	// Leftovers of a killed backup (its pid is gone) go now.
+	_, _ = fsutil.RemoveStale(o.Dir)
+	// A backup's name is the second it was taken: a second backup in the
+	// same second (repops backup && repops migrate apply) waits for the
+	// next one rather than fail.
+	var t time.Time
+	var name, final string
+	for try := 0; ; try++ {
+		t = now().UTC()
+		name = db.BackupFileName(filepath.Base(o.DBPath), t)
+		final = filepath.Join(o.Dir, name)
+		if _, err := os.Lstat(final); err != nil {
+			break
+		}
+		if try == 2 {
+			return nil, fmt.Errorf("back up: %s already exists: another backup is being named in this second; retry", final)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Until(t.Truncate(time.Second).Add(time.Second))):
+		}
 	}
-	tmp := filepath.Join(o.Dir, "."+name+".tmp")
-	removeDBFiles(tmp) // a leftover of an interrupted backup: ours by its name
+	tmp := fsutil.TempName(final)
 	defer func() {
 		if err != nil {
 			removeDBFiles(tmp)
@@ -406,24 +432,16 @@ func describeCopy(ctx context.Context, path string, m *Manifest, ph *BackupPhase
 	return err
 }
 
-// writeManifest writes m beside the backup, atomically, 0600.
+// writeManifest writes m beside the backup, atomically, 0600, through a
+// temp file no planted symlink can redirect (fsutil).
 func writeManifest(backupPath string, m *Manifest) error {
 	p := ManifestPath(backupPath)
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write manifest %s: %w", p, err)
-	}
-	if err := syncPath(tmp); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write manifest %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write manifest %s: %w", p, err)
+	if err := fsutil.WriteAtomic(p, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,6 +127,11 @@ type DrillStep struct {
 	Message string        `json:"message,omitempty"`
 }
 
+// ErrDrillInterrupted is Drill's error when its context ended during the
+// drill: it could not run, which says nothing of the backup; the last
+// drill record is left as it was.
+var ErrDrillInterrupted = errors.New("interrupted")
+
 // Drill is the guide's "Testing Recovery", made real: it restores the
 // chosen (default newest) backup into a scratch location, never the live
 // database; verifies the copy's checksum against the manifest, its
@@ -133,7 +139,11 @@ type DrillStep struct {
 // backup's age (RPO); compares both with the guide's objectives; writes a
 // report (Markdown and JSON) in the state dir, the last-drill record and
 // a journal entry. A failed check is a problem in the result (OK false),
-// not an error; an error means the drill could not run.
+// not an error; an error means the drill could not run. A drill whose ctx
+// ends before it has judged the backup returns ErrDrillInterrupted (with
+// ctx's error) and no result: journaled as cancelled (as every procedure
+// journals context.Canceled), with no report and the last drill record
+// untouched.
 func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillResult, err error) {
 	now := time.Now
 	if o.Now != nil {
@@ -196,6 +206,9 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	defer removeDBFiles(target)
 	t0 := time.Now()
 	timed := func(name string, fn func() (string, error)) bool {
+		if ctx.Err() != nil {
+			return false // interrupted: no step runs, none is counted a problem
+		}
 		s := time.Now()
 		msg, ferr := fn()
 		st := DrillStep{Name: name, Took: time.Since(s), OK: ferr == nil, Message: msg}
@@ -287,6 +300,13 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 		})
 	}
 	res.RTO = time.Since(t0)
+	if err := ctx.Err(); err != nil {
+		// Interrupted (Ctrl-C, SIGTERM, a deadline): the steps cut short
+		// say nothing of the backup. The drill could not run: no report,
+		// the last drill record is kept, and the journal says cancelled
+		// (a deadline: failed, "interrupted: context deadline exceeded").
+		return nil, fmt.Errorf("drill: %w: %w", ErrDrillInterrupted, err)
+	}
 	res.OK = len(res.Problems) == 0
 	judge := func(obj Objective) ObjectiveResult {
 		or := ObjectiveResult{Objective: obj, RTOMet: res.OK && res.RTO <= obj.RTO}

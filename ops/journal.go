@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/user"
@@ -17,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
 )
@@ -121,8 +124,9 @@ var ErrJournalAppendOnly = errors.New("the ops journal is append-only")
 // transaction with synchronous=FULL in WAL mode: once Append returns, the
 // entry survives a crash or a power loss.
 type Journal struct {
-	path string
-	db   *sql.DB
+	path     string
+	db       *sql.DB
+	setAside *JournalSetAside // what OpenJournal set aside, nil when nothing
 }
 
 const journalSchema = `
@@ -155,6 +159,23 @@ const journalTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // OpenJournal opens (creating when missing) the journal in stateDir,
 // creating the dir 0700.
+//
+// A damaged journal never stops a procedure: when the file is not SQLite,
+// is truncated or corrupt, or fails PRAGMA quick_check, it is set aside,
+// never deleted (renamed, with its -wal and -shm, to
+// journal.db.damaged-<UTC time>, where its entries can still be read),
+// a new journal is started, and its first entry ("journal.set-aside")
+// says which file was set aside and why. One line on standard error says
+// so too (see noteSetAside). Any other failure (a state dir that cannot be
+// written, a journal locked beyond the busy timeout, a full disk) is
+// returned as before: nothing is set aside for those.
+//
+// Several repops processes may open the journal at once, so the state dir
+// is flocked: shared while a journal is opened and checked, exclusive
+// while one is set aside. The process that sets it aside checks it again
+// under the exclusive lock, so that a journal another process has just
+// replaced is not set aside in its turn, and refuses when another process
+// has the damaged file open (its SQLite locks are seen with F_GETLK).
 func OpenJournal(stateDir string) (*Journal, error) {
 	if stateDir == "" {
 		return nil, errors.New("open ops journal: no state dir configured (console.state_dir)")
@@ -164,9 +185,35 @@ func OpenJournal(stateDir string) (*Journal, error) {
 	}
 	path := filepath.Join(stateDir, JournalFile)
 	ctx := context.Background()
+	unlock, _ := flockDir(ctx, stateDir, unix.LOCK_SH, journalLockWait)
+	j, err := openJournalFile(ctx, path)
+	unlock()
+	if err == nil || !db.IsCorrupt(err) {
+		return j, err
+	}
+	return recoverJournal(ctx, stateDir, path, err)
+}
+
+// journalLockWait is how long OpenJournal waits for the state dir's flock
+// (another repops setting a damaged journal aside).
+const journalLockWait = 30 * time.Second
+
+// openJournalFile opens the journal at path, checks it (PRAGMA
+// quick_check) and creates its schema when missing. A damaged file is an
+// error for which db.IsCorrupt is true.
+func openJournalFile(ctx context.Context, path string) (*Journal, error) {
 	w, err := db.OpenWrite(ctx, path, db.Options{Create: true, Synchronous: "FULL", BusyTimeout: 10 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open ops journal %s: %w", path, err)
+	}
+	var check string
+	if err := w.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&check); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open ops journal %s: quick_check: %w", path, db.Classify(path, err))
+	}
+	if check != "ok" {
+		w.Close()
+		return nil, fmt.Errorf("open ops journal %s: %w", path, &db.FileError{Path: path, Kind: db.ErrCorrupt, Detail: "quick_check: " + check})
 	}
 	if _, err := w.ExecContext(ctx, journalSchema); err != nil {
 		w.Close()
@@ -174,6 +221,203 @@ func OpenJournal(stateDir string) (*Journal, error) {
 	}
 	_ = os.Chmod(path, 0o600)
 	return &Journal{path: path, db: w}, nil
+}
+
+// JournalSetAside says that OpenJournal found the journal damaged and set
+// it aside: the file (Path), the name it now has (SetAsideAs), its
+// companions moved with it, and why.
+type JournalSetAside struct {
+	Time       time.Time `json:"time"`
+	Path       string    `json:"path"`
+	SetAsideAs string    `json:"set_aside_as"`
+	Files      []string  `json:"files"`
+	Reason     string    `json:"reason"`
+}
+
+// SetAside is what OpenJournal set aside to open this journal; nil when
+// the journal opened as it was.
+func (j *Journal) SetAside() *JournalSetAside { return j.setAside }
+
+// recoverJournal sets the damaged journal at path aside and starts a new
+// one; cause is why the first open failed.
+func recoverJournal(ctx context.Context, stateDir, path string, cause error) (*Journal, error) {
+	unlock, err := flockDir(ctx, stateDir, unix.LOCK_EX, journalLockWait)
+	if err != nil {
+		return nil, fmt.Errorf("open ops journal %s: it %s, and it cannot be set aside now (%v): retry", path, damageReason(cause), err)
+	}
+	defer unlock()
+	// Another repops may have set it aside meanwhile: then the journal
+	// at path is a new one, and opens.
+	j, err := openJournalFile(ctx, path)
+	if err == nil || !db.IsCorrupt(err) {
+		return j, err
+	}
+	now := time.Now().UTC()
+	sa := &JournalSetAside{Time: now, Path: path, Reason: damageReason(err)}
+	err = db.Swap(ctx, path, func(context.Context) error {
+		var err error
+		sa.SetAsideAs, sa.Files, err = setJournalAside(path, now)
+		return err
+	})
+	var held *journalHeldError
+	switch {
+	case errors.As(err, &held):
+		return nil, fmt.Errorf("open ops journal %s: it %s, and another process (pid %d) has it open, so it is not set aside: stop that process and retry (a new journal is started then)",
+			path, sa.Reason, held.pid)
+	case err != nil:
+		return nil, fmt.Errorf("open ops journal %s: it %s, and it could not be set aside (%v): move %s (with its -wal and -shm) out of %s; a new journal is started then",
+			path, sa.Reason, err, JournalFile, stateDir)
+	}
+	_ = db.SyncDir(stateDir)
+	if j, err = openJournalFile(ctx, path); err != nil {
+		return nil, fmt.Errorf("%w (after setting the damaged journal aside as %s)", err, sa.SetAsideAs)
+	}
+	j.setAside = sa
+	noteSetAside(sa)
+	moved := make([]string, len(sa.Files))
+	for i, f := range sa.Files {
+		moved[i] = filepath.Base(f)
+	}
+	_, _ = j.Append(Entry{Actor: CurrentActor(""), Action: "journal.set-aside", Target: path, Outcome: OutcomeNote,
+		Params: map[string]any{"set_aside_as": sa.SetAsideAs, "files": moved, "reason": sa.Reason},
+		Message: fmt.Sprintf("the ops journal %s %s: set aside as %s (its entries are there, for reading with sqlite3), and this new journal started",
+			path, sa.Reason, sa.SetAsideAs)})
+	return j, nil
+}
+
+// noteSetAside says on standard error, in one line naming both files,
+// that the journal was set aside.
+//
+// Decision: this is the one line package ops writes itself. The journal
+// is opened by every procedure (backup, restore, archive, drill, runbook
+// steps) through OpenJournal, which has no writer of the caller's, and
+// the operator must learn at once, where the command runs, that the
+// timeline before now is in another file. The new journal's first entry
+// says the same for the console and the exports.
+func noteSetAside(sa *JournalSetAside) {
+	fmt.Fprintf(os.Stderr, "repops: the ops journal %s %s: set aside as %s, and a new journal started\n", sa.Path, sa.Reason, sa.SetAsideAs)
+}
+
+// damageReason is why a journal is damaged, in words, without the advice a
+// *db.FileError gives about a live database (which does not apply to the
+// journal): "is corrupt (quick_check: ...)".
+func damageReason(err error) string {
+	var fe *db.FileError
+	s := err.Error()
+	if errors.As(err, &fe) {
+		s = fe.Kind.Error()
+		if fe.Detail != "" {
+			s += " (" + fe.Detail + ")"
+		}
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// setJournalAside renames the journal at path and its -wal and -shm to
+// path.damaged-<UTC time>[-N] (the companions keeping their suffix, so
+// that sqlite3 opens the set-aside file with its WAL), the companions
+// first, so that a new journal never meets the old one's WAL. It refuses
+// when another process has the journal open: its writes would go on into
+// the set-aside file, and its last close would delete the new journal's
+// WAL by name.
+func setJournalAside(path string, now time.Time) (string, []string, error) {
+	if pid := journalHolder(path); pid != 0 {
+		return "", nil, &journalHeldError{pid: pid}
+	}
+	base := path + ".damaged-" + now.Format("20060102T150405Z")
+	aside := base
+	for n := 2; ; n++ {
+		taken := false
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if _, err := os.Lstat(aside + suffix); err == nil {
+				taken = true
+			}
+		}
+		if !taken {
+			break
+		}
+		aside = fmt.Sprintf("%s-%d", base, n)
+	}
+	var moved []string
+	for _, suffix := range []string{"-wal", "-shm", ""} {
+		if _, err := os.Lstat(path + suffix); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := os.Rename(path+suffix, aside+suffix); err != nil {
+			// Put back what was moved: the journal stays as it was.
+			for _, m := range moved {
+				_ = os.Rename(m, path+strings.TrimPrefix(m, aside))
+			}
+			return "", nil, err
+		}
+		moved = append(moved, aside+suffix)
+	}
+	return aside, moved, nil
+}
+
+// journalHeldError is setJournalAside's refusal: another process has the
+// journal open.
+type journalHeldError struct{ pid int }
+
+func (e *journalHeldError) Error() string {
+	return fmt.Sprintf("another process (pid %d) has it open", e.pid)
+}
+
+// journalHolder returns the pid of another process that holds an SQLite
+// lock on the journal at path or its -shm (every connection in WAL mode
+// holds one on the -shm while it is open), 0 when none does. It is called
+// inside db.Swap, so this process has no connection of its own open on
+// the file and the descriptor opened here releases no lock of ours.
+func journalHolder(path string) int {
+	for _, p := range []string{path + "-shm", path} {
+		st, err := os.Lstat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+		if err != nil {
+			continue
+		}
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}
+		err = unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk)
+		f.Close()
+		if err == nil && lk.Type != unix.F_UNLCK {
+			return int(lk.Pid)
+		}
+	}
+	return 0
+}
+
+// flockDir takes a flock (how: unix.LOCK_SH or unix.LOCK_EX) on the
+// directory dir, waiting at most wait; the returned func releases it.
+// A filesystem without flock on directories is no error: the returned
+// func then does nothing.
+func flockDir(ctx context.Context, dir string, how int, wait time.Duration) (func(), error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return func() {}, nil
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(d.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return func() { _ = unix.Flock(int(d.Fd()), unix.LOCK_UN); d.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			d.Close()
+			return func() {}, nil
+		}
+		if time.Now().After(deadline) {
+			d.Close()
+			return func() {}, fmt.Errorf("another repops holds the state dir %s (setting a damaged journal aside?) for over %s", dir, wait)
+		}
+		select {
+		case <-ctx.Done():
+			d.Close()
+			return func() {}, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Path is the journal file.

@@ -112,7 +112,7 @@ func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCop
 	if err != nil {
 		return nil, fmt.Errorf("back up: %w", err)
 	}
-	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("back up: create %s: %w", dst, err)
 	}

@@ -145,19 +145,6 @@ func fileSHA256(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// syncPath fsyncs the file at path.
-func syncPath(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // copyFileSync copies src to dst byte for byte (dst created 0600, must
 // not exist) and fsyncs it. A missing src is not an error: ok is false.
 func copyFileSync(src, dst string) (ok bool, err error) {

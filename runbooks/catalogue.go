@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 //go:embed catalogue/*.md
@@ -86,9 +89,11 @@ func Load(dir string) (*Catalogue, error) {
 	}
 	sort.Strings(files)
 	seen := map[string]string{}
+	// maxRunbookSize bounds an override file: a runbook is a few KiB.
+	const maxRunbookSize = 1 << 20
 	var problems ParseErrors
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := fsutil.ReadRegularFile(context.Background(), f, maxRunbookSize)
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // RunStatus is where a run stands.
@@ -138,17 +140,28 @@ func saveState(stateDir string, st *RunState) error {
 // command line reports as a usage error.
 var ErrNoSuchRun = errors.New("no such run")
 
-// LoadRun reads a run's state from stateDir.
+// MaxRunStateSize is the largest run state LoadRun reads: the runbook's
+// text and a record per step, tens of KiB; 8 MiB leaves room for long
+// notes and messages, and refuses what is not a run's state.
+const MaxRunStateSize = 8 << 20
+
+// LoadRun reads a run's state from stateDir. Only a regular file of at
+// most MaxRunStateSize is read: a named pipe, a device or a huge file in
+// its place is refused at once, never read without end.
 func LoadRun(stateDir, runID string) (*RunState, error) {
 	if runID == "" || strings.ContainsAny(runID, `/\`) || strings.HasPrefix(runID, ".") {
 		return nil, fmt.Errorf("run id %q is not valid: %w: see 'repops runbook runs'", runID, ErrNoSuchRun)
 	}
-	b, err := os.ReadFile(statePath(stateDir, runID))
+	path := statePath(stateDir, runID)
+	b, err := fsutil.ReadRegularFile(context.Background(), path, MaxRunStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no run %s in %s: %w: list the runs with 'repops runbook runs'", runID, runDir(stateDir), ErrNoSuchRun)
 	}
+	if errors.Is(err, fsutil.ErrNotRegular) || errors.Is(err, fsutil.ErrTooLarge) {
+		return nil, fmt.Errorf("read run %s from %s: %w: it is not a run's state (move it away; start a new run)", runID, path, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read run %s: %w", runID, err)
+		return nil, fmt.Errorf("read run %s: %w", runID, &fs.PathError{Op: "open", Path: path, Err: err})
 	}
 	var st RunState
 	if err := json.Unmarshal(b, &st); err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,6 +77,9 @@ Ages: 8760h, 365d, 26w, 6mo, 1y; or a UTC date: 2025-01-31.`,
 }
 
 func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
+	if err := checkArchiveFlags(o); err != nil {
+		return err
+	}
 	now := time.Now()
 	pol := a.cfg.Console.Archive
 	ao := ops.ArchiveOptions{DBPath: a.cfg.Database.Path, DB: a.dbOptions(), ArchiveFile: pol.File, Tables: o.tables,
@@ -155,6 +161,62 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 		}
 	}
 	return err
+}
+
+// checkArchiveFlags refuses, before anything is opened, a negative batch
+// size, time or pause (which the procedure would otherwise take for "the
+// default" without a word) and an age too large for a duration
+// (99999999999999999y would wrap round to some date in the past).
+func checkArchiveFlags(o *archiveOptions) error {
+	if o.batchRows < 0 {
+		return usageError("archive --batch-rows %d: cannot be negative: give the most rows per batch (at least 1), or leave it out for console.archive.batch_rows", o.batchRows)
+	}
+	if err := checkNotNegative("archive --batch-time", o.batchTime, "aim for a write transaction of about this long (leave it out for 40ms)"); err != nil {
+		return err
+	}
+	if err := checkNotNegative("archive --batch-pause", o.batchPause, "the longest pause between write transactions (0, or leave it out: until the service has written)"); err != nil {
+		return err
+	}
+	if err := checkAgeRange("archive --older-than", o.olderThan); err != nil {
+		return err
+	}
+	return checkAgeRange("archive --messages-older-than", o.messagesOlderThan)
+}
+
+// checkNotNegative refuses a negative duration given to flag; want says
+// what the flag takes.
+func checkNotNegative(flag string, d time.Duration, want string) error {
+	if d < 0 {
+		return usageError("%s %s: cannot be negative: give %s", flag, d, want)
+	}
+	return nil
+}
+
+// ageUnits are the units an archive age takes beyond Go's durations, as
+// ops.ParseCutoff reads them.
+var ageUnits = []struct {
+	suffix string
+	d      time.Duration
+}{{"mo", 30 * 24 * time.Hour}, {"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour}}
+
+// checkAgeRange refuses an age in days, weeks, months or years whose
+// number does not fit a duration (about 292 years), before
+// ops.ParseCutoff multiplies it out and wraps round. A Go duration that
+// does not fit (9999999h) is already refused by ParseCutoff.
+func checkAgeRange(flag, s string) error {
+	s = strings.TrimSpace(s)
+	for _, u := range ageUnits {
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok || num == "" || strings.Trim(num, "+-0123456789") != "" {
+			continue
+		}
+		most := int64(math.MaxInt64 / u.d)
+		if n, err := strconv.ParseInt(num, 10, 64); err != nil || n > most || n < -most {
+			return usageError("%s %q: out of range: an age is at most %d%s (about 292 years)", flag, s, most, u.suffix)
+		}
+		return nil
+	}
+	return nil
 }
 
 // printArchive writes an archival plan or result.

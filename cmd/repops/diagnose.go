@@ -41,6 +41,9 @@ func runDiagnose(ctx context.Context, a *app, o *diagnoseOptions, what string) e
 	if what != "threads" && what != "predictions" && what != "counts" {
 		return usageError("diagnose %q: choose threads, predictions or counts", what)
 	}
+	if o.limit < 1 {
+		return usageError("diagnose --limit %d: want at least 1 (the number of threads to list)", o.limit)
+	}
 	r, err := a.openRead(ctx)
 	if err != nil {
 		return err

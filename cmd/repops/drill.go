@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,9 @@ to the ops journal. Allowed in read-only mode. Exit status (Nagios):
               says which: "objective missed: RPO 5 m, the backup was 2 h old")
   2 CRITICAL  the backup does not restore or verify, or there is no backup
               of the database
-  3 UNKNOWN   the drill could not run (scratch or state dir)
+  3 UNKNOWN   the drill could not run (scratch or state dir, or it was
+              interrupted: Ctrl-C or SIGTERM; journaled as cancelled, the
+              last drill record kept)
   64          a NAME that is not a backup in the dir, an unknown --scenario`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -91,6 +94,9 @@ func runDrill(ctx context.Context, a *app, o *drillOptions, name string) error {
 	}
 	res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: a.cfg.Database.Path, BackupDir: dir, Backup: name, Scenario: scenario.Scenario,
 		ScratchDir: o.scratch, StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}, recoveryProgress(a.err))
+	if res == nil && errors.Is(err, ops.ErrDrillInterrupted) {
+		return withCode(exitUnknown, errors.New("the drill could not run: interrupted; the last drill record is unchanged"))
+	}
 	if res == nil && err != nil {
 		return withCode(exitUnknown, fmt.Errorf("the drill could not run: %w", err))
 	}

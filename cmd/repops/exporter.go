@@ -19,7 +19,8 @@ import (
 
 // exporterOptions are the flags of 'repops exporter'.
 type exporterOptions struct {
-	listen string
+	listen      string
+	allowRemote bool
 }
 
 // defaultExporterListen is loopback: the exporter says how the database is
@@ -37,19 +38,27 @@ measures (submissions per minute, negotiation durations, pending appeals, table
 rows, file and WAL size, free disk, schema version) and what only repops knows
 (backup age, the last DR drill's measured RTO and RPO, the last integrity
 check, the ops journal's size), for the guide's Prometheus and Grafana. The
-rules from 'repops rules export' use these series. Runs until interrupted.`,
+rules from 'repops rules export' use these series. Runs until interrupted.
+
+It listens on loopback (127.0.0.1, ::1 or localhost) unless --allow-remote:
+an address of another interface, or one without a host (":9469", every
+interface), is refused, as 'repops simulate' refuses it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExporter(cmd.Context(), a, o, nil)
 		},
 	}
-	cmd.Flags().StringVar(&o.listen, "listen", defaultExporterListen, "address to listen on")
+	cmd.Flags().StringVar(&o.listen, "listen", defaultExporterListen, "address to listen on (loopback unless --allow-remote)")
+	cmd.Flags().BoolVar(&o.allowRemote, "allow-remote", false, "allow a listen address that is not loopback (what it serves is then anyone's who can reach the port)")
 	return cmd
 }
 
 // runExporter serves until ctx ends. ready, when set, receives the
 // address actually listened on (tests listen on port 0).
 func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(addr string)) error {
+	if err := checkExporterListen(o.listen, o.allowRemote); err != nil {
+		return withCode(exitUsage, err)
+	}
 	stateDir := a.cfg.StateDir()
 	exp := metrics.NewExporter(metrics.ExporterOptions{
 		Database: metrics.DatabaseOptions{
@@ -72,6 +81,10 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 	if err != nil {
 		return usageError("exporter: listen on %s: %v (is the port in use? choose another with --listen)", o.listen, err)
 	}
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && !o.allowRemote && !ta.IP.IsLoopback() {
+		l.Close()
+		return usageError("exporter: listen address %s resolved to %s, which is not loopback: use 127.0.0.1 or ::1, or allow remote access explicitly (--allow-remote)", o.listen, ta.IP)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(a.err, "repops exporter: serving %s on http://%s/metrics\n", a.cfg.Database.Path, l.Addr())
 	if ready != nil {
@@ -90,6 +103,23 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 		}
 		return fmt.Errorf("exporter: serve on %s: %w", l.Addr(), err)
 	}
+}
+
+// checkExporterListen refuses, before anything listens, an address that is
+// not loopback (an empty host means every interface) unless remote access
+// is allowed, with the simulator's wording (sim's checkListen).
+func checkExporterListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("exporter: listen address %q: %w (want host:port, e.g. %s)", addr, err, defaultExporterListen)
+	}
+	if allowRemote || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("exporter: listen address %q is not loopback: the exporter listens on 127.0.0.1 or ::1 unless remote access is allowed explicitly (--allow-remote)", addr)
 }
 
 // journalEntries counts the ops journal's entries through a read-only

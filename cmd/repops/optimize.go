@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -80,6 +81,9 @@ func optimizeNeedsConfirm(op ops.OptimizeOp) bool {
 }
 
 func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) error {
+	if err := checkOptimizeFlags(o); err != nil {
+		return err
+	}
 	oo := ops.OptimizeOptions{DBPath: a.cfg.Database.Path, DB: a.dbOptions(), Op: ops.OptimizeOp(op), Target: o.target,
 		AnalysisLimit: o.analysisLimit, IncrementalPages: o.stepPages, MaxIncrementalPages: o.maxPages,
 		Recorder: ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}}
@@ -135,6 +139,27 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 		return withCode(exitWarning, fmt.Errorf("%s", res.Message))
 	}
 	return err
+}
+
+// maxPageCount is SQLite's largest page count (SQLITE_MAX_PAGE_COUNT).
+const maxPageCount = 4294967294
+
+// checkOptimizeFlags refuses, before anything is opened, the numbers that
+// the procedure would otherwise take silently for something else: below
+// their meaningful range (a negative step or page count would mean "the
+// default" or "all free pages") or above what SQLite takes (it keeps 31
+// bits of analysis_limit and of incremental_vacuum's page count, and a
+// database has at most 4294967294 pages).
+func checkOptimizeFlags(o *optimizeOptions) error {
+	switch {
+	case o.analysisLimit < -1 || o.analysisLimit > math.MaxInt32:
+		return usageError("optimize --analysis-limit %d: want -1 (no limit), 0 (the default) or rows per index up to %d", o.analysisLimit, math.MaxInt32)
+	case o.stepPages < 0 || o.stepPages > math.MaxInt32:
+		return usageError("optimize --step-pages %d: want pages per step from 1 to %d, or 0 for the default (256)", o.stepPages, math.MaxInt32)
+	case o.maxPages < 0 || o.maxPages > maxPageCount:
+		return usageError("optimize --max-pages %d: want pages from 1 to %d, or 0 for all free pages", o.maxPages, int64(maxPageCount))
+	}
+	return nil
 }
 
 // printCost writes a cost estimate in a few lines.

@@ -415,6 +415,9 @@ func (a *app) runbookEngine(ctx context.Context, o runbookOptions) (eng *runbook
 }
 
 func runRunbookRun(ctx context.Context, a *app, o runbookOptions) error {
+	if o.checkTimeout < 0 {
+		return usageError("--check-timeout %s: must not be negative", o.checkTimeout)
+	}
 	cat, err := a.runbookCatalogue()
 	if err != nil {
 		return err
@@ -442,6 +445,9 @@ func runRunbookRun(ctx context.Context, a *app, o runbookOptions) error {
 }
 
 func runRunbookResume(ctx context.Context, a *app, o runbookOptions) error {
+	if o.checkTimeout < 0 {
+		return usageError("--check-timeout %s: must not be negative", o.checkTimeout)
+	}
 	cat, err := a.runbookCatalogue()
 	if err != nil {
 		return err
