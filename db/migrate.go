@@ -216,6 +216,52 @@ func Migrate(ctx context.Context, w *sql.DB, path string) ([]Migration, error) {
 
 func path2name(p string) string { return path.Base(p) }
 
+// ArchiveSchema is the SQL that creates the archive tables (every table
+// named *_archive) and their indexes as the embedded migrations define
+// them, tables first: the migrations are applied to a private in-memory
+// database and its sqlite_schema read back, so that a separate archive
+// file gets exactly the archive tables of the live database, never a copy
+// that could drift from them. The statements are sqlite_schema's text
+// (plain CREATE, without IF NOT EXISTS).
+func ArchiveSchema(ctx context.Context) ([]string, error) {
+	mem, err := sql.Open("sqlite3", ":memory:")
+	if err != nil {
+		return nil, fmt.Errorf("build the archive schema: %w", err)
+	}
+	defer mem.Close()
+	mem.SetMaxOpenConns(1) // one connection: one in-memory database
+	sub, _ := fs.Sub(migrationFS, "migrations")
+	p, err := goose.NewProvider(goose.DialectSQLite3, mem, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("build the archive schema: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return nil, fmt.Errorf("build the archive schema: %w", err)
+	}
+	rows, err := mem.QueryContext(ctx, `SELECT sql FROM sqlite_schema
+		WHERE tbl_name LIKE '%\_archive' ESCAPE '\' AND sql IS NOT NULL
+		ORDER BY type <> 'table', name`)
+	if err != nil {
+		return nil, fmt.Errorf("build the archive schema: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("build the archive schema: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("build the archive schema: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("build the archive schema: the migrations define no *_archive table")
+	}
+	return out, nil
+}
+
 // recordChecksums notes the checksum of every applied migration that has
 // none recorded yet.
 func recordChecksums(ctx context.Context, w *sql.DB) error {

@@ -464,52 +464,6 @@ func TestRowsHash(t *testing.T) {
 	}
 }
 
-func TestRetryPointAndCap(t *testing.T) {
-	for _, tc := range []struct{ d, want time.Duration }{
-		{0, 0}, {time.Millisecond, time.Millisecond}, {2 * time.Millisecond, 3 * time.Millisecond},
-		{34 * time.Millisecond, 53 * time.Millisecond}, {40 * time.Millisecond, 53 * time.Millisecond},
-		{53 * time.Millisecond, 53 * time.Millisecond}, {54 * time.Millisecond, 78 * time.Millisecond},
-		{400 * time.Millisecond, 428 * time.Millisecond},
-	} {
-		if got := retryPoint(tc.d); got != tc.want {
-			t.Errorf("retryPoint(%s) = %s, want %s", tc.d, got, tc.want)
-		}
-	}
-	a := &archiver{o: ArchiveOptions{BatchTime: 40 * time.Millisecond}}
-	if got := a.stmtCap(); got != 53*time.Millisecond {
-		t.Errorf("no commit yet: cap %s, want 53ms", got)
-	}
-	a.commits = [4]time.Duration{8 * time.Millisecond, 12 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}
-	if got := a.stmtCap(); got != 43*time.Millisecond {
-		t.Errorf("commits of 10 ms: cap %s, want 43ms (53 less 10)", got)
-	}
-	a.commits = [4]time.Duration{40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond}
-	if got := a.stmtCap(); got != 30*time.Millisecond {
-		t.Errorf("commits of 40 ms: cap %s, want 30ms (three quarters of BatchTime)", got)
-	}
-}
-
-func TestRetryGap(t *testing.T) {
-	tests := []struct {
-		tx, want time.Duration
-	}{
-		{5 * time.Millisecond, 5 * time.Millisecond},
-		{30 * time.Millisecond, 15 * time.Millisecond},
-		{40 * time.Millisecond, 20 * time.Millisecond},
-		{60 * time.Millisecond, 25 * time.Millisecond},
-		{110 * time.Millisecond, 25 * time.Millisecond},
-		{130 * time.Millisecond, 50 * time.Millisecond},
-		{time.Second, 100 * time.Millisecond},
-	}
-	for _, tc := range tests {
-		t.Run(tc.tx.String(), func(t *testing.T) {
-			if got := retryGap(tc.tx); got != tc.want {
-				t.Fatalf("retryGap(%s) = %s, want %s", tc.tx, got, tc.want)
-			}
-		})
-	}
-}
-
 // TestArchiveCutShort gives the batches a time cap they cannot meet: each
 // transaction that runs past it is rolled back and redone smaller, down to
 // the smallest batch, which runs without a cap; the run still moves every
