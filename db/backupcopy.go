@@ -59,7 +59,7 @@ func backupCopy(ctx context.Context, srcPath, dst string) error {
 
 	params := url.Values{}
 	params.Set("mode", "rwc")
-	dstDB := sql.OpenDB(&connector{dsn: dsn(dst, params), drv: &sqlite3.SQLiteDriver{}})
+	dstDB := sql.OpenDB(&connector{dsn: URI(dst, params), drv: &sqlite3.SQLiteDriver{}})
 	defer dstDB.Close()
 	dstDB.SetMaxOpenConns(1)
 	dstConn, err := dstDB.Conn(ctx)

@@ -201,7 +201,7 @@ func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(do
 	params.Set("_journal_mode", "OFF")
 	params.Set("_synchronous", "OFF")
 	c := &connector{
-		dsn: dsn(path, params),
+		dsn: URI(path, params),
 		pragmas: []string{
 			"PRAGMA cache_size = -262144", // 256 MiB: the indexes are sorted in memory
 			"PRAGMA temp_store = MEMORY",

@@ -262,6 +262,40 @@ func ArchiveSchema(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// MissingChecksums names the applied migrations whose checksum repops
+// never recorded although it recorded others': repops records them in its
+// own transaction right after the migrations' commits, so such a gap is a
+// crash between the two (a database migrated by another tool has none at
+// all, and none is missing). RecordChecksums repairs it.
+func MissingChecksums(ctx context.Context, q Querier) ([]string, error) {
+	applied, err := Applied(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	recorded := false
+	for _, a := range applied {
+		recorded = recorded || a.SHA256 != ""
+	}
+	if !recorded {
+		return nil, nil
+	}
+	names := map[int64]string{}
+	for _, m := range Migrations() {
+		names[m.Version] = m.Name
+	}
+	var out []string
+	for _, a := range applied {
+		if n, known := names[a.Version]; known && a.SHA256 == "" {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// RecordChecksums records the checksum of every applied migration that
+// has none (see MissingChecksums); Migrate does it after applying.
+func RecordChecksums(ctx context.Context, w *sql.DB) error { return recordChecksums(ctx, w) }
+
 // recordChecksums notes the checksum of every applied migration that has
 // none recorded yet.
 func recordChecksums(ctx context.Context, w *sql.DB) error {

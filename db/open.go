@@ -171,10 +171,12 @@ func hasWAL(path string) bool {
 	return err == nil && st.Size() > 0
 }
 
-// dsn builds a go-sqlite3 DSN. go-sqlite3 hands mode=ro to SQLite only for
-// a "file:" URI; a plain "path?mode=ro" is silently read-write, so every
-// DSN here is a URI with the path escaped.
-func dsn(path string, params url.Values) string {
+// URI is the go-sqlite3 DSN for the file at path with params: a "file:"
+// URI of the absolute path. go-sqlite3 hands mode=, immutable= and the
+// other URI parameters to SQLite only in a URI; a plain "path?mode=ro" is
+// silently read-write. Every DSN of repops, in this package and in ops'
+// opens of backup files and scratch copies, is built here.
+func URI(path string, params url.Values) string {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
@@ -250,7 +252,7 @@ func OpenRead(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	if o.CacheSize != 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = %d", o.CacheSize))
 	}
-	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}, noAttach: true}, o)
+	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: URI(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}, noAttach: true}, o)
 }
 
 // ImmutableNote says, when the database at path can only be read as an
@@ -309,7 +311,7 @@ func OpenWrite(ctx context.Context, path string, o Options) (*sql.DB, error) {
 	if o.WALAutocheckpoint != 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", o.WALAutocheckpoint))
 	}
-	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: dsn(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
+	return openPool(ctx, path, &connector{path: path, owner: o.Owner, dsn: URI(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}}, o)
 }
 
 func openPool(ctx context.Context, path string, c *connector, o Options) (*sql.DB, error) {

@@ -35,7 +35,7 @@ var ownerAllowed = map[string]string{
 	"internal/fsutil/write.go:CreateTemp":    "new temp files with random names, O_EXCL|O_NOFOLLOW",
 	"internal/fsutil/write.go:SyncDir":       "directories",
 	"internal/fsutil/write.go:WriteAtomic":   "renames its own temp file",
-	"ops/backup.go:Backup":                   "renames the finished backup's temp file into the backup dir",
+	"ops/backup.go:backupLocked":             "renames the finished backup's temp file into the backup dir",
 	"ops/drill.go:writeDrillReport":          "the drill's report in the state dir",
 	"ops/growth.go:ReadSnapshots":            "the growth snapshots file in the state dir",
 	"ops/growth.go:appendSnapshot":           "the growth snapshots file in the state dir",
@@ -50,7 +50,6 @@ var ownerAllowed = map[string]string{
 	"ops/sqlitecopy.go:fileSHA256":           "hashes a finished backup or a drill's scratch copy",
 	"runbooks/catalogue.go:Load":             "runbook override files",
 	"runbooks/state.go:lockRun":              "a runbook run's lock file in the state dir",
-	"runbooks/state.go:saveState":            "a runbook run's state file in the state dir",
 	"tui/journal.go:exportJournalCmd":        "the journal export file the operator names",
 	"tui/model.go:Model.writeScreenCmd":      "the screenshot file",
 }

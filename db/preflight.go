@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/repops/repops/internal/humanize"
 )
 
 // The pre-flight: no procedure writes to a database before it has checked,
@@ -335,5 +337,5 @@ func StopOnCorrupt(path string, err error) error {
 	if kind != ErrCorrupt && kind != ErrNotSQLite {
 		kind = ErrCorrupt
 	}
-	return &FileError{Path: path, Kind: kind, Detail: oneLine(detail), Hint: corruptHint}
+	return &FileError{Path: path, Kind: kind, Detail: humanize.OneLine(detail), Hint: corruptHint}
 }

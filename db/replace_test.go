@@ -27,7 +27,7 @@ func TestHelperOpenClose(t *testing.T) {
 	params := url.Values{}
 	params.Set("mode", "rw")
 	params.Set("_busy_timeout", "5000")
-	d, err := sql.Open("sqlite3", dsn(path, params))
+	d, err := sql.Open("sqlite3", URI(path, params))
 	if err != nil {
 		fmt.Println("failed", err)
 		os.Exit(1)

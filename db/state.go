@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"sort"
 	"time"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // The state dir (config.Config.StateDir) holds what repops knows that the
@@ -188,26 +190,7 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return SyncDir(filepath.Dir(path))
+	return fsutil.WriteAtomic(path, append(b, '\n'), 0o600)
 }
 
 func readJSON(path string, v any) (bool, error) {
@@ -224,15 +207,6 @@ func readJSON(path string, v any) (bool, error) {
 	return true, nil
 }
 
-// SyncDir fsyncs a directory so that a rename in it survives a crash.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
-}
+// SyncDir fsyncs a directory so that a rename in it survives a crash
+// (fsutil.SyncDir).
+func SyncDir(dir string) error { return fsutil.SyncDir(dir) }

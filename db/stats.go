@@ -410,31 +410,6 @@ func orderObjects(objs []schemaObject) []ObjectSize {
 	return out
 }
 
-// FormatBytes writes a byte count in binary units with three significant
-// figures: 930 B, 1.21 KiB, 88.4 MiB. Negative means unknown: "?".
-func FormatBytes(n int64) string {
-	if n < 0 {
-		return "?"
-	}
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
-	v := float64(n) / 1024
-	u := 0
-	for v >= 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f %s", v, units[u])
-	case v >= 10:
-		return fmt.Sprintf("%.1f %s", v, units[u])
-	}
-	return fmt.Sprintf("%.2f %s", v, units[u])
-}
-
 // FormatCount writes a count with thousands separators: 1,234,567.
 func FormatCount(n int64) string {
 	if n < 0 {

@@ -113,15 +113,7 @@ func TestTableSizesEstimates(t *testing.T) {
 	}
 }
 
-func TestFormatBytes(t *testing.T) {
-	for _, tt := range []struct {
-		n    int64
-		want string
-	}{{-1, "?"}, {0, "0 B"}, {1023, "1023 B"}, {1024, "1.00 KiB"}, {1536, "1.50 KiB"}, {92 << 20, "92.0 MiB"}, {933732352, "890 MiB"}, {3 << 40, "3.00 TiB"}} {
-		if got := FormatBytes(tt.n); got != tt.want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
+func TestFormatCount(t *testing.T) {
 	if got := FormatCount(1234567); got != "1,234,567" {
 		t.Errorf("FormatCount = %q", got)
 	}

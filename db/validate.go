@@ -11,6 +11,8 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
+
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Kinds of schema problem.
@@ -23,6 +25,7 @@ const (
 	ProblemWrongIndex       = "wrong-index" // the name exists with other columns
 	ProblemDuplicateIndex   = "duplicate-index"
 	ProblemChecksumDrift    = "checksum-drift"
+	ProblemChecksumMissing  = "checksum-missing" // repops recorded others: a crash after the migration's commit
 	ProblemUnknownVersion   = "unknown-version"
 	ProblemPendingMigration = "pending-migration"
 	ProblemCorrupt          = "corrupt" // from PRAGMA quick_check, which Validate does not run
@@ -236,6 +239,9 @@ func expectedSchema(ctx context.Context, versions []int64) (*schemaSnapshot, err
 			}
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("build the expected schema: %w", err)
+		}
 	}
 	s, err := readSchema(ctx, mem)
 	if err != nil {
@@ -265,8 +271,10 @@ func Validate(ctx context.Context, q Querier) (*ValidationReport, error) {
 		return nil, err
 	}
 	recorded := map[int64]string{}
+	anyRecorded := false
 	for _, a := range applied {
 		recorded[a.Version] = a.SHA256
+		anyRecorded = anyRecorded || a.SHA256 != ""
 		r.Version = max(r.Version, a.Version)
 	}
 	var versions []int64
@@ -275,6 +283,9 @@ func Validate(ctx context.Context, q Querier) (*ValidationReport, error) {
 		case !s.Applied:
 			r.add(ProblemPendingMigration, s.Name, "migration %s is not applied: run 'repops migrate apply'", s.Name)
 			continue
+		case recorded[s.Version] == "" && anyRecorded:
+			// See MissingChecksums.
+			r.add(ProblemChecksumMissing, s.Name, "migration %s is applied but its checksum was never recorded (repops stopped between its commit and the record): run 'repops migrate apply', which records it", s.Name)
 		case s.Drift:
 			r.add(ProblemChecksumDrift, s.Name, "migration %s was applied with other SQL than this repops carries (sha256 %s recorded, %s embedded): compare the schema by hand before applying anything",
 				s.Name, short(recorded[s.Version]), short(s.SHA256))
@@ -373,9 +384,9 @@ func compareSchemas(r *ValidationReport, want, have *schemaSnapshot) {
 		}
 		switch {
 		case !ok:
-			r.add(ProblemMissingIndex, name, "%s %s on %s is missing: recreate it with %s", what, name, wi.signature(), oneLine(wi.sql))
+			r.add(ProblemMissingIndex, name, "%s %s on %s is missing: recreate it with %s", what, name, wi.signature(), humanize.OneLine(wi.sql))
 		case hi.signature() != wi.signature() || hi.unique != wi.unique || hi.partial != wi.partial:
-			r.add(ProblemWrongIndex, name, "%s %s is on %s, expected %s: drop it and recreate it with %s", what, name, hi.signature(), wi.signature(), oneLine(wi.sql))
+			r.add(ProblemWrongIndex, name, "%s %s is on %s, expected %s: drop it and recreate it with %s", what, name, hi.signature(), wi.signature(), humanize.OneLine(wi.sql))
 		}
 	}
 	// Duplicates: same table and same ordered key columns. Keep the index
@@ -430,8 +441,6 @@ func compareSchemas(r *ValidationReport, want, have *schemaSnapshot) {
 	}
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // QuickCheck runs PRAGMA quick_check (at most limit problems; 0 means 100)
 // and returns what it found, nil when the database is sound. A database
 // too damaged to check is one problem, not an error. It reads every page:
@@ -452,7 +461,7 @@ func QuickCheck(ctx context.Context, q Querier, limit int) ([]string, error) {
 			return corruptOr(err)
 		}
 		if line != "ok" {
-			out = append(out, oneLine(line))
+			out = append(out, humanize.OneLine(line))
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -87,7 +87,7 @@ func (s *AlertmanagerSource) Alerts(ctx context.Context) ([]ExternalAlert, error
 		return nil, fmt.Errorf("alertmanager %s: read: %w", s.base, describeNetErr(err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("alertmanager %s: HTTP %s: %s", s.base, resp.Status, oneLine(string(truncate(body, 200))))
+		return nil, fmt.Errorf("alertmanager %s: HTTP %s: %s", s.base, resp.Status, reasonLine(string(truncate(body, 200))))
 	}
 	if len(body) > maxAlertmanagerBody {
 		return nil, fmt.Errorf("alertmanager %s: answer larger than %d MiB", s.base, maxAlertmanagerBody>>20)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // goRuntimePayload imitates the go_* and process_* series a client_golang
@@ -216,7 +217,7 @@ func BenchmarkDatabaseCollect(b *testing.B) {
 		each := took / time.Duration(b.N)
 		cadence := max(sizesMinRefresh, sizesDuty*each)
 		if a := sz.Object("appeals"); a != nil {
-			b.Logf("appeals: %d rows (%s), %s; file %s, %d pages, %d free", a.Rows, a.RowSource, db.FormatBytes(a.Bytes), db.FormatBytes(sz.FileBytes), sz.PageCount, sz.FreePages)
+			b.Logf("appeals: %d rows (%s), %s; file %s, %d pages, %d free", a.Rows, a.RowSource, humanize.Bytes(a.Bytes), humanize.Bytes(sz.FileBytes), sz.PageCount, sz.FreePages)
 		}
 		b.ReportMetric(each.Seconds(), "s/sizes")
 		b.ReportMetric(cadence.Seconds(), "s-cadence")

@@ -176,7 +176,7 @@ func (s *DatabaseSource) Collect(ctx context.Context, now time.Time) (Result, er
 
 	conn, err := s.open(ctx)
 	if err != nil {
-		reason := oneLine(err.Error())
+		reason := reasonLine(err.Error())
 		f.Err = reason
 		for _, p := range queryPanels() {
 			panels[p] = Unknown(reason)
@@ -185,7 +185,7 @@ func (s *DatabaseSource) Collect(ctx context.Context, now time.Time) (Result, er
 		return res, err
 	}
 	if err := s.collectQueries(ctx, conn, now, f, panels); err != nil {
-		f.Err = oneLine(err.Error())
+		f.Err = reasonLine(err.Error())
 		if isConnBroken(err) {
 			s.conn.Drop()
 		}
@@ -220,8 +220,8 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 		panels[PanelDatabaseSize] = Known(float64(sz.DB+sz.WAL) / (1 << 20))
 		panels[PanelWALSize] = Known(float64(sz.WAL) / (1 << 20))
 	} else {
-		panels[PanelDatabaseSize] = Unknown(oneLine(err.Error()))
-		panels[PanelWALSize] = Unknown(oneLine(err.Error()))
+		panels[PanelDatabaseSize] = Unknown(reasonLine(err.Error()))
+		panels[PanelWALSize] = Unknown(reasonLine(err.Error()))
 	}
 
 	var st unix.Statfs_t
@@ -242,7 +242,7 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	f.Backups = len(backups)
 	switch {
 	case err != nil:
-		f.BackupAge = Unknown(oneLine(err.Error()))
+		f.BackupAge = Unknown(reasonLine(err.Error()))
 	case len(backups) == 0:
 		// No backup at all: as bad as a backup infinitely old.
 		f.BackupAge = Known(math.Inf(1))
@@ -255,8 +255,8 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	rec, ok, err := db.ReadLastCheck(s.opts.StateDir)
 	switch {
 	case err != nil:
-		panels[PanelIntegrityOK] = Unknown(oneLine(err.Error()))
-		panels[PanelIntegrityAge] = Unknown(oneLine(err.Error()))
+		panels[PanelIntegrityOK] = Unknown(reasonLine(err.Error()))
+		panels[PanelIntegrityAge] = Unknown(reasonLine(err.Error()))
 	case !ok || !rec.IsOf(s.opts.Path):
 		// The state dir is shared: another database's check is not this one's.
 		panels[PanelIntegrityOK] = Unknown("no integrity check of this database recorded: run repops check")
@@ -274,7 +274,7 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	drill, ok, err := db.ReadLastDrill(s.opts.StateDir)
 	switch {
 	case err != nil:
-		panels[PanelDrillAge] = Unknown(oneLine(err.Error()))
+		panels[PanelDrillAge] = Unknown(reasonLine(err.Error()))
 	case !ok || !drill.IsOf(s.opts.Path):
 		// Only a drill of this database counts (an old record naming none
 		// is of an unknown one).
@@ -369,7 +369,7 @@ func (s *DatabaseSource) collectSchema(ctx context.Context, q *sql.DB, now time.
 		}
 		s.valProbs, s.valErr = nil, ""
 		if err != nil {
-			s.valErr = oneLine(fmt.Sprintf("validate the schema of %s: %v", s.opts.Path, db.Classify(s.opts.Path, err)))
+			s.valErr = reasonLine(fmt.Sprintf("validate the schema of %s: %v", s.opts.Path, db.Classify(s.opts.Path, err)))
 		} else {
 			s.valProbs = rep.Problems
 		}
@@ -451,7 +451,7 @@ func (s *DatabaseSource) takeSizes(ctx context.Context, wait time.Duration) {
 	s.sizesRun = nil
 	s.sizesNext = s.sizesStarted.Add(max(sizesMinRefresh, sizesDuty*r.took))
 	if r.err != nil {
-		s.sizesErr = oneLine(fmt.Sprintf("measure table sizes (gave up after %s): %v", r.took.Round(time.Millisecond), r.err))
+		s.sizesErr = reasonLine(fmt.Sprintf("measure table sizes (gave up after %s): %v", r.took.Round(time.Millisecond), r.err))
 		return
 	}
 	s.sizes, s.sizesTakenAt, s.sizesErr = r.sizes, s.sizesStarted, ""
@@ -514,7 +514,7 @@ func (s *DatabaseSource) sizeFigures(f *DBFigures) {
 
 func (s *DatabaseSource) fail(err error, what string, panels map[string]Value) error {
 	err = fmt.Errorf("%s in %s: %w", what, s.opts.Path, db.Classify(s.opts.Path, err))
-	reason := oneLine(err.Error())
+	reason := reasonLine(err.Error())
 	for _, p := range queryPanels() {
 		if _, done := panels[p]; !done {
 			panels[p] = Unknown(reason)

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // EngineOptions configure an Engine. OptionsFromConfig fills them from the
@@ -398,7 +400,7 @@ func (e *Engine) Cycle(ctx context.Context) Snapshot {
 			h.Up = true
 			c.slot.lastOK = now
 		} else {
-			h.Err = oneLine(c.err.Error())
+			h.Err = reasonLine(c.err.Error())
 		}
 		h.LastOK = c.slot.lastOK
 		h.Warnings = c.res.Warnings
@@ -434,7 +436,7 @@ func (e *Engine) Cycle(ctx context.Context) Snapshot {
 				case has && v.Reason != "":
 					reasons = append(reasons, c.slot.src.Name()+": "+v.Reason)
 				case c.err != nil:
-					reasons = append(reasons, c.slot.src.Name()+": "+oneLine(c.err.Error()))
+					reasons = append(reasons, c.slot.src.Name()+": "+reasonLine(c.err.Error()))
 				default:
 					reasons = append(reasons, c.slot.src.Name()+": no value")
 				}
@@ -734,11 +736,21 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\r", " ")
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 300 {
-		s = s[:300] + "..."
+// maxReason bounds a reason (why a figure or a source is unknown) taken
+// from text the source does not control, an error or a server's warning:
+// the snapshot carries it to the console, 'repops status' and its JSON.
+const maxReason = 300
+
+// reasonLine is s as a reason: on one line as humanize.OneLine writes it,
+// cut to maxReason bytes on a rune boundary, "..." marking the cut.
+func reasonLine(s string) string {
+	s = humanize.OneLine(s)
+	if len(s) <= maxReason {
+		return s
 	}
-	return s
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

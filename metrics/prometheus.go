@@ -139,7 +139,7 @@ func (s *PrometheusSource) Collect(ctx context.Context, now time.Time) (Result, 
 				firstErr = a.err
 			}
 			if !j.node {
-				res.Panels[j.panel] = Unknown("query failed: " + oneLine(a.err.Error()))
+				res.Panels[j.panel] = Unknown("query failed: " + reasonLine(a.err.Error()))
 			}
 			continue
 		}
@@ -181,10 +181,10 @@ func (s *PrometheusSource) query(ctx context.Context, expr string, now time.Time
 	val, warns, infos, err := s.api.Query(ctx, expr, now)
 	a := promAnswer{}
 	for _, w := range warns {
-		a.warnings = append(a.warnings, "warning: "+oneLine(w))
+		a.warnings = append(a.warnings, "warning: "+reasonLine(w))
 	}
 	for _, w := range infos {
-		a.warnings = append(a.warnings, "info: "+oneLine(w))
+		a.warnings = append(a.warnings, "info: "+reasonLine(w))
 	}
 	if err != nil {
 		var perr *v1.Error

@@ -178,7 +178,7 @@ func (s *ScrapeSource) fetch(ctx context.Context) (map[string]*dto.MetricFamily,
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(bytes.NewReader(dropRuntimeFamilies(body)))
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: not the Prometheus text format: %s", s.opts.URL, oneLine(err.Error()))
+		return nil, fmt.Errorf("scrape %s: not the Prometheus text format: %s", s.opts.URL, reasonLine(err.Error()))
 	}
 	return fams, nil
 }

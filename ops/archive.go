@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Archival moves old, settled data out of the live tables while the service
@@ -394,6 +395,10 @@ func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*Archive
 	if o.DryRun {
 		return archiveDryRun(ctx, o, res)
 	}
+	// Without a state dir (no lock, no journal) nothing is prepared.
+	if err := o.Recorder.Procedure("archive", "", nil).checkRecorded(); err != nil {
+		return nil, err
+	}
 	// The pre-flight (schema and quick_check) before the database is
 	// opened for writing: rows are never moved out of a damaged table, nor
 	// into a file that is not the reputation database.
@@ -424,34 +429,41 @@ func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*Archive
 	if o.ArchiveFile != "" {
 		params["archive_file"] = absPath(o.ArchiveFile)
 	}
-	run, err := startMaintenance(o.Recorder, "archive", absPath(o.DBPath), params)
-	if err != nil {
+	p := o.Recorder.Procedure("archive", absPath(o.DBPath), params)
+	p.Progress = progress
+	ran := false
+	err = Run(ctx, p, func(ctx context.Context, r *Running) (map[string]float64, error) {
+		ran = true
+		// Corruption seen while it runs stops the run at once (archiveRun
+		// writes nothing more, not even its last checkpoint), and the
+		// error, journaled by Run, points at the database-corruption
+		// runbook.
+		err := stopOnCorrupt(o.DBPath, archiveRun(ctx, w, o, res, progress))
+		if db.IsCorrupt(err) {
+			err = fmt.Errorf("archive stopped after %d batches: %w", res.Batches, err)
+		}
+		figures := map[string]float64{"rows_moved": float64(res.Rows()), "bytes_moved": float64(res.Bytes()),
+			"batches": float64(res.Batches), "longest_tx_ms": float64(res.LongestTx.Microseconds()) / 1000,
+			"freed_bytes": float64(res.Freed)}
+		if db.IsCorrupt(err) {
+			figures["corrupt"] = 1
+		}
+		for _, t := range res.Tables {
+			figures["rows_"+t.Table] = float64(t.Rows)
+		}
+		msg := fmt.Sprintf("moved %d rows (%s) in %d batches; longest write transaction %s; %s freed in the file",
+			res.Rows(), humanize.Bytes(res.Bytes()), res.Batches, res.LongestTx.Round(time.Millisecond), humanize.Bytes(res.Freed))
+		if err == nil && res.Verified {
+			msg += "; verified (count and checksum)"
+		}
+		if len(res.Kept) > 0 {
+			msg += fmt.Sprintf("; %d newest rows kept (the newest row stays: its id must not be reused)", len(res.Kept))
+		}
+		r.SetMessage(msg)
+		return figures, err
+	})
+	if !ran {
 		return nil, err
 	}
-	// Corruption seen while it runs stops the run at once (archiveRun
-	// writes nothing more, not even its last checkpoint), and the error,
-	// journaled below, points at the database-corruption runbook.
-	err = stopOnCorrupt(o.DBPath, archiveRun(ctx, w, o, res, progress))
-	if db.IsCorrupt(err) {
-		err = fmt.Errorf("archive stopped after %d batches: %w", res.Batches, err)
-	}
-	figures := map[string]float64{"rows_moved": float64(res.Rows()), "bytes_moved": float64(res.Bytes()),
-		"batches": float64(res.Batches), "longest_tx_ms": float64(res.LongestTx.Microseconds()) / 1000,
-		"freed_bytes": float64(res.Freed)}
-	if db.IsCorrupt(err) {
-		figures["corrupt"] = 1
-	}
-	for _, t := range res.Tables {
-		figures["rows_"+t.Table] = float64(t.Rows)
-	}
-	msg := fmt.Sprintf("moved %d rows (%s) in %d batches; longest write transaction %s; %s freed in the file",
-		res.Rows(), humanBytes(res.Bytes()), res.Batches, res.LongestTx.Round(time.Millisecond), humanBytes(res.Freed))
-	if err == nil && res.Verified {
-		msg += "; verified (count and checksum)"
-	}
-	if len(res.Kept) > 0 {
-		msg += fmt.Sprintf("; %d newest rows kept (the newest row stays: its id must not be reused)", len(res.Kept))
-	}
-	err = run.finish(err, figures, msg)
 	return res, err
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/fsutil"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // ManifestVersion is the format of the manifests this repops writes.
@@ -88,8 +89,9 @@ func ReadManifest(backupPath string) (*Manifest, error) {
 type BackupOptions struct {
 	DBPath string // the live database
 	Dir    string // the backup dir; created 0700 when its parent exists
-	// StateDir holds the lock and the journal; empty: neither is used
-	// (tests, or a caller that does both).
+	// StateDir holds the lock and the journal; empty: the backup, which
+	// only reads the live database, runs without either and says so
+	// (Run), unless Lock and Journal are the caller's.
 	StateDir string
 	// KeepLast and KeepWithin are the retention (config.Console.Backup):
 	// after a successful backup, a backup is kept when it is one of the
@@ -192,28 +194,29 @@ func PrepareBackupDir(dir string) error {
 // It refuses to start when the backup dir lacks room for the database
 // and its WAL. It holds the procedure lock and journals the run. The live
 // database is only read.
+//
+// It runs as a Procedure (Run) that only reads the live database: without
+// a state dir it runs without lock and journal, and says so.
 func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *BackupResult, err error) {
+	start := time.Now()
+	p := Procedure{Action: "backup", Target: o.DBPath, Purpose: "backup of " + filepath.Base(o.DBPath),
+		Params:   map[string]any{"dir": o.Dir, "keep_last": o.KeepLast, "keep_within": o.KeepWithin.String()},
+		StateDir: o.StateDir, Actor: o.Actor, Lock: o.Lock, Journal: o.Journal, Progress: progress}
+	err = Run(ctx, p, func(ctx context.Context, _ *Running) (map[string]float64, error) {
+		var err error
+		res, err = backupLocked(ctx, o, progress, start)
+		return res.figures(), err
+	})
+	return res, err
+}
+
+// backupLocked is Backup's work, under the lock; start is when Backup
+// was called.
+func backupLocked(ctx context.Context, o BackupOptions, progress Progress, start time.Time) (res *BackupResult, err error) {
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	start := time.Now()
-	jr, closeJ, err := journalFor(o.StateDir, o.Journal)
-	if err != nil {
-		return nil, err
-	}
-	defer closeJ()
-	params := map[string]any{"dir": o.Dir, "keep_last": o.KeepLast, "keep_within": o.KeepWithin.String()}
-	done := journalRun(jr, o.Actor, "backup", o.DBPath, params)
-	defer func() { done(res.figures(), err) }()
-
-	lock, release, err := lockFor(o.StateDir, o.Actor, "backup of "+filepath.Base(o.DBPath), o.Lock)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	_ = lock
-
 	if err := db.CheckFile(o.DBPath); err != nil {
 		return nil, fmt.Errorf("back up: %w", err)
 	}
@@ -235,7 +238,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 	}
 	if free < need {
 		return nil, fmt.Errorf("back up: not enough space in %s: the copy of %s needs up to %s, %s free: free space or set console.backup.dir to another filesystem; nothing was written",
-			o.Dir, o.DBPath, db.FormatBytes(int64(need)), db.FormatBytes(int64(free)))
+			o.Dir, o.DBPath, humanize.Bytes(int64(need)), humanize.Bytes(int64(free)))
 	}
 
 	// Leftovers of a killed backup (its pid is gone) go now.
@@ -268,7 +271,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 		}
 	}()
 
-	progress.report(ProgressEvent{Phase: "copy", Total: sizes.DB, Unit: "bytes", Message: fmt.Sprintf("copying %s (%s) and its WAL's committed frames", o.DBPath, db.FormatBytes(sizes.DB))})
+	progress.report(ProgressEvent{Phase: "copy", Total: sizes.DB, Unit: "bytes", Message: fmt.Sprintf("copying %s (%s) and its WAL's committed frames", o.DBPath, humanize.Bytes(sizes.DB))})
 	phases := BackupPhases{Prepare: time.Since(start)}
 	lc, err := copyLive(ctx, o.DBPath, tmp, liveCopyOptions{hooks: o.copyHooks})
 	if err != nil {
@@ -345,7 +348,7 @@ func Backup(ctx context.Context, o BackupOptions, progress Progress) (res *Backu
 	}
 	res.Phases.Finish = time.Since(finishStart)
 	res.Took = time.Since(start)
-	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("backup %s: %s in %s (%s)", name, db.FormatBytes(m.Size), res.Took.Round(time.Millisecond), m.Method)})
+	progress.report(ProgressEvent{Phase: "done", Message: fmt.Sprintf("backup %s: %s in %s (%s)", name, humanize.Bytes(m.Size), res.Took.Round(time.Millisecond), m.Method)})
 	return res, nil
 }
 

@@ -128,7 +128,8 @@ func TestRestoreBadInput(t *testing.T) {
 			}
 			target := c.setup(t, live, b.Path)
 			before, _ := os.ReadFile(target)
-			res, err := Restore(ctx, RestoreOptions{DBPath: target, Backup: b.Path, Mode: RestoreOffline, AcceptFailedVerification: c.force}, nil)
+			res, err := Restore(ctx, RestoreOptions{DBPath: target, Backup: b.Path, Mode: RestoreOffline, AcceptFailedVerification: c.force,
+				StateDir: filepath.Join(dir, "state")}, nil)
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // benchDBRows of about 1 KiB each make a database of about 500 MB.
@@ -168,7 +169,7 @@ func BenchmarkBackupVsCp(b *testing.B) {
 	genStart := time.Now()
 	path := newBenchDB(b, dir)
 	sizes, _ := db.StatFiles(path)
-	b.Logf("generated %s in %s", db.FormatBytes(sizes.DB+sizes.WAL), time.Since(genStart).Round(time.Millisecond))
+	b.Logf("generated %s in %s", humanize.Bytes(sizes.DB+sizes.WAL), time.Since(genStart).Round(time.Millisecond))
 	ctx := context.Background()
 	bdir := filepath.Join(dir, "backups")
 	os.Mkdir(bdir, 0o700)
@@ -230,7 +231,7 @@ func BenchmarkBackupVsCp(b *testing.B) {
 		var rres *RestoreResult
 		var rerr error
 		rworst, _, _ := lw.measure(func() {
-			rres, rerr = Restore(ctx, RestoreOptions{DBPath: path, Backup: res.Path, Mode: RestoreOnline, SafetyDir: dir}, nil)
+			rres, rerr = Restore(ctx, RestoreOptions{DBPath: path, Backup: res.Path, Mode: RestoreOnline, SafetyDir: dir, StateDir: filepath.Join(dir, "state")}, nil)
 		})
 		if rerr != nil {
 			b.Fatal(rerr)
@@ -241,7 +242,7 @@ func BenchmarkBackupVsCp(b *testing.B) {
 		removeDBFiles(rres.SafetyCopy)
 
 		offT, err := timeIt(func() error {
-			_, err := Restore(ctx, RestoreOptions{DBPath: path, Backup: res.Path, Mode: RestoreOffline, SafetyDir: dir}, nil)
+			_, err := Restore(ctx, RestoreOptions{DBPath: path, Backup: res.Path, Mode: RestoreOffline, SafetyDir: dir, StateDir: filepath.Join(dir, "state")}, nil)
 			return err
 		})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Objective is one row of the guide's "Recovery Time Objectives" table:
@@ -110,7 +111,7 @@ type DrillResult struct {
 	OK bool `json:"ok"`
 	// Scenario is the rehearsed row of the guide's table; ObjectivesMet
 	// whether its RTO and RPO were met, Missed each miss in words ("objective
-	// missed: RPO 5 m, the backup was 2 h old"). A drill that is OK with
+	// missed: RPO 5 min, the backup was 2 h old"). A drill that is OK with
 	// an objective missed is a WARNING.
 	Scenario      string   `json:"scenario"`
 	ObjectivesMet bool     `json:"objectives_met"`
@@ -156,26 +157,29 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	if err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
-	jr, closeJ, err := journalFor(o.StateDir, o.Journal)
-	if err != nil {
-		return nil, err
-	}
-	defer closeJ()
-	done := journalRun(jr, o.Actor, "drill", o.DBPath, map[string]any{"backup": o.Backup, "scenario": rehearsed.Scenario})
-	defer func() {
-		var f map[string]float64
-		if res != nil {
-			f = map[string]float64{"rto_seconds": res.RTO.Seconds(), "rpo_seconds": res.RPO.Seconds(), "problems": float64(len(res.Problems)),
-				"objectives_met": boolFigure(res.ObjectivesMet)}
-			if err == nil && !res.OK {
-				err2 := fmt.Errorf("drill found %d problems: %s", len(res.Problems), strings.Join(res.Problems, "; "))
-				done(f, err2)
-				return
-			}
+	// A drill is journaled but takes no lock: it reads a backup and works
+	// on its own scratch copy, and collides with no other procedure. It
+	// does not write to the live database: without a state dir it runs
+	// unrecorded, and says so.
+	p := Procedure{Action: "drill", Target: o.DBPath, Params: map[string]any{"backup": o.Backup, "scenario": rehearsed.Scenario},
+		StateDir: o.StateDir, Actor: o.Actor, Journal: o.Journal, Unlocked: true, Progress: progress}
+	err = Run(ctx, p, func(ctx context.Context, r *Running) (map[string]float64, error) {
+		var err error
+		res, err = drill(ctx, o, progress, rehearsed, now)
+		if res == nil {
+			return nil, err
 		}
-		done(f, err)
-	}()
+		if err == nil && !res.OK {
+			r.SetFailure(fmt.Errorf("drill found %d problems: %s", len(res.Problems), strings.Join(res.Problems, "; ")))
+		}
+		return map[string]float64{"rto_seconds": res.RTO.Seconds(), "rpo_seconds": res.RPO.Seconds(), "problems": float64(len(res.Problems)),
+			"objectives_met": boolFigure(res.ObjectivesMet)}, err
+	})
+	return res, err
+}
 
+// drill is Drill's work, journaled.
+func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Objective, now func() time.Time) (res *DrillResult, err error) {
 	backup := o.Backup
 	if backup == "" || backup == "latest" || !strings.ContainsAny(backup, `/\`) {
 		if backup, err = ResolveBackup(o.BackupDir, o.DBPath, o.Backup); err != nil {
@@ -231,7 +235,7 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 		if res.BackupTime.IsZero() {
 			res.BackupTime, res.RPO = m.Created, start.Sub(m.Created)
 		}
-		return fmt.Sprintf("schema %d, %s, sha256 %s", m.SchemaVersion, db.FormatBytes(m.Size), short(m.SHA256)), nil
+		return fmt.Sprintf("schema %d, %s, sha256 %s", m.SchemaVersion, humanize.Bytes(m.Size), short(m.SHA256)), nil
 	})
 	ok = timed("restore", func() (string, error) {
 		if _, err := copyFileSync(backup, target); err != nil {
@@ -338,47 +342,30 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 func missedObjectives(or ObjectiveResult, res *DrillResult) []string {
 	var out []string
 	if !or.RTOMet {
-		out = append(out, fmt.Sprintf("objective missed: RTO %s, the restore and verification took %s", fmtObjective(or.RTO), fmtAge(res.RTO)))
+		out = append(out, fmt.Sprintf("objective missed: RTO %s, the restore and verification took %s", fmtObjective(or.RTO), humanize.Age(res.RTO)))
 	}
 	switch {
 	case or.RPOMet:
 	case or.RealTime:
-		out = append(out, fmt.Sprintf("objective missed: RPO real-time, which no backup meets (the backup was %s old): %s needs replication", fmtAge(res.RPO), or.Scenario))
+		out = append(out, fmt.Sprintf("objective missed: RPO real-time, which no backup meets (the backup was %s old): %s needs replication", humanize.Age(res.RPO), or.Scenario))
 	case res.BackupTime.IsZero():
 		out = append(out, fmt.Sprintf("objective missed: RPO %s, the backup's age is unknown", fmtObjective(or.RPO)))
 	default:
-		out = append(out, fmt.Sprintf("objective missed: RPO %s, the backup was %s old", fmtObjective(or.RPO), fmtAge(res.RPO)))
+		out = append(out, fmt.Sprintf("objective missed: RPO %s, the backup was %s old", fmtObjective(or.RPO), humanize.Age(res.RPO)))
 	}
 	return out
 }
 
-// fmtObjective writes an objective of the guide's table as it does:
-// "30 m", "1 h", "4 h".
+// fmtObjective writes an objective of the guide's table exactly, in the
+// units humanize.Age reads a measured age in: "30 min", "1 h", "4 h".
 func fmtObjective(d time.Duration) string {
 	switch {
 	case d >= time.Hour && d%time.Hour == 0:
 		return fmt.Sprintf("%d h", d/time.Hour)
 	case d >= time.Minute && d%time.Minute == 0:
-		return fmt.Sprintf("%d m", d/time.Minute)
+		return fmt.Sprintf("%d min", d/time.Minute)
 	}
 	return fmtDur(d)
-}
-
-// fmtAge is a measured age or time, in the objectives' units: "40 s",
-// "12 m", "2 h", "2.5 h", "3 d".
-func fmtAge(d time.Duration) string {
-	trim := func(v float64, unit string) string {
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + unit
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%d m", int(d.Round(time.Minute)/time.Minute))
-	case d < 48*time.Hour:
-		return trim(d.Hours(), "h")
-	}
-	return trim(d.Hours()/24, "d")
 }
 
 // DrillVerdict is the drill's outcome in the Nagios words that 'repops

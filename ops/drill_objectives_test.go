@@ -26,8 +26,8 @@ func TestDrillScenarioObjectives(t *testing.T) {
 		met      bool
 		missed   string
 	}{
-		{name: "default: corruption, RPO 5 m", scenario: "", scenOut: ScenarioCorruption,
-			missed: "objective missed: RPO 5 m, the backup was 2 h old"},
+		{name: "default: corruption, RPO 5 min", scenario: "", scenOut: ScenarioCorruption,
+			missed: "objective missed: RPO 5 min, the backup was 2 h old"},
 		{name: "complete failure, RPO 1 h", scenario: "complete-failure", scenOut: ScenarioComplete,
 			missed: "objective missed: RPO 1 h, the backup was 2 h old"},
 		{name: "partial failure: a backup is never real-time", scenario: "partial failure", scenOut: ScenarioPartial,

@@ -164,6 +164,9 @@ func listIndexes(ctx context.Context, q db.Querier) ([]IndexInfo, error) {
 			out[i].Columns = append(out[i].Columns, c)
 		}
 		cr.Close()
+		if err := cr.Err(); err != nil {
+			return nil, fmt.Errorf("read index %s: %w", out[i].Name, err)
+		}
 	}
 	return out, nil
 }
@@ -344,6 +347,9 @@ func CreateIndex(ctx context.Context, o CreateIndexOptions) (*CreateIndexResult,
 	}
 	def := known[i]
 	params := map[string]any{"index": def.Name, "sql": def.SQL()}
+	if err := o.Recorder.Procedure("index.create", "", nil).checkRecorded(); err != nil {
+		return nil, err
+	}
 	if err := preflight(ctx, o.Recorder, "index.create", o.DBPath, o.DB, db.PreflightQuickCheck, params); err != nil {
 		return nil, fmt.Errorf("create index %s refused: %w", def.Name, err)
 	}
@@ -375,23 +381,22 @@ func CreateIndex(ctx context.Context, o CreateIndexOptions) (*CreateIndexResult,
 	if cost.spaceErr != nil {
 		return nil, fmt.Errorf("create index %s: %w", def.Name, cost.spaceErr)
 	}
-	run, err := startMaintenance(o.Recorder, "index.create", absPath(o.DBPath), params)
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	_, err = w.ExecContext(ctx, def.SQL())
-	res := &CreateIndexResult{Def: def, Cost: cost, Took: time.Since(start)}
-	figures := map[string]float64{"took_seconds": res.Took.Seconds(), "estimated_lock_seconds": cost.LockHold.Seconds()}
-	msg := fmt.Sprintf("created %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", "))
-	if err != nil {
-		err = stopOnCorrupt(o.DBPath, fmt.Errorf("create index %s: %w", def.Name, db.Classify(o.DBPath, err)))
-		msg = fmt.Sprintf("creating %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", "))
-		if db.IsCorrupt(err) {
-			figures["corrupt"] = 1
+	var res *CreateIndexResult
+	err = Run(ctx, o.Recorder.Procedure("index.create", absPath(o.DBPath), params), func(ctx context.Context, r *Running) (map[string]float64, error) {
+		start := time.Now()
+		_, err := w.ExecContext(ctx, def.SQL())
+		res = &CreateIndexResult{Def: def, Cost: cost, Took: time.Since(start)}
+		figures := map[string]float64{"took_seconds": res.Took.Seconds(), "estimated_lock_seconds": cost.LockHold.Seconds()}
+		r.SetMessage(fmt.Sprintf("created %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", ")))
+		if err != nil {
+			err = stopOnCorrupt(o.DBPath, fmt.Errorf("create index %s: %w", def.Name, db.Classify(o.DBPath, err)))
+			r.SetMessage(fmt.Sprintf("creating %s on %s(%s)", def.Name, def.Table, strings.Join(def.Columns, ", ")))
+			if db.IsCorrupt(err) {
+				figures["corrupt"] = 1
+			}
 		}
-	}
-	err = run.finish(err, figures, msg)
+		return figures, err
+	})
 	return res, err
 }
 

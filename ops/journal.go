@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Actor is who did something: the Unix user, the host, the SSH client's
@@ -243,7 +244,7 @@ func (j *Journal) SetAside() *JournalSetAside { return j.setAside }
 func recoverJournal(ctx context.Context, stateDir, path string, cause error) (*Journal, error) {
 	unlock, err := flockDir(ctx, stateDir, unix.LOCK_EX, journalLockWait)
 	if err != nil {
-		return nil, fmt.Errorf("open ops journal %s: it %s, and it cannot be set aside now (%v): retry", path, damageReason(cause), err)
+		return nil, fmt.Errorf("open ops journal %s: it %s, and it cannot be set aside now (%w): retry", path, damageReason(cause), err)
 	}
 	defer unlock()
 	// Another repops may have set it aside meanwhile: then the journal
@@ -265,7 +266,7 @@ func recoverJournal(ctx context.Context, stateDir, path string, cause error) (*J
 		return nil, fmt.Errorf("open ops journal %s: it %s, and another process (pid %d) has it open, so it is not set aside: stop that process and retry (a new journal is started then)",
 			path, sa.Reason, held.pid)
 	case err != nil:
-		return nil, fmt.Errorf("open ops journal %s: it %s, and it could not be set aside (%v): move %s (with its -wal and -shm) out of %s; a new journal is started then",
+		return nil, fmt.Errorf("open ops journal %s: it %s, and it could not be set aside (%w): move %s (with its -wal and -shm) out of %s; a new journal is started then",
 			path, sa.Reason, err, JournalFile, stateDir)
 	}
 	_ = db.SyncDir(stateDir)
@@ -310,7 +311,7 @@ func damageReason(err error) string {
 			s += " (" + fe.Detail + ")"
 		}
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return humanize.OneLine(s)
 }
 
 // setJournalAside renames the journal at path and its -wal and -shm to
@@ -618,7 +619,7 @@ func FormatFigure(name string, v float64) string {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return fmt.Sprint(v)
 	case strings.Contains(name, "bytes") && v >= 0:
-		return db.FormatBytes(int64(math.Round(v)))
+		return humanize.Bytes(int64(math.Round(v)))
 	case strings.HasSuffix(name, "seconds"):
 		switch a := math.Abs(v); {
 		case a == 0:

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Tuning of the live copy (see copyLive).
@@ -121,7 +122,7 @@ func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCop
 		return nil, fmt.Errorf("back up: %w", err)
 	}
 	if err := reserve(f, sizes.DB); err != nil {
-		return nil, fmt.Errorf("back up: reserve %s for %s: %w", db.FormatBytes(sizes.DB), dst, err)
+		return nil, fmt.Errorf("back up: reserve %s for %s: %w", humanize.Bytes(sizes.DB), dst, err)
 	}
 
 	start := time.Now()
@@ -139,7 +140,7 @@ func copyLive(ctx context.Context, src, dst string, o liveCopyOptions) (*liveCop
 				return nil, fmt.Errorf("back up: %w", err)
 			}
 			if err := reserve(f, sizes.DB); err != nil {
-				return nil, fmt.Errorf("back up: reserve %s for %s: %w", db.FormatBytes(sizes.DB), dst, err)
+				return nil, fmt.Errorf("back up: reserve %s for %s: %w", humanize.Bytes(sizes.DB), dst, err)
 			}
 			lc.Fallback = werr.Error()
 		}

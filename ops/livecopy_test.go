@@ -63,7 +63,7 @@ func TestCopyLiveToFileFormat(t *testing.T) {
 			// Read-only, not immutable: a WAL-flagged file would need a -wal.
 			p := url.Values{}
 			p.Set("mode", "ro")
-			r, err := sql.Open("sqlite3", uri(dst, p))
+			r, err := sql.Open("sqlite3", db.URI(dst, p))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // The guide's "Database Optimization" (ANALYZE, REINDEX, VACUUM) and what
@@ -163,7 +164,7 @@ func preflightLine(level db.PreflightLevel, inUse int64) string {
 	}
 	what := "every page"
 	if inUse > 0 {
-		what = "the " + humanBytes(inUse)
+		what = "the " + humanize.Bytes(inUse)
 	}
 	return fmt.Sprintf("schema version, then PRAGMA quick_check: reads %s once, without the write lock, before anything is written", what)
 }
@@ -289,12 +290,12 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 			switch autoVacuum {
 			case 2:
 				c.Cheaper = fmt.Sprintf("incremental-vacuum frees the %s of free pages in steps of a few ms of write lock each, instead of one %s hold",
-					humanBytes(c.FreeBytes), c.LockHold.Round(time.Millisecond))
+					humanize.Bytes(c.FreeBytes), c.LockHold.Round(time.Millisecond))
 			default:
 				c.Cheaper = "switch to incremental auto-vacuum once (enable-incremental-vacuum: one VACUUM, this cost, once); from then on incremental-vacuum frees pages in steps of a few ms"
 			}
 			if c.FreeBytes < c.InUseBytes/10 {
-				c.Cheaper += fmt.Sprintf("; only %s (under 10%%) of the file is free: VACUUM would gain little", humanBytes(c.FreeBytes))
+				c.Cheaper += fmt.Sprintf("; only %s (under 10%%) of the file is free: VACUUM would gain little", humanize.Bytes(c.FreeBytes))
 			}
 		}
 	case OpReindex:
@@ -437,6 +438,9 @@ func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*Optim
 		return nil, err
 	}
 	action := "optimize." + string(o.Op)
+	if err := o.Recorder.Procedure(action, "", nil).checkRecorded(); err != nil {
+		return nil, err
+	}
 	if err := preflight(ctx, o.Recorder, action, o.DBPath, o.DB, preflightLevel(o.Op), map[string]any{"op": string(o.Op)}); err != nil {
 		return nil, fmt.Errorf("optimize %s refused: %w", o.Op, err)
 	}
@@ -465,37 +469,43 @@ func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*Optim
 	if cost.Target != "" {
 		params["target"] = cost.Target
 	}
-	run, err := startMaintenance(o.Recorder, action, absPath(o.DBPath), params)
-	if err != nil {
+	p := o.Recorder.Procedure(action, absPath(o.DBPath), params)
+	p.Progress = progress
+	ran := false
+	err = Run(ctx, p, func(ctx context.Context, r *Running) (map[string]float64, error) {
+		ran = true
+		progress.report(ProgressEvent{Phase: string(o.Op), Message: fmt.Sprintf("%s: holds the write lock about %s", o.Op, cost.LockHold.Round(time.Millisecond))})
+		res.Before, _ = db.StatFiles(o.DBPath)
+		start := time.Now()
+		err := stopOnCorrupt(o.DBPath, runOptimize(ctx, conn, o, cost, res, progress))
+		if db.IsCorrupt(err) {
+			err = fmt.Errorf("optimize %s stopped: %w", o.Op, err)
+		}
+		res.Took = time.Since(start)
+		if err == nil && (o.Op == OpVacuum || o.Op == OpEnableIncremental || o.Op == OpIncrementalVacuum) {
+			// In WAL mode the file shrinks when the WAL is checkpointed: do it
+			// now, PASSIVE (the service's writers are not held up).
+			_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+		res.After, _ = db.StatFiles(o.DBPath)
+		res.FreedBytes = res.Before.DB - res.After.DB
+		if err == nil && res.Message == "" {
+			res.Message = fmt.Sprintf("%s done in %s", o.Op, res.Took.Round(time.Millisecond))
+		}
+		figures := map[string]float64{"took_seconds": res.Took.Seconds(), "estimated_lock_seconds": cost.LockHold.Seconds(),
+			"freed_bytes": float64(res.FreedBytes), "db_bytes_before": float64(res.Before.DB), "db_bytes_after": float64(res.After.DB)}
+		if res.LongestStep > 0 {
+			figures["longest_step_seconds"] = res.LongestStep.Seconds()
+		}
+		if db.IsCorrupt(err) {
+			figures["corrupt"] = 1
+		}
+		r.SetMessage(res.Message)
+		return figures, err
+	})
+	if !ran {
 		return nil, err
 	}
-	progress.report(ProgressEvent{Phase: string(o.Op), Message: fmt.Sprintf("%s: holds the write lock about %s", o.Op, cost.LockHold.Round(time.Millisecond))})
-	res.Before, _ = db.StatFiles(o.DBPath)
-	start := time.Now()
-	err = stopOnCorrupt(o.DBPath, runOptimize(ctx, conn, o, cost, res, progress))
-	if db.IsCorrupt(err) {
-		err = fmt.Errorf("optimize %s stopped: %w", o.Op, err)
-	}
-	res.Took = time.Since(start)
-	if err == nil && (o.Op == OpVacuum || o.Op == OpEnableIncremental || o.Op == OpIncrementalVacuum) {
-		// In WAL mode the file shrinks when the WAL is checkpointed: do it
-		// now, PASSIVE (the service's writers are not held up).
-		_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
-	}
-	res.After, _ = db.StatFiles(o.DBPath)
-	res.FreedBytes = res.Before.DB - res.After.DB
-	if err == nil && res.Message == "" {
-		res.Message = fmt.Sprintf("%s done in %s", o.Op, res.Took.Round(time.Millisecond))
-	}
-	figures := map[string]float64{"took_seconds": res.Took.Seconds(), "estimated_lock_seconds": cost.LockHold.Seconds(),
-		"freed_bytes": float64(res.FreedBytes), "db_bytes_before": float64(res.Before.DB), "db_bytes_after": float64(res.After.DB)}
-	if res.LongestStep > 0 {
-		figures["longest_step_seconds"] = res.LongestStep.Seconds()
-	}
-	if db.IsCorrupt(err) {
-		figures["corrupt"] = 1
-	}
-	err = run.finish(err, figures, res.Message)
 	return res, err
 }
 
@@ -561,7 +571,7 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 	}
 	for step := int64(0); step < cost.Steps; step++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("optimize incremental-vacuum: stopped after %s: %w", humanBytes(done), err)
+			return fmt.Errorf("optimize incremental-vacuum: stopped after %s: %w", humanize.Bytes(done), err)
 		}
 		n := int64(o.IncrementalPages)
 		if o.MaxIncrementalPages > 0 {
@@ -597,7 +607,7 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 			}
 			if left > 0 {
 				return fmt.Errorf("optimize incremental-vacuum: step %d of %d freed no page though %d are free: stopped after %s (run 'repops check')",
-					step+1, cost.Steps, left, humanBytes(done))
+					step+1, cost.Steps, left, humanize.Bytes(done))
 			}
 			break
 		}
@@ -613,7 +623,7 @@ func incrementalVacuum(ctx context.Context, conn *sql.Conn, o OptimizeOptions, c
 	var free int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err == nil {
 		res.Message = fmt.Sprintf("incremental vacuum: %d steps, longest %s; %s still free inside the file",
-			steps, res.LongestStep.Round(time.Millisecond), humanBytes(free*pageSize))
+			steps, res.LongestStep.Round(time.Millisecond), humanize.Bytes(free*pageSize))
 	}
 	return nil
 }

@@ -7,21 +7,21 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Shared by the maintenance procedures (optimize, indexes, archive, growth):
 // schema look-ups that keep identifiers out of reach of input, free-space
-// checks, the row checksum function and the lock-and-journal wrapper.
+// checks and the row checksum function. The lock and the journal are
+// Run's (procedure.go).
 
 // ErrUnknownObject is what a table or index name that is not in the
 // database's schema meets. Names from input are looked up in sqlite_schema
@@ -145,32 +145,16 @@ func checkSpace(statfs StatFS, needs []spaceNeed) ([]DiskSpace, error) {
 			order = append(order, key)
 		}
 		t.need += n.Need
-		t.what = append(t.what, fmt.Sprintf("%s for %s", humanBytes(n.Need), n.What))
+		t.what = append(t.what, fmt.Sprintf("%s for %s", humanize.Bytes(n.Need), n.What))
 	}
 	for _, k := range order {
 		t := byFS[k]
 		if t.space.Free < t.need {
 			return spaces, fmt.Errorf("%w in %s: needs %s (%s), has %s free: free space there, or point SQLITE_TMPDIR at a larger filesystem, and retry; nothing was changed",
-				ErrNoSpace, t.space.Dir, humanBytes(t.need), strings.Join(t.what, " + "), humanBytes(t.space.Free))
+				ErrNoSpace, t.space.Dir, humanize.Bytes(t.need), strings.Join(t.what, " + "), humanize.Bytes(t.space.Free))
 		}
 	}
 	return spaces, nil
-}
-
-// humanBytes formats n in binary units, one decimal.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit && n > -unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		f /= unit
-		if math.Abs(f) < unit {
-			return fmt.Sprintf("%.1f %s", f, u)
-		}
-	}
-	return fmt.Sprintf("%.1f PiB", f/unit)
 }
 
 // rowsHashFunc is the SQL name of the checksum function registered on the
@@ -238,83 +222,6 @@ func registerRowsHash(ctx context.Context, conn *sql.Conn) error {
 		}
 		return sc.RegisterFunc(rowsHashFunc, rowsHash, true)
 	})
-}
-
-// Recorder says where a mutating procedure takes the procedure lock and
-// writes its journal entry: the console's state dir and the operator.
-type Recorder struct {
-	StateDir string
-	Actor    Actor
-}
-
-// maintenanceRun is a mutating procedure in progress: it holds the lock
-// and journals its start and its end.
-type maintenanceRun struct {
-	rec     Recorder
-	lock    *Lock
-	journal *Journal
-	action  string
-	target  string
-	params  map[string]any
-	start   time.Time
-}
-
-// startMaintenance takes the lock for action and journals the start. The
-// caller must call finish.
-func startMaintenance(rec Recorder, action, target string, params map[string]any) (*maintenanceRun, error) {
-	if rec.StateDir == "" {
-		return nil, fmt.Errorf("%s: no state dir for the procedure lock and the ops journal (console.state_dir)", action)
-	}
-	if rec.Actor.User == "" {
-		rec.Actor = CurrentActor("")
-	}
-	j, err := OpenJournal(rec.StateDir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	lock, err := AcquireLock(rec.StateDir, rec.Actor, action+" "+target)
-	if err != nil {
-		j.Close()
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	r := &maintenanceRun{rec: rec, lock: lock, journal: j, action: action, target: target, params: params, start: time.Now()}
-	if lock.TookOver != nil {
-		_, _ = j.Append(Entry{Actor: rec.Actor, Action: "lock.takeover", Target: target, Outcome: OutcomeNote,
-			Message: fmt.Sprintf("took over a stale lock of %s (pid %d, since %s, for %s)", lock.TookOver.Actor.User,
-				lock.TookOver.PID, lock.TookOver.Since.UTC().Format(time.RFC3339), lock.TookOver.Purpose)})
-	}
-	if _, err := j.Append(Entry{Actor: rec.Actor, Action: action, Target: target, Params: params, Outcome: OutcomeStarted}); err != nil {
-		lock.Release()
-		j.Close()
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	return r, nil
-}
-
-// finish journals the outcome with figures and releases the lock. A
-// journal failure is returned joined with err.
-func (r *maintenanceRun) finish(err error, figures map[string]float64, message string) error {
-	outcome := OutcomeOK
-	if err != nil {
-		outcome = OutcomeFailed
-		if errors.Is(err, context.Canceled) {
-			outcome = OutcomeCancelled
-		}
-		if message == "" {
-			message = err.Error()
-		} else {
-			message += ": " + err.Error()
-		}
-	}
-	if figures == nil {
-		figures = map[string]float64{}
-	}
-	figures["duration_seconds"] = time.Since(r.start).Seconds()
-	_, jerr := r.journal.Append(Entry{Actor: r.rec.Actor, Action: r.action, Target: r.target, Params: r.params,
-		Outcome: outcome, Figures: figures, Message: message})
-	lerr := r.lock.Release()
-	cerr := r.journal.Close()
-	return errors.Join(err, jerr, lerr, cerr)
 }
 
 // preflight is the pre-flight of a procedure about to write to the live

@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
 
 // Restore modes.
@@ -122,8 +123,10 @@ type RestoreResult struct {
 // are copied aside byte for byte (a corrupt database too) and the temp
 // file replaces them (db.ReplaceWith). Afterwards it runs quick_check,
 // validates the schema, counts rows, and measures what was lost between
-// the safety copy and the backup. It holds the procedure lock and
-// journals the run. Only package db touches the live database's files.
+// the safety copy and the backup. It holds the procedure lock from the
+// start and journals the run (Run): it writes to the live database, so it
+// is refused without a state dir. Only package db touches the live
+// database's files.
 func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *RestoreResult, err error) {
 	start := time.Now()
 	now := time.Now
@@ -146,14 +149,19 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 	default:
 		return nil, fmt.Errorf("restore: mode %q: use online, offline or auto", o.Mode)
 	}
-	jr, closeJ, err := journalFor(o.StateDir, o.Journal)
-	if err != nil {
-		return nil, err
-	}
-	defer closeJ()
-	done := journalRun(jr, o.Actor, "restore", o.DBPath, map[string]any{"backup": o.Backup, "mode": o.Mode, "accept_failed_verification": o.AcceptFailedVerification})
-	defer func() { done(res.figures(), err) }()
+	p := Procedure{Action: "restore", Target: o.DBPath, Purpose: "restore of " + filepath.Base(o.DBPath),
+		Params:   map[string]any{"backup": o.Backup, "mode": o.Mode, "accept_failed_verification": o.AcceptFailedVerification},
+		StateDir: o.StateDir, Actor: o.Actor, Lock: o.Lock, Journal: o.Journal, Writes: true, Progress: progress}
+	err = Run(ctx, p, func(ctx context.Context, _ *Running) (map[string]float64, error) {
+		var err error
+		res, err = restoreLocked(ctx, o, progress, start, now, step)
+		return res.figures(), err
+	})
+	return res, err
+}
 
+// restoreLocked is Restore's work, under the lock.
+func restoreLocked(ctx context.Context, o RestoreOptions, progress Progress, start time.Time, now func() time.Time, step func(string)) (res *RestoreResult, err error) {
 	// The target: a database file, or a missing one in an existing dir.
 	exists := true
 	if st, serr := os.Stat(o.DBPath); errors.Is(serr, fs.ErrNotExist) {
@@ -187,12 +195,6 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 	}
 	step("verified")
 
-	_, release, err := lockFor(o.StateDir, o.Actor, "restore of "+filepath.Base(o.DBPath), o.Lock)
-	if err != nil {
-		return res, err
-	}
-	defer release()
-
 	// Who has the file open: other processes (from /proc), and the
 	// components of this one (the console, the simulator...: db.Holders;
 	// the restore itself has nothing open on it at this point).
@@ -222,7 +224,7 @@ func Restore(ctx context.Context, o RestoreOptions, progress Progress) (res *Res
 			return res, fmt.Errorf("restore: %s does not exist: an online restore needs the live database; use --offline", o.DBPath)
 		}
 		if cerr := db.CheckFile(o.DBPath); errors.Is(cerr, db.ErrNotSQLite) || errors.Is(cerr, db.ErrEmpty) {
-			return res, fmt.Errorf("restore: an online restore cannot write into %s (%v): stop the service and use --offline", o.DBPath, cerr)
+			return res, fmt.Errorf("restore: an online restore cannot write into %s (%w): stop the service and use --offline", o.DBPath, cerr)
 		}
 	}
 
@@ -382,7 +384,7 @@ func checkRoom(fsFree func(string) (uint64, error), dir, path string) error {
 	}
 	if need := uint64(sizes.DB + sizes.WAL + sizes.SHM); free < need {
 		return fmt.Errorf("not enough space in %s for a copy of %s: need %s, %s free: free space first; nothing was changed",
-			dir, path, db.FormatBytes(int64(need)), db.FormatBytes(int64(free)))
+			dir, path, humanize.Bytes(int64(need)), humanize.Bytes(int64(free)))
 	}
 	return nil
 }
@@ -684,7 +686,7 @@ func safetyCopyLocked(ctx context.Context, src, dst string, wal bool) ([]string,
 	files, err := db.CopyAside(ctx, src, dst)
 	if err != nil {
 		if why != nil {
-			err = fmt.Errorf("%w (the WAL-aware copy failed first: %v)", err, why)
+			err = fmt.Errorf("%w (the WAL-aware copy failed first: %w)", err, why)
 		}
 		return nil, fmt.Errorf("safety copy of %s to %s: %w", src, dst, err)
 	}

@@ -129,7 +129,7 @@ func TestHelperStatementWriter(t *testing.T) {
 	params.Set("_busy_timeout", "30000")
 	params.Set("_txlock", "immediate")
 	params.Set("_journal_mode", "WAL")
-	dsn := uri(path, params)
+	dsn := db.URI(path, params)
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	for seq := 1; time.Now().Before(deadline); seq++ {

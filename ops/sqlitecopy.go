@@ -10,25 +10,14 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 )
-
-// uri is a go-sqlite3 "file:" URI for path with params. go-sqlite3 passes
-// mode= and immutable= to SQLite only in a URI.
-func uri(path string, params url.Values) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		abs = path
-	}
-	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs)
-	return "file:" + p + "?" + params.Encode()
-}
 
 // openImmutable opens a finished backup file (or a scratch copy nobody
 // else has open) read-only with immutable=1: no locks, no -wal or -shm
@@ -41,7 +30,7 @@ func openImmutable(ctx context.Context, path string) (*sql.DB, error) {
 	params := url.Values{}
 	params.Set("mode", "ro")
 	params.Set("immutable", "1")
-	d, err := sql.Open("sqlite3", uri(path, params))
+	d, err := sql.Open("sqlite3", db.URI(path, params))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -65,7 +54,7 @@ func openNewFile(path string) (*sql.DB, error) {
 	params.Set("_journal_mode", "OFF")
 	params.Set("_synchronous", "OFF")
 	params.Set("_locking_mode", "EXCLUSIVE")
-	d, err := sql.Open("sqlite3", uri(path, params))
+	d, err := sql.Open("sqlite3", db.URI(path, params))
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
@@ -243,7 +232,7 @@ func integrityCheck(ctx context.Context, q db.Querier, full bool) ([]string, err
 			return nil, err
 		}
 		if line != "ok" {
-			out = append(out, strings.Join(strings.Fields(line), " "))
+			out = append(out, humanize.OneLine(line))
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -95,7 +95,7 @@ func actionSpecs() []ActionSpec {
 				{Name: "messages_older_than", Type: TypeCutoff, Default: "console.archive.messages_older_than (182d)"},
 				{Name: "batch_rows", Type: TypeInt, Default: "2000"},
 			}},
-		{Name: "migrate", Summary: "apply the pending schema migrations (each in its own transaction)", Changes: "changes the schema to the newest version this repops carries", Destructive: true, Writes: true},
+		{Name: "migrate", Summary: "back up the database (as the backup action), then apply the pending schema migrations (each in its own transaction)", Changes: "changes the schema to the newest version this repops carries", Destructive: true, Writes: true},
 		{Name: "migration_status", Summary: "applied and pending migrations, drift of applied ones (figures applied, pending, drift)"},
 		{Name: "validate_schema", Summary: "validate the schema against the expected one: tables, columns, the guide's critical indexes, duplicates"},
 		{Name: "table_sizes", Summary: "rows and bytes per table and index (the guide's manage_migrations.sh stats)"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 )
@@ -315,7 +316,7 @@ func (e *OpsEnv) diskSpace(_ context.Context, _ map[string]string, _ ops.Progres
 		pct = 100 * float64(ds.Free) / float64(ds.Total)
 	}
 	return ActionResult{
-		Message: fmt.Sprintf("%s free of %s on %s (%.1f%%)", humanBytes(ds.Free), humanBytes(ds.Total), dir, pct),
+		Message: fmt.Sprintf("%s free of %s on %s (%.1f%%)", humanize.Bytes(ds.Free), humanize.Bytes(ds.Total), dir, pct),
 		Figures: map[string]float64{"free_bytes": float64(ds.Free), "total_bytes": float64(ds.Total), "free_percent": pct},
 	}, nil
 }
@@ -331,7 +332,7 @@ func (e *OpsEnv) listBackups(_ context.Context, _ map[string]string, _ ops.Progr
 	res := ActionResult{Figures: map[string]float64{"count": float64(len(list))}}
 	for i, b := range list {
 		if i < 10 {
-			res.Details = append(res.Details, fmt.Sprintf("%s  %s  %s", b.Time.Format(time.RFC3339), humanBytes(b.Size), b.Name))
+			res.Details = append(res.Details, fmt.Sprintf("%s  %s  %s", b.Time.Format(time.RFC3339), humanize.Bytes(b.Size), b.Name))
 		}
 	}
 	if len(list) == 0 {
@@ -372,7 +373,7 @@ func (e *OpsEnv) archive(ctx context.Context, params map[string]string, progress
 	}
 	res := ActionResult{
 		Message: fmt.Sprintf("archived %d rows (%s) in %d batches, longest transaction %s, verified %v",
-			r.Rows(), humanBytes(r.Bytes()), r.Batches, r.LongestTx.Round(time.Millisecond), r.Verified),
+			r.Rows(), humanize.Bytes(r.Bytes()), r.Batches, r.LongestTx.Round(time.Millisecond), r.Verified),
 		Figures: map[string]float64{
 			"rows": float64(r.Rows()), "bytes": float64(r.Bytes()), "batches": float64(r.Batches),
 			"longest_tx_ms": float64(r.LongestTx.Milliseconds()), "verified": boolFigure(r.Verified),
@@ -390,37 +391,38 @@ func (e *OpsEnv) archive(ctx context.Context, params map[string]string, progress
 	return res, err
 }
 
-// migrate applies the pending migrations under the procedure lock, with
-// the start and end journalled like every mutating procedure.
-func (e *OpsEnv) migrate(ctx context.Context, _ map[string]string, _ ops.Progress) (ActionResult, error) {
-	lock, err := ops.AcquireLock(e.cfg.StateDir, e.cfg.Actor, "migrate "+e.Target())
-	if err != nil {
-		return ActionResult{}, fmt.Errorf("migrate: %w", err)
-	}
-	defer lock.Release()
-	// The pre-flight before the file is opened for writing, as 'repops
-	// migrate apply' (without --create: a runbook never makes a database).
-	if err := db.PreflightMigrate(ctx, e.Target(), e.cfg.DB, false); err != nil {
-		ops.JournalRefusal(e.recorder(), "migrate", e.Target(), nil, err)
-		return ActionResult{}, fmt.Errorf("migrate refused: %w", err)
-	}
-	w, err := db.OpenWrite(ctx, e.Target(), e.cfg.DB)
-	if err != nil {
+// migrate is 'repops migrate apply' (ops.Migrate, without --create: a
+// runbook never makes a database): the pre-flight, then under the
+// procedure lock and journaled, the pre-migration backup as 'repops
+// backup' takes it, then each pending migration in its own transaction.
+func (e *OpsEnv) migrate(ctx context.Context, _ map[string]string, progress ops.Progress) (ActionResult, error) {
+	bc := e.cfg.Config.Console.Backup
+	r, err := ops.Migrate(ctx, ops.MigrateOptions{
+		DBPath: e.Target(), DB: e.cfg.DB, BackupDir: e.cfg.Config.BackupDir(), KeepLast: bc.KeepLast, KeepWithin: bc.KeepWithin,
+		StateDir: e.cfg.StateDir, Actor: e.cfg.Actor,
+	}, progress)
+	if r == nil {
+		if ops.PreflightRefused(err) {
+			err = fmt.Errorf("migrate refused: %w", err)
+		}
 		return ActionResult{}, err
 	}
-	defer w.Close()
-	start := time.Now()
-	applied, err := db.Migrate(ctx, w, e.Target())
-	res := ActionResult{Figures: map[string]float64{"applied": float64(len(applied)), "seconds": time.Since(start).Seconds()}}
-	for _, m := range applied {
+	res := ActionResult{Figures: map[string]float64{"applied": float64(len(r.Applied)), "seconds": r.Took.Seconds()}}
+	if r.Backup != nil {
+		res.Details = append(res.Details, "backup "+r.Backup.Path)
+		res.Figures["backup_bytes"] = float64(r.Backup.Manifest.Size)
+	}
+	for _, m := range r.Applied {
 		res.Details = append(res.Details, "applied "+m.Name)
 	}
 	if err != nil {
 		return res, err
 	}
-	v, _ := db.SchemaVersion(ctx, w)
-	res.Figures["schema_version"] = float64(v)
-	res.Message = fmt.Sprintf("%d migration(s) applied; schema version %d", len(applied), v)
+	res.Figures["schema_version"] = float64(r.Version)
+	res.Message = fmt.Sprintf("%d migration(s) applied; schema version %d", len(r.Applied), r.Version)
+	if r.Backup != nil {
+		res.Message += "; backup " + filepath.Base(r.Backup.Path) + " taken first"
+	}
 	return res, nil
 }
 
@@ -569,19 +571,6 @@ func boolFigure(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func errorsJoin(errs ...error) error { return errors.Join(errs...) }

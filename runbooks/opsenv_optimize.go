@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -81,7 +82,7 @@ func (e *OpsEnv) optimize(op ops.OptimizeOp) actionFunc {
 		}
 		res.Message = fmt.Sprintf("%s%s done in %s (estimated write lock %s); file %s -> %s, WAL %s -> %s",
 			op, target, r.Took.Round(time.Millisecond), roundDur(c.LockHold),
-			humanBytes(r.Before.DB), humanBytes(r.After.DB), humanBytes(r.Before.WAL), humanBytes(r.After.WAL))
+			humanize.Bytes(r.Before.DB), humanize.Bytes(r.After.DB), humanize.Bytes(r.Before.WAL), humanize.Bytes(r.After.WAL))
 		if r.Message != "" && !strings.HasPrefix(r.Message, string(op)+" done in") {
 			res.Message += "; " + r.Message
 		}
@@ -290,13 +291,13 @@ func stepCost(c ops.Cost) *StepCost {
 	var parts []string
 	parts = append(parts, lockText(c))
 	if c.WorkBytes > 0 {
-		parts = append(parts, humanBytes(c.WorkBytes)+" read and rewritten")
+		parts = append(parts, humanize.Bytes(c.WorkBytes)+" read and rewritten")
 	}
 	switch c.Op {
 	case ops.OpVacuum:
-		parts = append(parts, humanBytes(c.FreeBytes)+" of free pages returned to the filesystem")
+		parts = append(parts, humanize.Bytes(c.FreeBytes)+" of free pages returned to the filesystem")
 	case ops.OpIncrementalVacuum:
-		parts = append(parts, humanBytes(c.WorkBytes)+" of free pages returned, in steps")
+		parts = append(parts, humanize.Bytes(c.WorkBytes)+" of free pages returned, in steps")
 	}
 	if c.SpaceError != "" {
 		parts = append(parts, "REFUSED: "+c.SpaceError)
@@ -331,16 +332,16 @@ func roundDur(d time.Duration) string {
 func costLines(c ops.Cost) []string {
 	var lines []string
 	if c.AutoVacuum != "" {
-		lines = append(lines, fmt.Sprintf("database %s: %s in use, %s of free pages, auto_vacuum %s", humanBytes(c.DBBytes), humanBytes(c.InUseBytes), humanBytes(c.FreeBytes), c.AutoVacuum))
+		lines = append(lines, fmt.Sprintf("database %s: %s in use, %s of free pages, auto_vacuum %s", humanize.Bytes(c.DBBytes), humanize.Bytes(c.InUseBytes), humanize.Bytes(c.FreeBytes), c.AutoVacuum))
 	}
 	for _, s := range c.Space {
-		lines = append(lines, fmt.Sprintf("needs %s in %s for %s", humanBytes(s.Bytes), s.Dir, s.What))
+		lines = append(lines, fmt.Sprintf("needs %s in %s for %s", humanize.Bytes(s.Bytes), s.Dir, s.What))
 	}
 	seen := map[string]bool{}
 	for _, f := range c.Free {
 		if !seen[f.Dir] {
 			seen[f.Dir] = true
-			lines = append(lines, fmt.Sprintf("%s free in %s", humanBytes(f.Free), f.Dir))
+			lines = append(lines, fmt.Sprintf("%s free in %s", humanize.Bytes(f.Free), f.Dir))
 		}
 	}
 	if c.SpaceError != "" {

@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
-// The actions below call the ops and db procedures; each takes the
-// procedure lock and journals its own start and end where the procedure
-// does (ops.Backup, ops.Restore, ops.Archive, ops.Drill), in addition to
-// the runbook's step entries.
+// The actions below call the ops and db procedures; each procedure that
+// changes something (ops.Backup, ops.Restore, ops.Drill, ops.Archive,
+// ops.Migrate, the optimisations) runs through ops.Run, which takes the
+// procedure lock and journals its start and end, in addition to the
+// runbook's step entries.
 
 func (e *OpsEnv) backupDir(params map[string]string) string {
 	if d := params["dir"]; d != "" {
@@ -32,7 +34,7 @@ func (e *OpsEnv) backup(ctx context.Context, params map[string]string, progress 
 		return ActionResult{}, err
 	}
 	res := ActionResult{
-		Message: fmt.Sprintf("backup %s: %s, quick_check %s, copy %s", r.Manifest.Name, humanBytes(r.Manifest.Size), r.Manifest.QuickCheck, r.CopyTook.Round(time.Millisecond)),
+		Message: fmt.Sprintf("backup %s: %s, quick_check %s, copy %s", r.Manifest.Name, humanize.Bytes(r.Manifest.Size), r.Manifest.QuickCheck, r.CopyTook.Round(time.Millisecond)),
 		Figures: map[string]float64{
 			"bytes": float64(r.Manifest.Size), "copy_seconds": r.CopyTook.Seconds(), "seconds": r.Took.Seconds(),
 			"schema_version": float64(r.Manifest.SchemaVersion), "removed": float64(len(r.Removed)),
@@ -221,10 +223,10 @@ func (e *OpsEnv) tableSizes(ctx context.Context, _ map[string]string, _ ops.Prog
 		}
 		size := "?"
 		if o.Bytes >= 0 {
-			size = db.FormatBytes(o.Bytes)
+			size = humanize.Bytes(o.Bytes)
 		}
 		res.Details = append(res.Details, fmt.Sprintf("%-5s %-40s %12s rows %10s", o.Kind, o.Name, db.FormatCount(o.Rows), size))
 	}
-	res.Message = fmt.Sprintf("%d tables and indexes, %s in all", len(s.Objects), db.FormatBytes(s.PageSize*s.PageCount))
+	res.Message = fmt.Sprintf("%d tables and indexes, %s in all", len(s.Objects), humanize.Bytes(s.PageSize*s.PageCount))
 	return res, nil
 }

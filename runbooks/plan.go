@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/repops/repops/internal/humanize"
 )
 
 // PlanStep is one step of a dry run: what the step would do and what it
@@ -98,7 +100,7 @@ func Plan(rb *Runbook, target string) []PlanStep {
 			if s.Metric != nil {
 				p.Does = "metric check: " + metricText(*s.Metric)
 			} else {
-				p.Does = fmt.Sprintf("read-only query %s; expect %s", oneLine(s.Query), expectText(s.Expect))
+				p.Does = fmt.Sprintf("read-only query %s; expect %s", humanize.OneLine(s.Query), expectText(s.Expect))
 			}
 		case Action:
 			spec := specs[s.Action]
@@ -186,12 +188,4 @@ func paramsText(p map[string]string) string {
 		parts = append(parts, k+"="+p[k])
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
-	return s
 }

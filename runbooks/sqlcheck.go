@@ -45,7 +45,7 @@ var ErrWriteSQL = errors.New("a check may run only one read-only statement (SELE
 func CheckReadOnlySQL(q string) error {
 	toks, err := sqlTokens(q)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrWriteSQL, err)
+		return fmt.Errorf("%w: %w", ErrWriteSQL, err)
 	}
 	for i, t := range toks {
 		if t.text == ";" && i != len(toks)-1 {
@@ -234,9 +234,9 @@ func (c *sqlChecker) check(q string, toks []sqlToken) error {
 	err := c.prepare(q, auth, func(s *sqlite3.SQLiteStmt) { readOnly, params = s.Readonly(), s.NumInput() })
 	switch {
 	case denied != nil:
-		return fmt.Errorf("%w: %v", ErrWriteSQL, denied)
+		return fmt.Errorf("%w: %w", ErrWriteSQL, denied)
 	case err != nil:
-		return fmt.Errorf("%w: it does not compile against the database's schema (%v), so SQLite cannot tell that it only reads: fix the query", ErrWriteSQL, err)
+		return fmt.Errorf("%w: it does not compile against the database's schema (%w), so SQLite cannot tell that it only reads: fix the query", ErrWriteSQL, err)
 	case params > 0:
 		return fmt.Errorf("%w: it has a parameter (?, :name, @name or $name), and a check's query takes none", ErrWriteSQL)
 	case readOnly:

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/fsutil"
 )
 
@@ -114,25 +113,10 @@ func saveState(stateDir string, st *RunState) error {
 	if err != nil {
 		return fmt.Errorf("save run %s: %w", st.RunID, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+st.RunID+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("save run %s: %w", st.RunID, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), statePath(stateDir, st.RunID))
-	}
-	if err != nil {
+	if err := fsutil.WriteAtomic(statePath(stateDir, st.RunID), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save run %s in %s: %w", st.RunID, dir, err)
 	}
-	return db.SyncDir(dir)
+	return nil
 }
 
 // ErrNoSuchRun is LoadRun's (and Engine.Resume's) answer to a run id that

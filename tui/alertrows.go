@@ -3,6 +3,7 @@ package tui
 import (
 	"strings"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
 )
 
@@ -10,7 +11,7 @@ import (
 // the screen's width.
 type alertRowCols struct {
 	state, title, figure string
-	clock, age           string // since when: "05:59" and "16s"
+	clock, age           string // since when: "05:59" and "16 s"
 	runbook              string
 }
 
@@ -35,7 +36,7 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		}
 		if !a.Since.IsZero() {
 			c.clock = a.Since.In(now.Location()).Format("15:04")
-			c.age = fmtAge(now.Sub(a.Since))
+			c.age = humanize.Age(now.Sub(a.Since))
 		}
 		cols[i] = c
 		titleW = max(titleW, cellWidth(c.title))

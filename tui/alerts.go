@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
 )
 
@@ -99,7 +100,7 @@ func (v alertsView) View() string {
 		"now: " + alertFigure(a, v.snap, now),
 	}
 	if !a.ActiveSince.IsZero() {
-		detail = append(detail, fmt.Sprintf("beyond the alert threshold since %s (%s)", a.ActiveSince.In(now.Location()).Format("15:04:05"), fmtAge(now.Sub(a.ActiveSince))))
+		detail = append(detail, fmt.Sprintf("beyond the alert threshold since %s (%s)", a.ActiveSince.In(now.Location()).Format("15:04:05"), humanize.Age(now.Sub(a.ActiveSince))))
 	}
 	if a.Rule.Description != "" {
 		detail = append(detail, a.Rule.Description)
@@ -159,7 +160,7 @@ func alertThresholds(snap metrics.Snapshot, a metrics.AlertStatus) string {
 	if al := fmtAlert(r.Alert, alertUnit, r.Compare); al != "" {
 		s := "critical when " + al
 		if r.For > 0 {
-			s += " for " + fmtAge(r.For)
+			s += " for " + humanize.Age(r.For)
 		}
 		parts = append(parts, s)
 	}

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
 )
 
@@ -230,7 +231,7 @@ func (v dashboardView) lockLine() string {
 			l.Holder, l.PID, l.Purpose, v.local(l.Since).Format("15:04"))), v.ctx.Width)
 	}
 	return truncate(st.State("pending").Render("⚙ running: ")+fmt.Sprintf("%s by %s since %s (%s ago, pid %d)",
-		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), fmtAge(v.ctx.Now().Sub(l.Since)), l.PID), v.ctx.Width)
+		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), humanize.Age(v.ctx.Now().Sub(l.Since)), l.PID), v.ctx.Width)
 }
 
 func (v dashboardView) local(t time.Time) time.Time { return t.In(v.ctx.Now().Location()) }
@@ -259,7 +260,7 @@ func (v dashboardView) overview(room int) []string {
 	// nodes header+n.
 	right := ""
 	if v.spark != nil {
-		right = "sparklines: " + fmtAge(sparkBucket(v.ctx.Config.Console.RefreshInterval)) + " a cell"
+		right = "sparklines: " + humanize.Age(sparkBucket(v.ctx.Config.Console.RefreshInterval)) + " a cell"
 	}
 	out = append(out, v.section("Key metrics", right))
 	out = append(out, v.panelRows(keyPanels, len(keyPanels))...)
@@ -489,9 +490,9 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		}
 		schema = st.State("warning").Render(msg)
 	}
-	l1 := fmt.Sprintf(" file %s · WAL %s · ", fmtBytes(d.FileBytes), fmtBytes(d.WALBytes)) + schema
+	l1 := fmt.Sprintf(" file %s · WAL %s · ", humanize.Bytes(d.FileBytes), humanize.Bytes(d.WALBytes)) + schema
 	if d.DiskTotal > 0 {
-		l1 += st.Muted.Render(fmt.Sprintf(" · disk free %s (%.0f%%)", fmtBytes(d.DiskFree), 100*float64(d.DiskFree)/float64(d.DiskTotal)))
+		l1 += st.Muted.Render(fmt.Sprintf(" · disk free %s (%.0f%%)", humanize.Bytes(d.DiskFree), 100*float64(d.DiskFree)/float64(d.DiskTotal)))
 	}
 	backup := st.State("critical").Render("no backup found")
 	if !d.LastBackup.IsZero() {
@@ -499,7 +500,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		if p, ok := v.snap.Panel(metrics.PanelBackupAge); ok {
 			bs = p.State.String()
 		}
-		backup = "last backup " + st.State(bs).Render(fmtSince(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
+		backup = "last backup " + st.State(bs).Render(humanize.Age(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
 	}
 	check := st.State("warning").Render("no integrity check recorded")
 	if !d.LastCheck.IsZero() {
@@ -507,7 +508,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		if !d.LastCheckOK {
 			res = st.State("critical").Render("FAILED")
 		}
-		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, fmtSince(now.Sub(d.LastCheck)))
+		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, humanize.Age(now.Sub(d.LastCheck)))
 	}
 	out := []string{truncate(l1, w), truncate(" "+backup+" · "+check, w)}
 	if withTables && len(d.Tables) > 0 {
@@ -515,7 +516,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		for _, t := range d.Tables {
 			p := fmt.Sprintf("%s %s rows", t.Name, fmtCount(t.Rows))
 			if t.Bytes >= 0 {
-				p += " " + fmtBytes(t.Bytes)
+				p += " " + humanize.Bytes(t.Bytes)
 			}
 			parts = append(parts, p)
 		}
@@ -551,7 +552,7 @@ func (v dashboardView) infraExtra() []string {
 	if d.DiskTotal <= 0 {
 		return append(out, st.State("unknown").Render(" disk free unknown: the database source did not measure its filesystem"))
 	}
-	line := fmt.Sprintf("disk free %s of %s on the database's filesystem", fmtBytes(d.DiskFree), fmtBytes(d.DiskTotal))
+	line := fmt.Sprintf("disk free %s of %s on the database's filesystem", humanize.Bytes(d.DiskFree), humanize.Bytes(d.DiskTotal))
 	if days, ok := v.daysUntilFull(); ok {
 		line += fmt.Sprintf(" · at the current growth, full in %s", days)
 	} else {
@@ -589,5 +590,5 @@ func (v dashboardView) daysUntilFull() (string, bool) {
 	}
 	perSec := (last - first) * 1024 * 1024 / (float64(n-fi) * interval.Seconds())
 	secs := float64(v.snap.DB.DiskFree) / perSec
-	return fmtSince(time.Duration(secs * float64(time.Second))), true
+	return humanize.Age(time.Duration(secs * float64(time.Second))), true
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
 )
 
@@ -46,43 +47,16 @@ func fmtFigure(v float64, unit string) string {
 	case unit == "d":
 		return fmtHours(v * 24)
 	case unit == "MiB" && v >= 0 && !math.IsInf(v, 0):
-		return fmtBytes(int64(math.Round(v * 1024 * 1024)))
+		return humanize.Bytes(int64(math.Round(v * 1024 * 1024)))
 	}
 	return metrics.FormatValue(metrics.Known(v), unit)
 }
 
-// fmtHours is a duration given in hours, in the unit that suits it:
-// "27 s", "4 min", "2.1 h", "45.7 h", "3 d"; "never" for +Inf (an age
-// of something that never happened).
-func fmtHours(h float64) string {
-	switch {
-	case math.IsInf(h, 1):
-		return "never"
-	case math.IsNaN(h) || math.IsInf(h, -1):
-		return "—"
-	case h < 0:
-		return "-" + fmtHours(-h)
-	case h*3600 < 59.5:
-		return fmt.Sprintf("%.0f s", h*3600)
-	case h*60 < 59.5:
-		return fmt.Sprintf("%.0f min", h*60)
-	case h < 99.95:
-		if r := math.Round(h); math.Abs(h-r) < 0.05 {
-			return fmt.Sprintf("%.0f h", r)
-		}
-		return fmt.Sprintf("%.1f h", h)
-	default:
-		d := h / 24
-		if r := math.Round(d); d >= 9.95 || math.Abs(d-r) < 0.05 {
-			return fmt.Sprintf("%.0f d", r)
-		}
-		return fmt.Sprintf("%.1f d", d)
-	}
-}
-
-// fmtSince is an age as every age-like figure reads ("27 s", "4 min",
-// "2.1 h", "3 d").
-func fmtSince(d time.Duration) string { return fmtHours(max(0, d.Hours())) }
+// fmtHours is a duration given in hours, in the unit that suits it, as
+// humanize.Hours writes every age-like figure: "27 s", "4 min", "2.1 h",
+// "45.7 h", "3 d"; "never" for +Inf (an age of something that never
+// happened).
+func fmtHours(h float64) string { return humanize.Hours(h) }
 
 // fmtThreshold is a rule's threshold with its unit: ages as fmtHours
 // writes them, the rest with the precision of the guide's tables.
@@ -103,27 +77,10 @@ func fmtWithUnit(v float64, unit string) string {
 	case "/min":
 		return fmtNum(v) + "/min"
 	case "MiB":
-		return fmtBytes(int64(v * 1024 * 1024))
+		return humanize.Bytes(int64(v * 1024 * 1024))
 	default:
 		return fmtNum(v) + " " + unit
 	}
-}
-
-// fmtBytes is a byte count in binary units.
-func fmtBytes(n int64) string {
-	if n < 0 {
-		return "—"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // fmtCount is a row count, 1.2M style.
@@ -141,27 +98,6 @@ func fmtCount(n int64) string {
 		return fmt.Sprintf("%.1fk", float64(n)/1e3)
 	default:
 		return fmt.Sprintf("%d", n)
-	}
-}
-
-// fmtAge is a duration in one or two units: 45s, 12m, 3h20m, 5d.
-func fmtAge(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		h := int(d.Hours())
-		if m := int(d.Minutes()) % 60; m != 0 && h < 10 {
-			return fmt.Sprintf("%dh%02dm", h, m)
-		}
-		return fmt.Sprintf("%dh", h)
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
 }
 
@@ -221,7 +157,7 @@ func fmtCountdown(d time.Duration) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	default:
-		return fmtAge(d)
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 }
 

@@ -373,8 +373,6 @@ func scrollLines(text string, off, room int) []string {
 	return ls
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // wrapAll wraps each line to w cells.
 func wrapAll(lines []string, w int) []string {
 	var out []string

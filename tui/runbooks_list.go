@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/runbooks"
 )
 
@@ -81,7 +82,7 @@ func (v runbooksView) listView() string {
 		}
 		obj := ""
 		if rb.Objectives.RTO > 0 {
-			obj = "RTO " + fmtAge(rb.Objectives.RTO)
+			obj = "RTO " + humanize.Age(rb.Objectives.RTO)
 		}
 		sev := st.State(severityState(rb.Severity)).Render(padRight(rb.Severity, 8))
 		idW := 0
@@ -91,9 +92,9 @@ func (v runbooksView) listView() string {
 		idW = min(30, max(16, idW))
 		// Below 100 columns the step count goes (the runbook's page
 		// shows it) so that ids and titles keep their words.
-		tail := fmt.Sprintf("%-7s", obj)
+		tail := fmt.Sprintf("%-10s", obj)
 		if w >= 100 {
-			tail = fmt.Sprintf("%2d steps %-8s", len(rb.Steps), obj)
+			tail = fmt.Sprintf("%2d steps %-10s", len(rb.Steps), obj)
 		}
 		titleW := max(10, w-2-idW-1-8-1-1-lipgloss.Width(tail))
 		line := mark + padRight(rb.ID, idW) + " " + sev + " " + padRight(cutWords(rb.Title, titleW), titleW) + " " + st.Muted.Render(tail)

@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/runbooks"
 )
 
@@ -356,7 +357,7 @@ func (v runbooksView) currentStepLines(w int) []string {
 		if s.Metric != nil {
 			out = append(out, st.Muted.Render("check: metric "+s.Metric.Name))
 		} else {
-			out = append(out, st.Muted.Render("check (read-only): "+oneLine(s.Query)))
+			out = append(out, st.Muted.Render("check (read-only): "+humanize.OneLine(s.Query)))
 		}
 	case runbooks.Action:
 		spec := runbooks.Actions()[s.Action]

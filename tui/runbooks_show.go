@@ -6,6 +6,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/repops/repops/internal/humanize"
 )
 
 // The runbooks view's page mode (rbRead): one runbook's text and steps,
@@ -52,7 +54,7 @@ func (v runbooksView) readView() string {
 	w, h := v.ctx.Width, v.ctx.bodyHeight()
 	head := st.Title.Render(rb.Title) + st.Muted.Render(fmt.Sprintf("  %s · %s · %d steps", rb.ID, rb.Severity, len(rb.Steps)))
 	if rb.Objectives.RTO > 0 {
-		head += st.Muted.Render(fmt.Sprintf(" · RTO %s RPO %s", fmtAge(rb.Objectives.RTO), fmtAge(rb.Objectives.RPO)))
+		head += st.Muted.Render(fmt.Sprintf(" · RTO %s RPO %s", humanize.Age(rb.Objectives.RTO), humanize.Age(rb.Objectives.RPO)))
 	}
 	var md strings.Builder
 	md.WriteString(rb.Intro)

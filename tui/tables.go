@@ -8,6 +8,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/repops/repops/internal/humanize"
 )
 
 // TableStat is one table (or index) of the live database as the tables
@@ -140,7 +142,7 @@ func (v tablesView) View() string {
 	r := v.report
 	lines := []string{head}
 	for _, l := range wrapWords(fmt.Sprintf("file %s · WAL %s · free pages %s (VACUUM would return them) · measured %s in %s · ~ estimated",
-		fmtBytes(r.FileBytes), fmtBytes(r.WALBytes), fmtBytes(r.FreeBytes), v.at.In(v.ctx.Now().Location()).Format("15:04:05"), v.took.Round(time.Millisecond)), w, "") {
+		humanize.Bytes(r.FileBytes), humanize.Bytes(r.WALBytes), humanize.Bytes(r.FreeBytes), v.at.In(v.ctx.Now().Location()).Format("15:04:05"), v.took.Round(time.Millisecond)), w, "") {
 		lines = append(lines, st.MutedText(l))
 	}
 	lines = append(lines, st.Muted.Render(fmt.Sprintf("%-38s %10s %11s %14s", "table / index", "rows", "bytes", "growth")))
@@ -166,9 +168,9 @@ func (v tablesView) View() string {
 		if s.Estimated {
 			rows = "~" + rows
 		}
-		body = append(body, truncate(st.Bold.Render(padRight(s.Name, 38))+fmt.Sprintf(" %10s %11s %14s", rows, fmtBytes(s.Bytes), growth), w))
+		body = append(body, truncate(st.Bold.Render(padRight(s.Name, 38))+fmt.Sprintf(" %10s %11s %14s", rows, humanize.Bytes(s.Bytes), growth), w))
 		for _, i := range idx[s.Name] {
-			body = append(body, truncate(st.Muted.Render(fmt.Sprintf("  └ %-34s %10s %11s", i.Name, "", fmtBytes(i.Bytes))), w))
+			body = append(body, truncate(st.Muted.Render(fmt.Sprintf("  └ %-34s %10s %11s", i.Name, "", humanize.Bytes(i.Bytes))), w))
 		}
 	}
 	room := max(1, h-len(lines))

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -99,7 +100,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 	switch {
 	case o.olderThan != "":
 		if ao.AppealsBefore, err = ops.ParseCutoff(o.olderThan, now); err != nil {
-			return usageError("archive --older-than: %v", err)
+			return usageError("archive --older-than: %w", err)
 		}
 	case pol.AppealsOlderThan > 0:
 		ao.AppealsBefore = now.Add(-pol.AppealsOlderThan)
@@ -107,7 +108,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 	switch {
 	case o.messagesOlderThan != "":
 		if ao.MessagesBefore, err = ops.ParseCutoff(o.messagesOlderThan, now); err != nil {
-			return usageError("archive --messages-older-than: %v", err)
+			return usageError("archive --messages-older-than: %w", err)
 		}
 	case pol.MessagesOlderThan > 0:
 		ao.MessagesBefore = now.Add(-pol.MessagesOlderThan)
@@ -136,7 +137,7 @@ func runArchive(ctx context.Context, a *app, o *archiveOptions) error {
 		return nil
 	}
 	if !o.yes {
-		what := fmt.Sprintf("This moves %d rows (%s) out of the live database %s.", plan.Rows(), db.FormatBytes(plan.Bytes()), ao.DBPath)
+		what := fmt.Sprintf("This moves %d rows (%s) out of the live database %s.", plan.Rows(), humanize.Bytes(plan.Bytes()), ao.DBPath)
 		if err := confirmMaintenance(a, "archive", map[string]any{"rows": plan.Rows(), "archive_file": ao.ArchiveFile}, what); err != nil {
 			return err
 		}
@@ -237,7 +238,10 @@ func printArchive(w io.Writer, r *ops.ArchiveResult) {
 		fmt.Fprintf(w, "  messages created before %s of appeals in a final status\n", db.FormatTime(r.MessagesBefore))
 	}
 	for _, t := range r.Tables {
-		fmt.Fprintf(w, "  %-28s %s %10d rows  ~%s\n", t.Table, verb, t.Rows, db.FormatBytes(t.Bytes))
+		fmt.Fprintf(w, "  %-28s %s %10d rows  ~%s\n", t.Table, verb, t.Rows, humanize.Bytes(t.Bytes))
+	}
+	for _, k := range r.Kept {
+		fmt.Fprintf(w, "  kept %s\n", k)
 	}
 	if r.DryRun {
 		return
@@ -245,7 +249,7 @@ func printArchive(w io.Writer, r *ops.ArchiveResult) {
 	fmt.Fprintf(w, "  %d batches in %s; longest write transaction %s (lock held %s in all)\n", r.Batches,
 		r.Duration.Round(time.Millisecond), r.LongestTx.Round(time.Millisecond), r.TxTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "  freed %s inside the file (%s free now: 'repops optimize incremental-vacuum' returns it to the disk)\n",
-		db.FormatBytes(r.Freed), db.FormatBytes(r.FreePagesBytes))
+		humanize.Bytes(r.Freed), humanize.Bytes(r.FreePagesBytes))
 	if r.Verified {
 		fmt.Fprintf(w, "  verified: every moved row is in the archive (count and checksum), none left behind\n")
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -70,7 +71,7 @@ func runBackup(ctx context.Context, a *app, o *backupOptions) error {
 	if res != nil {
 		m := res.Manifest
 		fmt.Fprintf(a.out, "backup %s\n", res.Path)
-		fmt.Fprintf(a.out, "  size %s, %d pages, schema version %d, sha256 %s\n", db.FormatBytes(m.Size), m.PageCount, m.SchemaVersion, m.SHA256)
+		fmt.Fprintf(a.out, "  size %s, %d pages, schema version %d, sha256 %s\n", humanize.Bytes(m.Size), m.PageCount, m.SchemaVersion, m.SHA256)
 		for _, t := range sortedTableNames(m.Tables) {
 			fmt.Fprintf(a.out, "  %-40s %12d rows\n", t, m.Tables[t].Rows)
 		}

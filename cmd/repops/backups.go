@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -67,29 +67,15 @@ func runBackups(_ context.Context, a *app, o *backupsOptions) error {
 		if b.Detail != "" {
 			state += " (" + b.Detail + ")"
 		}
-		fmt.Fprintf(a.out, "%-36s %10s %10s  %s\n", b.Name, ageString(b.Age), db.FormatBytes(b.Size), state)
+		fmt.Fprintf(a.out, "%-36s %10s %10s  %s\n", b.Name, humanize.Age(b.Age), humanize.Bytes(b.Size), state)
 	}
 	return nil
-}
-
-// ageString is a short age: 45s, 12m, 5h, 3d.
-func ageString(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	}
 }
 
 func runBackupsVerify(ctx context.Context, a *app, o *backupsOptions, name string) error {
 	path, err := ops.ResolveBackup(o.backupDir(a), a.cfg.Database.Path, name)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	v, err := ops.VerifyBackup(ctx, path)
 	if err != nil {

@@ -34,16 +34,16 @@ the manifest, measure the restore time (RTO) and the backup's age (RPO).
 A drill rehearses one scenario of the guide's table, --scenario (default
 database-corruption); its objectives decide the outcome, the other rows are
 shown for information:
-  database-corruption  RTO 30 m   RPO 5 m
-  data-loss            RTO 1 h    RPO 1 h
-  complete-failure     RTO 4 h    RPO 1 h
-  partial-failure      RTO 15 m   RPO real-time (no backup meets it)
+  database-corruption  RTO 30 min  RPO 5 min
+  data-loss            RTO 1 h     RPO 1 h
+  complete-failure     RTO 4 h     RPO 1 h
+  partial-failure      RTO 15 min  RPO real-time (no backup meets it)
 
 The report (Markdown and JSON) goes to the state dir's drills/; the outcome
 to the ops journal. Allowed in read-only mode. Exit status (Nagios):
   0 OK        restored and verified, the scenario's RTO and RPO met
   1 WARNING   restored and verified, an objective missed (the last line
-              says which: "objective missed: RPO 5 m, the backup was 2 h old")
+              says which: "objective missed: RPO 5 min, the backup was 2 h old")
   2 CRITICAL  the backup does not restore or verify, or there is no backup
               of the database
   3 UNKNOWN   the drill could not run (scratch or state dir, or it was
@@ -68,7 +68,7 @@ to the ops journal. Allowed in read-only mode. Exit status (Nagios):
 func runDrill(ctx context.Context, a *app, o *drillOptions, name string) error {
 	scenario, err := ops.ObjectiveFor(o.scenario)
 	if err != nil {
-		return usageError("drill --scenario: %v", err)
+		return usageError("drill --scenario: %w", err)
 	}
 	dir := o.dir
 	if dir == "" {
@@ -80,17 +80,14 @@ func runDrill(ctx context.Context, a *app, o *drillOptions, name string) error {
 			// Nothing to recover from: the drill fails, as it would in
 			// a disaster.
 			fmt.Fprintf(a.out, "DR drill FAILED: %v\n", err)
-			if j, jerr := ops.OpenJournal(a.cfg.StateDir()); jerr == nil {
-				_, _ = j.Append(ops.Entry{Actor: ops.CurrentActor(""), Action: "drill", Target: a.cfg.Database.Path,
-					Params: map[string]any{"backup": ""}, Outcome: ops.OutcomeFailed, Message: err.Error()})
-				j.Close()
-			}
+			ops.JournalNotRun(ops.Procedure{Action: "drill", Target: a.cfg.Database.Path, Params: map[string]any{"backup": ""},
+				StateDir: a.cfg.StateDir()}, ops.OutcomeFailed, err.Error())
 			return silentExit(exitCritical)
 		}
 		name = filepath.Base(latest)
 	}
 	if _, err := ops.ResolveBackup(dir, a.cfg.Database.Path, name); err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: a.cfg.Database.Path, BackupDir: dir, Backup: name, Scenario: scenario.Scenario,
 		ScratchDir: o.scratch, StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}, recoveryProgress(a.err))

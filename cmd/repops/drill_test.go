@@ -12,7 +12,7 @@ import (
 
 // TestDrillObjectives: 'repops drill' exits with the rehearsed scenario's
 // verdict: a backup 2 h old restores and verifies but misses Database
-// Corruption's RPO of 5 m (WARNING, exit 1, saying so), meets nothing
+// Corruption's RPO of 5 min (WARNING, exit 1, saying so), meets nothing
 // less than Data Loss's 1 h either; a backup of 30 m meets Data Loss (0);
 // an unknown scenario is a usage error.
 func TestDrillObjectives(t *testing.T) {
@@ -32,7 +32,7 @@ func TestDrillObjectives(t *testing.T) {
 		code int
 		last string
 	}{
-		{"default scenario, RPO missed", nil, exitWarning, "DR drill WARNING (Database Corruption): objective missed: RPO 5 m, the backup was 2 h old"},
+		{"default scenario, RPO missed", nil, exitWarning, "DR drill WARNING (Database Corruption): objective missed: RPO 5 min, the backup was 2 h old"},
 		{"data loss, RPO missed", []string{"--scenario", "data-loss"}, exitWarning, "DR drill WARNING (Data Loss): objective missed: RPO 1 h, the backup was 2 h old"},
 		{"unknown scenario", []string{"--scenario", "meteor"}, exitUsage, ""},
 	} {

@@ -79,7 +79,7 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 	})
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return usageError("exporter: listen on %s: %v (is the port in use? choose another with --listen)", o.listen, err)
+		return usageError("exporter: listen on %s: %w (is the port in use? choose another with --listen)", o.listen, err)
 	}
 	if ta, ok := l.Addr().(*net.TCPAddr); ok && !o.allowRemote && !ta.IP.IsLoopback() {
 		l.Close()

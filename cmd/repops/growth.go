@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -63,9 +63,9 @@ func runGrowth(ctx context.Context, a *app, o *growthOptions) error {
 	fmt.Fprintf(w, "%d snapshots from %s to %s\n", g.Snapshots, g.From.Format(time.RFC3339), g.To.Format(time.RFC3339))
 	fmt.Fprintf(w, "%-36s %12s %10s %12s %10s\n", "table", "rows", "bytes", "rows/day", "bytes/day")
 	for _, t := range g.Tables {
-		fmt.Fprintf(w, "%-36s %12d %10s %12.0f %10s\n", t.Table, t.Rows, db.FormatBytes(t.Bytes), t.RowsPerDay, db.FormatBytes(int64(t.BytesPerDay)))
+		fmt.Fprintf(w, "%-36s %12d %10s %12.0f %10s\n", t.Table, t.Rows, humanize.Bytes(t.Bytes), t.RowsPerDay, humanize.Bytes(int64(t.BytesPerDay)))
 	}
-	fmt.Fprintf(w, "file %s, growing %s/day; %s free on its disk\n", db.FormatBytes(g.FileBytes), db.FormatBytes(int64(g.FileBytesPerDay)), db.FormatBytes(g.DiskFree))
+	fmt.Fprintf(w, "file %s, growing %s/day; %s free on its disk\n", humanize.Bytes(g.FileBytes), humanize.Bytes(int64(g.FileBytesPerDay)), humanize.Bytes(g.DiskFree))
 	if g.DaysUntilFull >= 0 {
 		fmt.Fprintf(w, "disk full in %.0f days at this rate\n", g.DaysUntilFull)
 	}

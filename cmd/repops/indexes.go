@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -96,7 +96,7 @@ func runIndexes(ctx context.Context, a *app, o *indexesOptions) error {
 	}
 	fmt.Fprintln(w, "indexes")
 	for _, ix := range rep.Indexes {
-		fmt.Fprintf(w, "  %-32s %s(%s) %s\n", ix.Name, ix.Table, strings.Join(ix.Columns, ", "), db.FormatBytes(ix.Bytes))
+		fmt.Fprintf(w, "  %-32s %s(%s) %s\n", ix.Name, ix.Table, strings.Join(ix.Columns, ", "), humanize.Bytes(ix.Bytes))
 	}
 	for _, d := range rep.Duplicates {
 		fmt.Fprintf(w, "DUPLICATE %s(%s): keep %s, drop %s\n", d.Table, strings.Join(d.Columns, ", "), d.Keep, strings.Join(d.Drop, ", "))

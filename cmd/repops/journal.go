@@ -56,7 +56,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 func runJournal(_ context.Context, a *app, o *journalOptions) error {
 	since, err := parseSince(o.since, time.Now())
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	if o.format != "md" && o.format != "json" {
 		return usageError("--format %q: use md or json", o.format)

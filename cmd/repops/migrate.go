@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -67,13 +65,6 @@ pending migration in its own transaction; both are journaled.`,
 	backup.Flags().StringVar(&o.backupDir, "backup-dir", "", "where the backup goes (default: console.backup.dir, or backups/ beside the database)")
 	cmd.AddCommand(status, list, apply, validate, report, stats, backup)
 	return cmd
-}
-
-// schemaTooNew is the error for a database ahead of this binary.
-func errSchemaAhead(path string, unknown []int64) error {
-	return &db.FileError{Path: path, Kind: db.ErrSchemaTooNew,
-		Detail: fmt.Sprintf("version %d applied, this repops knows up to %d", unknown[len(unknown)-1], db.LatestVersion()),
-		Hint:   "use the repops that matches the service's version"}
 }
 
 // readMigrations reads every embedded migration's state, the applied
@@ -132,7 +123,7 @@ func runMigrateStatus(ctx context.Context, a *app) error {
 	tw.Flush()
 	fmt.Fprintf(a.out, "%d applied, %d pending\n", len(states)-pending, pending)
 	if len(unknown) > 0 {
-		return errSchemaAhead(path, unknown)
+		return ops.SchemaAheadError(path, unknown)
 	}
 	return nil
 }
@@ -166,104 +157,66 @@ func (o *migrateOptions) dir(a *app) string {
 // checks, retention, journal), so that 'repops backups', 'restore' and
 // 'drill' know it: a bare copy without a manifest would be listed as
 // no-manifest and, being the newest, make 'restore --latest' and 'drill'
-// fail. lock and j, when set, are the caller's (migrate apply holds the
-// procedure lock across the backup and the migration).
-func migrateBackup(ctx context.Context, a *app, dir string, actor ops.Actor, lock *ops.Lock, j *ops.Journal) (*ops.BackupResult, error) {
+// fail. (migrate apply's own backup is ops.Migrate's.)
+func migrateBackup(ctx context.Context, a *app, dir string, actor ops.Actor) (*ops.BackupResult, error) {
 	return ops.Backup(ctx, ops.BackupOptions{
 		DBPath: a.cfg.Database.Path, Dir: dir, StateDir: a.cfg.StateDir(),
 		KeepLast: a.cfg.Console.Backup.KeepLast, KeepWithin: a.cfg.Console.Backup.KeepWithin,
-		Actor: actor, Lock: lock, Journal: j,
-	}, nil)
+		Actor: actor,
+	}, noticesOnly(a.err))
 }
 
 // backupLine is the one line that says where a backup went.
 func backupLine(r *ops.BackupResult) string {
-	return fmt.Sprintf("backup: %s (%s, manifest %s, %.1fs)", r.Path, db.FormatBytes(r.Manifest.Size),
+	return fmt.Sprintf("backup: %s (%s, manifest %s, %.1fs)", r.Path, humanize.Bytes(r.Manifest.Size),
 		filepath.Base(ops.ManifestPath(r.Path)), r.Took.Seconds())
 }
 
+// runMigrateApply parses and calls: the procedure (pre-flight, lock,
+// journal, backup, migrations) is ops.Migrate, which the runbook action
+// calls too.
 func runMigrateApply(ctx context.Context, a *app, o *migrateOptions) error {
-	path := a.cfg.Database.Path
 	if a.readOnly {
 		return ops.ErrReadOnlyMode
 	}
-	st, statErr := os.Stat(path)
-	isNew := errors.Is(statErr, fs.ErrNotExist) || (statErr == nil && st.Mode().IsRegular() && st.Size() == 0)
-	opts := a.dbOptions()
-	// The pre-flight, read-only, before the file is opened for writing
-	// (which switches it to WAL): a file that is not the reputation
-	// database, one newer than this repops, or a damaged one is refused
-	// with not a byte of it changed. --create admits a new or empty file.
-	if err := db.PreflightMigrate(ctx, path, opts, o.create); err != nil {
-		ops.JournalRefusal(ops.Recorder{StateDir: a.cfg.StateDir()}, "migrate", path, nil, err)
+	path := a.cfg.Database.Path
+	res, err := ops.Migrate(ctx, ops.MigrateOptions{
+		DBPath: path, DB: a.dbOptions(), Create: o.create,
+		BackupDir: o.dir(a), KeepLast: a.cfg.Console.Backup.KeepLast, KeepWithin: a.cfg.Console.Backup.KeepWithin,
+		StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor(""),
+	}, noticesOnly(a.err))
+	if res == nil {
 		return err
 	}
-	opts.Create = o.create
-	w, err := db.OpenWrite(ctx, path, opts)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	states, unknown, err := db.Status(ctx, w)
-	if err != nil {
-		return db.Classify(path, err)
-	}
-	if len(unknown) > 0 {
-		return errSchemaAhead(path, unknown)
-	}
-	var pending []string
-	for _, s := range states {
-		if !s.Applied {
-			pending = append(pending, s.Name)
+	if len(res.Pending) == 0 {
+		for _, n := range res.Recorded {
+			fmt.Fprintf(a.out, "recorded the checksum of %s (a crash had kept it from being recorded)\n", n)
 		}
-	}
-	if len(pending) == 0 {
 		fmt.Fprintf(a.out, "database %s is up to date at version %d: nothing to apply\n", path, db.LatestVersion())
 		return nil
 	}
-	// The procedure lock across the backup and the migration, and both in
-	// the journal, as every procedure that writes.
-	actor := ops.CurrentActor("")
-	lock, err := ops.AcquireLock(a.cfg.StateDir(), actor, "migrate "+filepath.Base(path))
-	if err != nil {
-		return fmt.Errorf("migrate apply (nothing applied): %w", err)
+	if res.Backup != nil {
+		fmt.Fprintln(a.out, backupLine(res.Backup))
 	}
-	defer lock.Release()
-	j, err := ops.OpenJournal(a.cfg.StateDir())
-	if err != nil {
-		return fmt.Errorf("migrate apply (nothing applied): %w", err)
-	}
-	defer j.Close()
-	backup := ""
-	if !isNew {
-		res, err := migrateBackup(ctx, a, o.dir(a), actor, lock, j)
-		if err != nil {
-			return fmt.Errorf("back up before migrating (nothing applied): %w", err)
-		}
-		backup = res.Path
-		fmt.Fprintln(a.out, backupLine(res))
-	}
-	params := map[string]any{"pending": strings.Join(pending, " "), "backup": backup}
-	_, _ = j.Append(ops.Entry{Actor: actor, Action: "migrate", Target: path, Params: params, Outcome: ops.OutcomeStarted})
-	start := time.Now()
-	applied, err := db.Migrate(ctx, w, path)
-	end := ops.Entry{Actor: actor, Action: "migrate", Target: path, Params: params, Outcome: ops.OutcomeOK,
-		Figures: map[string]float64{"applied": float64(len(applied)), "seconds": time.Since(start).Seconds()}}
-	if err != nil {
-		end.Outcome, end.Message = ops.OutcomeFailed, err.Error()
-	}
-	_, _ = j.Append(end)
-	for _, m := range applied {
+	for _, m := range res.Applied {
 		fmt.Fprintf(a.out, "applied %s\n", m.Name)
 	}
 	if err != nil {
-		if backup != "" {
-			return fmt.Errorf("%w (the backup taken before is %s: 'repops restore %s' brings the database back to it)", err, backup, filepath.Base(backup))
-		}
 		return err
 	}
 	fmt.Fprintf(a.out, "database %s is at version %d\n", path, db.LatestVersion())
 	return nil
+}
+
+// noticesOnly prints a procedure's notices (ops.Run's "note" events: a run
+// without lock or journal, an end entry the journal refused) on w, and
+// nothing of its progress.
+func noticesOnly(w io.Writer) ops.Progress {
+	return func(e ops.ProgressEvent) {
+		if e.Phase == "note" && e.Message != "" {
+			fmt.Fprintln(w, "note: "+e.Message)
+		}
+	}
 }
 
 // validation runs Validate and, when asked, quick_check, on the database
@@ -382,8 +335,8 @@ func sizeRowsText(o db.ObjectSize) string {
 // their table.
 func writeSizeTable(w io.Writer, s *db.Sizes) {
 	fmt.Fprintf(w, "database %s: file %s, WAL %s, page size %d, %s pages, %s free (%s)\n",
-		s.Path, db.FormatBytes(s.FileBytes), db.FormatBytes(s.WALBytes), s.PageSize,
-		db.FormatCount(s.PageCount), db.FormatCount(s.FreePages), db.FormatBytes(s.FreePages*s.PageSize))
+		s.Path, humanize.Bytes(s.FileBytes), humanize.Bytes(s.WALBytes), s.PageSize,
+		db.FormatCount(s.PageCount), db.FormatCount(s.FreePages), humanize.Bytes(s.FreePages*s.PageSize))
 	// Names and kinds left-aligned, figures right-aligned.
 	cells := [][]string{{"NAME", "KIND", "ROWS", "SIZE", "PAGES"}}
 	estimated := false
@@ -397,7 +350,7 @@ func writeSizeTable(w io.Writer, s *db.Sizes) {
 			pages = db.FormatCount(o.Pages)
 		}
 		estimated = estimated || o.Estimated
-		cells = append(cells, []string{name, o.Kind, sizeRowsText(o), db.FormatBytes(o.Bytes), pages})
+		cells = append(cells, []string{name, o.Kind, sizeRowsText(o), humanize.Bytes(o.Bytes), pages})
 	}
 	width := make([]int, 5)
 	for _, row := range cells {
@@ -420,7 +373,7 @@ func runMigrateBackup(ctx context.Context, a *app, o *migrateOptions) error {
 	if err := db.CheckFile(a.cfg.Database.Path); err != nil {
 		return err
 	}
-	res, err := migrateBackup(ctx, a, o.dir(a), ops.CurrentActor(""), nil, nil)
+	res, err := migrateBackup(ctx, a, o.dir(a), ops.CurrentActor(""))
 	if res != nil {
 		fmt.Fprintln(a.out, backupLine(res))
 		for _, r := range res.Removed {
@@ -474,7 +427,7 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 	fmt.Fprintf(w, "- Generated: %s UTC\n", db.FormatTime(time.Now()))
 	fmt.Fprintf(w, "- Schema version: %d (this repops knows up to %d)\n", rep.Version, db.LatestVersion())
 	fmt.Fprintf(w, "- File: %s, WAL: %s, page size %d, %s pages, %s free\n\n",
-		db.FormatBytes(sizes.FileBytes), db.FormatBytes(sizes.WALBytes), sizes.PageSize, db.FormatCount(sizes.PageCount), db.FormatCount(sizes.FreePages))
+		humanize.Bytes(sizes.FileBytes), humanize.Bytes(sizes.WALBytes), sizes.PageSize, db.FormatCount(sizes.PageCount), db.FormatCount(sizes.FreePages))
 
 	fmt.Fprintf(w, "## Migrations\n\n| Version | Migration | State | Applied at |\n|---:|---|---|---|\n")
 	for _, s := range states {
@@ -503,7 +456,7 @@ func runMigrateReport(ctx context.Context, a *app, o *migrateOptions) error {
 		if ob.Pages >= 0 {
 			pages = db.FormatCount(ob.Pages)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ob.Name, ob.Kind, ob.Table, sizeRowsText(ob), db.FormatBytes(ob.Bytes), pages)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ob.Name, ob.Kind, ob.Table, sizeRowsText(ob), humanize.Bytes(ob.Bytes), pages)
 	}
 	fmt.Fprintf(w, "\nRows marked ~ are estimates (sqlite_stat1 or rowid bounds). Measured in %.2f s.\n", sizes.Took.Seconds())
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -133,7 +132,7 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 			took = "" // the message said it
 		}
 		fmt.Fprintf(a.out, "  %sfile %s -> %s, WAL %s -> %s\n", took,
-			db.FormatBytes(res.Before.DB), db.FormatBytes(res.After.DB), db.FormatBytes(res.Before.WAL), db.FormatBytes(res.After.WAL))
+			humanize.Bytes(res.Before.DB), humanize.Bytes(res.After.DB), humanize.Bytes(res.Before.WAL), humanize.Bytes(res.After.WAL))
 	}
 	if err == nil && res != nil && res.Busy {
 		return withCode(exitWarning, fmt.Errorf("%s", res.Message))
@@ -170,7 +169,7 @@ func printCost(w io.Writer, c ops.Cost) {
 	}
 	fmt.Fprintf(w, "%s%s: cost before it runs\n", c.Op, target)
 	fmt.Fprintf(w, "  database   %s (%s in use, %s free pages; auto_vacuum %s)\n",
-		db.FormatBytes(c.DBBytes), db.FormatBytes(c.InUseBytes), db.FormatBytes(c.FreeBytes), c.AutoVacuum)
+		humanize.Bytes(c.DBBytes), humanize.Bytes(c.InUseBytes), humanize.Bytes(c.FreeBytes), c.AutoVacuum)
 	switch {
 	case !c.BlocksWriters:
 		fmt.Fprintf(w, "  write lock none\n")
@@ -181,13 +180,13 @@ func printCost(w io.Writer, c ops.Cost) {
 		fmt.Fprintf(w, "  write lock ~%s in one hold: the service's writers wait that long\n", c.LockHold.Round(time.Millisecond))
 	}
 	for _, s := range c.Space {
-		fmt.Fprintf(w, "  space      %s in %s: %s\n", db.FormatBytes(s.Bytes), s.Dir, s.What)
+		fmt.Fprintf(w, "  space      %s in %s: %s\n", humanize.Bytes(s.Bytes), s.Dir, s.What)
 	}
 	seen := map[string]bool{}
 	for _, f := range c.Free {
 		if !seen[f.Dir] {
 			seen[f.Dir] = true
-			fmt.Fprintf(w, "  free       %s in %s\n", db.FormatBytes(f.Free), f.Dir)
+			fmt.Fprintf(w, "  free       %s in %s\n", humanize.Bytes(f.Free), f.Dir)
 		}
 	}
 	if c.SpaceError != "" {
@@ -207,23 +206,11 @@ func printCost(w io.Writer, c ops.Cost) {
 // action (with params), as restore's is: the incident timeline shows
 // what an operator decided not to do.
 func confirmMaintenance(a *app, action string, params map[string]any, what string) error {
-	base := filepath.Base(a.cfg.Database.Path)
-	fmt.Fprintf(a.err, "%s\nType the database's name (%s) to go on, anything else cancels: ", what, base)
-	line, _ := bufio.NewReader(a.in).ReadString('\n')
-	if strings.TrimSpace(line) != base {
-		fmt.Fprintln(a.err)
-		if j, err := ops.OpenJournal(a.cfg.StateDir()); err == nil {
-			target := a.cfg.Database.Path
-			if abs, err := filepath.Abs(target); err == nil {
-				target = abs // as the procedure's own entries name it
-			}
-			_, _ = j.Append(ops.Entry{Actor: ops.CurrentActor(""), Action: action, Target: target,
-				Params: params, Outcome: ops.OutcomeCancelled, Message: "confirmation not given"})
-			j.Close()
-		}
-		return withCode(exitFailure, fmt.Errorf("cancelled: the answer %q is not %q; nothing was changed", strings.TrimSpace(line), base))
+	target := a.cfg.Database.Path
+	if abs, err := filepath.Abs(target); err == nil {
+		target = abs // as the procedure's own entries name it
 	}
-	return nil
+	return a.confirmDatabase(what, ops.Procedure{Action: action, Target: target, Params: params, StateDir: a.cfg.StateDir()}, "cancelled")
 }
 
 // printMaintJSON writes v indented.

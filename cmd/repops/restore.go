@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
 )
 
@@ -108,7 +108,7 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 		}
 	} else {
 		if backup, err = ops.ResolveBackup(dir, a.cfg.Database.Path, name); err != nil {
-			return usageError("%v", err)
+			return usageError("%w", err)
 		}
 	}
 	mode := ops.RestoreAuto
@@ -118,29 +118,28 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 		mode = ops.RestoreOffline
 	}
 	dbPath := a.cfg.Database.Path
-	base := filepath.Base(dbPath)
 	actor := ops.CurrentActor("")
+	// A restore that stops before ops.Restore runs (refused or cancelled)
+	// is journaled as this one entry, so the timeline shows it.
+	notRun := ops.Procedure{Action: "restore", Target: dbPath, Params: map[string]any{"backup": backup}, StateDir: a.cfg.StateDir(), Actor: actor}
 	// Verify first and show it: the operator confirms knowing what the
 	// backup holds, and a failing one is refused before any question.
 	fmt.Fprintf(a.err, "verifying %s (checksum, integrity_check, schema, rows)...\n", filepath.Base(backup))
 	v, err := ops.VerifyBackup(ctx, backup)
 	if err != nil {
-		journalRestoreOutcome(a, actor, dbPath, backup, ops.OutcomeFailed, "the backup could not be verified: "+err.Error())
+		ops.JournalNotRun(notRun, ops.OutcomeFailed, "the backup could not be verified: "+err.Error())
 		return fmt.Errorf("restore: %w; nothing was changed", err)
 	}
 	writeVerification(a.out, v, time.Now())
 	if !v.OK() && !o.acceptFailed {
-		journalRestoreOutcome(a, actor, dbPath, backup, ops.OutcomeFailed, "refused: the backup fails verification: "+strings.Join(v.Problems, "; "))
+		ops.JournalNotRun(notRun, ops.OutcomeFailed, "refused: the backup fails verification: "+strings.Join(v.Problems, "; "))
 		return withCode(exitFailure, fmt.Errorf("restore: backup %s fails verification (%s): choose another backup ('repops backups'), or --accept-failed-verification to restore it anyway; nothing was changed",
 			filepath.Base(backup), strings.Join(v.Problems, "; ")))
 	}
 	if !o.yes {
-		fmt.Fprintf(a.err, "This replaces %s with the backup %s (%s mode).\nThe current database is copied aside first.\nType the database's name (%s) to go on, anything else cancels: ", dbPath, filepath.Base(backup), mode, base)
-		line, _ := bufio.NewReader(a.in).ReadString('\n')
-		if strings.TrimSpace(line) != base {
-			fmt.Fprintf(a.err, "\n")
-			journalRestoreOutcome(a, actor, dbPath, backup, ops.OutcomeCancelled, "confirmation not given")
-			return withCode(exitFailure, fmt.Errorf("restore cancelled: the answer %q is not %q; nothing was changed", strings.TrimSpace(line), base))
+		what := fmt.Sprintf("This replaces %s with the backup %s (%s mode).\nThe current database is copied aside first.", dbPath, filepath.Base(backup), mode)
+		if err := a.confirmDatabase(what, notRun, "restore cancelled"); err != nil {
+			return err
 		}
 	}
 	ro := ops.RestoreOptions{DBPath: dbPath, Backup: backup, Mode: mode, AcceptFailedVerification: o.acceptFailed, Verified: v,
@@ -155,18 +154,6 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 		printRestore(a, res)
 	}
 	return err
-}
-
-// journalRestoreOutcome records a restore that stopped before
-// ops.Restore ran (refused or cancelled), so the timeline shows it.
-func journalRestoreOutcome(a *app, actor ops.Actor, dbPath, backup, outcome, msg string) {
-	j, err := ops.OpenJournal(a.cfg.StateDir())
-	if err != nil {
-		return
-	}
-	defer j.Close()
-	_, _ = j.Append(ops.Entry{Actor: actor, Action: "restore", Target: dbPath, Outcome: outcome,
-		Params: map[string]any{"backup": backup}, Message: msg})
 }
 
 // writeVerification shows a backup's verification, one line per check
@@ -192,7 +179,7 @@ func writeVerification(w io.Writer, v *ops.VerifyResult, now time.Time) {
 		}
 	}
 	if m := v.Manifest; m != nil {
-		fmt.Fprintf(w, "  %-10s taken %s, %s old\n", "age", m.Created.UTC().Format("2006-01-02 15:04:05Z"), fmtAge(now.Sub(m.Created)))
+		fmt.Fprintf(w, "  %-10s taken %s, %s old\n", "age", m.Created.UTC().Format("2006-01-02 15:04:05Z"), humanize.Age(now.Sub(m.Created)))
 	} else {
 		line("manifest", problems("manifest"), "")
 	}
@@ -226,20 +213,6 @@ func shortSum(s string) string {
 		return s[:12]
 	}
 	return s
-}
-
-// fmtAge is an age in one unit an operator reads at once: 40s, 12m,
-// 5.5h, 3d.
-func fmtAge(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", d.Hours()), ".0") + "h"
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func printRestore(a *app, r *ops.RestoreResult) {

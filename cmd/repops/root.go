@@ -28,7 +28,10 @@ type app struct {
 	log        *slog.Logger
 	in         io.Reader
 	out, err   io.Writer
-	readOnly   bool
+	// prompt asks the operator every question (typed confirmations, a
+	// runbook's steps); newRootCmd builds it on in and err.
+	prompt   prompter
+	readOnly bool
 }
 
 // dbOptions are the connection options the config asks for.
@@ -41,9 +44,17 @@ func (a *app) openRead(ctx context.Context) (*sql.DB, error) {
 	return db.OpenRead(ctx, a.cfg.Database.Path, a.dbOptions())
 }
 
+// newRootCmd is the repops command on the process's streams: questions
+// are asked on errOut and answered on in.
 func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
+	return newRootCmdWith(&app{in: in, out: out, err: errOut, prompt: newPrompter(in, errOut)})
+}
+
+// newRootCmdWith is the repops command on a's streams and prompter (a
+// test's fake).
+func newRootCmdWith(a *app) *cobra.Command {
+	in, out, errOut := a.in, a.out, a.err
 	g := &globalOptions{}
-	a := &app{in: in, out: out, err: errOut}
 	root := &cobra.Command{
 		Use:   "repops",
 		Short: "Operations console for the reputation system",

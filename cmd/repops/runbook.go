@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -497,14 +496,13 @@ var errStopped = errors.New("stopped")
 // driveRunbook offers each step in turn until the run stands still, and
 // maps the end to the exit status: finished 0, anything else 1.
 func driveRunbook(ctx context.Context, a *app, run *runbooks.Run, o runbookOptions) error {
-	in := bufio.NewReader(a.in)
 	for !run.Done() {
 		cur, ok := run.Current()
 		if !ok {
 			break
 		}
 		printStep(a.out, cur)
-		input, err := askStep(a, in, cur, o)
+		input, err := askStep(a, cur, o)
 		if errors.Is(err, errStopped) {
 			reason := "stopped by the operator"
 			if err.Error() != errStopped.Error() {
@@ -567,7 +565,7 @@ func printStep(w io.Writer, cur runbooks.Current) {
 
 // askStep turns the operator's answer (or --yes) into the step's input.
 // The default, an empty line or end of input, is always to stop.
-func askStep(a *app, in *bufio.Reader, cur runbooks.Current, o runbookOptions) (runbooks.StepInput, error) {
+func askStep(a *app, cur runbooks.Current, o runbookOptions) (runbooks.StepInput, error) {
 	s := cur.Step
 	if o.yes {
 		switch {
@@ -591,15 +589,12 @@ func askStep(a *app, in *bufio.Reader, cur runbooks.Current, o runbookOptions) (
 	default:
 		prompt = "Run it? 'y', 's REASON' skip, Enter to stop: "
 	}
-	fmt.Fprint(a.out, prompt)
-	line, err := in.ReadString('\n')
+	line, err := a.prompt.Input(prompt)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return runbooks.StepInput{}, err
 	}
-	line = strings.TrimSpace(line)
 	if line == "" {
 		if errors.Is(err, io.EOF) {
-			fmt.Fprintln(a.out)
 			return runbooks.StepInput{}, fmt.Errorf("%w: no answer (end of input); use --yes to run unattended", errStopped)
 		}
 		return runbooks.StepInput{}, errStopped
