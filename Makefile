@@ -5,7 +5,7 @@ export CGO_ENABLED := 1
 
 BIN := bin/repops
 
-.PHONY: build run test bench lint deps
+.PHONY: build run test bench soak lint deps
 
 build:
 	go build -o $(BIN) ./cmd/repops
@@ -19,6 +19,11 @@ test: build
 
 bench: build
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+# The foreign-process soak: 1,008 mutating procedure runs beside a writer
+# in another process, with the writer's latency per procedure (chaos/).
+soak: build
+	go test ./chaos/ -run '^$$' -bench Soak -benchtime 112x -timeout 60m
 
 # gofmt on every Go file of the tree (tracked or new, not ignored), then vet.
 lint:

@@ -12,6 +12,10 @@
 // the test binary itself, re-executed, as the foreign processes (see
 // REPOPS_CHAOS_HELPER in the tests), plus the sqlite3 CLI.
 //
+// TestConsoleBesideForeignWriters drives the real console in tmux beside
+// them; BenchmarkSoak runs the mutating procedures a thousand times and
+// measures what each costs the writer (see its comment for the command).
+//
 // Environment: REPOPS_CHAOS_SEED repeats the random kill and stop
 // moments of a run (each test logs its seed); REPOPS_CHAOS_BIN tests a
 // repops binary built elsewhere (another revision) instead of building

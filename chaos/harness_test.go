@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,11 +39,20 @@ type env struct {
 
 	lastEnd time.Time // end of the last repops command (see waitNextSecond)
 	seq     int
+
+	parsed []parsedLog // per writer: what readLogs has parsed of its log
+}
+
+// parsedLog is the part of a writer's log readLogs has parsed: the
+// complete lines before offset off.
+type parsedLog struct {
+	off     int64
+	entries []entry
 }
 
 // newEnv builds the database with the real binary (repops demo
 // --summary: a demo database, no console) in a fresh temp dir.
-func newEnv(t *testing.T, appeals int) *env {
+func newEnv(t testing.TB, appeals int) *env {
 	t.Helper()
 	if sqlite3CLI == "" {
 		t.Fatal(needCLI)
@@ -164,7 +174,7 @@ func (e *env) environ() []string {
 }
 
 // repops runs one command to its end (bounded by timeout).
-func (e *env) repops(t *testing.T, timeout time.Duration, args ...string) result {
+func (e *env) repops(t testing.TB, timeout time.Duration, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -200,7 +210,7 @@ func exitOf(cmd *exec.Cmd, err error) (int, syscall.Signal) {
 // A backup is named at some moment of its command's run, so the wait is
 // for the second after the end of the last repops command (e.lastEnd, set
 // by every function that runs one).
-func (e *env) waitNextSecond(t *testing.T) {
+func (e *env) waitNextSecond(t testing.TB) {
 	t.Helper()
 	last := e.lastEnd.UTC().Truncate(time.Second)
 	deadline := time.Now().Add(3 * time.Second)
@@ -235,7 +245,7 @@ func (h *helper) exited() bool {
 }
 
 // startHelper starts this test binary as a foreign process of kind.
-func (e *env) startHelper(t *testing.T, kind string, extra ...string) *helper {
+func (e *env) startHelper(t testing.TB, kind string, extra ...string) *helper {
 	t.Helper()
 	e.seq++
 	h := &helper{
@@ -272,7 +282,7 @@ func (e *env) startHelper(t *testing.T, kind string, extra ...string) *helper {
 
 // startWriters starts the Go writer and the sqlite3 CLI writer and waits
 // until each has committed a few rows.
-func (e *env) startWriters(t *testing.T) []*helper {
+func (e *env) startWriters(t testing.TB) []*helper {
 	t.Helper()
 	ws := []*helper{e.startHelper(t, "writer"), e.startHelper(t, "cliwriter")}
 	for _, w := range ws {
@@ -282,7 +292,7 @@ func (e *env) startWriters(t *testing.T) []*helper {
 }
 
 // startCheckpointer starts the checkpointer and waits for its first phase.
-func (e *env) startCheckpointer(t *testing.T) *helper {
+func (e *env) startCheckpointer(t testing.TB) *helper {
 	t.Helper()
 	h := e.startHelper(t, "checkpointer")
 	e.waitLines(t, h, 1, 30*time.Second, "its first checkpoints")
@@ -290,7 +300,7 @@ func (e *env) startCheckpointer(t *testing.T) *helper {
 }
 
 // startHolder starts a process that keeps the database open.
-func (e *env) startHolder(t *testing.T) *helper {
+func (e *env) startHolder(t testing.TB) *helper {
 	t.Helper()
 	h := e.startHelper(t, "holder")
 	e.waitLines(t, h, 1, 30*time.Second, "its connection open")
@@ -298,7 +308,7 @@ func (e *env) startHolder(t *testing.T) *helper {
 }
 
 // waitLines polls h's log until it has n lines.
-func (e *env) waitLines(t *testing.T, h *helper, n int, d time.Duration, what string) {
+func (e *env) waitLines(t testing.TB, h *helper, n int, d time.Duration, what string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for countLines(h.log) < n {
@@ -313,7 +323,7 @@ func (e *env) waitLines(t *testing.T, h *helper, n int, d time.Duration, what st
 }
 
 // stop sends SIGTERM and waits for the helper's exit 0.
-func (e *env) stop(t *testing.T, h *helper) {
+func (e *env) stop(t testing.TB, h *helper) {
 	t.Helper()
 	if h.cmd.Process != nil && !h.exited() {
 		_ = h.cmd.Process.Signal(syscall.SIGTERM)
@@ -336,7 +346,7 @@ func (e *env) stop(t *testing.T, h *helper) {
 	}
 }
 
-func (e *env) stopWriters(t *testing.T) {
+func (e *env) stopWriters(t testing.TB) {
 	t.Helper()
 	for _, h := range append([]*helper(nil), e.running...) {
 		if h.kind == "writer" || h.kind == "cliwriter" {
@@ -345,7 +355,7 @@ func (e *env) stopWriters(t *testing.T) {
 	}
 }
 
-func (e *env) stopAll(t *testing.T) {
+func (e *env) stopAll(t testing.TB) {
 	for _, h := range append([]*helper(nil), e.running...) {
 		e.stop(t, h)
 	}
@@ -376,28 +386,44 @@ type entry struct {
 
 func (x entry) String() string { return fmt.Sprintf("id %d (%s)", x.id, x.token) }
 
-// readLogs returns every writer's complete lines, in order.
-func (e *env) readLogs(t *testing.T) [][]entry {
+// readLogs returns every writer's complete lines, in order. The logs only
+// grow: what was parsed before is kept (e.parsed) and only the new complete
+// lines are read, so that a long run (the soak) does not parse its whole
+// history at every check. The slices returned must not be changed.
+func (e *env) readLogs(t testing.TB) [][]entry {
 	t.Helper()
 	out := make([][]entry, len(e.writers))
+	for len(e.parsed) < len(e.writers) {
+		e.parsed = append(e.parsed, parsedLog{})
+	}
 	for w, h := range e.writers {
-		b, err := os.ReadFile(h.log)
+		p := &e.parsed[w]
+		f, err := os.Open(h.log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := strings.Split(string(b), "\n")
-		lines = lines[:len(lines)-1] // a line without its newline is not complete yet
-		for i, l := range lines {
-			f := strings.Fields(l)
-			if len(f) != 2 {
+		b, err := io.ReadAll(io.NewSectionReader(f, p.off, 1<<62))
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := bytes.LastIndexByte(b, '\n') + 1 // a line without its newline is not complete yet
+		lines := strings.Split(string(b[:end]), "\n")
+		lines = lines[:len(lines)-1]
+		for _, l := range lines {
+			i := len(p.entries)
+			fl := strings.Fields(l)
+			if len(fl) != 2 {
 				t.Fatalf("%s: bad log line %d: %q", h, i+1, l)
 			}
-			id, err := strconv.ParseInt(f[0], 10, 64)
+			id, err := strconv.ParseInt(fl[0], 10, 64)
 			if err != nil {
 				t.Fatalf("%s: bad log line %d: %q", h, i+1, l)
 			}
-			out[w] = append(out[w], entry{id: id, token: f[1], writer: w, line: i})
+			p.entries = append(p.entries, entry{id: id, token: fl[1], writer: w, line: i})
 		}
+		p.off += int64(end)
+		out[w] = p.entries[:len(p.entries):len(p.entries)]
 	}
 	return out
 }
@@ -415,7 +441,7 @@ func (e *env) marks() []int {
 // m: a writer commits, logs, then starts its next statement, so once it has
 // logged two more lines every row it committed before m was taken is in
 // its log.
-func (e *env) waitWritersPast(t *testing.T, m []int, k int, why string) {
+func (e *env) waitWritersPast(t testing.TB, m []int, k int, why string) {
 	t.Helper()
 	for w, h := range e.writers {
 		if h.exited() || !e.isRunning(h) {
@@ -533,7 +559,22 @@ func readWriterRows(path string) (map[int64]string, error) {
 // every row a writer logged as committed is in the database, except those
 // for which mayLose says a restore may have taken them (returned, so that
 // the caller can compare them with what repops reported).
-func (e *env) checkSafety(t *testing.T, after string, full bool, mayLose func(x entry) bool) (lost []entry) {
+func (e *env) checkSafety(t testing.TB, after string, full bool, mayLose func(x entry) bool) (lost []entry) {
+	t.Helper()
+	return e.checkSafetyReport(t, after, full, mayLose).lost
+}
+
+// safetyReport is what checkSafetyReport found.
+type safetyReport struct {
+	helperErrors int     // helpers that logged new errors
+	corrupt      bool    // the check failed, or the database could not be checked
+	missing      []entry // committed rows gone, newly reported
+	lost         []entry // gone, as mayLose allows
+}
+
+// checkSafetyReport is checkSafety, returning what it found besides
+// reporting it.
+func (e *env) checkSafetyReport(t testing.TB, after string, full bool, mayLose func(x entry) bool) (r safetyReport) {
 	t.Helper()
 	logs := e.readLogs(t) // before the database is read: every row logged is committed
 	for _, h := range e.errLogs {
@@ -541,6 +582,7 @@ func (e *env) checkSafety(t *testing.T, after string, full bool, mayLose func(x 
 		if len(s) > e.errSeen[h.errLog] {
 			t.Errorf("after %s\n%s logged errors:\n%s", after, h, indent(s[e.errSeen[h.errLog]:]))
 			e.errSeen[h.errLog] = len(s)
+			r.helperErrors++
 		}
 	}
 	check, rows, err := e.inspect(full)
@@ -550,11 +592,13 @@ func (e *env) checkSafety(t *testing.T, after string, full bool, mayLose func(x 
 	}
 	if err != nil {
 		e.corrupt = true
+		r.corrupt = true
 		t.Errorf("after %s\nthe database cannot be checked: %v (%s: %q)", after, err, what, check)
-		return nil
+		return r
 	}
 	if check != "ok" {
 		e.corrupt = true
+		r.corrupt = true
 		t.Errorf("after %s\nPRAGMA %s on %s:\n%s", after, what, e.db, indent(check))
 	}
 	var missing []entry
@@ -564,7 +608,7 @@ func (e *env) checkSafety(t *testing.T, after string, full bool, mayLose func(x 
 				continue
 			}
 			if mayLose != nil && mayLose(x) {
-				lost = append(lost, x)
+				r.lost = append(r.lost, x)
 				continue
 			}
 			if !e.missingSeen[x.token] {
@@ -577,7 +621,8 @@ func (e *env) checkSafety(t *testing.T, after string, full bool, mayLose func(x 
 		t.Errorf("after %s\n%d committed rows are missing from the database (id, writer token; the row now at that id): %s",
 			after, len(missing), e.describe(missing, rows))
 	}
-	return lost
+	r.missing = missing
+	return r
 }
 
 // describe lists entries (the first 30) with the writer and what the
@@ -605,7 +650,7 @@ var backupNameRe = regexp.MustCompile(`^architect_\d{8}T\d{6}Z\.db$`)
 
 // checkBackupsListed: `repops backups` lists only finished backups: every
 // name a backup's, every state ok. Returns them, newest first.
-func (e *env) checkBackupsListed(t *testing.T, after string) []backupRow {
+func (e *env) checkBackupsListed(t testing.TB, after string) []backupRow {
 	t.Helper()
 	res := e.repops(t, time.Minute, "backups")
 	if res.code != 0 {
@@ -649,7 +694,7 @@ func checkpointOnlyFailure(r result) bool {
 // addOldSettled inserts n old settled appeals (user chaos-old, two years
 // old, approved) with two negotiation messages each, for archive to move.
 // From the test process, on a fresh connection closed at once.
-func (e *env) addOldSettled(t *testing.T, n int) {
+func (e *env) addOldSettled(t testing.TB, n int) {
 	t.Helper()
 	d, err := sql.Open("sqlite3", writerDSN(e.db, 10000)+"&_txlock=immediate")
 	if err != nil {
@@ -700,7 +745,7 @@ VALUES (?, 'user', 'newest', datetime('now'))`, id)
 // checkArchived: every old appeal and message the test inserted is in
 // exactly one place, the live table or the archive (allMoved: the
 // archive), and none was lost.
-func (e *env) checkArchived(t *testing.T, after string, inserted int, allMoved bool) {
+func (e *env) checkArchived(t testing.TB, after string, inserted int, allMoved bool) {
 	t.Helper()
 	d, err := sql.Open("sqlite3", writerDSN(e.db, 10000))
 	if err != nil {
@@ -735,7 +780,7 @@ func (e *env) checkArchived(t *testing.T, after string, inserted int, allMoved b
 // downgrade takes migration 3 back out, as if the database predated it
 // (as cmd/repops' TestMigrateApplyBacksUpFirst does); a no-op when no
 // trace of it is there.
-func (e *env) downgrade(t *testing.T) {
+func (e *env) downgrade(t testing.TB) {
 	t.Helper()
 	d, err := sql.Open("sqlite3", writerDSN(e.db, 10000)+"&_txlock=immediate")
 	if err != nil {

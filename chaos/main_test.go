@@ -39,6 +39,10 @@ const (
 	envMaxSecs  = "REPOPS_CHAOS_MAX_SECONDS"
 	envMaxCount = "REPOPS_CHAOS_MAX_COUNT"
 	envSQLite3  = "REPOPS_CHAOS_SQLITE3"
+	// envLatLog, when set, gives the Go writer a second log with one line
+	// per statement it tried (see goWriter); its commit log keeps the
+	// "id token" format every other consumer reads.
+	envLatLog = "REPOPS_CHAOS_LATLOG"
 )
 
 func TestMain(m *testing.M) {
@@ -98,6 +102,12 @@ func runHelper(kind string) int {
 	}()
 	h := &helperRun{db: dbPath, until: until, maxCount: maxCount, stopped: &stopped}
 	var err error
+	if p := os.Getenv(envLatLog); p != "" && kind == "writer" {
+		if h.latLog, err = openAppend(p); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
 	if kind != "checkpoint" {
 		if h.log, err = openAppend(os.Getenv(envLog)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -132,6 +142,7 @@ type helperRun struct {
 	maxCount    int
 	stopped     *atomic.Bool
 	log, errLog *os.File
+	latLog      *os.File // the Go writer's latency log (nil: none)
 }
 
 func openAppend(path string) (*os.File, error) {
@@ -176,6 +187,19 @@ VALUES (?, ?, 'pending', datetime('now'), datetime('now'))`
 
 // goWriter: one new connection per statement (open, one INSERT, close),
 // the committed id logged only after the commit.
+//
+// With a latency log (REPOPS_CHAOS_LATLOG) it also writes, after each
+// statement, whatever its outcome, one line
+//
+//	OUTCOME ID TOKEN LATENCY_MS START_NS END_NS CLOSE_MS
+//
+// OUTCOME ok (committed), busy (SQLITE_BUSY after the 5 s busy timeout)
+// or err (any other error), each followed by "+closeerr" when the close
+// failed; ID the committed id (0 unless ok); LATENCY_MS the time from the
+// start of the statement (the connection is opened lazily, by it) until
+// the commit returned; START_NS, END_NS those moments in Unix nanoseconds;
+// CLOSE_MS how long the close took after it (the last connection's close
+// checkpoints the WAL).
 func (h *helperRun) goWriter() {
 	pid := os.Getpid()
 	for i := 0; h.running(i); i++ {
@@ -187,20 +211,32 @@ func (h *helperRun) goWriter() {
 			continue
 		}
 		var id int64
+		start := time.Now()
 		res, err := d.Exec(insertAppeal, "chaos-writer", token)
 		if err == nil {
 			id, err = res.LastInsertId()
 		}
+		end := time.Now()
 		cerr := d.Close()
+		closed := time.Now()
+		outcome := "ok"
 		switch {
 		case err == nil:
 			fmt.Fprintf(h.log, "%d %s\n", id, token)
 		case isBusy(err):
+			outcome, id = "busy", 0
 		default:
+			outcome, id = "err", 0
 			h.logError("insert %s: %v", token, err)
 		}
 		if cerr != nil {
+			outcome += "+closeerr"
 			h.logError("close after %s: %v", token, cerr)
+		}
+		if h.latLog != nil {
+			fmt.Fprintf(h.latLog, "%s %d %s %.3f %d %d %.3f\n", outcome, id, token,
+				float64(end.Sub(start))/float64(time.Millisecond), start.UnixNano(), end.UnixNano(),
+				float64(closed.Sub(end))/float64(time.Millisecond))
 		}
 		h.pause(5 * time.Millisecond)
 	}
