@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if p := os.Getenv(getlkEnv); p != "" {
 		os.Exit(getlkMain(p))
 	}
+	if p := os.Getenv(checkFileEnv); p != "" {
+		os.Exit(checkFileMain(p))
+	}
 	os.Exit(m.Run())
 }
 
