@@ -1,16 +1,20 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
 )
 
 // BackupTo copies the database at srcPath to dstPath with SQLite's online
@@ -28,20 +32,82 @@ func BackupTo(ctx context.Context, srcPath, dstPath string) error {
 	}
 	dir := filepath.Dir(dstPath)
 	tmp := filepath.Join(dir, "."+filepath.Base(dstPath)+".tmp")
-	removeDBFiles(tmp) // a leftover of an interrupted backup: ours by its name
+	RemoveDBFiles(tmp) // a leftover of an interrupted backup: ours by its name
 	if err := backupCopy(ctx, srcPath, tmp); err != nil {
-		removeDBFiles(tmp)
+		RemoveDBFiles(tmp)
 		return err
 	}
+	if err := PublishFile(tmp, dstPath); err != nil {
+		RemoveDBFiles(tmp)
+		return fmt.Errorf("back up %s: %w", srcPath, err)
+	}
+	return nil
+}
+
+// PublishFile puts a finished database file of the caller's own (tmp, a
+// temp file that nobody else opens: a backup's, the demo's) in place at
+// final: it fsyncs tmp, renames it to final and fsyncs the directory, so
+// that final is either absent or whole after a crash. tmp is left on an
+// error before the rename, for the caller to remove.
+func PublishFile(tmp, final string) error {
 	if err := syncFile(tmp); err != nil {
-		removeDBFiles(tmp)
-		return fmt.Errorf("back up %s: %w", srcPath, err)
+		return err
 	}
-	if err := os.Rename(tmp, dstPath); err != nil {
-		removeDBFiles(tmp)
-		return fmt.Errorf("back up %s: %w", srcPath, err)
+	if err := os.Rename(tmp, final); err != nil {
+		return err
 	}
-	return SyncDir(dir)
+	return SyncDir(filepath.Dir(final))
+}
+
+// syncFile fsyncs the file at path.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplicationID reads PRAGMA application_id from the header of the SQLite
+// file at path without opening it as a database; ok is false for a missing
+// file or one that is not SQLite (no error). The read goes through
+// SQLite's descriptor when this process has the file open, as CheckFile's,
+// so it never drops a lock.
+func ApplicationID(path string) (id uint32, ok bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hdr := make([]byte, 100)
+	n := 0
+	err = withDescriptor(ctx, path, path, false, func(fd int) error {
+		for n < len(hdr) {
+			k, err := unix.Pread(fd, hdr[n:], int64(n))
+			if err != nil {
+				return err
+			}
+			if k == 0 {
+				break
+			}
+			n += k
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read header of %s: %w", path, err)
+	}
+	if n < len(hdr) || !bytes.Equal(hdr[:len(sqliteMagic)], sqliteMagic) {
+		return 0, false, nil
+	}
+	return binary.BigEndian.Uint32(hdr[68:72]), true, nil
 }
 
 // backupCopy runs the backup API from srcPath into a new file at dst.
@@ -99,4 +165,13 @@ func backupCopy(ctx context.Context, srcPath, dst string) error {
 		return fmt.Errorf("back up %s: close %s: %w", srcPath, dst, err)
 	}
 	return dstDB.Close()
+}
+
+// RemoveDBFiles removes a database file and its -wal, -shm and -journal
+// companions, ignoring errors: for temp files of this process's own (an
+// unfinished copy, a leftover of an interrupted run), never a live database.
+func RemoveDBFiles(path string) {
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		_ = os.Remove(p)
+	}
 }

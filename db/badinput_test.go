@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -17,7 +16,7 @@ import (
 func corruptedDemoDB(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	path := newDemoDB(t, 2000)
+	path := newFilledDB(t, 2000)
 	r, err := OpenRead(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +54,7 @@ func corruptedDemoDB(t *testing.T) string {
 // truncatedDB is a migrated demo database cut in half.
 func truncatedDB(t *testing.T) string {
 	t.Helper()
-	path := newDemoDB(t, 500)
+	path := newFilledDB(t, 500)
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -171,27 +170,5 @@ func TestReadConnectionCannotWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(other); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ATTACH through the read connection created %s", other)
-	}
-}
-
-func TestIsDemo(t *testing.T) {
-	demo := newDemoDB(t, 50)
-	plain := newMigratedDB(t)
-	for _, tt := range []struct {
-		name string
-		path string
-		want bool
-	}{{"demo", demo, true}, {"migrated", plain, false}, {"missing", filepath.Join(t.TempDir(), "x.db"), false}} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := IsDemo(tt.path)
-			if err != nil || got != tt.want {
-				t.Fatalf("IsDemo = %v, %v; want %v", got, err, tt.want)
-			}
-		})
-	}
-	// The marker is the header's application id.
-	b, _ := os.ReadFile(demo)
-	if id := binary.BigEndian.Uint32(b[68:72]); id != DemoApplicationID {
-		t.Errorf("application id %#x", id)
 	}
 }

@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"context"
@@ -9,34 +9,36 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/sim"
 )
 
 // bench1M is the 1M-appeal demo database the benchmarks share, generated
-// once per test binary (and removed by TestMain).
+// once per test binary (and removed by TestMain). The generator is sim's,
+// which imports db: these benchmarks are in the external test package.
 var bench1M struct {
 	once sync.Once
 	dir  string
 	path string
-	sum  *DemoSummary
 	err  error
 }
 
-func shared1M(b *testing.B) (path string, sum *DemoSummary, fresh bool) {
+func shared1M(b *testing.B) string {
 	b.Helper()
 	bench1M.once.Do(func() {
-		fresh = true
 		bench1M.dir, bench1M.err = os.MkdirTemp("", "repops-bench-")
 		if bench1M.err != nil {
 			return
 		}
 		bench1M.path = filepath.Join(bench1M.dir, "architect.db")
-		bench1M.sum, bench1M.err = GenerateDemo(context.Background(), bench1M.path,
-			DemoOptions{Appeals: 1_000_000, Seed: 1, Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, nil)
+		_, bench1M.err = sim.GenerateDemo(context.Background(), bench1M.path,
+			sim.DemoOptions{Appeals: 1_000_000, Seed: 1, Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, nil)
 	})
 	if bench1M.err != nil {
 		b.Fatal(bench1M.err)
 	}
-	return bench1M.path, bench1M.sum, fresh
+	return bench1M.path
 }
 
 func TestMain(m *testing.M) {
@@ -47,48 +49,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// BenchmarkGenerateDemo1M generates the 1M-appeal demo database; the
-// acceptance bound is 60 s on a 2-core machine.
-func BenchmarkGenerateDemo1M(b *testing.B) {
-	b.ReportAllocs()
-	var took time.Duration
-	var sum *DemoSummary
-	for i := 0; i < b.N; i++ {
-		_, s, fresh := shared1M(b)
-		if !fresh { // a later iteration: generate another one
-			path := filepath.Join(b.TempDir(), "architect.db")
-			var err error
-			if s, err = GenerateDemo(context.Background(), path, DemoOptions{Appeals: 1_000_000, Seed: 2}, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-		took += s.Took
-		sum = s
-	}
-	b.ReportMetric(took.Seconds()/float64(b.N), "s/db")
-	b.ReportMetric(float64(sum.Appeals+sum.Messages+sum.Predictions), "rows")
-	for _, st := range sum.Steps {
-		b.ReportMetric(st.Took.Seconds(), st.Name+"-s")
-	}
-	if st, err := os.Stat(sum.Path); err == nil {
-		b.ReportMetric(float64(st.Size())/(1<<20), "MiB")
-	}
-}
-
 // BenchmarkTableSizes1M measures table and index sizes (estimated rows,
 // dbstat bytes) on the 1M-appeal demo database, with the file
 // memory-mapped and without (SizeOptions.NoMmap), and how far each raised
 // the process's resident memory (VmHWM, reset before, less VmRSS then:
 // Linux only); the time bound is well under a second with the mapping.
 func BenchmarkTableSizes1M(b *testing.B) {
-	path, _, _ := shared1M(b)
+	path := shared1M(b)
 	ctx := context.Background()
 	for _, c := range []struct {
 		name string
-		o    SizeOptions
-	}{{"mmap", SizeOptions{}}, {"no-mmap", SizeOptions{NoMmap: true}}} {
+		o    db.SizeOptions
+	}{{"mmap", db.SizeOptions{}}, {"no-mmap", db.SizeOptions{NoMmap: true}}} {
 		b.Run(c.name, func(b *testing.B) {
-			r, err := OpenRead(ctx, path, Options{CacheSize: -1024})
+			r, err := db.OpenRead(ctx, path, db.Options{CacheSize: -1024})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -97,7 +71,7 @@ func BenchmarkTableSizes1M(b *testing.B) {
 			b.ResetTimer()
 			var took time.Duration
 			for i := 0; i < b.N; i++ {
-				s, err := TableSizes(ctx, r, path, c.o)
+				s, err := db.TableSizes(ctx, r, path, c.o)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -144,16 +118,16 @@ func procRSS() (rss, hwm int64) {
 // BenchmarkValidate1M measures schema validation on the 1M-appeal demo
 // database: it reads the schema only, so its size should not matter.
 func BenchmarkValidate1M(b *testing.B) {
-	path, _, _ := shared1M(b)
+	path := shared1M(b)
 	ctx := context.Background()
-	r, err := OpenRead(ctx, path, Options{})
+	r, err := db.OpenRead(ctx, path, db.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := Validate(ctx, r)
+		rep, err := db.Validate(ctx, r)
 		if err != nil || !rep.OK() {
 			b.Fatal(err, rep)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,14 +30,42 @@ func newMigratedDB(t *testing.T) string {
 	return path
 }
 
-// newDemoDB generates a small demo database.
-func newDemoDB(t *testing.T, appeals int) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "architect.db")
-	if _, err := GenerateDemo(context.Background(), path, DemoOptions{Appeals: appeals, Seed: 7, Now: testNow}, nil); err != nil {
-		t.Fatal(err)
-	}
+// filledSummary counts what newFilledDB wrote.
+type filledSummary struct{ Appeals, Messages, Predictions int64 }
+
+// newFilledDB creates a migrated database filled with appeals (in every
+// status, one a minute up to testNow), five negotiation messages each and
+// two predictions each, checkpointed (no WAL). The demo generator lives in
+// sim, which imports db: these tests build their rows with SQL.
+func newFilledDB(t *testing.T, appeals int) string {
+	path, _ := newFilledDBSum(t, appeals)
 	return path
+}
+
+func newFilledDBSum(t *testing.T, appeals int) (string, filledSummary) {
+	t.Helper()
+	path := newMigratedDB(t)
+	now := FormatTime(testNow)
+	seq := fmt.Sprintf("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) ", appeals)
+	execOn(t, path,
+		seq+`INSERT INTO appeals (id, user_id, reason, status, created_at, updated_at, resolved_at)
+		SELECT i, 'user_' || (i % 97), 'Appeal ' || i || ': automated fraud flag on a legitimate purchase',
+		       s, t, t, CASE WHEN s IN ('approved', 'denied', 'expired') THEN t END
+		  FROM (SELECT i, datetime('`+now+`', '-' || (`+fmt.Sprint(appeals)+` - i) || ' minutes') AS t,
+		               CASE i % 5 WHEN 0 THEN 'pending' WHEN 1 THEN 'negotiating' WHEN 2 THEN 'approved' WHEN 3 THEN 'denied' ELSE 'expired' END AS s
+		          FROM n)`,
+		seq+`INSERT INTO appeal_negotiation_messages (appeal_id, sender, body, created_at)
+		SELECT a.id, CASE k % 3 WHEN 0 THEN 'user' WHEN 1 THEN 'reviewer' ELSE 'system' END,
+		       'Message ' || k || ' on appeal ' || a.id || ': the receipts show the order was delivered on time.',
+		       datetime(a.created_at, '+' || k || ' minutes')
+		  FROM appeals a, (SELECT i AS k FROM n WHERE i <= 5) ORDER BY a.id, k`,
+		seq+`INSERT INTO ml_predictions (user_id, appeal_id, prediction_type, confidence, latency_ms, model_version, created_at)
+		SELECT a.user_id, a.id, CASE k WHEN 1 THEN 'fraud_risk' ELSE 'appeal_outcome' END,
+		       (a.id % 100) / 100.0, 20 + a.id % 50, 'v1', a.created_at
+		  FROM appeals a, (SELECT i AS k FROM n WHERE i <= 2) ORDER BY a.id, k`,
+	)
+	n := int64(appeals)
+	return path, filledSummary{Appeals: n, Messages: 5 * n, Predictions: 2 * n}
 }
 
 // execOn runs statements on the database at path through a write

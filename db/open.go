@@ -231,6 +231,21 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (c *connector) Driver() driver.Driver { return c.drv }
 
+// OpenBulk opens a pool of one connection that creates the file at path
+// for a bulk load, with the rollback journal and syncs off, and runs
+// pragmas on the connection. Only for a new private file that nobody else
+// opens and that the caller fsyncs and renames into place once complete
+// (sim's demo database): a crash leaves a file to throw away.
+func OpenBulk(path string, pragmas ...string) *sql.DB {
+	params := url.Values{}
+	params.Set("mode", "rwc")
+	params.Set("_journal_mode", "OFF")
+	params.Set("_synchronous", "OFF")
+	pool := sql.OpenDB(&connector{dsn: URI(path, params), pragmas: pragmas, drv: &sqlite3.SQLiteDriver{}})
+	pool.SetMaxOpenConns(1)
+	return pool
+}
+
 // OpenRead opens the database at path for reading only: mode=ro and
 // query_only, so no statement through it can change the file, and no
 // ATTACH, so none can open or create another file. It never

@@ -66,7 +66,7 @@ func TestPreflight(t *testing.T) {
 		wantInText string
 	}{
 		{"migrated", newMigratedDB, nil, nil, false, ""},
-		{"demo", func(t *testing.T) string { return newDemoDB(t, 200) }, nil, nil, false, ""},
+		{"demo", func(t *testing.T) string { return newFilledDB(t, 200) }, nil, nil, false, ""},
 		{"corrupt page", corruptedDemoDB, ErrCorrupt, nil, false, "repops runbook show database-corruption"},
 		{"truncated", truncatedDB, ErrCorrupt, ErrCorrupt, false, "repops runbook show database-corruption"},
 		{"future schema", futureDB, ErrSchemaTooNew, ErrSchemaTooNew, false, fmt.Sprintf("version %d", LatestVersion()+1)},

@@ -39,6 +39,19 @@ func Tx(ctx context.Context, db TxBeginner, fn func(tx *sql.Tx) error) (err erro
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	return InTx(tx, func() error { return fn(tx) }, func() error {
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit transaction: %w", err)
+		}
+		return nil
+	})
+}
+
+// InTx is the end of Tx for a transaction tx that the caller began (with
+// its own retries or statement deadlines, as the archiver does): it runs
+// fn, then commit (tx.Commit, or what wraps it), and rolls tx back when
+// either fails or fn panics (the panic goes on).
+func InTx(tx *sql.Tx, fn, commit func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
@@ -48,13 +61,10 @@ func Tx(ctx context.Context, db TxBeginner, fn func(tx *sql.Tx) error) (err erro
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err = fn(); err != nil {
 		return err
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
+	return commit()
 }
 
 // TableNames lists the database's own tables (not SQLite's internal

@@ -14,10 +14,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // CopyAside copies the database at path and its -wal and -shm, byte for
@@ -50,17 +53,52 @@ func CopyAside(ctx context.Context, path, dst string) (files []string, err error
 			files = nil
 		}
 	}()
+	// Each file is written under a pid-tagged temp name (a killed run's
+	// are removed by the next, fsutil.RemoveStale) and renamed to its
+	// final name only once all are complete and fsynced: the -wal and
+	// -shm first, the database last, so that no partial copy is ever
+	// under a name that looks finished.
 	for _, s := range []string{"", "-wal", "-shm"} {
-		ok, err := copyAsideFile(ctx, path, path+s, dst+s)
+		if _, err := os.Lstat(dst + s); err == nil {
+			return nil, fmt.Errorf("copy %s to %s: %w", path+s, dst+s, fs.ErrExist)
+		}
+	}
+	tmp := fsutil.TempName(dst)
+	var temps []string
+	defer func() {
+		for _, f := range temps {
+			_ = os.Remove(f)
+		}
+	}()
+	var suffixes []string
+	for _, s := range []string{"", "-wal", "-shm"} {
+		ok, err := copyAsideFile(ctx, path, path+s, tmp+s)
 		if err != nil {
 			return files, fmt.Errorf("copy %s to %s: %w", path+s, dst+s, err)
 		}
 		if ok {
-			files = append(files, dst+s)
+			temps = append(temps, tmp+s)
+			suffixes = append(suffixes, s)
 		}
 	}
+	for i := len(suffixes) - 1; i >= 0; i-- {
+		s := suffixes[i]
+		if _, err := os.Lstat(dst + s); err == nil {
+			return files, fmt.Errorf("copy %s to %s: %w", path+s, dst+s, fs.ErrExist)
+		}
+		if err := os.Rename(tmp+s, dst+s); err != nil {
+			return files, fmt.Errorf("copy %s to %s: %w", path+s, dst+s, err)
+		}
+		files = append(files, dst+s)
+	}
+	temps = nil
+	slices.Reverse(files)
 	return files, SyncDir(filepath.Dir(dst))
 }
+
+// copyAsideHook, in tests, runs after each piece copyAsideFile writes
+// (the temp file and the bytes written so far); an error fails the copy.
+var copyAsideHook func(tmp string, written int64) error
 
 // copyAsideFile copies file (the database at dbPath or one of its
 // companions) to dst, a new file, and fsyncs it. A missing file is not an
@@ -69,7 +107,7 @@ func copyAsideFile(ctx context.Context, dbPath, file, dst string) (ok bool, err 
 	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return false, err
 	}
@@ -99,6 +137,11 @@ func copyAsideFile(ctx context.Context, dbPath, file, dst string) (ok bool, err 
 				return err
 			}
 			off += int64(n)
+			if copyAsideHook != nil {
+				if err := copyAsideHook(dst, off); err != nil {
+					return err
+				}
+			}
 		}
 	})
 	if errors.Is(err, fs.ErrNotExist) {

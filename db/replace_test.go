@@ -275,3 +275,58 @@ func TestReplaceWithKeepsOwnerAndMode(t *testing.T) {
 	}
 	check(path)
 }
+
+// TestCopyAsideNeverLeavesAPartialCopy: a copy that fails half way
+// leaves no file under the final names (nor its temp files): a partial
+// safety copy never looks like a real one.
+func TestCopyAsideNeverLeavesAPartialCopy(t *testing.T) {
+	ctx := context.Background()
+	path := newMigratedDB(t)
+	const fill = `WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 600) INSERT INTO filler SELECT randomblob(4096) FROM c`
+	execOn(t, path, `CREATE TABLE filler (x); `+fill)
+	// A reader keeps the next rows in the WAL: both files are large.
+	r, err := OpenRead(ctx, path, Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tx, err := r.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM filler`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	execOn(t, path, fill)
+	for _, failOn := range []string{"", "-wal"} {
+		t.Run("fails in the copy of the database"+failOn, func(t *testing.T) {
+			dir := t.TempDir()
+			dst := filepath.Join(dir, "aside.db")
+			var sawTemp bool
+			copyAsideHook = func(tmp string, written int64) error {
+				if filepath.Base(tmp) == filepath.Base(dst)+failOn {
+					t.Fatalf("writing the final name %s directly", tmp)
+				}
+				if strings.HasSuffix(tmp, ".tmp"+failOn) && written >= 1<<20 {
+					sawTemp = true
+					return fmt.Errorf("injected failure after %d bytes", written)
+				}
+				return nil
+			}
+			defer func() { copyAsideHook = nil }()
+			if st, err := os.Stat(path + failOn); err != nil || st.Size() <= 1<<20 {
+				t.Skipf("%s too small for a failure half way: %v", path+failOn, err)
+			}
+			files, err := CopyAside(ctx, path, dst)
+			if err == nil || !sawTemp {
+				t.Fatalf("the copy did not fail half way: %v %v", files, err)
+			}
+			left, _ := os.ReadDir(dir)
+			if len(left) != 0 {
+				t.Fatalf("left after a failed copy: %v", left)
+			}
+		})
+	}
+}

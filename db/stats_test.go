@@ -20,13 +20,8 @@ func sizesOf(t *testing.T, path string, o SizeOptions) *Sizes {
 	return s
 }
 
-func TestTableSizesOfDemo(t *testing.T) {
-	ctx := context.Background()
-	path := filepathInTemp(t)
-	sum, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 1500, Seed: 3, Now: testNow}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestTableSizesOfFilled(t *testing.T) {
+	path, sum := newFilledDBSum(t, 1500)
 	s := sizesOf(t, path, SizeOptions{})
 	if !s.DBStat {
 		t.Fatal("dbstat unavailable: build with -tags=sqlite_dbstat (the Makefile sets GOFLAGS)")

@@ -85,7 +85,7 @@ func TestValidateFindsProblems(t *testing.T) {
 func TestQuickCheck(t *testing.T) {
 	ctx := context.Background()
 	t.Run("sound database", func(t *testing.T) {
-		path := newDemoDB(t, 300)
+		path := newFilledDB(t, 300)
 		r, err := OpenRead(ctx, path, Options{})
 		if err != nil {
 			t.Fatal(err)

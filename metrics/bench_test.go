@@ -14,6 +14,7 @@ import (
 
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/humanize"
+	"github.com/repops/repops/sim"
 )
 
 // goRuntimePayload imitates the go_* and process_* series a client_golang
@@ -144,7 +145,7 @@ func TestHistoryBound(t *testing.T) {
 }
 
 // BenchmarkDatabaseCollect measures the database source on the 1M-appeal
-// demo database (db.GenerateDemo: 1M appeals over two years, 5.5M rows,
+// demo database (sim.GenerateDemo: 1M appeals over two years, 5.5M rows,
 // about 900 MiB; generated once into a temp dir, which takes a minute):
 //   - every-second: one collection at the console's 1 s refresh, caches
 //     warm (goal: under 50 ms);
@@ -162,7 +163,7 @@ func BenchmarkDatabaseCollect(b *testing.B) {
 	stateDir, backupDir := filepath.Join(dir, "state"), filepath.Join(dir, "backups")
 	ctx := context.Background()
 	gen := time.Now()
-	sum, err := db.GenerateDemo(ctx, path, db.DemoOptions{Appeals: 1_000_000, Seed: 1, Now: now}, nil)
+	sum, err := sim.GenerateDemo(ctx, path, sim.DemoOptions{Appeals: 1_000_000, Seed: 1, Now: now}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // DatabaseOptions configure the database source.
@@ -236,9 +237,9 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 		panels[PanelDiskFree] = Unknown(fmt.Sprintf("statfs %s: filesystem reports no blocks", dir))
 	}
 
-	// Only this database's backups (db.IsBackupOf): another's in a
+	// Only this database's backups (state.IsBackupOf): another's in a
 	// shared dir says nothing of this one's age.
-	backups, _, err := db.ListBackupsOf(s.opts.BackupDir, s.opts.Path)
+	backups, _, err := state.ListBackupsOf(s.opts.BackupDir, s.opts.Path)
 	f.Backups = len(backups)
 	switch {
 	case err != nil:
@@ -252,7 +253,7 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	}
 	panels[PanelBackupAge] = f.BackupAge
 
-	rec, ok, err := db.ReadLastCheck(s.opts.StateDir)
+	rec, ok, err := state.ReadLastCheck(s.opts.StateDir)
 	switch {
 	case err != nil:
 		panels[PanelIntegrityOK] = Unknown(reasonLine(err.Error()))
@@ -271,7 +272,7 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 		panels[PanelIntegrityAge] = Known(math.Max(0, now.Sub(rec.Time).Hours()/24))
 	}
 
-	drill, ok, err := db.ReadLastDrill(s.opts.StateDir)
+	drill, ok, err := state.ReadLastDrill(s.opts.StateDir)
 	switch {
 	case err != nil:
 		panels[PanelDrillAge] = Unknown(reasonLine(err.Error()))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // testDB creates a migrated database in a temp dir with a known workload
@@ -107,10 +108,10 @@ func TestDatabaseSource(t *testing.T) {
 		}
 	})
 
-	if err := os.WriteFile(filepath.Join(backupDir, db.BackupFileName("architect.db", now.Add(-2*time.Hour))), []byte("x"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(backupDir, state.BackupFileName("architect.db", now.Add(-2*time.Hour))), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.WriteLastCheck(stateDir, db.CheckRecord{Time: now.Add(-36 * time.Hour), Database: path, Mode: "quick", OK: false, Problems: []string{"page 3: bad"}}); err != nil {
+	if err := state.WriteLastCheck(stateDir, state.CheckRecord{Time: now.Add(-36 * time.Hour), Database: path, Mode: "quick", OK: false, Problems: []string{"page 3: bad"}}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := src.Collect(ctx, now)
@@ -405,7 +406,7 @@ func TestDatabaseSourceBadFile(t *testing.T) {
 func TestExporter(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	path, stateDir, backupDir := testDB(t, now)
-	if err := db.WriteLastDrill(stateDir, db.DrillRecord{Time: now.Add(-24 * time.Hour), Database: path, OK: true, RTO: 90 * time.Second, RPO: time.Hour, RTOLimit: 30 * time.Minute}); err != nil {
+	if err := state.WriteLastDrill(stateDir, state.DrillRecord{Time: now.Add(-24 * time.Hour), Database: path, OK: true, RTO: 90 * time.Second, RPO: time.Hour, RTOLimit: 30 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	exp := NewExporter(ExporterOptions{

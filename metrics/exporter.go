@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // ExporterOptions configure the exporter.
@@ -117,7 +117,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	// Integrity check.
 	// Only records of this database count: the state dir may have seen
 	// another database's check or drill.
-	if rec, ok, err := db.ReadLastCheck(e.src.opts.StateDir); err == nil {
+	if rec, ok, err := state.ReadLastCheck(e.src.opts.StateDir); err == nil {
 		ts, okv := 0.0, 0.0
 		if ok && rec.IsOf(e.src.opts.Path) {
 			ts = float64(rec.Time.Unix())
@@ -131,7 +131,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	// DR drill.
-	if rec, ok, err := db.ReadLastDrill(e.src.opts.StateDir); err == nil {
+	if rec, ok, err := state.ReadLastDrill(e.src.opts.StateDir); err == nil {
 		ts := 0.0
 		if ok && rec.IsOf(e.src.opts.Path) {
 			ts = float64(rec.Time.Unix())

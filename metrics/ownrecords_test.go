@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // TestDatabaseSourceOwnRecords: the state dir and the backup dir are
@@ -34,13 +34,13 @@ func TestDatabaseSourceOwnRecords(t *testing.T) {
 	}
 
 	t.Run("another database's records", func(t *testing.T) {
-		if err := os.WriteFile(filepath.Join(backupDir, db.BackupFileName("notdb.db", now.Add(-time.Minute))), []byte("x"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(backupDir, state.BackupFileName("notdb.db", now.Add(-time.Minute))), []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.WriteLastCheck(stateDir, db.CheckRecord{Time: now.Add(-time.Hour), Database: other, Mode: "quick", OK: true}); err != nil {
+		if err := state.WriteLastCheck(stateDir, state.CheckRecord{Time: now.Add(-time.Hour), Database: other, Mode: "quick", OK: true}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.WriteLastDrill(stateDir, db.DrillRecord{Time: now.Add(-time.Hour), Database: other, OK: true}); err != nil {
+		if err := state.WriteLastDrill(stateDir, state.DrillRecord{Time: now.Add(-time.Hour), Database: other, OK: true}); err != nil {
 			t.Fatal(err)
 		}
 		res := collect(t)
@@ -58,7 +58,7 @@ func TestDatabaseSourceOwnRecords(t *testing.T) {
 		}
 	})
 	t.Run("a drill record naming no database", func(t *testing.T) {
-		if err := db.WriteLastDrill(stateDir, db.DrillRecord{Time: now.Add(-time.Hour), OK: true}); err != nil {
+		if err := state.WriteLastDrill(stateDir, state.DrillRecord{Time: now.Add(-time.Hour), OK: true}); err != nil {
 			t.Fatal(err)
 		}
 		if v := collect(t).Panels[PanelDrillAge]; !v.OK || !math.IsInf(v.V, 1) {
@@ -67,10 +67,10 @@ func TestDatabaseSourceOwnRecords(t *testing.T) {
 	})
 	t.Run("this database's records, by another spelling of its path", func(t *testing.T) {
 		spelled := filepath.Join(filepath.Dir(path), ".", "sub", "..", filepath.Base(path))
-		if err := db.WriteLastCheck(stateDir, db.CheckRecord{Time: now.Add(-24 * time.Hour), Database: spelled, Mode: "quick", OK: true}); err != nil {
+		if err := state.WriteLastCheck(stateDir, state.CheckRecord{Time: now.Add(-24 * time.Hour), Database: spelled, Mode: "quick", OK: true}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.WriteLastDrill(stateDir, db.DrillRecord{Time: now.Add(-48 * time.Hour), Database: spelled, OK: true}); err != nil {
+		if err := state.WriteLastDrill(stateDir, state.DrillRecord{Time: now.Add(-48 * time.Hour), Database: spelled, OK: true}); err != nil {
 			t.Fatal(err)
 		}
 		res := collect(t)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -112,6 +113,10 @@ type ArchiveOptions struct {
 	BatchPause time.Duration
 	// DryRun counts the rows and bytes that would move and changes nothing.
 	DryRun bool
+	// StatFS is how the free space of the archive file's filesystem is
+	// checked before a run into a separate archive file (statfs(2) when
+	// nil; tests inject a full disk).
+	StatFS StatFS
 	// Recorder is where the lock is taken and the run journaled.
 	Recorder Recorder
 	// Now is the clock (tests); time.Now when nil.
@@ -382,6 +387,86 @@ func checkArchiveTables(ctx context.Context, q db.Querier, o *ArchiveOptions, in
 	return nil
 }
 
+// archiveSpaceMargin is the room asked for, over the dry run's estimate of
+// the bytes that move, in the archive file's filesystem: the estimate is
+// pro rata of the live tables' pages, the archive file's WAL holds a batch
+// or two beside the pages it is checkpointed into, and the filesystem must
+// not end the run full.
+func archiveSpaceNeed(bytes int64) int64 { return bytes + bytes/4 + 16<<20 }
+
+// checkArchiveFileSpace refuses a run into a separate archive file whose
+// filesystem has not the room for what the dry run says would move (with
+// archiveSpaceNeed's margin), before anything is written.
+func checkArchiveFileSpace(ctx context.Context, o ArchiveOptions) error {
+	plan := &ArchiveResult{DryRun: true}
+	if _, err := archiveDryRun(ctx, o, plan); err != nil {
+		return err
+	}
+	need := archiveSpaceNeed(plan.Bytes())
+	dir := filepath.Dir(absPath(o.ArchiveFile))
+	statfs := o.StatFS
+	if statfs == nil {
+		statfs = SystemStatFS
+	}
+	sp, err := statfs(dir)
+	if err != nil {
+		return fmt.Errorf("archive: check free space for the archive file: %w", err)
+	}
+	if sp.Free < need {
+		return fmt.Errorf("archive refused: %w in %s for the archive file %s: the %d rows to move (%s estimated) need %s with the margin, %s free: free space there or give an --archive-file on a larger filesystem; nothing was changed",
+			ErrNoSpace, dir, filepath.Base(o.ArchiveFile), plan.Rows(), humanize.Bytes(plan.Bytes()), humanize.Bytes(need), humanize.Bytes(sp.Free))
+	}
+	return nil
+}
+
+// partlyMoved is the error of a run that failed after some batches
+// committed: what moved, where it is, that it is safe there, and that a
+// rerun finishes; never "nothing was changed". Each batch's rows are
+// deleted from the live table only in a transaction after the one that
+// copied them committed (the archive file at synchronous=FULL), and only
+// the rows whose archived copy is identical column for column (see
+// moveSteps); in the live database's own archive tables, the copy and the
+// delete are one transaction.
+func partlyMoved(o ArchiveOptions, res *ArchiveResult, err error) error {
+	var parts []string
+	for _, t := range res.Tables {
+		parts = append(parts, fmt.Sprintf("%d %s", t.Rows, t.Table))
+	}
+	where := "the archive tables of " + o.DBPath
+	safe := "each batch's copy and delete were one transaction"
+	if o.ArchiveFile != "" {
+		where = "the archive file " + absPath(o.ArchiveFile)
+		safe = "each batch was deleted from the live tables only after its copy was committed and synced there and compared column for column; do not delete that file"
+	}
+	return fmt.Errorf("archive stopped after moving %d rows (%s) in %d batches into %s, where they are safe (%s): %w; a batch in progress is in both places or only in the live file; free the space or fix the cause, then run the same archive again: it finishes the job without moving anything twice",
+		res.Rows(), strings.Join(parts, ", "), res.Batches, where, safe, withoutNothingChanged(err))
+}
+
+// withoutNothingChanged is err with the hint of a FileError that would say
+// "nothing was changed" replaced: some batches did change things.
+func withoutNothingChanged(err error) error {
+	var fe *db.FileError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Hint, "nothing was changed") {
+		return err
+	}
+	msg := err.Error()
+	c := *fe
+	c.Hint = ""
+	if errors.Is(fe, db.ErrDiskFull) {
+		c.Hint = "free space on its filesystem"
+	}
+	return &replacedError{msg: strings.Replace(msg, fe.Error(), c.Error(), 1), err: err}
+}
+
+// replacedError is err with another message.
+type replacedError struct {
+	msg string
+	err error
+}
+
+func (e *replacedError) Error() string { return e.msg }
+func (e *replacedError) Unwrap() error { return e.err }
+
 // Archive runs the retention policy in o against the live database (or,
 // with o.DryRun, reports what it would move). See the comment at the top
 // of this file, and archive_move.go's, for how it keeps the service's
@@ -414,6 +499,9 @@ func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*Archive
 		return nil, stopBeforeRun(o.Recorder, "archive", o.DBPath, nil, err)
 	}
 	if o.ArchiveFile != "" {
+		if err := checkArchiveFileSpace(ctx, o); err != nil {
+			return nil, stopBeforeRun(o.Recorder, "archive", o.DBPath, nil, err)
+		}
 		if err := prepareArchiveFile(ctx, o.ArchiveFile); err != nil {
 			return nil, err
 		}
@@ -441,6 +529,8 @@ func Archive(ctx context.Context, o ArchiveOptions, progress Progress) (*Archive
 		err := stopOnCorrupt(o.DBPath, archiveRun(ctx, w, o, res, progress))
 		if db.IsCorrupt(err) {
 			err = fmt.Errorf("archive stopped after %d batches: %w", res.Batches, err)
+		} else if err != nil && res.Rows() > 0 {
+			err = partlyMoved(o, res, err)
 		}
 		figures := map[string]float64{"rows_moved": float64(res.Rows()), "bytes_moved": float64(res.Bytes()),
 			"batches": float64(res.Batches), "longest_tx_ms": float64(res.LongestTx.Microseconds()) / 1000,

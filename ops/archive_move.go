@@ -148,6 +148,23 @@ func (a *archiver) loop(ctx context.Context, phase string, total int64,
 	}
 }
 
+// archivePath is the file the archive tables are in.
+func (a *archiver) archivePath() string {
+	if a.as == "main" {
+		return a.o.DBPath
+	}
+	return a.o.ArchiveFile
+}
+
+// writePath is the file the current write transaction writes: the
+// archive file during a separate archive file's copy, else the live one.
+func (a *archiver) writePath() string {
+	if a.copying {
+		return a.o.ArchiveFile
+	}
+	return a.o.DBPath
+}
+
 // errBatchTooLong is a batch whose statements ran past the time cap
 // (BatchTime and a quarter): it was rolled back, and is redone smaller.
 var errBatchTooLong = errors.New("batch rolled back: over its time")
@@ -213,28 +230,21 @@ func (a *archiver) tx(ctx context.Context, fn func(ctx context.Context) error) e
 		sctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	err = func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				_ = tx.Rollback()
-				panic(p)
-			}
-			if err != nil {
-				_ = tx.Rollback()
-			}
-		}()
-		if err = fn(sctx); err != nil {
+	err = db.InTx(tx, func() error {
+		if err := fn(sctx); err != nil {
 			if sctx.Err() != nil && ctx.Err() == nil && !db.IsCorrupt(err) {
 				a.res.cutShort++
 				return fmt.Errorf("archive: a batch of %d rows took more than %s: %w", a.rows, limit.Round(time.Millisecond), errBatchTooLong)
 			}
 			return err
 		}
+		return nil
+	}, func() error {
 		if err := a.pacer.Commit(tx.Commit); err != nil {
-			return fmt.Errorf("archive: commit: %w", db.Classify(a.o.DBPath, err))
+			return fmt.Errorf("archive: commit: %w", db.Classify(a.writePath(), err))
 		}
 		return nil
-	}()
+	})
 	d := a.pacer.End(ctx)
 	a.res.TxTime += d
 	a.batchLongest = max(a.batchLongest, d)
@@ -262,14 +272,29 @@ func (a *archiver) pause(ctx context.Context) error {
 // service's short transaction ended, and the run would crawl; polling
 // takes the lock as soon as it is free, and the pause after each batch is
 // what leaves room for the service.
-func (a *archiver) begin(ctx context.Context) (*sql.Tx, error) {
+//
+// busy_timeout is restored before begin returns. Should that fail, the
+// transaction is rolled back and begin fails: the connection (the
+// archiver's own) would otherwise fail every later statement at once on a
+// busy database, so the run stops rather than go on with it.
+func (a *archiver) begin(ctx context.Context) (tx *sql.Tx, err error) {
 	if _, err := a.conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
-	defer a.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, a.busyTimeout.Milliseconds()))
+	defer func() {
+		_, rerr := a.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, a.busyTimeout.Milliseconds()))
+		switch {
+		case rerr == nil:
+		case err != nil:
+			err = fmt.Errorf("%w (and restoring busy_timeout failed: %v)", err, rerr)
+		default:
+			_ = tx.Rollback()
+			tx, err = nil, fmt.Errorf("archive: restore busy_timeout after begin: %w", rerr)
+		}
+	}()
 	deadline := time.Now().Add(a.busyTimeout)
 	for {
-		tx, err := a.conn.BeginTx(ctx, nil)
+		tx, err = a.conn.BeginTx(ctx, nil)
 		if err == nil {
 			return tx, nil
 		}
@@ -383,7 +408,7 @@ func (a *archiver) copyStep(ctx context.Context, s step) (int64, error) {
 		a.as, s.spec.archive, s.spec.colList(""), s.spec.colList("l."), s.spec.live, s.hint, s.where)
 	r, err := a.exec(ctx, q, append([]any{a.stamp}, s.args...)...)
 	if err != nil {
-		return 0, fmt.Errorf("archive: copy %s: %w", s.spec.live, db.Classify(a.o.DBPath, err))
+		return 0, fmt.Errorf("archive: copy %s: %w", s.spec.live, db.Classify(a.archivePath(), err))
 	}
 	return r.RowsAffected()
 }
@@ -469,8 +494,14 @@ func (a *archiver) moveSteps(ctx context.Context, b batchRange, steps []step) (i
 			}
 			return deleteAll(ctx)
 		})
-	} else if err = a.tx(ctx, copyAll); err == nil {
-		err = a.tx(ctx, deleteAll)
+	} else {
+		// The copy's transaction writes only the archive file.
+		a.copying = true
+		err = a.tx(ctx, copyAll)
+		a.copying = false
+		if err == nil {
+			err = a.tx(ctx, deleteAll)
+		}
 	}
 	if err != nil {
 		return 0, err

@@ -34,8 +34,11 @@ type archiver struct {
 	// its archived copy before deleting it.
 	compareNext bool
 	busyTimeout time.Duration
-	ckpt        *checkpointer
-	stmts       map[string]*sql.Stmt
+	// copying is true during a separate archive file's copy transaction
+	// (see writePath).
+	copying bool
+	ckpt    *checkpointer
+	stmts   map[string]*sql.Stmt
 }
 
 // archiveRun moves what the policy in o says, on one connection of w (the

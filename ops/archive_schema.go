@@ -9,8 +9,12 @@ package ops
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/repops/repops/db"
 )
@@ -22,6 +26,16 @@ func prepareArchiveFile(ctx context.Context, path string) error {
 	schema, err := archiveFileSchema(ctx)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
+	}
+	// The file holds users' appeals and message bodies: a new one is
+	// created 0600, whatever the umask, and SQLite gives its -wal and
+	// -shm the database file's mode.
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600); err == nil {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("archive: create the archive file: %w", err)
+		}
+	} else if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("archive: create the archive file: %w", err)
 	}
 	a, err := db.OpenWrite(ctx, path, db.Options{Create: true})
 	if err != nil {

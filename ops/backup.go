@@ -17,6 +17,7 @@ import (
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/internal/humanize"
+	"github.com/repops/repops/state"
 )
 
 // ManifestVersion is the format of the manifests this repops writes.
@@ -187,8 +188,8 @@ func PrepareBackupDir(dir string) error {
 // Backup copies the live database at o.DBPath into o.Dir, online and
 // consistent while the service writes (a WAL-aware file copy, or SQLite's
 // backup API in one step when that cannot be used; see copyLive), as
-// db.BackupFileName(base, now): written under a
-// temporary name that db.ListBackups never matches, fsynced, renamed,
+// state.BackupFileName(base, now): written under a
+// temporary name that state.ListBackups never matches, fsynced, renamed,
 // the directory fsynced; file 0600, dir 0700. It then hashes and checks
 // the copy, writes its manifest (NAME.json), and applies the retention.
 // It refuses to start when the backup dir lacks room for the database
@@ -250,7 +251,7 @@ func backupLocked(ctx context.Context, o BackupOptions, progress Progress, start
 	var name, final string
 	for try := 0; ; try++ {
 		t = now().UTC()
-		name = db.BackupFileName(filepath.Base(o.DBPath), t)
+		name = state.BackupFileName(filepath.Base(o.DBPath), t)
 		final = filepath.Join(o.Dir, name)
 		if _, err := os.Lstat(final); err != nil {
 			break
@@ -450,11 +451,11 @@ func writeManifest(backupPath string, m *Manifest) error {
 }
 
 // applyRetention deletes the backups in dir of the database at dbPath
-// (db.IsBackupOf) that are neither among its last keepLast nor newer than
+// (state.IsBackupOf) that are neither among its last keepLast nor newer than
 // keepWithin, never keep (the one just made). Nothing else in dir is ever
 // touched: other databases' backups, safety copies, foreign files.
 func applyRetention(dir, dbPath, keep string, keepLast int, keepWithin time.Duration, now time.Time) ([]string, error) {
-	list, _, err := db.ListBackupsOf(dir, dbPath)
+	list, _, err := state.ListBackupsOf(dir, dbPath)
 	if err != nil {
 		return nil, err
 	}
@@ -487,7 +488,7 @@ const (
 
 // BackupEntry is one backup in the list.
 type BackupEntry struct {
-	db.BackupFile
+	state.BackupFile
 	Age      time.Duration
 	Manifest *Manifest // nil when missing or unreadable
 	State    string    // one of the Backup... states
@@ -498,7 +499,7 @@ type BackupEntry struct {
 // size and verification state as far as the manifest tells without
 // reading the backup (VerifyBackup reads it).
 func ListBackups(dir string, now time.Time) ([]BackupEntry, error) {
-	files, err := db.ListBackups(dir)
+	files, err := state.ListBackups(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +539,7 @@ func ResolveBackup(dir, dbPath, name string) (string, error) {
 	if !strings.HasSuffix(name, ".db") {
 		name += ".db"
 	}
-	list, err := db.ListBackups(dir)
+	list, err := state.ListBackups(dir)
 	if err != nil {
 		return "", err
 	}
@@ -551,14 +552,14 @@ func ResolveBackup(dir, dbPath, name string) (string, error) {
 }
 
 // LatestBackup is the path of the newest backup in dir of the database at
-// dbPath (db.IsBackupOf). With none of its own it fails, naming the newest
+// dbPath (state.IsBackupOf). With none of its own it fails, naming the newest
 // backup of another database when there is one: an operator who means it
 // names it.
 func LatestBackup(dir, dbPath string) (string, error) {
 	if dbPath == "" {
 		return "", fmt.Errorf("the latest backup in %s: no database given to take it of", dir)
 	}
-	own, others, err := db.ListBackupsOf(dir, dbPath)
+	own, others, err := state.ListBackupsOf(dir, dbPath)
 	if err != nil {
 		return "", err
 	}

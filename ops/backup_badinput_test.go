@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 func TestBackupBadInput(t *testing.T) {
@@ -58,7 +59,7 @@ func TestBackupBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error with %q (result %+v)", err, c.want, res)
 			}
-			if l, _ := db.ListBackups(o.Dir); len(l) > 0 {
+			if l, _ := state.ListBackups(o.Dir); len(l) > 0 {
 				t.Fatalf("a backup is listed after a failure: %+v", l)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // TestHelperCrash is not a test: it is a repops process that runs a
@@ -128,7 +129,7 @@ func TestRestoreCrashSafety(t *testing.T) {
 					}
 				}
 			}
-			if l, _ := db.ListBackups(bdir); len(l) != 1 {
+			if l, _ := state.ListBackups(bdir); len(l) != 1 {
 				t.Fatalf("backups listed: %+v", l)
 			}
 		})

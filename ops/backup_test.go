@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 func backupOpts(t *testing.T, dbPath string) BackupOptions {
@@ -109,7 +109,7 @@ func TestBackupRetention(t *testing.T) {
 			t.Fatalf("removed %v", res.Removed)
 		}
 	}
-	list, _ := db.ListBackups(o.Dir)
+	list, _ := state.ListBackups(o.Dir)
 	if len(list) != 2 {
 		t.Fatalf("kept %d backups, want 2 (last 2; 36h covers them)", len(list))
 	}
@@ -165,7 +165,7 @@ func TestRestoreOnlineWhileWriting(t *testing.T) {
 	if res.LostRows < 30 || res.SafetyCopy == "" || len(res.QuickCheck) > 0 {
 		t.Fatalf("lost %d rows (want >= 30), safety %q, quick_check %v", res.LostRows, res.SafetyCopy, res.QuickCheck)
 	}
-	if l, _ := db.ListBackups(o.Dir); len(l) != 1 {
+	if l, _ := state.ListBackups(o.Dir); len(l) != 1 {
 		t.Fatalf("the safety copy is listed as a backup: %+v", l)
 	}
 	var mode string
@@ -266,7 +266,7 @@ func TestCheck(t *testing.T) {
 			if res.Status != c.status || !strings.Contains(strings.Join(res.Problems(), "\n"), c.want) {
 				t.Fatalf("status %s, problems %v", StatusName(res.Status), res.Problems())
 			}
-			rec, ok, _ := db.ReadLastCheck(dir)
+			rec, ok, _ := state.ReadLastCheck(dir)
 			if !ok || rec.OK != (c.status == CheckOK) || rec.Mode != "full" {
 				t.Fatalf("last check record: %+v", rec)
 			}
@@ -335,12 +335,12 @@ func TestDrillWhileWriting(t *testing.T) {
 	if _, err := os.Stat(res.ReportJSON); err != nil {
 		t.Fatal(err)
 	}
-	rec, ok, _ := db.ReadLastDrill(o.StateDir)
+	rec, ok, _ := state.ReadLastDrill(o.StateDir)
 	if !ok || !rec.OK || rec.RTOLimit != 30*time.Minute || !rec.IsOf(path) {
 		t.Fatalf("last drill: %+v", rec)
 	}
-	if _, err := os.Stat(res.Scratch); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("scratch dir left behind: %v", err)
+	if left, err := os.ReadDir(res.Scratch); err != nil || len(left) != 0 {
+		t.Fatalf("scratch copies left behind in %s: %v %v", res.Scratch, left, err)
 	}
 	mustIntegrity(t, path)
 }

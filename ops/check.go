@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // Check statuses, in the Nagios plugin convention that 'repops check'
@@ -26,7 +27,7 @@ type CheckOptions struct {
 	// Full runs integrity_check (every index against its table) instead
 	// of quick_check; slower.
 	Full bool
-	// StateDir, when set, records the outcome (db.WriteLastCheck) for the
+	// StateDir, when set, records the outcome (state.WriteLastCheck) for the
 	// dashboard.
 	StateDir string
 }
@@ -68,7 +69,7 @@ func Check(ctx context.Context, o CheckOptions) (*CheckResult, error) {
 	defer func() {
 		res.Took = time.Since(start)
 		if o.StateDir != "" && res.Status != CheckUnknown {
-			_ = db.WriteLastCheck(o.StateDir, db.CheckRecord{Time: time.Now().UTC(), Database: absPath(o.DBPath),
+			_ = state.WriteLastCheck(o.StateDir, state.CheckRecord{Time: time.Now().UTC(), Database: absPath(o.DBPath),
 				Mode: res.Mode, OK: res.Status == CheckOK, Problems: res.Problems()})
 		}
 	}()

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/internal/humanize"
+	"github.com/repops/repops/state"
 )
 
 // Objective is one row of the guide's "Recovery Time Objectives" table:
@@ -178,6 +180,10 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	return res, err
 }
 
+// DrillScratchDir is where a drill restores its copy by default:
+// <state dir>/scratch, 0700.
+func DrillScratchDir(stateDir string) string { return filepath.Join(stateDir, "scratch") }
+
 // drill is Drill's work, journaled.
 func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Objective, now func() time.Time) (res *DrillResult, err error) {
 	backup := o.Backup
@@ -186,7 +192,15 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 			return nil, fmt.Errorf("drill: %w", err)
 		}
 	}
+	// The scratch copy lives in <state dir>/scratch (or --scratch) under a
+	// pid-tagged temp name (fsutil.TempName): removed when the drill ends,
+	// and, when a drill was killed (kill -9), by the next drill, which
+	// removes the scratch copies of dead pids. Without a state dir, a
+	// temp dir of its own, removed afterwards.
 	scratch := o.ScratchDir
+	if scratch == "" && o.StateDir != "" {
+		scratch = DrillScratchDir(o.StateDir)
+	}
 	if scratch == "" {
 		if scratch, err = os.MkdirTemp("", "repops-drill-*"); err != nil {
 			return nil, fmt.Errorf("drill: scratch dir: %w", err)
@@ -195,6 +209,7 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return nil, fmt.Errorf("drill: scratch dir %s: %w", scratch, err)
 	}
+	_, _ = fsutil.RemoveStale(scratch)
 	if o.DBPath != "" && sameDir(scratch, filepath.Dir(o.DBPath)) {
 		return nil, fmt.Errorf("drill: the scratch dir %s is the live database's directory: choose another", scratch)
 	}
@@ -205,8 +220,7 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 		res.BackupTime = f
 		res.RPO = start.Sub(f)
 	}
-	target := filepath.Join(scratch, "drill_"+filepath.Base(backup))
-	removeDBFiles(target)
+	target := fsutil.TempName(filepath.Join(scratch, "drill_"+filepath.Base(backup)))
 	defer removeDBFiles(target)
 	t0 := time.Now()
 	timed := func(name string, fn func() (string, error)) bool {
@@ -328,9 +342,9 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 		if err := writeDrillReport(o.StateDir, res); err != nil {
 			return res, err
 		}
-		rec := db.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD,
+		rec := state.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD,
 			RTOLimit: rehearsed.RTO, RPOLimit: rehearsed.RPO}
-		if err := db.WriteLastDrill(o.StateDir, rec); err != nil {
+		if err := state.WriteLastDrill(o.StateDir, rec); err != nil {
 			return res, err
 		}
 	}
@@ -408,7 +422,7 @@ func backupTime(path string) (time.Time, bool) {
 	if i < 0 {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(db.BackupTimeLayout, name[i+1:])
+	t, err := time.Parse(state.BackupTimeLayout, name[i+1:])
 	return t, err == nil
 }
 
@@ -418,7 +432,7 @@ func writeDrillReport(stateDir string, r *DrillResult) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("drill report: %w", err)
 	}
-	stem := filepath.Join(dir, "drill-"+r.Time.UTC().Format(db.BackupTimeLayout))
+	stem := filepath.Join(dir, "drill-"+r.Time.UTC().Format(state.BackupTimeLayout))
 	r.ReportMD, r.ReportJSON = stem+".md", stem+".json"
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // TestDrillInterrupted: a drill whose context is cancelled (Ctrl-C) at any
@@ -87,7 +87,7 @@ func TestDrillInterrupted(t *testing.T) {
 			if st, _ := os.Stat(recPath); !st.ModTime().Equal(stBefore.ModTime()) {
 				t.Fatalf("the last drill record was rewritten")
 			}
-			if rec, ok, err := db.ReadLastDrill(o.StateDir); err != nil || !ok || !rec.OK || rec.Backup != good.Backup {
+			if rec, ok, err := state.ReadLastDrill(o.StateDir); err != nil || !ok || !rec.OK || rec.Backup != good.Backup {
 				t.Fatalf("last drill %+v ok %v err %v: want the good drill's", rec, ok, err)
 			}
 			if got := dirNames(t, filepath.Join(o.StateDir, "drills")); len(got) != len(reportsBefore) {

@@ -43,7 +43,10 @@ func OptimizeOps() []OptimizeOp {
 var ErrUnknownOp = errors.New("unknown optimisation")
 
 // CostRates are the seconds an operation holds the write lock per MiB of
-// what it works on. DefaultCostRates are the figures measured on the
+// what it works on. Only create-index's estimate (indexes.go) still uses
+// them: the optimisations' own are measured on the host and the file
+// (MeasureFileIO, IORates.lockHold), these figures having proved 3.5 to
+// 10 times too low under load. DefaultCostRates are the figures measured on the
 // service's 482 MB production database (VACUUM 4.1 s, CREATE INDEX 3.5 s,
 // REINDEX about 1 s, ANALYZE 0.18 s); BenchmarkOptimizeCosts measures them
 // on the host, and a caller with better figures passes its own. Measured on
@@ -99,10 +102,29 @@ type OptimizeOptions struct {
 	// SQLiteTempDir() unless set (tests inject a full disk).
 	StatFS  StatFS
 	TempDir string
-	// Rates scale the cost estimate; DefaultCostRates when zero.
-	Rates    CostRates
-	Recorder Recorder
+	// Rates scale create-index's estimate (indexes.go); DefaultCostRates
+	// when zero. The optimisations' own estimates are measured (Measure).
+	Rates CostRates
+	// Measure measures this machine and file's read and write+fsync rates
+	// for the estimate (MeasureFileIO when nil; tests inject one).
+	Measure MeasureIO
+	// BusyTimeout is the service's busy timeout: a step whose estimated
+	// lock hold exceeds it is refused (the service's writers would fail
+	// with "database is locked") unless AllowLongLock. Default 5 s;
+	// BusyTimeoutSource says where the figure comes from.
+	BusyTimeout       time.Duration
+	BusyTimeoutSource string
+	AllowLongLock     bool
+	Recorder          Recorder
 }
+
+// ErrLongLock is what an optimisation whose estimated write-lock hold
+// exceeds the service's busy timeout meets, without AllowLongLock.
+var ErrLongLock = errors.New("would hold the write lock longer than the service's busy timeout")
+
+// DefaultBusyTimeout is the service's busy timeout when the config gives
+// none: SQLite's busy_timeout of the service (5 s).
+const DefaultBusyTimeout = 5 * time.Second
 
 // SpaceNeed is room an optimisation needs in one directory.
 type SpaceNeed struct {
@@ -136,6 +158,14 @@ type Cost struct {
 	// operation would be refused.
 	SpaceError string `json:"space_error,omitempty"`
 	spaceErr   error
+	// Measured are the rates the lock hold was estimated from; BusyTimeout
+	// the service's busy timeout it is compared with. LockError is set
+	// when the lock hold exceeds it: the operation would be refused
+	// without AllowLongLock.
+	Measured    IORates       `json:"measured"`
+	BusyTimeout time.Duration `json:"busy_timeout_ns"`
+	LockError   string        `json:"lock_error,omitempty"`
+	lockErr     error
 	// Cheaper is the cheaper way, when there is one.
 	Cheaper    string `json:"cheaper,omitempty"`
 	AutoVacuum string `json:"auto_vacuum"` // none, full, incremental
@@ -219,6 +249,18 @@ func (o *OptimizeOptions) normalize() error {
 	if o.Rates.VacuumPerMiB == 0 {
 		o.Rates = DefaultCostRates()
 	}
+	if o.Measure == nil {
+		o.Measure = MeasureFileIO
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+		if o.BusyTimeoutSource == "" {
+			o.BusyTimeoutSource = "the default: the config has no database.busy_timeout"
+		}
+	}
+	if o.BusyTimeoutSource == "" {
+		o.BusyTimeoutSource = "given"
+	}
 	return nil
 }
 
@@ -245,7 +287,7 @@ func EstimateCost(ctx context.Context, o OptimizeOptions) (Cost, error) {
 }
 
 func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, error) {
-	c := Cost{Op: o.Op, Target: o.Target, Basis: o.Rates.Basis, BlocksWriters: true}
+	c := Cost{Op: o.Op, Target: o.Target, BlocksWriters: true, BusyTimeout: o.BusyTimeout}
 	var target SchemaObject
 	if o.Target != "" {
 		t, err := lookupSchemaObject(ctx, q, o.Target)
@@ -272,14 +314,19 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 	c.AutoVacuum = map[int64]string{0: "none", 1: "full", 2: "incremental"}[autoVacuum]
 	c.InUseBytes, c.FreeBytes = (pages-free)*pageSize, free*pageSize
 	c.Preflight = preflightLine(preflightLevel(o.Op), c.InUseBytes)
-	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
-	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	dbDir := filepath.Dir(absPath(o.DBPath))
+	m, err := o.Measure(ctx, o.DBPath)
+	if err != nil {
+		return c, fmt.Errorf("estimate %s: %w", o.Op, err)
+	}
+	c.Measured, c.Basis = m, m.basis()
 
 	switch o.Op {
 	case OpVacuum, OpEnableIncremental:
 		c.WorkBytes = c.InUseBytes
-		c.LockHold = secs(mib(c.InUseBytes) * o.Rates.VacuumPerMiB)
+		// The in-use pages read, and written back into the WAL and synced
+		// (the copy in the temp dir, unsynced, is not counted: a floor).
+		c.LockHold = m.lockHold(c.InUseBytes, c.InUseBytes)
 		c.Space = vacuumSpace(o, dbDir, c.InUseBytes)
 		if o.Op == OpEnableIncremental && autoVacuum == 2 {
 			c.LockHold, c.Space, c.WorkBytes = 0, nil, 0
@@ -299,17 +346,13 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 			}
 		}
 	case OpReindex:
-		idxBytes, allIdx, err := indexBytes(ctx, q, target)
+		idxBytes, _, err := indexBytes(ctx, q, target)
 		if err != nil {
 			return c, fmt.Errorf("estimate %s: %w", o.Op, err)
 		}
 		c.WorkBytes = idxBytes
-		// The guide's figure is for every index of the database.
-		share := 1.0
-		if allIdx > 0 {
-			share = float64(idxBytes) / float64(allIdx)
-		}
-		c.LockHold = secs(mib(c.InUseBytes) * o.Rates.ReindexPerMiB * share)
+		// The index pages read, and rebuilt into the WAL and synced.
+		c.LockHold = m.lockHold(idxBytes, idxBytes)
 		c.Space = []SpaceNeed{{Dir: dbDir, What: "the rebuilt index pages in the WAL", Bytes: idxBytes},
 			{Dir: o.TempDir, What: "the sort of the index entries", Bytes: idxBytes}}
 		if o.Target == "" {
@@ -323,17 +366,17 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 				c.WorkBytes = b
 			}
 		}
-		c.LockHold = secs(mib(c.WorkBytes) * o.Rates.AnalyzePerMiB)
+		c.LockHold = m.lockHold(c.WorkBytes, 0)
 		if limit := analysisLimit(o, c.DBBytes); limit > 0 {
-			c.LockHold = min(c.LockHold, secs(mib(LargeDatabase)*o.Rates.AnalyzePerMiB))
+			c.LockHold = min(c.LockHold, m.lockHold(LargeDatabase, 0))
 		}
 		c.Cheaper = "optimize (PRAGMA optimize) analyzes only the tables whose statistics are stale"
 	case OpOptimize:
 		c.WorkBytes = c.InUseBytes
-		c.LockHold = min(secs(mib(c.InUseBytes)*o.Rates.AnalyzePerMiB), secs(mib(LargeDatabase)*o.Rates.AnalyzePerMiB))
+		c.LockHold = min(m.lockHold(c.InUseBytes, 0), m.lockHold(LargeDatabase, 0))
 	case OpCheckpoint:
 		c.WorkBytes = files.WAL
-		c.LockHold = secs(mib(files.WAL) * o.Rates.CopyPerMiB)
+		c.LockHold = m.lockHold(files.WAL, files.WAL)
 		c.Cheaper = "the service checkpoints by itself (wal_autocheckpoint, PASSIVE, without blocking writers); TRUNCATE is only needed to shrink a WAL that grew large"
 	case OpIncrementalVacuum:
 		if autoVacuum != 2 {
@@ -346,12 +389,17 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 		}
 		c.WorkBytes = n * pageSize
 		c.Steps = (n + int64(o.IncrementalPages) - 1) / int64(o.IncrementalPages)
-		c.LockHold = secs(mib(int64(o.IncrementalPages)*pageSize) * o.Rates.CopyPerMiB)
+		step := int64(o.IncrementalPages) * pageSize
+		c.LockHold = m.lockHold(step, step)
 		c.Total = time.Duration(c.Steps) * (c.LockHold + o.IncrementalPause)
 		c.Space = []SpaceNeed{{Dir: dbDir, What: "the moved pages in the WAL", Bytes: min(c.WorkBytes, int64(o.IncrementalPages)*pageSize*64)}}
 	}
 	if c.Total == 0 {
 		c.Total = c.LockHold
+	}
+	if c.BlocksWriters && c.LockHold > o.BusyTimeout && !o.AllowLongLock {
+		c.lockErr = longLockError(o, c)
+		c.LockError = c.lockErr.Error()
 	}
 	if len(c.Space) > 0 {
 		free, err := checkSpace(o.StatFS, toSpaceNeeds(c.Space))
@@ -364,6 +412,29 @@ func estimateCost(ctx context.Context, q db.Querier, o OptimizeOptions) (Cost, e
 		}
 	}
 	return c, nil
+}
+
+// longLockError is the refusal of a step whose estimated lock hold c
+// exceeds the service's busy timeout, with the gentle way.
+func longLockError(o OptimizeOptions, c Cost) error {
+	gentle := "run it when the service is stopped"
+	switch o.Op {
+	case OpVacuum:
+		gentle = "free pages with incremental-vacuum instead (a few ms of write lock per step; once, enable-incremental-vacuum, with the service stopped)"
+	case OpEnableIncremental:
+		gentle = "run it with the service stopped (one VACUUM); afterwards incremental-vacuum frees pages in steps of a few ms"
+	case OpReindex:
+		gentle = "reindex one index at a time with --target NAME ('repops indexes' lists them)"
+	case OpAnalyze, OpOptimize:
+		gentle = "bound it with --analysis-limit, or analyze one table or index with --target"
+	case OpCheckpoint:
+		gentle = "leave it to the service's own PASSIVE checkpoints, which never block its writers"
+	case OpIncrementalVacuum:
+		gentle = "use fewer --step-pages per step"
+	}
+	return fmt.Errorf("%w: %s would hold it about %s (%s of work at the measured read %.0f MiB/s, write+fsync %.0f MiB/s), past the service's busy timeout of %s (%s), so its writers would fail with \"database is locked\": %s, or pass --allow-long-lock to run it anyway",
+		ErrLongLock, o.Op, c.LockHold.Round(time.Millisecond), humanize.Bytes(c.WorkBytes), c.Measured.ReadMiBps, c.Measured.WriteSyncMiBps,
+		o.BusyTimeout, o.BusyTimeoutSource, gentle)
 }
 
 // vacuumSpace is what VACUUM needs: its copy of the database in the temp
@@ -463,6 +534,9 @@ func Optimize(ctx context.Context, o OptimizeOptions, progress Progress) (*Optim
 	}
 	if cost.spaceErr != nil {
 		return &OptimizeResult{Op: o.Op, Target: cost.Target, Cost: cost}, fmt.Errorf("optimize %s: %w", o.Op, cost.spaceErr)
+	}
+	if cost.lockErr != nil {
+		return &OptimizeResult{Op: o.Op, Target: cost.Target, Cost: cost}, stopped(fmt.Errorf("optimize %s refused: %w", o.Op, cost.lockErr))
 	}
 	res := &OptimizeResult{Op: o.Op, Target: cost.Target, Cost: cost}
 	params := map[string]any{"op": string(o.Op)}

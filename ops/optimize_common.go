@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/internal/humanize"
 )
 
@@ -299,4 +301,123 @@ func absPath(path string) string {
 		return a
 	}
 	return path
+}
+
+// IORates is a measurement of this machine and this file: how fast the
+// database's pages read through SQLite, and how fast the same amount
+// writes and fsyncs in the database's directory. The lock-time estimates
+// come from it (lockHold), not from figures of another host.
+type IORates struct {
+	ReadMiBps      float64 `json:"read_mib_per_s"`
+	WriteSyncMiBps float64 `json:"write_fsync_mib_per_s"`
+	SampleBytes    int64   `json:"sample_bytes"`
+}
+
+// MeasureIO measures the IORates of the database at dbPath.
+type MeasureIO func(ctx context.Context, dbPath string) (IORates, error)
+
+// measureSampleMax bounds the sample read and written: a few hundred ms
+// on a slow disk, and enough to get past the caches' first pages.
+const measureSampleMax = 16 << 20
+
+// measurePrefix names the measurement's temp file in the database's
+// directory (fsutil.TempName of it: pid-tagged).
+const measurePrefix = ".repops-measure"
+
+// MeasureFileIO is MeasureIO on the real file: it reads a bounded sample
+// of the database's pages (dbstat, one row per page visited, in b-tree
+// order, up to measureSampleMax) through a read-only connection of its
+// own, then writes the same number of bytes into a new temp file in the
+// database's directory (fsutil.CreateTemp, never the live file), fsyncs
+// it and removes it. Both are timed; the rates are MiB/s. It is what the
+// service's writers see now: a busy host measures slow.
+func MeasureFileIO(ctx context.Context, dbPath string) (IORates, error) {
+	dir := filepath.Dir(absPath(dbPath))
+	removeStaleMeasures(dir)
+	r, err := db.OpenRead(ctx, dbPath, db.Options{MaxConns: 1})
+	if err != nil {
+		return IORates{}, fmt.Errorf("measure: %w", err)
+	}
+	defer r.Close()
+	var pageSize int64
+	if err := r.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		return IORates{}, fmt.Errorf("measure: %w", db.Classify(dbPath, err))
+	}
+	t0 := time.Now()
+	var pages, read int64
+	if err := r.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(pgsize), 0) FROM (SELECT pgsize FROM dbstat('main') LIMIT ?)`,
+		measureSampleMax/pageSize).Scan(&pages, &read); err != nil {
+		return IORates{}, fmt.Errorf("measure: read a sample of pages: %w", db.Classify(dbPath, err))
+	}
+	readTook := time.Since(t0)
+	if read <= 0 {
+		read = pageSize
+	}
+	f, err := fsutil.CreateTemp(filepath.Join(dir, measurePrefix))
+	if err != nil {
+		return IORates{}, fmt.Errorf("measure: write a sample in %s: %w", dir, err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, min(read, 1<<20))
+	for i := range buf {
+		buf[i] = byte(i * 131) // not zeros: no filesystem shortcut
+	}
+	t0 = time.Now()
+	for left := read; left > 0; {
+		if err := ctx.Err(); err != nil {
+			return IORates{}, err
+		}
+		n := min(left, int64(len(buf)))
+		if _, err := f.Write(buf[:n]); err != nil {
+			return IORates{}, fmt.Errorf("measure: write a sample in %s: %w", dir, err)
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		return IORates{}, fmt.Errorf("measure: fsync a sample in %s: %w", dir, err)
+	}
+	writeTook := time.Since(t0)
+	return IORates{ReadMiBps: mibPerSec(read, readTook), WriteSyncMiBps: mibPerSec(read, writeTook), SampleBytes: read}, nil
+}
+
+// mibPerSec is n bytes in d, in MiB/s (d at least a microsecond).
+func mibPerSec(n int64, d time.Duration) float64 {
+	return float64(n) / (1 << 20) / max(d, time.Microsecond).Seconds()
+}
+
+// removeStaleMeasures removes, in dir, the measurement temp files of
+// processes that are gone (a killed estimate's), and nothing else.
+func removeStaleMeasures(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), "."+measurePrefix+".") {
+			continue
+		}
+		if pid, ok := fsutil.OwnerPid(e.Name()); ok && unix.Kill(pid, 0) == unix.ESRCH {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// lockHold is the time to read read bytes and write and fsync written
+// bytes at the measured rates.
+func (m IORates) lockHold(read, written int64) time.Duration {
+	secs := 0.0
+	if m.ReadMiBps > 0 {
+		secs += float64(read) / (1 << 20) / m.ReadMiBps
+	}
+	if m.WriteSyncMiBps > 0 {
+		secs += float64(written) / (1 << 20) / m.WriteSyncMiBps
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// basis is the Cost's Basis line for a measurement.
+func (m IORates) basis() string {
+	return fmt.Sprintf("measured on this file: read %.0f MiB/s, write+fsync %.0f MiB/s (a %s sample); the lock hold is the bytes read and rewritten at these rates, a floor: sorting and a busy service add to it",
+		m.ReadMiBps, m.WriteSyncMiBps, humanize.Bytes(m.SampleBytes))
 }

@@ -147,6 +147,7 @@ func TestEstimateCostScales(t *testing.T) {
 	get := func(o OptimizeOptions) Cost {
 		t.Helper()
 		o.DBPath = path
+		o.Measure = fixedRates(IORates{ReadMiBps: 200, WriteSyncMiBps: 100, SampleBytes: 1 << 20})
 		c, err := EstimateCost(ctx, o)
 		if err != nil {
 			t.Fatal(err)

@@ -16,7 +16,9 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/internal/humanize"
+	"github.com/repops/repops/state"
 )
 
 // Restore modes.
@@ -233,10 +235,13 @@ func restoreLocked(ctx context.Context, o RestoreOptions, progress Progress, sta
 		safetyDir = filepath.Dir(o.Backup)
 	}
 	if exists {
+		// Safety copies a killed restore left under their temp names (their
+		// pid is gone) go now; complete ones have their final names.
+		_, _ = fsutil.RemoveStale(safetyDir)
 		if err := checkRoom(o.FreeSpace, safetyDir, o.DBPath); err != nil {
 			return res, err
 		}
-		res.SafetyCopy = freeName(filepath.Join(safetyDir, fmt.Sprintf("%s.pre-restore-%s", filepath.Base(o.DBPath), now().UTC().Format(db.BackupTimeLayout))))
+		res.SafetyCopy = freeName(filepath.Join(safetyDir, fmt.Sprintf("%s.pre-restore-%s", filepath.Base(o.DBPath), now().UTC().Format(state.BackupTimeLayout))))
 	}
 
 	if mode == RestoreOnline {
@@ -565,39 +570,21 @@ func restoreOnline(ctx context.Context, dbPath, backup, safety string, busy time
 	if _, err := sc.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", copyMmapSize)); err != nil {
 		return nil, fmt.Errorf("restore online: %w", err)
 	}
-	err = dc.Raw(func(d any) error {
-		return sc.Raw(func(s any) error {
-			dconn, ok1 := db.SQLiteConn(d)
-			sconn, ok2 := db.SQLiteConn(s)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("start the backup: unexpected driver connections %T, %T", d, s)
-			}
-			b, err := dconn.Backup("main", sconn, "main")
-			if err != nil {
-				return fmt.Errorf("start the backup: %w", err)
-			}
-			finished := false
-			defer func() {
-				if !finished {
-					b.Finish() // rolls back the untouched write transaction
-				}
-			}()
-			if err := lockDestination(ctx, b, busy); err != nil {
+	// On an error withBackup's Finish rolls back the untouched write
+	// transaction.
+	err = withBackup(dc, sc, func(b *sqlite3.SQLiteBackup) error {
+		if err := lockDestination(ctx, b, busy); err != nil {
+			return err
+		}
+		step("locked")
+		if safety != "" {
+			var err error
+			if files, err = safetyCopyLocked(ctx, dbPath, safety, journal == "wal"); err != nil {
 				return err
 			}
-			step("locked")
-			if safety != "" {
-				if files, err = safetyCopyLocked(ctx, dbPath, safety, journal == "wal"); err != nil {
-					return err
-				}
-			}
-			step("safety-copy")
-			if err := stepToEnd(ctx, b); err != nil {
-				return err
-			}
-			finished = true
-			return b.Finish()
-		})
+		}
+		step("safety-copy")
+		return stepToEnd(ctx, b)
 	})
 	if err != nil {
 		// Finish rolled the restore's transaction back: the live database
@@ -614,54 +601,17 @@ func restoreOnline(ctx context.Context, dbPath, backup, safety string, busy time
 // lock (see restoreOnline), retrying a busy destination until busy has
 // passed since the first try, with backoff.
 func lockDestination(ctx context.Context, b *sqlite3.SQLiteBackup, busy time.Duration) error {
-	deadline := time.Now().Add(busy)
-	wait := busyRetryFirst
-	for {
+	return retryBusy(ctx, busy, "the service held the write lock", func() (bool, error) {
 		if _, err := b.Step(0); err != nil {
-			return err
+			return false, err
 		}
-		if b.PageCount() > 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the service held the write lock for %s: %w", busy, sqlite3.Error{Code: sqlite3.ErrBusy})
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, busyRetryCap)
-	}
+		return b.PageCount() > 0, nil
+	})
 }
 
-// stepToEnd runs b.Step(-1) until done, retrying a busy step with backoff
-// (bounded by busyRetryMax).
-func stepToEnd(ctx context.Context, b *sqlite3.SQLiteBackup) error {
-	deadline := time.Now().Add(busyRetryMax)
-	wait := busyRetryFirst
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		done, err := b.Step(-1)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the database stayed locked for %s: %w", busyRetryMax, sqlite3.Error{Code: sqlite3.ErrBusy})
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, busyRetryCap)
-	}
-}
+// safetyCopyHook, in tests, runs on the WAL-aware safety copy's temp file
+// before its rename; an error fails that copy.
+var safetyCopyHook func(tmp string) error
 
 // safetyCopyLocked takes the safety copy of the live database at src into
 // dst while the caller holds its write lock (see restoreOnline): in WAL
@@ -670,9 +620,13 @@ func stepToEnd(ctx context.Context, b *sqlite3.SQLiteBackup) error {
 func safetyCopyLocked(ctx context.Context, src, dst string, wal bool) ([]string, error) {
 	var why error
 	if wal {
-		tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
-		removeDBFiles(tmp)
+		// A pid-tagged temp name (fsutil.TempName), renamed only once
+		// complete and fsynced: a killed restore's is removed by the next.
+		tmp := fsutil.TempName(dst)
 		_, why = copyLiveToFile(ctx, src, tmp)
+		if why == nil && safetyCopyHook != nil {
+			why = safetyCopyHook(tmp)
+		}
 		if why == nil {
 			if why = os.Rename(tmp, dst); why == nil {
 				return []string{dst}, db.SyncDir(filepath.Dir(dst))

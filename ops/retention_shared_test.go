@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/state"
 )
 
 // TestRetentionOnlyThisDatabase: in a backup dir shared by two databases,
@@ -37,7 +37,7 @@ func TestRetentionOnlyThisDatabase(t *testing.T) {
 		return res
 	}
 	bRes := backup(bNamed, base)
-	safety := filepath.Join(backupDir, "architect.db.pre-restore-"+base.Format(db.BackupTimeLayout))
+	safety := filepath.Join(backupDir, "architect.db.pre-restore-"+base.Format(state.BackupTimeLayout))
 	if err := os.WriteFile(safety, []byte("old database"), 0o600); err != nil {
 		t.Fatal(err)
 	}

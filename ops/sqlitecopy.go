@@ -79,7 +79,22 @@ const (
 // busyRetryMax. It returns the number of pages copied.
 func backupAPI(ctx context.Context, dst, src *sql.Conn) (int, error) {
 	var pages int
-	err := dst.Raw(func(d any) error {
+	err := withBackup(dst, src, func(b *sqlite3.SQLiteBackup) error {
+		if err := stepToEnd(ctx, b); err != nil {
+			return err
+		}
+		pages = b.PageCount()
+		return nil
+	})
+	return pages, err
+}
+
+// withBackup starts SQLite's online backup of src's main database into
+// dst's and runs fn with it. The backup is finished after fn: when fn
+// fails or panics, Finish rolls back whatever the backup began on dst
+// (the error is then fn's); otherwise Finish's error is the result.
+func withBackup(dst, src *sql.Conn, fn func(b *sqlite3.SQLiteBackup) error) error {
+	return dst.Raw(func(d any) error {
 		return src.Raw(func(s any) error {
 			dc, ok1 := db.SQLiteConn(d)
 			sc, ok2 := db.SQLiteConn(s)
@@ -90,33 +105,58 @@ func backupAPI(ctx context.Context, dst, src *sql.Conn) (int, error) {
 			if err != nil {
 				return fmt.Errorf("start the backup: %w", err)
 			}
-			deadline := time.Now().Add(busyRetryMax)
-			wait := busyRetryFirst
-			for {
-				done, err := b.Step(-1)
-				if err != nil {
-					b.Finish()
-					return err
+			finished := false
+			defer func() {
+				if !finished {
+					b.Finish() // rolls back what the backup began on dst
 				}
-				if done {
-					pages = b.PageCount()
-					return b.Finish()
-				}
-				if time.Now().After(deadline) {
-					b.Finish()
-					return fmt.Errorf("the database stayed locked for %s: %w", busyRetryMax, sqlite3.Error{Code: sqlite3.ErrBusy})
-				}
-				select {
-				case <-ctx.Done():
-					b.Finish()
-					return ctx.Err()
-				case <-time.After(wait):
-				}
-				wait = min(wait*2, busyRetryCap)
+			}()
+			if err := fn(b); err != nil {
+				return err
 			}
+			finished = true
+			return b.Finish()
 		})
 	})
-	return pages, err
+}
+
+// stepToEnd runs b.Step(-1) until done, retrying a busy step with backoff
+// (bounded by busyRetryMax).
+func stepToEnd(ctx context.Context, b *sqlite3.SQLiteBackup) error {
+	return retryBusy(ctx, busyRetryMax, "the database stayed locked", func() (bool, error) {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		return b.Step(-1)
+	})
+}
+
+// retryBusy calls try until it reports done or fails, waiting between
+// tries with backoff (busyRetryFirst doubling up to busyRetryCap) for as
+// long as ctx lives and busy has not passed since the first try; then it
+// fails with "<locked> for <busy>" wrapping SQLITE_BUSY. go-sqlite3's
+// backup Step reports a busy or locked database as "not done", no error.
+func retryBusy(ctx context.Context, busy time.Duration, locked string, try func() (bool, error)) error {
+	deadline := time.Now().Add(busy)
+	wait := busyRetryFirst
+	for {
+		done, err := try()
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s for %s: %w", locked, busy, sqlite3.Error{Code: sqlite3.ErrBusy})
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, busyRetryCap)
+	}
 }
 
 // fileSHA256 hashes the file at path.

@@ -23,7 +23,7 @@ import (
 func demoDB(t *testing.T) *config.Config {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "architect.db")
-	if _, err := db.GenerateDemo(context.Background(), path, db.DemoOptions{Appeals: 3000, Seed: 7}, nil); err != nil {
+	if _, err := sim.GenerateDemo(context.Background(), path, sim.DemoOptions{Appeals: 3000, Seed: 7}, nil); err != nil {
 		t.Fatalf("demo database: %v", err)
 	}
 	return testConfig(t, path)

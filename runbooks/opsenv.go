@@ -19,6 +19,7 @@ import (
 	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/state"
 )
 
 // EnvConfig is what OpsEnv needs: the effective config (database path,
@@ -323,9 +324,9 @@ func (e *OpsEnv) diskSpace(_ context.Context, _ map[string]string, _ ops.Progres
 
 func (e *OpsEnv) listBackups(_ context.Context, _ map[string]string, _ ops.Progress) (ActionResult, error) {
 	dir := e.cfg.Config.BackupDir()
-	// Only this database's backups (db.IsBackupOf): another's in a shared
+	// Only this database's backups (state.IsBackupOf): another's in a shared
 	// dir is no backup of this one.
-	list, _, err := db.ListBackupsOf(dir, e.Target())
+	list, _, err := state.ListBackupsOf(dir, e.Target())
 	if err != nil {
 		return ActionResult{}, err
 	}
@@ -536,7 +537,7 @@ func (e *OpsEnv) gatherState(ctx context.Context, _ map[string]string, _ ops.Pro
 	} else {
 		res.Details = append(res.Details, "backups: "+err.Error())
 	}
-	if c, ok, err := db.ReadLastCheck(e.cfg.StateDir); err == nil && ok && c.IsOf(e.Target()) {
+	if c, ok, err := state.ReadLastCheck(e.cfg.StateDir); err == nil && ok && c.IsOf(e.Target()) {
 		res.Details = append(res.Details, fmt.Sprintf("last integrity check: %s, ok=%v", c.Time.Format(time.RFC3339), c.OK))
 	} else if err == nil {
 		res.Details = append(res.Details, "last integrity check: none of this database recorded (repops check)")

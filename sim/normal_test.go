@@ -7,8 +7,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/repops/repops/db"
 )
 
 // histogramQuantile is histogram_quantile over raw observations, with the
@@ -114,7 +112,7 @@ func TestNormalTailsBounded(t *testing.T) {
 func TestNormalOnDemoDatabase(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "architect.db")
-	if _, err := db.GenerateDemo(ctx, path, db.DemoOptions{Appeals: 2000, Seed: 3}, nil); err != nil {
+	if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 2000, Seed: 3}, nil); err != nil {
 		t.Fatal(err)
 	}
 	r := openRead(t, path)

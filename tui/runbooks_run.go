@@ -40,22 +40,8 @@ func (v runbooksView) resumeRun(runID string) (runbooksView, tea.Cmd) {
 		return v, flash("a step is running: wait for its result", true)
 	}
 	v.starting = true
-	svc, old := v.svc, v.run
-	pause := v.run != nil && v.state.Status == runbooks.RunRunning
-	return v, addressed(viewRunbooks, func() tea.Msg {
-		if old != nil {
-			if pause {
-				_ = old.Stop("the operator resumed another run")
-			}
-			old.Close()
-		}
-		run, err := svc.Resume(runID)
-		if err != nil {
-			return runStartedMsg{err: err}
-		}
-		cur, ok := run.Current()
-		return runStartedMsg{run: run, cur: cur, curOK: ok, state: run.State()}
-	})
+	svc := v.svc
+	return v, v.switchRunCmd("the operator resumed another run", func() (RunbookRun, error) { return svc.Resume(runID) })
 }
 
 func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
@@ -70,18 +56,25 @@ func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
 		return v, nil
 	}
 	v.starting = true
-	svc, rb, old := v.svc, v.book, v.run
+	svc, rb := v.svc, v.book
+	return v, v.switchRunCmd("the operator started runbook "+rb.ID, func() (RunbookRun, error) { return svc.Start(rb) })
+}
+
+// switchRunCmd leaves the run under way, if any, and opens the one open
+// returns (startRun, resumeRun): the run under way is paused with why
+// (resumable with 'repops runbook resume') when it was running, and
+// closed, which releases its lock. It captures values, not the model.
+func (v runbooksView) switchRunCmd(why string, open func() (RunbookRun, error)) tea.Cmd {
+	old := v.run
 	pause := v.run != nil && v.state.Status == runbooks.RunRunning
-	return v, addressed(viewRunbooks, func() tea.Msg {
+	return addressed(viewRunbooks, func() tea.Msg {
 		if old != nil {
-			// The run under way is paused (resumable with 'repops runbook
-			// resume'), and its lock released.
 			if pause {
-				_ = old.Stop("the operator started runbook " + rb.ID)
+				_ = old.Stop(why)
 			}
 			old.Close()
 		}
-		run, err := svc.Start(rb)
+		run, err := open()
 		if err != nil {
 			return runStartedMsg{err: err}
 		}

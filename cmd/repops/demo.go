@@ -15,6 +15,7 @@ import (
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/sim"
+	"github.com/repops/repops/state"
 )
 
 // defaultDemoPath is where 'repops demo' keeps its database unless --db
@@ -70,7 +71,7 @@ summary of the database instead and exits, and does none of these.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.appeals, "appeals", db.DefaultDemoAppeals, "appeals to generate (1000000 takes well under a minute)")
+	f.IntVar(&o.appeals, "appeals", sim.DefaultDemoAppeals, "appeals to generate (1000000 takes well under a minute)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the generator: the same seed gives the same data")
 	f.BoolVar(&o.summary, "summary", false, "print the database's summary and exit instead of opening the console")
 	f.BoolVar(&o.fresh, "fresh", false, "build the demo database again even if one exists")
@@ -88,7 +89,7 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 	_, statErr := os.Lstat(o.path)
 	exists := statErr == nil
 	if exists {
-		demo, err := db.IsDemo(o.path)
+		demo, err := sim.IsDemo(o.path)
 		if err != nil {
 			return err
 		}
@@ -128,13 +129,13 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 				fmt.Fprintf(a.err, "  %d%% (%s appeals)\n", next*25, db.FormatCount(int64(done)))
 			}
 		}
-		sum, err := db.GenerateDemo(ctx, o.path, db.DemoOptions{Appeals: o.appeals, Seed: o.seed, Now: time.Now()}, progress)
+		sum, err := sim.GenerateDemo(ctx, o.path, sim.DemoOptions{Appeals: o.appeals, Seed: o.seed, Now: time.Now()}, progress)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(a.out, "generated in %.1fs: %s appeals, %s negotiation messages (%s threads of %d or more, the largest %s), %s ML predictions\n",
 			sum.Took.Seconds(), db.FormatCount(sum.Appeals), db.FormatCount(sum.Messages), db.FormatCount(sum.LargeThreads),
-			db.LargeThreadMessages, db.FormatCount(sum.LargestThread), db.FormatCount(sum.Predictions))
+			sim.LargeThreadMessages, db.FormatCount(sum.LargestThread), db.FormatCount(sum.Predictions))
 	}
 	if o.summary {
 		return runDemoSummary(ctx, a, o.path)
@@ -211,7 +212,7 @@ const (
 // reported and skipped: the console shows what is missing.
 func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time) error {
 	path := cfg.Database.Path
-	if demo, err := db.IsDemo(path); err != nil || !demo {
+	if demo, err := sim.IsDemo(path); err != nil || !demo {
 		return err
 	}
 	start := time.Now()
@@ -222,13 +223,13 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 		notes = append(notes, fmt.Sprintf("could not %s: %v", what, err))
 	}
 
-	backups, err := db.ListBackups(backupDir)
+	backups, err := state.ListBackups(backupDir)
 	if err != nil {
 		fail("list the backups", err)
 	}
 	canBackup := err == nil
 	for _, b := range backups {
-		if demo, _ := db.IsDemo(b.Path); !demo {
+		if demo, _ := sim.IsDemo(b.Path); !demo {
 			canBackup = false
 			notes = append(notes, fmt.Sprintf("took no backup: %s holds backups of another database (%s); the demo keeps out of it", backupDir, b.Name))
 			break
@@ -252,7 +253,7 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 		}
 	}
 
-	last, ok, _ := db.ReadLastCheck(stateDir)
+	last, ok, _ := state.ReadLastCheck(stateDir)
 	if !ok || !last.OK || !last.IsOf(path) || now.Sub(last.Time) >= demoCheckFresh {
 		res, err := ops.Check(ctx, ops.CheckOptions{DBPath: path, StateDir: stateDir})
 		switch {
@@ -267,7 +268,7 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 		}
 	}
 
-	drill, ok, _ := db.ReadLastDrill(stateDir)
+	drill, ok, _ := state.ReadLastDrill(stateDir)
 	if haveBackup && (!ok || !drill.OK || !drill.IsOf(path) || now.Sub(drill.Time) >= demoDrillFresh) {
 		res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: path, BackupDir: backupDir, StateDir: stateDir, Actor: actor}, nil)
 		switch {

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/sim"
+	"github.com/repops/repops/state"
 )
 
 func TestDemoCreatesThenReuses(t *testing.T) {
@@ -27,7 +28,7 @@ func TestDemoCreatesThenReuses(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
-	if ok, _ := db.IsDemo(path); !ok {
+	if ok, _ := sim.IsDemo(path); !ok {
 		t.Fatalf("%s is not a demo database", path)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "service.db")); err == nil {
@@ -108,23 +109,23 @@ func demoRules(t *testing.T, dir string) map[string]metrics.State {
 func TestDemoStartsHealthy(t *testing.T) {
 	dir := migTestEnv(t)
 	backups := filepath.Join(dir, "data/demo/backups")
-	state := filepath.Join(dir, "data/demo/state")
+	stateDir := filepath.Join(dir, "data/demo/state")
 
 	stderr := demoRun(t)
 	if !strings.Contains(stderr, "demo: took a backup, checked integrity and ran a DR drill so the demo starts healthy") ||
 		!strings.Contains(stderr, "press S to rehearse an incident") {
 		t.Errorf("first start: stderr lacks the note:\n%s", stderr)
 	}
-	list, err := db.ListBackups(backups)
+	list, err := state.ListBackups(backups)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("backups after the first start: %v %v", list, err)
 	}
 	for _, f := range []string{"last_check.json", "last_drill.json", ops.JournalFile} {
-		if _, err := os.Stat(filepath.Join(state, f)); err != nil {
+		if _, err := os.Stat(filepath.Join(stateDir, f)); err != nil {
 			t.Errorf("no %s in the demo's state dir: %v", f, err)
 		}
 	}
-	j, err := ops.OpenJournal(state)
+	j, err := ops.OpenJournal(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,18 +146,18 @@ func TestDemoStartsHealthy(t *testing.T) {
 			t.Errorf("rule %s is %s after the demo's preparation", name, st)
 		}
 	}
-	drill, _ := os.Stat(filepath.Join(state, "last_drill.json"))
-	check, _ := os.Stat(filepath.Join(state, "last_check.json"))
+	drill, _ := os.Stat(filepath.Join(stateDir, "last_drill.json"))
+	check, _ := os.Stat(filepath.Join(stateDir, "last_check.json"))
 
 	stderr = demoRun(t)
 	if !strings.Contains(stderr, "demo: reused the backup taken 0 min ago so the demo starts healthy") {
 		t.Errorf("second start: stderr\n%s", stderr)
 	}
-	if list, _ := db.ListBackups(backups); len(list) != 1 {
+	if list, _ := state.ListBackups(backups); len(list) != 1 {
 		t.Errorf("second start took another backup: %v", list)
 	}
-	drill2, _ := os.Stat(filepath.Join(state, "last_drill.json"))
-	check2, _ := os.Stat(filepath.Join(state, "last_check.json"))
+	drill2, _ := os.Stat(filepath.Join(stateDir, "last_drill.json"))
+	check2, _ := os.Stat(filepath.Join(stateDir, "last_check.json"))
 	if !drill2.ModTime().Equal(drill.ModTime()) || !check2.ModTime().Equal(check.ModTime()) {
 		t.Error("second start ran the drill or the check again, though both were recent")
 	}
@@ -185,7 +186,7 @@ func TestDemoKeepsOutOfOtherBackups(t *testing.T) {
 	if !strings.Contains(stderr, "checked integrity") || strings.Contains(stderr, "DR drill") {
 		t.Errorf("want the check and no drill:\n%s", stderr)
 	}
-	if list, _ := db.ListBackups(backups); len(list) != 1 {
+	if list, _ := state.ListBackups(backups); len(list) != 1 {
 		t.Errorf("the demo added to another database's backups: %v", list)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data/demo/state", "last_drill.json")); err == nil {

@@ -60,7 +60,7 @@ to the ops journal. Allowed in read-only mode. Exit status (Nagios):
 		},
 	}
 	cmd.Flags().StringVar(&o.dir, "dir", "", "backup dir (overrides console.backup.dir)")
-	cmd.Flags().StringVar(&o.scratch, "scratch", "", "scratch dir to restore into (default: a temporary dir, removed afterwards)")
+	cmd.Flags().StringVar(&o.scratch, "scratch", "", "scratch dir to restore into (default: STATE_DIR/scratch; the copy is removed afterwards, and a killed drill's by the next one)")
 	cmd.Flags().StringVar(&o.scenario, "scenario", ops.ScenarioSlug(ops.ScenarioCorruption), "the scenario of the guide's table whose RTO/RPO decide the outcome: database-corruption, data-loss, complete-failure, partial-failure")
 	return cmd
 }

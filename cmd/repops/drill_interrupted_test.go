@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/state"
 )
 
 // cancelOnWrite is the command's stderr: it keeps what is written and
@@ -95,7 +95,7 @@ func TestDrillInterruptedCouldNotRun(t *testing.T) {
 	if err != nil || !bytes.Equal(recAfter, recBefore) {
 		t.Fatalf("the last drill record changed (%v):\n%s\nwas\n%s", err, recAfter, recBefore)
 	}
-	if rec, ok, err := db.ReadLastDrill(stateDir); err != nil || !ok || !rec.OK {
+	if rec, ok, err := state.ReadLastDrill(stateDir); err != nil || !ok || !rec.OK {
 		t.Fatalf("last drill %+v %v %v: want the good one", rec, ok, err)
 	}
 	if got := dirNamesOf(t, filepath.Join(stateDir, "drills")); len(got) != len(reports) {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/sim"
+	"github.com/repops/repops/state"
 )
 
 // migTestEnv isolates a test from the machine's configuration and
@@ -73,7 +75,7 @@ var migNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func migDemoFile(t *testing.T, dir string, appeals int) string {
 	t.Helper()
 	path := filepath.Join(dir, "architect.db")
-	if _, err := db.GenerateDemo(context.Background(), path, db.DemoOptions{Appeals: appeals, Seed: 9, Now: migNow}, nil); err != nil {
+	if _, err := sim.GenerateDemo(context.Background(), path, sim.DemoOptions{Appeals: appeals, Seed: 9, Now: migNow}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -139,7 +141,7 @@ func TestMigrateApplyBacksUpFirst(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "applied 00003_archive_tables.sql") || strings.Contains(out, "applied 00001") {
 		t.Fatalf("apply: %d %v\n%s", code, err, out)
 	}
-	backups, err := db.ListBackups(filepath.Join(dir, "backups"))
+	backups, err := state.ListBackups(filepath.Join(dir, "backups"))
 	if err != nil || len(backups) != 1 || !strings.Contains(out, "backup: "+backups[0].Path) {
 		t.Fatalf("backups %v %v\n%s", backups, err, out)
 	}
@@ -384,7 +386,7 @@ func TestMigrateReportAndBackup(t *testing.T) {
 		t.Fatalf("backup: %d %v %q", code, err, out)
 	}
 	migAssertSameFiles(t, path, before)
-	if list, _ := db.ListBackups(filepath.Join(dir, "bk")); len(list) != 1 {
+	if list, _ := state.ListBackups(filepath.Join(dir, "bk")); len(list) != 1 {
 		t.Errorf("backups: %v", list)
 	}
 }

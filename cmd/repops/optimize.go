@@ -22,6 +22,7 @@ type optimizeOptions struct {
 	estimate      bool
 	yes           bool
 	force         bool // break another operator's lock
+	allowLongLock bool // run a step whose lock hold exceeds the busy timeout
 	json          bool
 	analysisLimit int
 	stepPages     int
@@ -67,6 +68,7 @@ enable-incremental-vacuum ask for the database's file name to be typed unless
 	f.BoolVar(&o.estimate, "estimate", false, "show the cost and change nothing")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
 	f.BoolVar(&o.force, "force", false, forceUsage)
+	f.BoolVar(&o.allowLongLock, "allow-long-lock", false, "run a step whose estimated write-lock hold exceeds the service's busy timeout (5 s): its writers may fail meanwhile")
 	f.BoolVar(&o.json, "json", false, "print the cost and result as JSON")
 	f.IntVar(&o.analysisLimit, "analysis-limit", 0, "PRAGMA analysis_limit for analyze (0: 1000 over 256 MiB; -1: none)")
 	f.IntVar(&o.stepPages, "step-pages", 0, "pages freed per incremental-vacuum step (default 256)")
@@ -85,7 +87,8 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 	}
 	oo := ops.OptimizeOptions{DBPath: a.cfg.Database.Path, DB: a.dbOptions(), Op: ops.OptimizeOp(op), Target: o.target,
 		AnalysisLimit: o.analysisLimit, IncrementalPages: o.stepPages, MaxIncrementalPages: o.maxPages,
-		Recorder: ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}}
+		AllowLongLock: o.allowLongLock,
+		Recorder:      ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}}
 	if !o.estimate && a.readOnly {
 		return ops.ErrReadOnlyMode
 	}
@@ -104,6 +107,9 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 	}
 	if cost.SpaceError != "" {
 		return withCode(exitFailure, fmt.Errorf("optimize %s refused: %s", op, cost.SpaceError))
+	}
+	if cost.LockError != "" {
+		return withCode(exitFailure, fmt.Errorf("optimize %s refused: %s", op, cost.LockError))
 	}
 	if optimizeNeedsConfirm(oo.Op) && !o.yes {
 		what := fmt.Sprintf("This runs %s on the live database %s, holding the write lock about %s.", op, oo.DBPath, cost.LockHold.Round(time.Millisecond))
@@ -191,6 +197,9 @@ func printCost(w io.Writer, c ops.Cost) {
 	}
 	if c.SpaceError != "" {
 		fmt.Fprintf(w, "  REFUSED    %s\n", c.SpaceError)
+	}
+	if c.LockError != "" {
+		fmt.Fprintf(w, "  REFUSED    %s\n", c.LockError)
 	}
 	if c.Cheaper != "" {
 		fmt.Fprintf(w, "  cheaper    %s\n", c.Cheaper)

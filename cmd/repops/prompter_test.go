@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/state"
 )
 
 // fakePrompter records every prompt and answers from answers in turn; when
@@ -63,7 +63,7 @@ func TestRestoreAsksThePrompter(t *testing.T) {
 	if _, stderr, code := runRecovery(t, cfg, "", "backup"); code != 0 {
 		t.Fatalf("backup: %s", stderr)
 	}
-	list, _ := db.ListBackups(filepath.Join(filepath.Dir(dbPath), "backups"))
+	list, _ := state.ListBackups(filepath.Join(filepath.Dir(dbPath), "backups"))
 	name := list[0].Name
 	for _, answers := range [][]string{{"architect"}, {""}, nil} {
 		fake := &fakePrompter{answers: answers}

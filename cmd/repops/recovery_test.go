@@ -11,6 +11,7 @@ import (
 
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/state"
 )
 
 // recoveryEnv is an isolated environment with a migrated database of 40
@@ -84,7 +85,7 @@ func TestRecoveryCommands(t *testing.T) {
 		if code != exitFailure || !strings.Contains(stderr, "locked by alice") || !strings.Contains(stderr, "--force") {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
-		if list, _ := db.ListBackups(backupDir); len(list) != 0 {
+		if list, _ := state.ListBackups(backupDir); len(list) != 0 {
 			t.Fatalf("a refused backup left %v", list)
 		}
 		stdout, stderr, code := runRecovery(t, cfg, "", "backup", "--force")
@@ -95,7 +96,7 @@ func TestRecoveryCommands(t *testing.T) {
 		if !hasEntry(entries, "lock.break", ops.OutcomeOK) || !hasEntry(entries, "backup", ops.OutcomeOK) {
 			t.Fatalf("journal: %+v", entries)
 		}
-		list, _ := db.ListBackups(backupDir)
+		list, _ := state.ListBackups(backupDir)
 		if len(list) != 1 {
 			t.Fatalf("backups: %v", list)
 		}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/runbooks"
+	"github.com/repops/repops/sim"
 )
 
 // runbookTestEnv is an isolated environment with a small demo database,
@@ -20,7 +20,7 @@ func runbookTestEnv(t *testing.T) (dbPath, configPath, stateDir string) {
 	t.Helper()
 	work := migTestEnv(t)
 	dbPath = filepath.Join(work, "architect.db")
-	if _, err := db.GenerateDemo(context.Background(), dbPath, db.DemoOptions{Appeals: 500, Seed: 2}, nil); err != nil {
+	if _, err := sim.GenerateDemo(context.Background(), dbPath, sim.DemoOptions{Appeals: 500, Seed: 2}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rbDir := filepath.Join(work, "runbooks")

@@ -1,23 +1,21 @@
-package db
+package sim
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/repops/repops/db"
 )
 
 // DemoApplicationID is the PRAGMA application_id of a database that
@@ -74,22 +72,8 @@ const LargeThreadMessages = 100
 // GenerateDemo. It reads the header only and changes nothing; a missing or
 // non-SQLite file is not a demo (and no error).
 func IsDemo(path string) (bool, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read header of %s: %w", path, err)
-	}
-	defer f.Close()
-	hdr := make([]byte, 100)
-	if _, err := io.ReadFull(f, hdr); err != nil {
-		return false, nil
-	}
-	if string(hdr[:len(sqliteMagic)]) != string(sqliteMagic) {
-		return false, nil
-	}
-	return binary.BigEndian.Uint32(hdr[68:72]) == DemoApplicationID, nil
+	id, ok, err := db.ApplicationID(path)
+	return ok && id == DemoApplicationID, err
 }
 
 // GenerateDemo builds a demo database at path: the migrated schema (goose
@@ -132,11 +116,11 @@ func GenerateDemo(ctx context.Context, path string, o DemoOptions, progress func
 		return nil, fmt.Errorf("generate demo database %s: directory %s does not exist: create it first", path, dir)
 	}
 	tmp := filepath.Join(dir, "."+filepath.Base(path)+".demo.tmp")
-	removeDBFiles(tmp) // a leftover of an interrupted run: ours by its name
+	db.RemoveDBFiles(tmp) // a leftover of an interrupted run: ours by its name
 	ok := false
 	defer func() {
 		if !ok {
-			removeDBFiles(tmp)
+			db.RemoveDBFiles(tmp)
 		}
 	}()
 
@@ -144,39 +128,13 @@ func GenerateDemo(ctx context.Context, path string, o DemoOptions, progress func
 	if err != nil {
 		return nil, fmt.Errorf("generate demo database %s: %w", path, err)
 	}
-	if err := syncFile(tmp); err != nil {
-		return nil, fmt.Errorf("generate demo database %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := db.PublishFile(tmp, path); err != nil {
 		return nil, fmt.Errorf("generate demo database %s: %w", path, err)
 	}
 	ok = true
-	if err := SyncDir(dir); err != nil {
-		return nil, err
-	}
 	sum.Path = path
 	sum.Took = time.Since(start)
 	return sum, nil
-}
-
-// removeDBFiles removes a database file and its companions.
-func removeDBFiles(path string) {
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		_ = os.Remove(p)
-	}
-}
-
-// syncFile fsyncs the file at path.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
 }
 
 // demoAppendIndexes are the secondary indexes kept during the bulk insert:
@@ -196,29 +154,19 @@ var demoAppendIndexes = map[string]bool{
 var demoTables = []string{"appeals", "appeal_negotiation_messages", "ml_predictions"}
 
 func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(done, total int)) (*DemoSummary, error) {
-	params := url.Values{}
-	params.Set("mode", "rwc")
-	params.Set("_journal_mode", "OFF")
-	params.Set("_synchronous", "OFF")
-	c := &connector{
-		dsn: URI(path, params),
-		pragmas: []string{
-			"PRAGMA cache_size = -262144", // 256 MiB: the indexes are sorted in memory
-			"PRAGMA temp_store = MEMORY",
-			"PRAGMA threads = 2",
-		},
-		drv: &sqlite3.SQLiteDriver{},
-	}
 	var steps []DemoStep
 	mark := time.Now()
 	stepDone := func(name string) {
 		steps = append(steps, DemoStep{Name: name, Took: time.Since(mark)})
 		mark = time.Now()
 	}
-	pool := sql.OpenDB(c)
+	pool := db.OpenBulk(path,
+		"PRAGMA cache_size = -262144", // 256 MiB: the indexes are sorted in memory
+		"PRAGMA temp_store = MEMORY",
+		"PRAGMA threads = 2",
+	)
 	defer pool.Close()
-	pool.SetMaxOpenConns(1)
-	if _, err := Migrate(ctx, pool, path); err != nil {
+	if _, err := db.Migrate(ctx, pool, path); err != nil {
 		return nil, err
 	}
 
@@ -266,7 +214,7 @@ func buildDemo(ctx context.Context, path string, o DemoOptions, progress func(do
 	}
 	var sum *DemoSummary
 	err = conn.Raw(func(dc any) error {
-		sc, ok := SQLiteConn(dc)
+		sc, ok := db.SQLiteConn(dc)
 		if !ok {
 			return fmt.Errorf("demo: unexpected driver connection %T", dc)
 		}

@@ -1,8 +1,9 @@
-package db
+package sim
 
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -11,9 +12,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/db"
 )
 
-func filepathInTemp(t *testing.T) string {
+// demoNow is the fixed "now" of the demo databases these tests build.
+var demoNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func demoPath(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "architect.db")
 }
 
@@ -21,7 +27,7 @@ func filepathInTemp(t *testing.T) string {
 func contentHash(t *testing.T, path string) string {
 	t.Helper()
 	ctx := context.Background()
-	r, err := OpenRead(ctx, path, Options{})
+	r, err := db.OpenRead(ctx, path, db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +62,8 @@ func contentHash(t *testing.T, path string) string {
 func TestGenerateDemoIsDeterministic(t *testing.T) {
 	ctx := context.Background()
 	gen := func(seed int64) string {
-		path := filepathInTemp(t)
-		if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 800, Seed: seed, Now: testNow}, nil); err != nil {
+		path := demoPath(t)
+		if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 800, Seed: seed, Now: demoNow}, nil); err != nil {
 			t.Fatal(err)
 		}
 		return contentHash(t, path)
@@ -73,9 +79,9 @@ func TestGenerateDemoIsDeterministic(t *testing.T) {
 
 func TestGenerateDemoData(t *testing.T) {
 	ctx := context.Background()
-	path := filepathInTemp(t)
+	path := demoPath(t)
 	var calls int
-	sum, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 3000, Seed: 5, Now: testNow}, func(done, total int) {
+	sum, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 3000, Seed: 5, Now: demoNow}, func(done, total int) {
 		calls++
 		if total != 3000 || done > total {
 			t.Errorf("progress(%d, %d)", done, total)
@@ -98,13 +104,13 @@ func TestGenerateDemoData(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("leftover files beside the demo database: %v", entries)
 	}
-	r, err := OpenRead(ctx, path, Options{})
+	r, err := db.OpenRead(ctx, path, db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	rep, err := Validate(ctx, r)
-	if err != nil || !rep.OK() || rep.Version != LatestVersion() {
+	rep, err := db.Validate(ctx, r)
+	if err != nil || !rep.OK() || rep.Version != db.LatestVersion() {
 		t.Fatalf("validate: %v %+v", err, rep)
 	}
 
@@ -138,8 +144,8 @@ func TestGenerateDemoData(t *testing.T) {
 	}
 	var first, last string
 	one("SELECT min(created_at), max(created_at) FROM appeals", &first, &last)
-	if ParseTime(first).Before(testNow.AddDate(-2, 0, -1)) || ParseTime(last).After(testNow) || ParseTime(first).After(testNow.AddDate(-1, -11, 0)) {
-		t.Errorf("appeals from %s to %s, want the two years before %s", first, last, testNow)
+	if db.ParseTime(first).Before(demoNow.AddDate(-2, 0, -1)) || db.ParseTime(last).After(demoNow) || db.ParseTime(first).After(demoNow.AddDate(-1, -11, 0)) {
+		t.Errorf("appeals from %s to %s, want the two years before %s", first, last, demoNow)
 	}
 	var badTimes int64
 	one("SELECT count(*) FROM appeals WHERE datetime(created_at) IS NOT created_at OR resolved_at < created_at OR resolved_at > '2026-03-01 12:00:00'", &badTimes)
@@ -170,54 +176,29 @@ func TestGenerateDemoData(t *testing.T) {
 }
 
 func TestGenerateDemoRefusesExistingFile(t *testing.T) {
-	path := newMigratedDB(t)
-	before := snapshotFiles(t, path)
-	_, err := GenerateDemo(context.Background(), path, DemoOptions{Appeals: 10, Now: testNow}, nil)
+	path := newDB(t)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = GenerateDemo(context.Background(), path, DemoOptions{Appeals: 10, Now: demoNow}, nil)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("err = %v, want already exists", err)
 	}
-	before.assertUnchanged(t, path)
+	if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
+		t.Errorf("the existing file changed (%v)", err)
+	}
 }
 
 func TestGenerateDemoCancelledLeavesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	path := filepathInTemp(t)
-	_, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 50000, Now: testNow}, func(done, total int) { cancel() })
+	path := demoPath(t)
+	_, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 50000, Now: demoNow}, func(done, total int) { cancel() })
 	if err == nil {
 		t.Fatal("no error after cancel")
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 0 {
 		t.Errorf("files left behind: %v", entries)
-	}
-}
-
-func TestBackupTo(t *testing.T) {
-	ctx := context.Background()
-	src := newDemoDB(t, 400)
-	before := snapshotFiles(t, src)
-	dst := filepath.Join(t.TempDir(), BackupFileName("architect.db", time.Date(2026, 3, 1, 4, 45, 0, 0, time.UTC)))
-	if err := BackupTo(ctx, src, dst); err != nil {
-		t.Fatal(err)
-	}
-	before.assertUnchanged(t, src)
-	if contentHash(t, dst) != contentHash(t, src) {
-		t.Error("the backup's rows differ from the source's")
-	}
-	entries, _ := os.ReadDir(filepath.Dir(dst))
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			t.Errorf("temporary file left: %s", e.Name())
-		}
-	}
-	list, err := ListBackups(filepath.Dir(dst))
-	if err != nil || len(list) != 1 {
-		t.Fatalf("ListBackups = %v, %v", list, err)
-	}
-	if err := BackupTo(ctx, src, dst); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("second backup to the same name: %v", err)
-	}
-	if err := BackupTo(ctx, filepath.Join(t.TempDir(), "missing.db"), dst+"2"); err == nil {
-		t.Error("backup of a missing file succeeded")
 	}
 }
 
@@ -227,11 +208,11 @@ func TestBackupTo(t *testing.T) {
 // service's.
 func TestGenerateDemoNegotiationsHealthy(t *testing.T) {
 	ctx := context.Background()
-	path := filepathInTemp(t)
-	if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 20000, Seed: 1, Now: testNow}, nil); err != nil {
+	path := demoPath(t)
+	if _, err := GenerateDemo(ctx, path, DemoOptions{Appeals: 20000, Seed: 1, Now: demoNow}, nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenRead(ctx, path, Options{})
+	r, err := db.OpenRead(ctx, path, db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +221,7 @@ func TestGenerateDemoNegotiationsHealthy(t *testing.T) {
 SELECT (SELECT (julianday(max(m.created_at)) - julianday(min(m.created_at))) * 24
           FROM appeal_negotiation_messages m WHERE m.appeal_id = a.id)
   FROM appeals a
- WHERE a.status IN ('approved', 'denied', 'expired') AND a.created_at >= ?`, FormatTime(testNow.AddDate(0, 0, -7)))
+ WHERE a.status IN ('approved', 'denied', 'expired') AND a.created_at >= ?`, db.FormatTime(demoNow.AddDate(0, 0, -7)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,5 +244,56 @@ SELECT (SELECT (julianday(max(m.created_at)) - julianday(min(m.created_at))) * 2
 	t.Logf("%d negotiations in the last week: median %.1f h, p95 %.1f h", len(hours), hours[len(hours)/2], p95)
 	if p95 >= 24 {
 		t.Errorf("negotiation p95 %.1f h over the demo's last week, want under 24 h", p95)
+	}
+}
+
+func TestIsDemo(t *testing.T) {
+	demo := demoPath(t)
+	if _, err := GenerateDemo(context.Background(), demo, DemoOptions{Appeals: 50, Seed: 7, Now: demoNow}, nil); err != nil {
+		t.Fatal(err)
+	}
+	plain := newDB(t)
+	for _, tt := range []struct {
+		name string
+		path string
+		want bool
+	}{{"demo", demo, true}, {"migrated", plain, false}, {"missing", filepath.Join(t.TempDir(), "x.db"), false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := IsDemo(tt.path)
+			if err != nil || got != tt.want {
+				t.Fatalf("IsDemo = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	// The marker is the header's application id.
+	b, _ := os.ReadFile(demo)
+	if id := binary.BigEndian.Uint32(b[68:72]); id != DemoApplicationID {
+		t.Errorf("application id %#x", id)
+	}
+}
+
+// BenchmarkGenerateDemo1M generates the 1M-appeal demo database; the
+// acceptance bound is 60 s on a 2-core machine.
+func BenchmarkGenerateDemo1M(b *testing.B) {
+	b.ReportAllocs()
+	var took time.Duration
+	var sum *DemoSummary
+	for i := 0; i < b.N; i++ {
+		path := filepath.Join(b.TempDir(), "architect.db")
+		s, err := GenerateDemo(context.Background(), path, DemoOptions{Appeals: 1_000_000, Seed: int64(i + 1), Now: demoNow}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		took += s.Took
+		sum = s
+		if st, err := os.Stat(sum.Path); err == nil {
+			b.ReportMetric(float64(st.Size())/(1<<20), "MiB")
+		}
+		db.RemoveDBFiles(path) // 1 GiB each: do not keep b.N of them
+	}
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/db")
+	b.ReportMetric(float64(sum.Appeals+sum.Messages+sum.Predictions), "rows")
+	for _, st := range sum.Steps {
+		b.ReportMetric(st.Took.Seconds(), st.Name+"-s")
 	}
 }

@@ -1,4 +1,14 @@
-package db
+// Package state is the format of what repops keeps in its state dir and
+// backup dir, outside the live database: the backup catalogue (a backup's
+// file name, which backups are a database's own, the list of them, newest
+// first) and the records of the last integrity check and the last DR
+// drill. The procedures (ops) write them and the figures (metrics) read
+// them; metrics may not import ops, so the format lives here, below both.
+//
+// Decision: it is its own package rather than part of db, which opens and
+// measures databases: nothing here opens a database, and so state imports
+// nothing of repops but internal/fsutil, and anything may import it.
+package state
 
 import (
 	"encoding/json"
@@ -15,9 +25,7 @@ import (
 )
 
 // The state dir (config.Config.StateDir) holds what repops knows that the
-// live database must not: a restore would roll it back. The records here are
-// written by the procedures (ops) and read by the figures (metrics), which
-// may not import ops, so their format lives at the bottom.
+// live database must not: a restore would roll it back.
 
 // BackupTimeLayout is the UTC timestamp in a backup's file name:
 // architect_20261129T044500Z.db.
@@ -206,7 +214,3 @@ func readJSON(path string, v any) (bool, error) {
 	}
 	return true, nil
 }
-
-// SyncDir fsyncs a directory so that a rename in it survives a crash
-// (fsutil.SyncDir).
-func SyncDir(dir string) error { return fsutil.SyncDir(dir) }
