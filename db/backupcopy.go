@@ -15,6 +15,8 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // BackupTo copies the database at srcPath to dstPath with SQLite's online
@@ -50,26 +52,13 @@ func BackupTo(ctx context.Context, srcPath, dstPath string) error {
 // that final is either absent or whole after a crash. tmp is left on an
 // error before the rename, for the caller to remove.
 func PublishFile(tmp, final string) error {
-	if err := syncFile(tmp); err != nil {
+	if err := fsutil.SyncFile(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
 	return SyncDir(filepath.Dir(final))
-}
-
-// syncFile fsyncs the file at path.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
 }
 
 // ApplicationID reads PRAGMA application_id from the header of the SQLite

@@ -33,7 +33,7 @@ var ownerAllowed = map[string]string{
 	"config/logging.go:newLogger":              "the log file",
 	"internal/fsutil/readfile.go:readOpened":   "config, manifests and run state: regular files, read-only, size-bounded",
 	"internal/fsutil/write.go:CreateTemp":      "new temp files with random names, O_EXCL|O_NOFOLLOW",
-	"internal/fsutil/write.go:SyncDir":         "directories",
+	"internal/fsutil/write.go:syncPath":        "fsyncs directories and finished temp files, never a live database (db.SyncWAL borrows SQLite's descriptor)",
 	"internal/fsutil/write.go:WriteAtomic":     "renames its own temp file",
 	"ops/backup.go:backupLocked":               "renames the finished backup's temp file into the backup dir",
 	"ops/archive_schema.go:prepareArchiveFile": "creates a new archive file 0600 (O_CREAT|O_EXCL|O_NOFOLLOW) before SQLite opens it; an existing file is never opened (and the live database is refused as the archive file)",

@@ -109,11 +109,7 @@ func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 	case key.Matches(msg, k.Back):
 		v.mode = rbList
 		return v, nil
-	case key.Matches(msg, k.Down, k.PageDown):
-		v.scroll++
-		return v, nil
-	case key.Matches(msg, k.Up, k.PageUp):
-		v.scroll = max(0, v.scroll-1)
+	case v.scrollKey(msg):
 		return v, nil
 	case key.Matches(msg, k.Stop):
 		return v, flash("no step is running: "+keyName(k.Stop)+" stops a step while it runs", false)
@@ -174,11 +170,7 @@ func (v runbooksView) onRunningKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) 
 			return v, tea.Quit
 		}
 		return v.stopStep()
-	case key.Matches(msg, k.Down, k.PageDown):
-		v.scroll++
-		return v, nil
-	case key.Matches(msg, k.Up, k.PageUp):
-		v.scroll = max(0, v.scroll-1)
+	case v.scrollKey(msg):
 		return v, nil
 	case key.Matches(msg, k.Do, k.Skip, k.Note):
 		return v, flash("the step is running: wait for its result, or stop it with "+keyName(k.Stop)+" ("+keyName(k.Back)+" or "+keyName(k.Quit)+" as well)", false)
@@ -504,4 +496,19 @@ func (v runbooksView) runHints() []key.Binding {
 		}
 	}
 	return []key.Binding{do, k.Skip, k.Note, k.Back}
+}
+
+// scrollKey moves the run screen for the scroll keys, the same whether a
+// step runs or not; it reports whether msg was one.
+func (v *runbooksView) scrollKey(msg tea.KeyPressMsg) bool {
+	k := v.ctx.Keys
+	switch {
+	case key.Matches(msg, k.Down, k.PageDown):
+		v.scroll++
+	case key.Matches(msg, k.Up, k.PageUp):
+		v.scroll = max(0, v.scroll-1)
+	default:
+		return false
+	}
+	return true
 }

@@ -93,14 +93,19 @@ func WriteAtomic(path string, data []byte, mode os.FileMode) error {
 }
 
 // SyncDir fsyncs the directory dir, so that a rename in it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return syncPath(dir, "sync dir") }
+
+// SyncFile fsyncs the file at path (never a live database's: see db).
+func SyncFile(path string) error { return syncPath(path, "sync") }
+
+func syncPath(path, what string) error {
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return nil
 }
