@@ -28,7 +28,6 @@ var fileOpeners = map[string]bool{
 // its -wal or -shm. Adding a line here is a claim a reviewer checks.
 var ownerAllowed = map[string]string{
 	"cmd/repops/console.go:startCPUProfile":    "the CPU profile file named by an environment variable",
-	"cmd/repops/rules.go:runRulesExport":       "renames the exported rules file's temp file",
 	"config/logging.go:appendFile.Write":       "the log file",
 	"config/logging.go:newLogger":              "the log file",
 	"internal/fsutil/readfile.go:readOpened":   "config, manifests and run state: regular files, read-only, size-bounded",

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // The guide's capacity planning ("analyze growth trends", "Database Growing
@@ -96,23 +98,22 @@ func appendSnapshot(stateDir string, s *GrowthSnapshot) error {
 		return fmt.Errorf("growth snapshot: create state dir %s: %w", stateDir, err)
 	}
 	path := filepath.Join(stateDir, GrowthFile)
+	// maxGrowthFile bounds the read of the snapshots: GrowthKeep lines of
+	// a few KiB each.
+	const maxGrowthFile = 64 << 20
 	line, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("growth snapshot: %w", err)
 	}
 	line = append(line, '\n')
-	old, err := os.ReadFile(path)
+	old, err := fsutil.ReadRegularFile(context.Background(), path, maxGrowthFile)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("growth snapshot: read %s: %w", path, err)
 	}
 	if n := bytes.Count(old, []byte{'\n'}); n+1 > GrowthKeep {
 		lines := bytes.SplitAfter(old, []byte{'\n'})
 		keep := append(bytes.Join(lines[len(lines)-GrowthKeep:], nil), line...)
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, keep, 0o600); err != nil {
-			return fmt.Errorf("growth snapshot: write %s: %w", tmp, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
+		if err := fsutil.WriteAtomic(path, keep, 0o600); err != nil {
 			return fmt.Errorf("growth snapshot: %w", err)
 		}
 		return nil

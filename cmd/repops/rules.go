@@ -3,14 +3,14 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/metrics"
+
+	"github.com/repops/repops/internal/fsutil"
 )
 
 // rulesOptions are the flags of 'repops rules'.
@@ -125,24 +125,8 @@ func runRulesExport(a *app, o *rulesOptions) error {
 	}
 	// Write through a temp file and rename, so Prometheus never reloads a
 	// half-written file.
-	dir := filepath.Dir(o.out)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.out)+".*.tmp")
-	if err != nil {
+	if err := fsutil.WriteAtomic(o.out, b, 0o644); err != nil {
 		return fmt.Errorf("export rules to %s: %w (check the directory exists and is writable)", o.out, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("export rules to %s: %w", o.out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("export rules to %s: %w", o.out, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("export rules to %s: %w", o.out, err)
-	}
-	if err := os.Rename(tmp.Name(), o.out); err != nil {
-		return fmt.Errorf("export rules to %s: %w", o.out, err)
 	}
 	fmt.Fprintf(a.err, "wrote the %d console rules as Prometheus rules to %s; check with: promtool check rules %s\n", len(rules), o.out, o.out)
 	return nil
