@@ -465,9 +465,10 @@ func procComm(pid int) string {
 // the old database or the restored one, never a mix. It returns the
 // safety copy's files.
 func restoreOffline(ctx context.Context, dbPath, backup, safety string, step func(string)) ([]string, error) {
-	dir := filepath.Dir(dbPath)
-	tmp := filepath.Join(dir, "."+filepath.Base(dbPath)+".restore.tmp")
-	removeDBFiles(tmp)
+	// The backup is copied beside the database under a pid-tagged temp
+	// name; what a killed restore left there goes first.
+	_, _ = fsutil.RemoveStale(filepath.Dir(dbPath))
+	tmp := fsutil.TempName(dbPath)
 	if _, err := copyFileSync(backup, tmp); err != nil {
 		removeDBFiles(tmp)
 		return nil, fmt.Errorf("restore: copy %s to %s: %w; nothing was changed", backup, tmp, err)

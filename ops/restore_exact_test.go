@@ -515,7 +515,7 @@ func TestRestoreAutoGoesOnlineWhenAProcessOpensTheFileLate(t *testing.T) {
 	if n := len(appealIDs(t, path)); n != 20 || res.LostRows != 4 {
 		t.Fatalf("%d appeals after the restore (want 20), %d lost (want 4)", n, res.LostRows)
 	}
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.restore.tmp*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp*")); len(m) > 0 {
 		t.Fatalf("temp files left: %v", m)
 	}
 }
@@ -554,7 +554,7 @@ func TestRestoreOfflineRefusesAProcessThatOpensTheFileLate(t *testing.T) {
 	if n := len(appealIDs(t, path)); n != 24 {
 		t.Fatalf("%d appeals after a refused restore, want 24", n)
 	}
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.restore.tmp*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp*")); len(m) > 0 {
 		t.Fatalf("temp files left: %v", m)
 	}
 }

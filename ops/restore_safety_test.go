@@ -46,7 +46,10 @@ func TestRestoreSafetyCopyNeverPartial(t *testing.T) {
 
 	dead := filepath.Join(safetyDir, fmt.Sprintf(".architect.db.pre-restore-20260101T000000Z.%d-0a0b0c0d0e0f.tmp", deadPid(t)))
 	live := filepath.Join(safetyDir, fmt.Sprintf(".architect.db.pre-restore-20260101T000000Z.%d-0a0b0c0d0e0f.tmp", os.Getppid()))
-	for _, f := range []string{dead, dead + "-wal", live} {
+	// What a killed offline restore leaves beside the database: the
+	// backup's copy under a temp name of its dead pid.
+	deadRestore := filepath.Join(filepath.Dir(path), fmt.Sprintf(".architect.db.%d-0a0b0c0d0e0f.tmp", deadPid(t)))
+	for _, f := range []string{dead, dead + "-wal", live, deadRestore} {
 		if err := os.WriteFile(f, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -61,9 +64,9 @@ func TestRestoreSafetyCopyNeverPartial(t *testing.T) {
 			t.Fatalf("%s: no safety copy: %v", mode, err)
 		}
 	}
-	for _, f := range []string{dead, dead + "-wal"} {
+	for _, f := range []string{dead, dead + "-wal", deadRestore} {
 		if _, err := os.Stat(f); !os.IsNotExist(err) {
-			t.Errorf("the stale temp safety copy %s is still there: %v", filepath.Base(f), err)
+			t.Errorf("the stale temp file %s is still there: %v", filepath.Base(f), err)
 		}
 	}
 	if _, err := os.Stat(live); err != nil {
