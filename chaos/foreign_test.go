@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // oldSettled is how many old settled appeals the fixture gets for archive.
@@ -226,7 +228,7 @@ var metricsAddrRe = regexp.MustCompile(`(http://127\.0\.0\.1:\d+/metrics)`)
 // background is a long-running repops command (exporter, simulate).
 type background struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testsupport.Buffer
 	done   chan struct{}
 	err    error
 	start  time.Time
@@ -237,7 +239,7 @@ func (e *env) startBackground(t *testing.T, args ...string) *background {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	cmd := e.command(ctx, args...)
-	b := &background{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), start: time.Now(), cancel: cancel}
+	b := &background{cmd: cmd, out: &testsupport.Buffer{}, done: make(chan struct{}), start: time.Now(), cancel: cancel}
 	cmd.Stdout, cmd.Stderr = b.out, b.out
 	if err := cmd.Start(); err != nil {
 		cancel()

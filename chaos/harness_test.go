@@ -15,12 +15,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // env is one test's world: a database built by repops, a config naming
@@ -123,25 +124,6 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-// syncBuffer is an output buffer written by the command while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // command is a repops process on the env's config and database, in its
 // own working dir, with the machine's config and the guide's variables
 // kept out.
@@ -179,7 +161,7 @@ func (e *env) repops(t testing.TB, timeout time.Duration, args ...string) result
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := e.command(ctx, args...)
-	var out syncBuffer
+	var out testsupport.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
@@ -228,7 +210,7 @@ type helper struct {
 	kind        string
 	cmd         *exec.Cmd
 	log, errLog string
-	stderr      *syncBuffer
+	stderr      *testsupport.Buffer
 	done        chan struct{}
 	waitErr     error
 }
@@ -252,7 +234,7 @@ func (e *env) startHelper(t testing.TB, kind string, extra ...string) *helper {
 		kind:   kind,
 		log:    filepath.Join(e.dir, fmt.Sprintf("%s-%d.log", kind, e.seq)),
 		errLog: filepath.Join(e.dir, fmt.Sprintf("%s-%d.errors", kind, e.seq)),
-		stderr: &syncBuffer{},
+		stderr: &testsupport.Buffer{},
 		done:   make(chan struct{}),
 	}
 	for _, p := range []string{h.log, h.errLog} {
@@ -847,7 +829,7 @@ func sortEntries(xs []entry) {
 var errNoAddr = errors.New("no address in the output")
 
 // waitForAddr polls a running command's output for re's first group.
-func waitForAddr(out *syncBuffer, re *regexp.Regexp, done <-chan struct{}, d time.Duration) (string, error) {
+func waitForAddr(out *testsupport.Buffer, re *regexp.Regexp, done <-chan struct{}, d time.Duration) (string, error) {
 	deadline := time.Now().Add(d)
 	for {
 		if m := re.FindStringSubmatch(out.String()); m != nil {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // kills is how many kill -9 must land (the process still running) per
@@ -207,7 +209,7 @@ func (e *env) runAndKill(t *testing.T, delay time.Duration, args ...string) (res
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := e.command(ctx, args...)
-	out := &syncBuffer{}
+	out := &testsupport.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

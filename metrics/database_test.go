@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/state"
 )
 
@@ -25,15 +26,9 @@ func testDB(t testing.TB, now time.Time) (path, stateDir, backupDir string) {
 	dir := t.TempDir()
 	path = filepath.Join(dir, "architect.db")
 	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := testsupport.OpenMigrated(t, path)
 	defer w.Close()
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	err = db.Tx(ctx, w, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, w, func(tx *sql.Tx) error {
 		ins := func(q string, args ...any) error {
 			_, err := tx.ExecContext(ctx, q, args...)
 			return err

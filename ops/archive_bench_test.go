@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // benchWriterInterval paces the benchmark's writer: 100 transactions a
@@ -37,7 +38,7 @@ const benchWriterInterval = 10 * time.Millisecond
 //
 //	go test -tags sqlite_dbstat -run '^$' -bench ArchiveVsOneShot -benchtime 9x ./ops/
 func BenchmarkArchiveVsOneShot(b *testing.B) {
-	seed := newMaintDB(b)
+	seed := testsupport.MigratedDB(b)
 	seedAppeals(b, seed, seedSpec{Old: 200000, Mid: 0, New: 5000})
 	checkpointTruncate(b, seed)
 	type row struct {

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -14,22 +13,6 @@ import (
 
 // testNow is the fixed clock of the maintenance tests.
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// newMaintDB creates a migrated database in a temp dir.
-func newMaintDB(t testing.TB) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "architect.db")
-	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // seedSpec says how many appeals of each age band to create.
 type seedSpec struct {

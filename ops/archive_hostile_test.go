@@ -13,6 +13,7 @@ import (
 
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/humanize"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestArchiveFileNoSpace: a run into a separate archive file whose
@@ -20,7 +21,7 @@ import (
 // refused before anything moves, in one line naming the archive file's
 // directory and the room needed.
 func TestArchiveFileNoSpace(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 1000, New: 100})
 	before := countRows(t, path, "")
 	o := archiveOpts(path, t)
@@ -66,7 +67,7 @@ func TestArchiveFileNoSpace(t *testing.T) {
 func TestArchiveFileMode(t *testing.T) {
 	old := unix.Umask(0o022)
 	defer unix.Umask(old)
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 200, New: 20})
 	o := archiveOpts(path, t)
 	o.ArchiveFile = filepath.Join(t.TempDir(), "archive.db")
@@ -107,7 +108,7 @@ func TestArchiveFileFullMidRun(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here (%v): the full archive filesystem is not tested", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 20000, New: 100})
 	snap := filepath.Join(t.TempDir(), "before.db")
 	r, err := db.OpenWrite(context.Background(), path, db.Options{})

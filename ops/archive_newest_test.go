@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestArchiveNewestRowStays: a database where every appeal is old and
@@ -29,7 +30,7 @@ func TestArchiveNewestRowStays(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			path := newMaintDB(t)
+			path := testsupport.MigratedDB(t)
 			// 201 appeals, all old: appeal 201 (201 % 3 = 0) has no message, so
 			// the newest message is appeal 200's.
 			seedAppeals(t, path, seedSpec{Old: 201})

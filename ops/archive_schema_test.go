@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestArchiveFileSchema: a separate archive file gets exactly the archive
@@ -16,7 +17,7 @@ import (
 // every run does, changes nothing.
 func TestArchiveFileSchema(t *testing.T) {
 	ctx := context.Background()
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	file := filepath.Join(t.TempDir(), "archive.db")
 	for range 2 {
 		if err := prepareArchiveFile(ctx, file); err != nil {

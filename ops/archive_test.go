@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 func archiveOpts(path string, t testing.TB) ArchiveOptions {
@@ -57,7 +58,7 @@ func TestArchive(t *testing.T) {
 			name = "separate archive file"
 		}
 		t.Run(name, func(t *testing.T) {
-			path := newMaintDB(t)
+			path := testsupport.MigratedDB(t)
 			seedAppeals(t, path, seedSpec{Old: 3000, Mid: 600, New: 300})
 			wantA, wantM := expectedMoves(t, path)
 			before := countRows(t, path, "")
@@ -136,7 +137,7 @@ func TestArchive(t *testing.T) {
 }
 
 func TestArchiveBadInput(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 50, New: 10})
 	roDir := t.TempDir()
 	roPath := filepath.Join(roDir, "ro.db")
@@ -223,7 +224,7 @@ func TestArchiveUnderWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200k appeals: skipped with -short")
 	}
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 205000, Mid: 2000, New: 1000})
 	wantA, wantM := expectedMoves(t, path)
 	if wantA < 200000 {
@@ -294,7 +295,7 @@ func TestArchiveKillResume(t *testing.T) {
 			name = "separate archive file"
 		}
 		t.Run(name, func(t *testing.T) {
-			path := newMaintDB(t)
+			path := testsupport.MigratedDB(t)
 			seedAppeals(t, path, seedSpec{Old: 20000, Mid: 1500, New: 500})
 			wantA, wantM := expectedMoves(t, path)
 			before := countRows(t, path, "")
@@ -376,7 +377,7 @@ func TestArchiveResumeAfterCopy(t *testing.T) {
 		differ bool
 	}{{"copied rows are finished", false}, {"a differing copy stops the run", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := newMaintDB(t)
+			path := testsupport.MigratedDB(t)
 			seedAppeals(t, path, seedSpec{Old: 1000, New: 100})
 			wantA, wantM := expectedMoves(t, path)
 			before := countRows(t, path, "")
@@ -469,7 +470,7 @@ func TestRowsHash(t *testing.T) {
 // the smallest batch, which runs without a cap; the run still moves every
 // row exactly once.
 func TestArchiveCutShort(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 600, New: 50})
 	wantA, wantM := expectedMoves(t, path)
 	before := countRows(t, path, "")

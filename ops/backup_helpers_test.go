@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // newRecoveryDB is a migrated database with n appeals, each with one
@@ -23,15 +24,9 @@ func newRecoveryDB(t testing.TB, dir string, n int) string {
 	t.Helper()
 	path := filepath.Join(dir, "architect.db")
 	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := testsupport.OpenMigrated(t, path)
 	defer w.Close()
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	err = db.Tx(ctx, w, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, w, func(tx *sql.Tx) error {
 		for i := 0; i < n; i++ {
 			r, err := tx.Exec(`INSERT INTO appeals (user_id, reason, status, created_at, updated_at)
 				VALUES (?, 'seed', 'pending', datetime('now', '-1 day'), datetime('now', '-1 day'))`, fmt.Sprintf("u%d", i%50))

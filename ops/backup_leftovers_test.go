@@ -4,21 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// deadPid is the pid of a process that has exited.
-func deadPid(t *testing.T) int {
-	t.Helper()
-	c := exec.Command("true")
-	if err := c.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return c.Process.Pid
-}
+	"github.com/repops/repops/internal/testsupport"
+)
 
 // TestBackupTempFilesAreNotPredictable: a symlink planted in a shared
 // backup dir under the temp name a manifest used to be written through
@@ -61,7 +52,7 @@ func TestBackupRemovesLeftoversOfKilledRuns(t *testing.T) {
 	if err := PrepareBackupDir(o.Dir); err != nil {
 		t.Fatal(err)
 	}
-	dead := deadPid(t)
+	dead := testsupport.DeadPID(t)
 	stale := filepath.Join(o.Dir, fmt.Sprintf(".architect_20260101T000000Z.db.%d-abc.tmp", dead))
 	live := filepath.Join(o.Dir, fmt.Sprintf(".architect_20260101T000000Z.db.%d-abc.tmp", os.Getpid()))
 	foreign := filepath.Join(o.Dir, ".something.tmp")

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestDrillScratch: a drill's scratch copy is in <state dir>/scratch
@@ -22,7 +24,7 @@ func TestDrillScratch(t *testing.T) {
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	dead := filepath.Join(scratch, fmt.Sprintf(".drill_x.db.%d-0a0b0c0d0e0f.tmp", deadPid(t)))
+	dead := filepath.Join(scratch, fmt.Sprintf(".drill_x.db.%d-0a0b0c0d0e0f.tmp", testsupport.DeadPID(t)))
 	live := filepath.Join(scratch, fmt.Sprintf(".drill_x.db.%d-0a0b0c0d0e0f.tmp", os.Getppid()))
 	for _, f := range []string{dead, dead + "-wal", live} {
 		if err := os.WriteFile(f, []byte("leftover"), 0o600); err != nil {

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 func TestGrowthSnapshots(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	state := filepath.Join(t.TempDir(), "state")
 	ctx := context.Background()
 	disk := func(dir string) (DiskSpace, error) {

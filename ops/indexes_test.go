@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 func TestIndexReport(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 500, New: 100})
 	ctx := context.Background()
 	w, err := db.OpenWrite(ctx, path, db.Options{})
@@ -92,7 +93,7 @@ func TestIndexReport(t *testing.T) {
 }
 
 func TestCreateIndexRefusesDuplicateColumns(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	_, err := CreateIndex(context.Background(), CreateIndexOptions{DBPath: path, Name: "idx_messages_appeal_timestamps",
 		Recorder: Recorder{StateDir: filepath.Join(t.TempDir(), "state")}})
 	if err == nil || !strings.Contains(err.Error(), "duplicate") {
@@ -101,7 +102,7 @@ func TestCreateIndexRefusesDuplicateColumns(t *testing.T) {
 }
 
 func TestExplainAndDiagnose(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 300, New: 100})
 	ctx := context.Background()
 	w, err := db.OpenWrite(ctx, path, db.Options{})

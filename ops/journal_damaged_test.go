@@ -9,40 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
-
-// captureStderr runs fn with os.Stderr going to a pipe and returns what
-// was written there.
-func captureStderr(t *testing.T, fn func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stderr
-	os.Stderr = w
-	got := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		got <- string(b)
-	}()
-	defer func() {
-		os.Stderr = old
-	}()
-	fn()
-	os.Stderr = old
-	w.Close()
-	s := <-got
-	r.Close()
-	return s
-}
 
 // journalWithEntries makes a journal of n entries in a new state dir and
 // closes it; it returns the state dir.
@@ -63,21 +37,6 @@ func journalWithEntries(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return state
-}
-
-// stateFiles lists the names in dir, sorted.
-func stateFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TestOpenJournalSetsDamagedAside: a journal that is truncated, random
@@ -133,7 +92,7 @@ func TestOpenJournalSetsDamagedAside(t *testing.T) {
 			}
 
 			var j *Journal
-			stderr := captureStderr(t, func() {
+			stderr := testsupport.CaptureStderr(t, func() {
 				defer func() {
 					if r := recover(); r != nil {
 						t.Fatalf("OpenJournal panicked: %v", r)
@@ -191,7 +150,7 @@ func TestOpenJournalSetsDamagedAside(t *testing.T) {
 			if _, err := j.Append(Entry{Action: "backup", Outcome: OutcomeOK}); err != nil {
 				t.Fatal(err)
 			}
-			again := captureStderr(t, func() {
+			again := testsupport.CaptureStderr(t, func() {
 				j2, err := OpenJournal(state)
 				if err != nil {
 					t.Fatal(err)
@@ -206,7 +165,7 @@ func TestOpenJournalSetsDamagedAside(t *testing.T) {
 			}
 			j.Close()
 			var asides []string
-			for _, n := range stateFiles(t, state) {
+			for _, n := range testsupport.DirNames(t, state) {
 				if strings.Contains(n, ".damaged-") {
 					asides = append(asides, n)
 				} else if n != JournalFile {
@@ -230,7 +189,7 @@ func TestOpenJournalHealthyUntouched(t *testing.T) {
 	}
 	for name, dir := range map[string]string{"healthy": state, "missing": t.TempDir(), "empty": empty} {
 		t.Run(name, func(t *testing.T) {
-			out := captureStderr(t, func() {
+			out := testsupport.CaptureStderr(t, func() {
 				j, err := OpenJournal(dir)
 				if err != nil {
 					t.Fatal(err)
@@ -243,7 +202,7 @@ func TestOpenJournalHealthyUntouched(t *testing.T) {
 			if out != "" {
 				t.Errorf("stderr %q", out)
 			}
-			for _, n := range stateFiles(t, dir) {
+			for _, n := range testsupport.DirNames(t, dir) {
 				if n != JournalFile {
 					t.Errorf("left in the state dir: %s", n)
 				}
@@ -263,7 +222,7 @@ func TestOpenJournalDamagedSetAsideOnce(t *testing.T) {
 	}
 	const n = 6
 	errs := make([]error, n)
-	captureStderr(t, func() {
+	testsupport.CaptureStderr(t, func() {
 		var wg sync.WaitGroup
 		for i := 0; i < n; i++ {
 			wg.Add(1)
@@ -285,13 +244,13 @@ func TestOpenJournalDamagedSetAsideOnce(t *testing.T) {
 		}
 	}
 	var asides int
-	for _, name := range stateFiles(t, state) {
+	for _, name := range testsupport.DirNames(t, state) {
 		if strings.Contains(name, ".damaged-") {
 			asides++
 		}
 	}
 	if asides != 1 {
-		t.Fatalf("state dir %v: want one set-aside file", stateFiles(t, state))
+		t.Fatalf("state dir %v: want one set-aside file", testsupport.DirNames(t, state))
 	}
 	j, err := OpenJournal(state)
 	if err != nil {
@@ -329,7 +288,7 @@ func TestOpenJournalDamagedHeldElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &testsupport.Buffer{}
 	holder.Stdout = out
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
@@ -355,10 +314,10 @@ func TestOpenJournalDamagedHeldElsewhere(t *testing.T) {
 		_, _ = f.WriteAt(bytes.Repeat([]byte{0xA5}, 64), off)
 	}
 	f.Close()
-	before := stateFiles(t, state)
+	before := testsupport.DirNames(t, state)
 
 	var oerr error
-	stderr := captureStderr(t, func() {
+	stderr := testsupport.CaptureStderr(t, func() {
 		var j *Journal
 		j, oerr = OpenJournal(state)
 		if oerr == nil {
@@ -376,29 +335,11 @@ func TestOpenJournalDamagedHeldElsewhere(t *testing.T) {
 		t.Errorf("stderr %q", stderr)
 	}
 	t.Logf("refused: %v", oerr)
-	if after := stateFiles(t, state); strings.Join(after, " ") != strings.Join(before, " ") {
+	if after := testsupport.DirNames(t, state); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Fatalf("state dir %v, was %v", after, before)
 	}
 	var fe *db.FileError
 	if !errors.As(oerr, &fe) && !strings.Contains(oerr.Error(), path) {
 		t.Errorf("error %q does not name the journal", oerr)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

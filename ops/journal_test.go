@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 func testActor() Actor {
@@ -179,12 +180,9 @@ func TestLockSecondOperatorIsTold(t *testing.T) {
 func TestLockStaleAndBreak(t *testing.T) {
 	dir := t.TempDir()
 	// A lock left by a process that has exited.
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
+	pid := testsupport.DeadPID(t)
 	host, _ := os.Hostname()
-	dead := LockInfo{Actor: Actor{User: "carol", Host: host}, PID: cmd.Process.Pid, Host: host, Purpose: "restore", Since: time.Now().Add(-time.Hour)}
+	dead := LockInfo{Actor: Actor{User: "carol", Host: host}, PID: pid, Host: host, Purpose: "restore", Since: time.Now().Add(-time.Hour)}
 	b, _ := json.Marshal(dead)
 	os.WriteFile(filepath.Join(dir, LockFile), b, 0o600)
 	info, ok, err := ReadLock(dir)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // BenchmarkOptimizeCosts measures, on this machine, the write-lock time of
@@ -16,7 +17,7 @@ import (
 //
 //	go test -tags sqlite_dbstat -run '^$' -bench OptimizeCosts -benchtime 1x ./ops/
 func BenchmarkOptimizeCosts(b *testing.B) {
-	path := newMaintDB(b)
+	path := testsupport.MigratedDB(b)
 	seedAppeals(b, path, seedSpec{Old: 300000, Mid: 50000, New: 50000})
 	checkpointTruncate(b, path)
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // fixedRates is a MeasureIO that returns m.
@@ -26,7 +27,7 @@ func TestEstimateFromMeasuredRates(t *testing.T) {
 	if got := m.lockHold(100<<20, 50<<20); got != 2*time.Second {
 		t.Fatalf("100 MiB read at 100 MiB/s + 50 MiB written at 50 MiB/s: %s, want 2s", got)
 	}
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 2000, New: 100})
 	ctx := context.Background()
 	for _, op := range []OptimizeOp{OpVacuum, OpReindex, OpAnalyze, OpCheckpoint} {
@@ -66,7 +67,7 @@ func TestEstimateFromMeasuredRates(t *testing.T) {
 // the service's busy timeout is refused, offering the gentle way, and
 // changes nothing; --allow-long-lock runs it.
 func TestOptimizeRefusesLongLock(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 2000, New: 100})
 	slow := fixedRates(IORates{ReadMiBps: 0.05, WriteSyncMiBps: 0.05, SampleBytes: 1 << 20})
 	for _, tc := range []struct {
@@ -116,10 +117,10 @@ func TestOptimizeRefusesLongLock(t *testing.T) {
 // rates and leaves no file beside the database; a measurement file of a
 // dead pid is removed, one of a live pid stays.
 func TestMeasureFileIO(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 500, New: 50})
 	dir := filepath.Dir(path)
-	dead := filepath.Join(dir, fmt.Sprintf("."+measurePrefix+".%d-0a0b0c0d0e0f.tmp", deadPid(t)))
+	dead := filepath.Join(dir, fmt.Sprintf("."+measurePrefix+".%d-0a0b0c0d0e0f.tmp", testsupport.DeadPID(t)))
 	live := filepath.Join(dir, fmt.Sprintf("."+measurePrefix+".%d-0a0b0c0d0e0f.tmp", os.Getppid()))
 	for _, f := range []string{dead, live} {
 		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {

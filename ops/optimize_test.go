@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestOptimizeUnderWriter runs every optimisation on a database a writer
 // keeps writing to: each completes, the writer sees no error, and the
 // database is intact after.
 func TestOptimizeUnderWriter(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 6000, Mid: 1000, New: 1000})
 	state := filepath.Join(t.TempDir(), "state")
 	w := startWriter(t, path, 2*time.Millisecond)
@@ -93,7 +94,7 @@ func TestOptimizeUnderWriter(t *testing.T) {
 }
 
 func TestOptimizeBadInput(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 200, New: 50})
 	roPath := filepath.Join(t.TempDir(), "ro.db")
 	b, err := os.ReadFile(path)
@@ -141,7 +142,7 @@ func TestOptimizeBadInput(t *testing.T) {
 }
 
 func TestEstimateCostScales(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 3000, New: 100})
 	ctx := context.Background()
 	get := func(o OptimizeOptions) Cost {

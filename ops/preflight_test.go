@@ -2,12 +2,9 @@ package ops
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,30 +12,11 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // The pre-flight of every procedure that writes to the live database, and
 // the stop on corruption seen while one runs (issue 11).
-
-// fileState is a file's sha256 and mtime, "absent" or "empty".
-func fileState(t testing.TB, path string) string {
-	t.Helper()
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "absent"
-	case err != nil:
-		t.Fatal(err)
-	case st.Size() == 0:
-		return "empty"
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]) + " " + st.ModTime().String()
-}
 
 // untouched records a database's files and later asserts that the main
 // file is byte for byte the same with the same mtime, and that no -wal or
@@ -54,7 +32,7 @@ type untouched struct {
 
 func snapshot(t testing.TB, path string) *untouched {
 	t.Helper()
-	u := &untouched{path: path, main: fileState(t, path), wal: fileState(t, path+"-wal")}
+	u := &untouched{path: path, main: testsupport.FileState(t, path), wal: testsupport.FileState(t, path+"-wal")}
 	u.hadWAL = u.wal != "absent"
 	_, err := os.Stat(path + "-shm")
 	u.hadShm = err == nil
@@ -69,10 +47,10 @@ func snapshot(t testing.TB, path string) *untouched {
 
 func (u *untouched) check(t testing.TB) {
 	t.Helper()
-	if got := fileState(t, u.path); got != u.main {
+	if got := testsupport.FileState(t, u.path); got != u.main {
 		t.Errorf("%s changed: %s -> %s", u.path, u.main, got)
 	}
-	wal := fileState(t, u.path+"-wal")
+	wal := testsupport.FileState(t, u.path+"-wal")
 	if u.walMode && (wal == "empty" || wal == "absent") && (u.wal == "empty" || u.wal == "absent") {
 		return // an empty -wal and none are the same: no data in either
 	}
@@ -109,7 +87,7 @@ func checkpointed(t testing.TB, path string) {
 // case of an archive run that moved 46,646 rows and said "verified".
 func corruptIndexPageDB(t testing.TB) string {
 	t.Helper()
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 3000, Mid: 600, New: 300})
 	checkpointed(t, path)
 	r, err := db.OpenRead(context.Background(), path, db.Options{})
@@ -144,7 +122,7 @@ func corruptIndexPageDB(t testing.TB) string {
 // newest this repops carries.
 func futureSchemaDB(t testing.TB) string {
 	t.Helper()
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 300, New: 30})
 	w, err := db.OpenWrite(context.Background(), path, db.Options{})
 	if err != nil {
@@ -287,7 +265,7 @@ func TestWritesNeedPreflight(t *testing.T) {
 
 // TestOptimizeCostStatesPreflight: the cost says which pre-flight runs.
 func TestOptimizeCostStatesPreflight(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	for _, op := range OptimizeOps() {
 		if op == OpIncrementalVacuum {
 			continue // refused without incremental auto_vacuum
@@ -315,21 +293,12 @@ func TestOptimizeCostStatesPreflight(t *testing.T) {
 // when the archive run deletes those rows and finds no entry to delete.
 func staleIndexEntriesDB(t testing.TB) string {
 	t.Helper()
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 300, New: 30})
 	ctx := context.Background()
 	exec := func(stmts ...string) {
 		t.Helper()
-		w, err := db.OpenWrite(ctx, path, db.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		for _, s := range stmts {
-			if _, err := w.ExecContext(ctx, s); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-		}
+		testsupport.ExecSQL(t, path, stmts...)
 	}
 	var def string
 	r, err := db.OpenRead(ctx, path, db.Options{})
@@ -473,7 +442,7 @@ func TestArchiveLoopMakesProgressOrStops(t *testing.T) {
 // nothing left to free ends (the service reused the free pages) instead of
 // stepping through the rest of its count.
 func TestIncrementalVacuumStopsWithoutProgress(t *testing.T) {
-	path := newMaintDB(t)
+	path := testsupport.MigratedDB(t)
 	seedAppeals(t, path, seedSpec{Old: 2000, New: 10})
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "state")

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestRunRecordsStartAndEnd: Run journals the start with the params, then
@@ -136,12 +137,9 @@ func TestRunRefusedByTheLock(t *testing.T) {
 // journal says whose, before the start.
 func TestRunNotesATakeOver(t *testing.T) {
 	state := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
+	pid := testsupport.DeadPID(t)
 	host, _ := os.Hostname()
-	dead := LockInfo{Actor: Actor{User: "carol", Host: host}, PID: cmd.Process.Pid, Host: host, Purpose: "archive /db/architect.db", Since: time.Now().Add(-time.Hour)}
+	dead := LockInfo{Actor: Actor{User: "carol", Host: host}, PID: pid, Host: host, Purpose: "archive /db/architect.db", Since: time.Now().Add(-time.Hour)}
 	b, _ := json.Marshal(dead)
 	if err := os.WriteFile(filepath.Join(state, LockFile), b, 0o600); err != nil {
 		t.Fatal(err)

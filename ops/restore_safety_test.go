@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestRestoreSafetyCopyNeverPartial: an online restore whose safety copy
@@ -44,11 +46,11 @@ func TestRestoreSafetyCopyNeverPartial(t *testing.T) {
 	}
 	safetyCopyHook = nil
 
-	dead := filepath.Join(safetyDir, fmt.Sprintf(".architect.db.pre-restore-20260101T000000Z.%d-0a0b0c0d0e0f.tmp", deadPid(t)))
+	dead := filepath.Join(safetyDir, fmt.Sprintf(".architect.db.pre-restore-20260101T000000Z.%d-0a0b0c0d0e0f.tmp", testsupport.DeadPID(t)))
 	live := filepath.Join(safetyDir, fmt.Sprintf(".architect.db.pre-restore-20260101T000000Z.%d-0a0b0c0d0e0f.tmp", os.Getppid()))
 	// What a killed offline restore leaves beside the database: the
 	// backup's copy under a temp name of its dead pid.
-	deadRestore := filepath.Join(filepath.Dir(path), fmt.Sprintf(".architect.db.%d-0a0b0c0d0e0f.tmp", deadPid(t)))
+	deadRestore := filepath.Join(filepath.Dir(path), fmt.Sprintf(".architect.db.%d-0a0b0c0d0e0f.tmp", testsupport.DeadPID(t)))
 	for _, f := range []string{dead, dead + "-wal", live, deadRestore} {
 		if err := os.WriteFile(f, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)

@@ -5,23 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
-
-// execSQL runs statements on the database at path, read-write.
-func execSQL(t *testing.T, path string, stmts ...string) {
-	t.Helper()
-	w, err := db.OpenWrite(context.Background(), path, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	for _, s := range stmts {
-		if _, err := w.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
 
 // atVersion2 takes a migrated database back to version 2, as it was
 // before migration 3 (the archive tables).
@@ -53,7 +38,7 @@ func TestVerifyOlderSchema(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := newRecoveryDB(t, t.TempDir(), 5)
-			execSQL(t, path, tc.stmts...)
+			testsupport.ExecSQL(t, path, tc.stmts...)
 			o := backupOpts(t, path)
 			res, err := Backup(context.Background(), o, nil)
 			if err != nil {

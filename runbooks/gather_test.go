@@ -2,11 +2,10 @@ package runbooks
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 )
@@ -14,16 +13,8 @@ import (
 // TestGatherStateUnits: gather_state writes each panel as the console
 // shows it, with its unit (metrics.FormatValue), not a raw float.
 func TestGatherStateUnits(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "architect.db")
+	path := testsupport.MigratedDB(t)
 	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
 	readings := MetricMap{
 		metrics.PanelBackupAge:       {Value: 0.1822913870013889, State: "ok"},
 		metrics.PanelProcessingP95:   {Value: 312.456, State: "ok"},

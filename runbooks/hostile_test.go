@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -107,22 +107,6 @@ expect: {min: 1}
 Not reached.
 `
 
-// emptyDB is a migrated, empty database and its config.
-func emptyDB(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "architect.db")
-	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return path
-}
-
 // doWithin runs fn and fails the test if it has not returned after a long
 // while: a guard so that a check that runs for ever fails the test
 // instead of hanging it, not a measure of speed.
@@ -145,7 +129,7 @@ func doWithin[T any](t *testing.T, fn func() T) T {
 // caller (the console's q or esc, Ctrl-C) interrupts the step instead:
 // the run is paused and the step offered again.
 func TestCheckDeadline(t *testing.T) {
-	path := emptyDB(t)
+	path := testsupport.MigratedDB(t)
 	actor := ops.Actor{User: "tester", Host: "test", Session: "t1"}
 
 	t.Run("the deadline stops the query and fails the step", func(t *testing.T) {

@@ -3,10 +3,9 @@ package runbooks
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -16,16 +15,8 @@ import (
 // allowed), so they run; the writers are refused with the one read-only
 // error of repops (ops.ErrReadOnlyMode), the commands' own.
 func TestReadOnlyModeFollowsTheCommands(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "architect.db")
+	path := testsupport.MigratedDB(t)
 	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
 	cfg := testConfig(t, path)
 	ro := NewOpsEnv(EnvConfig{Config: cfg, ReadOnly: true, Actor: ops.Actor{User: "tester"}})
 	for _, a := range []string{"backup", "drill"} {

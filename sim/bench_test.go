@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // BenchmarkStep is one generator tick of the default load (200 ms of
 // normal traffic at speed 1): the simulator's CPU per tick; five ticks a
 // second is its steady cost.
 func BenchmarkStep(b *testing.B) {
-	o := testOptions(newDB(b))
+	o := testOptions(testsupport.MigratedDB(b))
 	o.Speed = 1
 	s, err := New(o)
 	if err != nil {
@@ -35,7 +36,7 @@ func BenchmarkStep(b *testing.B) {
 // BenchmarkScrape is one scrape of /metrics over loopback and its parse,
 // as the console does every refresh.
 func BenchmarkScrape(b *testing.B) {
-	s := startSim(b, testOptions(newDB(b)))
+	s := startSim(b, testOptions(testsupport.MigratedDB(b)))
 	time.Sleep(200 * time.Millisecond)
 	url := s.MetricsURL()
 	b.ResetTimer()
@@ -61,7 +62,7 @@ func BenchmarkLoad(b *testing.B) {
 	for _, sc := range []string{ScenarioNormal, ScenarioAppealFlood, ScenarioDBGrowth} {
 		b.Run(sc, func(b *testing.B) {
 			for range b.N {
-				path := newDB(b)
+				path := testsupport.MigratedDB(b)
 				o := testOptions(path)
 				o.Speed, o.Tick, o.Scenario = 1, 0, sc
 				size0 := dbSize(b, path)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // demoNow is the fixed "now" of the demo databases these tests build.
@@ -176,7 +177,7 @@ func TestGenerateDemoData(t *testing.T) {
 }
 
 func TestGenerateDemoRefusesExistingFile(t *testing.T) {
-	path := newDB(t)
+	path := testsupport.MigratedDB(t)
 	before, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +253,7 @@ func TestIsDemo(t *testing.T) {
 	if _, err := GenerateDemo(context.Background(), demo, DemoOptions{Appeals: 50, Seed: 7, Now: demoNow}, nil); err != nil {
 		t.Fatal(err)
 	}
-	plain := newDB(t)
+	plain := testsupport.MigratedDB(t)
 	for _, tt := range []struct {
 		name string
 		path string

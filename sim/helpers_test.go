@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"math"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -16,22 +15,6 @@ import (
 
 	"github.com/repops/repops/db"
 )
-
-// newDB creates a migrated database in t.TempDir and returns its path.
-func newDB(t testing.TB) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "architect.db")
-	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	defer w.Close()
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return path
-}
 
 // testOptions are fast options: a loopback port of the kernel's choice,
 // a fixed seed, time compressed 60 times, a 50 ms tick.

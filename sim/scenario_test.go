@@ -7,6 +7,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // The guide's alert thresholds ("Key Metrics to Monitor").
@@ -59,7 +61,7 @@ func TestScenariosMoveTheirMetric(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			t.Parallel()
-			path := newDB(t)
+			path := testsupport.MigratedDB(t)
 			o := testOptions(path)
 			o.Speed = tc.speed
 			s := startSim(t, o)

@@ -16,10 +16,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 func TestNewRefuses(t *testing.T) {
-	path := newDB(t)
+	path := testsupport.MigratedDB(t)
 	empty := filepath.Join(t.TempDir(), "empty.db")
 	{ // an SQLite file without the schema
 		w, err := db.OpenWrite(context.Background(), empty, db.Options{Create: true})
@@ -100,7 +101,7 @@ func TestCheckListen(t *testing.T) {
 // prediction per appeal, message threads whose span is the negotiation,
 // times in datetime() text and never in the future for appeals.
 func TestStepWritesAsTheService(t *testing.T) {
-	path := newDB(t)
+	path := testsupport.MigratedDB(t)
 	o := testOptions(path)
 	now := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
 	o.Clock = func() time.Time { return now }
@@ -170,7 +171,7 @@ func TestStepWritesAsTheService(t *testing.T) {
 // of DESIGN.md's contract, with its type, plus the process metrics and the
 // scenario series.
 func TestMetricsContract(t *testing.T) {
-	s := startSim(t, testOptions(newDB(t)))
+	s := startSim(t, testOptions(testsupport.MigratedDB(t)))
 	time.Sleep(300 * time.Millisecond)
 	mfs := scrape(t, s.MetricsURL())
 	for name, typ := range map[string]dto.MetricType{
@@ -222,7 +223,7 @@ func TestMetricsContract(t *testing.T) {
 // TestControlEndpoint switches scenarios over HTTP, as an operator with
 // curl would.
 func TestControlEndpoint(t *testing.T) {
-	s := startSim(t, testOptions(newDB(t)))
+	s := startSim(t, testOptions(testsupport.MigratedDB(t)))
 	do := func(method, url, body string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -296,7 +297,7 @@ func TestControlRefusesRemoteClients(t *testing.T) {
 // TestRunStopsOnCancel: Run returns nil when its context ends, the port is
 // released and the database closed; the writer committed and never failed.
 func TestRunStopsOnCancel(t *testing.T) {
-	s, err := New(testOptions(newDB(t)))
+	s, err := New(testOptions(testsupport.MigratedDB(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +333,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 // in reputation_appeal_errors_total, nothing panics, and writes resume
 // when the lock is released.
 func TestWriteErrorsCounted(t *testing.T) {
-	path := newDB(t)
+	path := testsupport.MigratedDB(t)
 	o := testOptions(path)
 	o.DB.BusyTimeout = 50 * time.Millisecond
 	o.Rate = 300
@@ -403,7 +404,7 @@ func gather(t testing.TB, s *Sim) map[string]*dto.MetricFamily {
 // each transaction is seen whole: a decided appeal always has its thread,
 // every appeal its prediction.
 func TestConcurrentReaderSeesNoTornData(t *testing.T) {
-	path := newDB(t)
+	path := testsupport.MigratedDB(t)
 	o := testOptions(path)
 	o.Scenario = ScenarioAppealFlood
 	startSim(t, o)
@@ -444,7 +445,7 @@ func readTx(r *sql.DB, q string, dest ...any) error {
 
 // TestScenarioFromOptions: the initial scenario is the one asked for.
 func TestScenarioFromOptions(t *testing.T) {
-	o := testOptions(newDB(t))
+	o := testOptions(testsupport.MigratedDB(t))
 	o.Scenario = ScenarioDBGrowth
 	s, err := New(o)
 	if err != nil {

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -24,16 +23,9 @@ func maintDB(t *testing.T) string {
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	t.Setenv("XDG_STATE_HOME", filepath.Join(home, ".state"))
 	path := filepath.Join(t.TempDir(), "architect.db")
-	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := testsupport.OpenMigrated(t, path)
 	defer w.Close()
-	if _, err := db.Migrate(ctx, w, path); err != nil {
-		t.Fatal(err)
-	}
-	_, err = w.Exec(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300)
+	_, err := w.Exec(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300)
 		INSERT INTO appeals (id, user_id, reason, status, created_at, updated_at, resolved_at)
 		SELECT x, 'u' || (x % 7), 'r', CASE WHEN x % 3 = 0 THEN 'pending' ELSE 'approved' END,
 		  datetime('now', CASE WHEN x <= 200 THEN '-500 days' ELSE '-2 days' END),
@@ -81,7 +73,7 @@ func TestMaintenanceCommands(t *testing.T) {
 			if code != tc.code || !strings.Contains(out+errOut, tc.contains) {
 				t.Fatalf("exit %d (want %d), output:\n%s\n%s\nwant %q", code, tc.code, out, errOut, tc.contains)
 			}
-			if n := liveAppeals(t, path); n != tc.appeals {
+			if n := testsupport.CountRows(t, path, "appeals"); n != tc.appeals {
 				t.Fatalf("%d live appeals, want %d", n, tc.appeals)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // runUnblocked runs repops with args and fails the test if it does not
@@ -52,7 +54,7 @@ func TestConfigBoundedInput(t *testing.T) {
 	if err := os.WriteFile(big, []byte(strings.Repeat("# padding, not a config\n", (2<<20)/24+1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := strings.Join(dirNamesOf(t, work), " ")
+	before := strings.Join(testsupport.DirNames(t, work), " ")
 	for _, tc := range []struct {
 		name string
 		env  string // REPOPS_CONFIG
@@ -75,7 +77,7 @@ func TestConfigBoundedInput(t *testing.T) {
 				!strings.Contains(stderr, tc.want) {
 				t.Fatalf("stderr %q: want one line naming %s and saying %q", stderr, tc.file, tc.want)
 			}
-			if after := strings.Join(dirNamesOf(t, work), " "); after != before {
+			if after := strings.Join(testsupport.DirNames(t, work), " "); after != before {
 				t.Fatalf("the working dir now holds %s, it held %s", after, before)
 			}
 		})

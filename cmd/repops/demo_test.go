@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/sim"
@@ -35,12 +36,12 @@ func TestDemoCreatesThenReuses(t *testing.T) {
 		t.Error("the demo touched DATABASE_PATH")
 	}
 
-	before := migFiles(t, path)
+	before := testsupport.SnapshotFiles(t, path)
 	out, _, code, _ = runRepopsCmd(t, "demo", "--appeals", "400", "--summary")
 	if code != 0 || !strings.Contains(out, "using the demo database") || strings.Contains(out, "generating") {
 		t.Errorf("second run: %d\n%s", code, out)
 	}
-	migAssertSameFiles(t, path, before)
+	before.AssertUnchanged(t, path)
 	// --summary only prints: no backup, check or drill.
 	for _, p := range []string{filepath.Join(dir, "data/demo/backups"), filepath.Join(dir, "data/demo/state")} {
 		if _, err := os.Stat(p); err == nil {
@@ -60,14 +61,14 @@ func TestDemoRefusesNonDemoFile(t *testing.T) {
 	if _, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply", "--create"); code != 0 {
 		t.Fatal(err)
 	}
-	before := migFiles(t, path)
+	before := testsupport.SnapshotFiles(t, path)
 	for _, args := range [][]string{{"demo", "--summary"}, {"demo", "--fresh", "--summary"}} {
 		_, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, args...)...)
 		if code == 0 || err == nil || !strings.Contains(err.Error(), "is not a demo database") {
 			t.Errorf("%v: exit %d, %v", args, code, err)
 		}
 	}
-	migAssertSameFiles(t, path, before)
+	before.AssertUnchanged(t, path)
 }
 
 // demoRun runs 'repops demo' past its preparation: the console then

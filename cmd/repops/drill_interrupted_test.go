@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/state"
 )
@@ -50,8 +51,8 @@ func TestDrillInterruptedCouldNotRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports := dirNamesOf(t, filepath.Join(stateDir, "drills"))
-	live := migFiles(t, dbPath)
+	reports := testsupport.DirNames(t, filepath.Join(stateDir, "drills"))
+	live := testsupport.SnapshotFiles(t, dbPath)
 	scratch := t.TempDir()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -98,11 +99,11 @@ func TestDrillInterruptedCouldNotRun(t *testing.T) {
 	if rec, ok, err := state.ReadLastDrill(stateDir); err != nil || !ok || !rec.OK {
 		t.Fatalf("last drill %+v %v %v: want the good one", rec, ok, err)
 	}
-	if got := dirNamesOf(t, filepath.Join(stateDir, "drills")); len(got) != len(reports) {
+	if got := testsupport.DirNames(t, filepath.Join(stateDir, "drills")); len(got) != len(reports) {
 		t.Fatalf("reports %v, were %v", got, reports)
 	}
-	if left := dirNamesOf(t, scratch); len(left) != 0 {
+	if left := testsupport.DirNames(t, scratch); len(left) != 0 {
 		t.Fatalf("left in the scratch dir: %v", left)
 	}
-	migAssertSameFiles(t, dbPath, live)
+	live.AssertUnchanged(t, dbPath)
 }

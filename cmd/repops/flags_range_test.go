@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestNumericFlagsRefused: a negative, zero where it means nothing, or
@@ -47,7 +49,7 @@ func TestNumericFlagsRefused(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			path := maintDB(t)
 			stateDir := filepath.Join(os.Getenv("XDG_STATE_HOME"), "repops")
-			before := migFiles(t, path)
+			before := testsupport.SnapshotFiles(t, path)
 			stdout, stderr, code := runRepopsIn(t, "", append([]string{"--db", path}, tc.args...)...)
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, exitUsage, stdout, stderr)
@@ -58,11 +60,11 @@ func TestNumericFlagsRefused(t *testing.T) {
 			if stdout != "" {
 				t.Fatalf("stdout %q: a refused command prints no plan", stdout)
 			}
-			migAssertSameFiles(t, path, before)
+			before.AssertUnchanged(t, path)
 			if _, err := os.Stat(stateDir); err == nil {
-				t.Fatalf("a refused command left the state dir %s: %v", stateDir, dirNamesOf(t, stateDir))
+				t.Fatalf("a refused command left the state dir %s: %v", stateDir, testsupport.DirNames(t, stateDir))
 			}
-			if n := liveAppeals(t, path); n != 300 {
+			if n := testsupport.CountRows(t, path, "appeals"); n != 300 {
 				t.Fatalf("%d live appeals, want all 300", n)
 			}
 		})

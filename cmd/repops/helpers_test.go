@@ -5,8 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/repops/repops/db"
 )
 
 // execRoot runs the root command with stdin and args as main does, without
@@ -46,19 +44,4 @@ func runRepopsIn(t *testing.T, stdin string, args ...string) (stdout, stderr str
 func runRecovery(t *testing.T, cfg, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	return runRepopsIn(t, stdin, append([]string{"--config", cfg}, args...)...)
-}
-
-// liveAppeals counts the appeals in the database at path.
-func liveAppeals(t *testing.T, path string) int {
-	t.Helper()
-	r, err := db.OpenRead(context.Background(), path, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var n int
-	if err := r.QueryRow(`SELECT count(*) FROM appeals`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

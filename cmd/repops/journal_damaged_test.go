@@ -3,39 +3,14 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
-
-// osStderrOf runs fn with os.Stderr going to a pipe and returns what was
-// written there: ops says on the process's standard error that it set a
-// damaged journal aside.
-func osStderrOf(t *testing.T, fn func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stderr
-	os.Stderr = w
-	got := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		got <- string(b)
-	}()
-	defer func() { os.Stderr = old }()
-	fn()
-	os.Stderr = old
-	w.Close()
-	s := <-got
-	r.Close()
-	return s
-}
 
 // TestBackupWithDamagedJournal: a truncated journal or one of random bytes
 // does not stop 'repops backup': it exits 0, the damaged journal is set
@@ -78,26 +53,26 @@ func TestBackupWithDamagedJournal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			live := migFiles(t, dbPath)
+			live := testsupport.SnapshotFiles(t, dbPath)
 
 			var stdout, stderr string
 			var code int
-			notice := osStderrOf(t, func() {
+			notice := testsupport.CaptureStderr(t, func() {
 				stdout, stderr, code = runRecovery(t, cfg, "", "backup")
 			})
 			if code != 0 || !strings.Contains(stdout, "backup ") {
 				t.Fatalf("backup with a %s journal: exit %d\n%s\n%s", tc.name, code, stdout, stderr)
 			}
-			migAssertSameFiles(t, dbPath, live)
+			live.AssertUnchanged(t, dbPath)
 
 			var asides []string
-			for _, n := range dirNamesOf(t, stateDir) {
+			for _, n := range testsupport.DirNames(t, stateDir) {
 				if strings.HasPrefix(n, ops.JournalFile+".damaged-") {
 					asides = append(asides, filepath.Join(stateDir, n))
 				}
 			}
 			if len(asides) != 1 {
-				t.Fatalf("state dir %v: want one set-aside journal", dirNamesOf(t, stateDir))
+				t.Fatalf("state dir %v: want one set-aside journal", testsupport.DirNames(t, stateDir))
 			}
 			if kept, err := os.ReadFile(asides[0]); err != nil || !bytes.Equal(kept, damaged) {
 				t.Fatalf("the set-aside file is not the damaged journal (%v)", err)
@@ -114,18 +89,4 @@ func TestBackupWithDamagedJournal(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dirNamesOf lists the names in dir.
-func dirNamesOf(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }

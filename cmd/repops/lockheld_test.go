@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // getlkEnv makes the test binary, re-executed, a second process that asks
@@ -86,7 +87,7 @@ func lockHolderPid(t *testing.T, path string) int {
 // last connection would then checkpoint and delete the WAL under us.
 func TestEveryCommandKeepsSQLitesLocks(t *testing.T) {
 	cfg, dbPath, _ := recoveryEnv(t)
-	migExecSQL(t, dbPath, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300)
+	testsupport.ExecSQL(t, dbPath, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300)
 		INSERT INTO appeals (user_id, reason, status, created_at, updated_at, resolved_at)
 		SELECT 'old' || x, 'r', 'approved', datetime('now', '-200 days'), datetime('now', '-200 days'), datetime('now', '-200 days') FROM c`)
 	ctx := context.Background()

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // TestMigrationChecksumLostInACrash: a crash between a migration's commit
@@ -11,7 +13,7 @@ import (
 // and the next 'migrate apply' records it, with nothing else to do.
 func TestMigrationChecksumLostInACrash(t *testing.T) {
 	cfg, dbPath, _ := recoveryEnv(t)
-	migExecSQL(t, dbPath, `DELETE FROM repops_migrations WHERE version = (SELECT max(version) FROM repops_migrations)`)
+	testsupport.ExecSQL(t, dbPath, `DELETE FROM repops_migrations WHERE version = (SELECT max(version) FROM repops_migrations)`)
 
 	stdout, stderr, code := runRecovery(t, cfg, "", "migrate", "validate")
 	if code == 0 || !strings.Contains(stdout+stderr, "checksum") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -57,7 +58,7 @@ func TestMigrateApplyRefusesForeignFiles(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				dir := migTestEnv(t)
 				path := migForeignFile(t, dir, tt.stmts...)
-				before := migFiles(t, path)
+				before := testsupport.SnapshotFiles(t, path)
 				st, _ := os.Stat(path)
 				args := []string{"--db", path, "migrate", "apply"}
 				if create {
@@ -70,7 +71,7 @@ func TestMigrateApplyRefusesForeignFiles(t *testing.T) {
 				if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, path) || !strings.Contains(msg, "nothing was written") {
 					t.Errorf("not one line naming the file: %q", msg)
 				}
-				migAssertSameFiles(t, path, before)
+				before.AssertUnchanged(t, path)
 				if now, _ := os.Stat(path); !now.ModTime().Equal(st.ModTime()) {
 					t.Errorf("mtime changed: %s -> %s", st.ModTime(), now.ModTime())
 				}
@@ -114,12 +115,12 @@ func assertRefusalJournaled(t *testing.T, action string) {
 func TestMigrateApplyNoTablesNeedsCreate(t *testing.T) {
 	dir := migTestEnv(t)
 	path := migForeignFile(t, dir, "PRAGMA user_version = 7")
-	before := migFiles(t, path)
+	before := testsupport.SnapshotFiles(t, path)
 	_, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply")
 	if code == 0 || !errors.Is(err, db.ErrNoSchema) || !strings.Contains(err.Error(), "--create") {
 		t.Fatalf("without --create: exit %d, %v", code, err)
 	}
-	migAssertSameFiles(t, path, before)
+	before.AssertUnchanged(t, path)
 	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply", "--create")
 	if code != 0 {
 		t.Fatalf("with --create: exit %d, %v\n%s", code, err, out)
@@ -154,12 +155,12 @@ func TestMigrateApplyRefusesDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	before := migFiles(t, path)
+	before := testsupport.SnapshotFiles(t, path)
 	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply")
 	if code == 0 || !errors.Is(err, db.ErrCorrupt) || !strings.Contains(err.Error(), "repops runbook show database-corruption") {
 		t.Fatalf("exit %d, %v\n%s", code, err, out)
 	}
-	migAssertSameFiles(t, path, before)
+	before.AssertUnchanged(t, path)
 	if entries, _ := os.ReadDir(filepath.Join(dir, "backups")); len(entries) != 0 {
 		t.Errorf("backup taken: %v", entries)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/sim"
 	"github.com/repops/repops/state"
@@ -35,41 +34,6 @@ func migTestEnv(t *testing.T) string {
 	return work
 }
 
-// dbFiles records content hash and mtime of a database and its -wal; a
-// missing -wal and an empty one are the same (SQLite creates an empty one
-// when it opens a WAL database read-only).
-func migFiles(t *testing.T, path string) map[string]string {
-	t.Helper()
-	st := map[string]string{}
-	for _, p := range []string{path, path + "-wal"} {
-		info, err := os.Stat(p)
-		switch {
-		case err != nil, p != path && info.Size() == 0:
-			st[p] = "absent or empty"
-		case info.IsDir():
-			st[p] = "dir " + info.ModTime().String()
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(b)
-			st[p] = hex.EncodeToString(sum[:]) + " " + info.ModTime().String()
-		}
-	}
-	return st
-}
-
-func migAssertSameFiles(t *testing.T, path string, before map[string]string) {
-	t.Helper()
-	after := migFiles(t, path)
-	for p, b := range before {
-		if after[p] != b {
-			t.Errorf("%s changed: %s -> %s", p, b, after[p])
-		}
-	}
-}
-
 var migNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func migDemoFile(t *testing.T, dir string, appeals int) string {
@@ -79,20 +43,6 @@ func migDemoFile(t *testing.T, dir string, appeals int) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func migExecSQL(t *testing.T, path string, stmts ...string) {
-	t.Helper()
-	w, err := db.OpenWrite(context.Background(), path, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	for _, s := range stmts {
-		if _, err := w.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
 }
 
 func TestMigrateApplyCreateThenValidate(t *testing.T) {
@@ -131,7 +81,7 @@ func TestMigrateApplyBacksUpFirst(t *testing.T) {
 	dir := migTestEnv(t)
 	path := migDemoFile(t, dir, 300)
 	// Take migration 3 back out, as if this database predated it.
-	migExecSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
+	testsupport.ExecSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
 		"DELETE FROM goose_db_version WHERE version_id = 3", "DELETE FROM repops_migrations WHERE version = 3")
 	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "status")
 	if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), "00003 00003_archive_tables.sql pending -") || !strings.Contains(out, "2 applied, 1 pending") {
@@ -180,7 +130,7 @@ func TestMigrateValidateNamesProblems(t *testing.T) {
 			if _, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply", "--create"); code != 0 {
 				t.Fatal(err)
 			}
-			migExecSQL(t, path, tt.stmts...)
+			testsupport.ExecSQL(t, path, tt.stmts...)
 			out, stderr, code, _ := runRepopsCmd(t, "--db", path, "migrate", "validate")
 			if code != 1 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, tt.want) {
 				t.Errorf("code %d\nstdout %q\nwant   %q\nstderr %q", code, out, tt.want, stderr)
@@ -232,7 +182,7 @@ func TestMigrateBadFiles(t *testing.T) {
 			t.Run(bad.name+"/"+strings.Join(args, " "), func(t *testing.T) {
 				dir := migTestEnv(t)
 				path := bad.make(t, dir)
-				before := migFiles(t, path)
+				before := testsupport.SnapshotFiles(t, path)
 				_, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, args...)...)
 				if code == 0 || err == nil {
 					t.Fatalf("exit %d, err %v; want a failure", code, err)
@@ -244,7 +194,7 @@ func TestMigrateBadFiles(t *testing.T) {
 				if strings.Contains(msg, "\n") || !strings.Contains(msg, path) {
 					t.Errorf("not one line naming the file: %q", msg)
 				}
-				migAssertSameFiles(t, path, before)
+				before.AssertUnchanged(t, path)
 				if entries, _ := os.ReadDir(filepath.Join(dir, "backups")); len(entries) != 0 {
 					t.Errorf("backup dir has %v", entries)
 				}
@@ -278,7 +228,7 @@ func TestMigrateCorruptedPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("corrupted page %d", pageno)
-	before := migFiles(t, path)
+	before := testsupport.SnapshotFiles(t, path)
 
 	out, _, code, _ := runRepopsCmd(t, "--db", path, "migrate", "validate")
 	if code != 1 || !strings.HasPrefix(out, "corrupt: quick_check on "+path+": ") || strings.Count(out, "\n") != 1 {
@@ -287,7 +237,7 @@ func TestMigrateCorruptedPage(t *testing.T) {
 	// dbstat skips a page it cannot decode: stats still answers (sizes
 	// are approximate then; validate is what finds corruption).
 	runRepopsCmd(t, "--db", path, "migrate", "stats")
-	migAssertSameFiles(t, path, before)
+	before.AssertUnchanged(t, path)
 }
 
 func TestMigrateSchemaProblems(t *testing.T) {
@@ -316,11 +266,11 @@ func TestMigrateSchemaProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := migTestEnv(t)
 			path := migDemoFile(t, dir, 200)
-			migExecSQL(t, path, tt.stmts...)
+			testsupport.ExecSQL(t, path, tt.stmts...)
 			if strings.HasPrefix(tt.name, "read-only") {
 				os.Chmod(path, 0o444) // refused even as root
 			}
-			before := migFiles(t, path)
+			before := testsupport.SnapshotFiles(t, path)
 			out, _, code, err := runRepopsCmd(t, append([]string{"--db", path}, tt.args...)...)
 			if code == 0 {
 				t.Fatalf("exit 0\n%s", out)
@@ -331,7 +281,7 @@ func TestMigrateSchemaProblems(t *testing.T) {
 			if tt.line != "" && !strings.Contains(out, tt.line+"\n") {
 				t.Errorf("stdout lacks %q:\n%s", tt.line, out)
 			}
-			migAssertSameFiles(t, path, before)
+			before.AssertUnchanged(t, path)
 			if entries, _ := os.ReadDir(filepath.Join(dir, "backups")); len(entries) != 0 {
 				t.Errorf("backup taken: %v", entries)
 			}
@@ -343,7 +293,7 @@ func TestMigrateStats(t *testing.T) {
 	dir := migTestEnv(t)
 	path := migDemoFile(t, dir, 500)
 	// A table big by its rowid bounds, small in fact, gets an estimate.
-	migExecSQL(t, path, "INSERT INTO appeals_archive VALUES (1, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00'), (500000, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00')")
+	testsupport.ExecSQL(t, path, "INSERT INTO appeals_archive VALUES (1, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00'), (500000, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00')")
 	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "stats")
 	if code != 0 {
 		t.Fatalf("stats: %v", err)
@@ -380,12 +330,12 @@ func TestMigrateReportAndBackup(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	before := migFiles(t, path)
+	before := testsupport.SnapshotFiles(t, path)
 	out, _, code, err = runRepopsCmd(t, "--db", path, "migrate", "backup", "--backup-dir", filepath.Join(dir, "bk"))
 	if code != 0 || !strings.HasPrefix(out, "backup: "+filepath.Join(dir, "bk", "architect_")) {
 		t.Fatalf("backup: %d %v %q", code, err, out)
 	}
-	migAssertSameFiles(t, path, before)
+	before.AssertUnchanged(t, path)
 	if list, _ := state.ListBackups(filepath.Join(dir, "bk")); len(list) != 1 {
 		t.Errorf("backups: %v", list)
 	}
@@ -416,7 +366,7 @@ func TestMigrateBackupsAreFullBackups(t *testing.T) {
 		t.Errorf("drill of the newest backup, migrate backup's: exit %d %v\n%s\n%s", code, err, out, errOut)
 	}
 	time.Sleep(1100 * time.Millisecond) // backup names have one-second resolution
-	migExecSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
+	testsupport.ExecSQL(t, path, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
 		"DELETE FROM goose_db_version WHERE version_id = 3", "DELETE FROM repops_migrations WHERE version = 3")
 	if out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "apply"); code != 0 {
 		t.Fatalf("migrate apply: exit %d %v\n%s", code, err, out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/state"
 )
@@ -22,15 +21,8 @@ func recoveryEnv(t *testing.T) (cfg, dbPath, stateDir string) {
 	work := migTestEnv(t)
 	dbPath = filepath.Join(work, "architect.db")
 	stateDir = filepath.Join(work, "state")
-	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, dbPath, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := testsupport.OpenMigrated(t, dbPath)
 	defer w.Close()
-	if _, err := db.Migrate(ctx, w, dbPath); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := w.Exec(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 40)
 		INSERT INTO appeals (user_id, reason, status, created_at, updated_at)
 		SELECT 'u' || x, 'r', 'pending', datetime('now', '-1 hour'), datetime('now', '-1 hour') FROM c`); err != nil {
@@ -137,12 +129,12 @@ func TestRecoveryCommands(t *testing.T) {
 	})
 
 	t.Run("restore cancelled by a wrong name changes nothing", func(t *testing.T) {
-		before := migFiles(t, dbPath)
+		before := testsupport.SnapshotFiles(t, dbPath)
 		_, stderr, code := runRecovery(t, cfg, "architect\n", "restore", name)
 		if code != exitFailure || !strings.Contains(stderr, "cancelled") {
 			t.Fatalf("exit %d %s", code, stderr)
 		}
-		migAssertSameFiles(t, dbPath, before)
+		before.AssertUnchanged(t, dbPath)
 		if m, _ := filepath.Glob(filepath.Join(backupDir, "*.pre-restore-*")); len(m) != 0 {
 			t.Fatalf("a cancelled restore made a safety copy: %v", m)
 		}
@@ -172,18 +164,18 @@ func TestRecoveryCommands(t *testing.T) {
 		if err := os.WriteFile(mp, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		before := migFiles(t, dbPath)
+		before := testsupport.SnapshotFiles(t, dbPath)
 		// --force breaks locks only: it does not accept a failing backup.
 		_, stderr, code := runRecovery(t, cfg, "", "restore", name, "--yes", "--force")
 		if code != exitFailure || !strings.Contains(stderr, "fails verification") || !strings.Contains(stderr, "--accept-failed-verification") {
 			t.Fatalf("exit %d %s", code, stderr)
 		}
-		migAssertSameFiles(t, dbPath, before)
+		before.AssertUnchanged(t, dbPath)
 		stdout, stderr, code := runRecovery(t, cfg, "", "restore", name, "--yes", "--accept-failed-verification")
 		if code != 0 || !strings.Contains(stdout, "restore (offline)") {
 			t.Fatalf("--accept-failed-verification: exit %d\n%s\n%s", code, stdout, stderr)
 		}
-		if n := liveAppeals(t, dbPath); n != 40 {
+		if n := testsupport.CountRows(t, dbPath, "appeals"); n != 40 {
 			t.Fatalf("restored database has %d appeals, want 40", n)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -21,14 +21,7 @@ func TestLatestIsThisDatabasesBackup(t *testing.T) {
 	backupDir := filepath.Join(filepath.Dir(dbPath), "backups")
 	other := filepath.Join(filepath.Dir(dbPath), "other.db")
 	ctx := context.Background()
-	w, err := db.OpenWrite(ctx, other, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx, w, other); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	testsupport.CreateMigrated(t, other)
 	backup := func(path string, at time.Time) string {
 		t.Helper()
 		res, err := ops.Backup(ctx, ops.BackupOptions{DBPath: path, Dir: backupDir, Now: func() time.Time { return at }}, nil)

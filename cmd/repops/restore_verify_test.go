@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -58,12 +59,12 @@ func TestRestoreVerifiesBeforeAsking(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("a failing backup is refused before any question", func(t *testing.T) {
-		before := migFiles(t, dbPath)
+		before := testsupport.SnapshotFiles(t, dbPath)
 		out, code := run("architect.db\n", "restore", name)
 		if code != exitFailure || strings.Contains(out, question) || !strings.Contains(out, "fails verification") || !strings.Contains(out, "checksum") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
-		migAssertSameFiles(t, dbPath, before)
+		before.AssertUnchanged(t, dbPath)
 		if !hasEntry(recoveryJournal(t, stateDir), "restore", ops.OutcomeFailed) {
 			t.Error("the refusal is not in the journal")
 		}

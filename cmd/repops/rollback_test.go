@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
 )
 
@@ -15,7 +16,7 @@ import (
 // without --accept-failed-verification, and the drill passes on it.
 func TestRollBackAMigration(t *testing.T) {
 	cfg, dbPath, _ := recoveryEnv(t)
-	migExecSQL(t, dbPath, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
+	testsupport.ExecSQL(t, dbPath, "DROP TABLE appeal_negotiation_messages_archive", "DROP TABLE appeals_archive",
 		"DELETE FROM goose_db_version WHERE version_id = 3", "DELETE FROM repops_migrations WHERE version = 3")
 	if out, errOut, code := runRecovery(t, cfg, "", "migrate", "apply"); code != 0 {
 		t.Fatalf("migrate apply: exit %d\n%s\n%s", code, out, errOut)

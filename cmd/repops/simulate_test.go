@@ -15,23 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 )
-
-// migratedDB creates a database with the schema in t.TempDir.
-func migratedDB(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "architect.db")
-	w, err := db.OpenWrite(context.Background(), path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := db.Migrate(context.Background(), w, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestSimulateSIGTERMExitsZero builds repops, runs 'repops simulate' on a
 // free loopback port, scrapes it, sends SIGTERM and expects exit status 0
@@ -42,7 +27,7 @@ func TestSimulateSIGTERMExitsZero(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	path := migratedDB(t)
+	path := testsupport.MigratedDB(t)
 	cmd := exec.Command(bin, "--db", path, "simulate", "--listen", "127.0.0.1:0", "--speed", "30")
 	cmd.Env = append(os.Environ(), "REPOPS_CONFIG=")
 	stdout, err := cmd.StdoutPipe()
@@ -119,7 +104,7 @@ func TestSimulateSIGTERMExitsZero(t *testing.T) {
 // TestSimulateRefuses runs the command in-process with bad arguments.
 func TestSimulateRefuses(t *testing.T) {
 	t.Setenv("REPOPS_CONFIG", "")
-	path := migratedDB(t)
+	path := testsupport.MigratedDB(t)
 	for _, tc := range []struct {
 		name string
 		args []string
