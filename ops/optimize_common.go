@@ -311,6 +311,9 @@ type IORates struct {
 	ReadMiBps      float64 `json:"read_mib_per_s"`
 	WriteSyncMiBps float64 `json:"write_fsync_mib_per_s"`
 	SampleBytes    int64   `json:"sample_bytes"`
+	// WriteDir is where the write sample went when not beside the
+	// database (read-only mode); empty otherwise.
+	WriteDir string `json:"write_dir,omitempty"`
 }
 
 // MeasureIO measures the IORates of the database at dbPath.
@@ -332,7 +335,22 @@ const measurePrefix = ".repops-measure"
 // it and removes it. Both are timed; the rates are MiB/s. It is what the
 // service's writers see now: a busy host measures slow.
 func MeasureFileIO(ctx context.Context, dbPath string) (IORates, error) {
-	dir := filepath.Dir(absPath(dbPath))
+	return measureIO(ctx, dbPath, filepath.Dir(absPath(dbPath)))
+}
+
+// MeasureFileIOIn is MeasureFileIO with the write sample in dir instead of
+// beside the database: read-only mode writes nothing there, so its
+// estimate takes the write rate of SQLite's temp dir (where VACUUM writes
+// its copy anyway), and says so.
+func MeasureFileIOIn(dir string) MeasureIO {
+	return func(ctx context.Context, dbPath string) (IORates, error) {
+		m, err := measureIO(ctx, dbPath, dir)
+		m.WriteDir = dir
+		return m, err
+	}
+}
+
+func measureIO(ctx context.Context, dbPath, dir string) (IORates, error) {
 	removeStaleMeasures(dir)
 	r, err := db.OpenRead(ctx, dbPath, db.Options{MaxConns: 1})
 	if err != nil {
@@ -418,6 +436,10 @@ func (m IORates) lockHold(read, written int64) time.Duration {
 
 // basis is the Cost's Basis line for a measurement.
 func (m IORates) basis() string {
+	if m.WriteDir != "" {
+		return fmt.Sprintf("measured on this file: read %.0f MiB/s; write+fsync %.0f MiB/s measured in %s, since read-only mode writes nothing beside the database (a %s sample); the lock hold is the bytes read and rewritten at these rates, a floor: sorting and a busy service add to it",
+			m.ReadMiBps, m.WriteSyncMiBps, m.WriteDir, humanize.Bytes(m.SampleBytes))
+	}
 	return fmt.Sprintf("measured on this file: read %.0f MiB/s, write+fsync %.0f MiB/s (a %s sample); the lock hold is the bytes read and rewritten at these rates, a floor: sorting and a busy service add to it",
 		m.ReadMiBps, m.WriteSyncMiBps, humanize.Bytes(m.SampleBytes))
 }

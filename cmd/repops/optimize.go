@@ -92,6 +92,11 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 	if !o.estimate && a.readOnly {
 		return ops.ErrReadOnlyMode
 	}
+	if a.readOnly {
+		// The estimate's write sample goes to SQLite's temp dir, not
+		// beside the database.
+		oo.Measure = ops.MeasureFileIOIn(ops.SQLiteTempDir())
+	}
 	cost, err := ops.EstimateCost(ctx, oo)
 	if err != nil {
 		return namesUnknown(exitFailure, err)
