@@ -253,7 +253,9 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 	}
 	panels[PanelBackupAge] = f.BackupAge
 
-	rec, ok, err := state.ReadLastCheck(s.opts.StateDir)
+	// The records are per database (state.ReadCheckOf): a check or drill
+	// of another database (a copy checked with --db) is not this one's.
+	rec, ok, err := state.ReadCheckOf(s.opts.StateDir, s.opts.Path)
 	switch {
 	case err != nil:
 		panels[PanelIntegrityOK] = Unknown(reasonLine(err.Error()))
@@ -272,7 +274,7 @@ func (s *DatabaseSource) collectFiles(now time.Time, f *DBFigures, panels map[st
 		panels[PanelIntegrityAge] = Known(math.Max(0, now.Sub(rec.Time).Hours()/24))
 	}
 
-	drill, ok, err := state.ReadLastDrill(s.opts.StateDir)
+	drill, ok, err := state.ReadDrillOf(s.opts.StateDir, s.opts.Path)
 	switch {
 	case err != nil:
 		panels[PanelDrillAge] = Unknown(reasonLine(err.Error()))

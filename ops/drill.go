@@ -118,8 +118,10 @@ type DrillResult struct {
 	Scenario      string   `json:"scenario"`
 	ObjectivesMet bool     `json:"objectives_met"`
 	Missed        []string `json:"objectives_missed,omitempty"`
-	ReportMD      string   `json:"report_markdown_path,omitempty"`
-	ReportJSON    string   `json:"report_json_path,omitempty"`
+	// Verdict is DrillVerdict: OK, WARNING or CRITICAL.
+	Verdict    string `json:"verdict"`
+	ReportMD   string `json:"report_markdown_path,omitempty"`
+	ReportJSON string `json:"report_json_path,omitempty"`
 }
 
 // DrillStep is one timed step of the drill.
@@ -173,6 +175,11 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 		}
 		if err == nil && !res.OK {
 			r.SetFailure(fmt.Errorf("drill found %d problems: %s", len(res.Problems), strings.Join(res.Problems, "; ")))
+		}
+		if err == nil && res.OK && !res.ObjectivesMet {
+			// Restored and verified, an objective missed: WARNING, in the
+			// journal as in the exit code and the report.
+			r.SetWarning(fmt.Sprintf("WARNING (%s): %s", res.Scenario, strings.Join(res.Missed, "; ")))
 		}
 		return map[string]float64{"rto_seconds": res.RTO.Seconds(), "rpo_seconds": res.RPO.Seconds(), "problems": float64(len(res.Problems)),
 			"objectives_met": boolFigure(res.ObjectivesMet)}, err
@@ -338,11 +345,12 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 		res.Missed = missedObjectives(mine, res)
 		res.ObjectivesMet = len(res.Missed) == 0
 	}
+	res.Verdict = DrillVerdict(res)
 	if o.StateDir != "" {
 		if err := writeDrillReport(o.StateDir, res); err != nil {
 			return res, err
 		}
-		rec := state.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD,
+		rec := state.DrillRecord{Time: res.Time, Database: res.Database, Backup: res.Backup, OK: res.OK, Verdict: res.Verdict, Missed: res.Missed, RTO: res.RTO, RPO: res.RPO, ReportPath: res.ReportMD,
 			RTOLimit: rehearsed.RTO, RPOLimit: rehearsed.RPO}
 		if err := state.WriteLastDrill(o.StateDir, rec); err != nil {
 			return res, err

@@ -27,7 +27,7 @@ func TestDrillInterrupted(t *testing.T) {
 	if err != nil || !good.OK {
 		t.Fatalf("the good drill: %v %+v", err, good)
 	}
-	recPath := filepath.Join(o.StateDir, "last_drill.json")
+	recPath := state.DrillRecordPath(o.StateDir, path)
 	recBefore, err := os.ReadFile(recPath)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/repops/repops/db"
 
 	"github.com/repops/repops/internal/fsutil"
+	"github.com/repops/repops/state"
 )
 
 // The guide's capacity planning ("analyze growth trends", "Database Growing
@@ -32,12 +33,16 @@ const GrowthFile = "growth.jsonl"
 // job's 'repops growth --snapshot'), about three months.
 const GrowthKeep = 2000
 
-// TableSnapshot is one table's size at a snapshot: rows (exact, or
-// estimated on a large table, see db.TableSizes) and bytes, its indexes
-// included.
+// TableSnapshot is one table's size at a snapshot: rows and bytes, its
+// indexes included. Rows is exact (count(*)) up to a million rows and
+// above that the rowid bounds, an upper bound that moves with every
+// insert (Estimated; see db.TableSizes): never sqlite_stat1's count, which
+// changes only after ANALYZE and made every trend flat.
 type TableSnapshot struct {
-	Rows  int64 `json:"rows"`
-	Bytes int64 `json:"bytes"`
+	Rows      int64  `json:"rows"`
+	Estimated bool   `json:"estimated,omitempty"`
+	RowSource string `json:"row_source,omitempty"`
+	Bytes     int64  `json:"bytes"`
 }
 
 // GrowthSnapshot is the database's size at one time.
@@ -77,7 +82,7 @@ func snapshotWith(ctx context.Context, dbPath, stateDir string, statfs StatFS, n
 	for _, o := range sizes.Objects {
 		t := s.Tables[o.Table]
 		if o.Kind == "table" {
-			t.Rows = o.Rows
+			t.Rows, t.Estimated, t.RowSource = o.Rows, o.Estimated, o.RowSource
 		}
 		t.Bytes += max(o.Bytes, 0)
 		s.Tables[o.Table] = t
@@ -130,7 +135,10 @@ func appendSnapshot(stateDir string, s *GrowthSnapshot) error {
 }
 
 // ReadSnapshots reads the snapshots of the database at dbPath from the
-// state dir, oldest first. Unreadable lines are skipped.
+// state dir, oldest first: each snapshot names its database, and only
+// this one's count (state.SameDatabase: another spelling or a symlink of
+// its path, or another name of its file), so a snapshot of a copy never
+// enters its trend. Unreadable lines are skipped.
 func ReadSnapshots(stateDir, dbPath string) ([]GrowthSnapshot, error) {
 	f, err := os.Open(filepath.Join(stateDir, GrowthFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -146,7 +154,7 @@ func ReadSnapshots(stateDir, dbPath string) ([]GrowthSnapshot, error) {
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
 		var s GrowthSnapshot
-		if json.Unmarshal(sc.Bytes(), &s) == nil && s.Database == want {
+		if json.Unmarshal(sc.Bytes(), &s) == nil && (s.Database == want || state.SameDatabase(s.Database, dbPath)) {
 			out = append(out, s)
 		}
 	}
@@ -159,8 +167,11 @@ func ReadSnapshots(stateDir, dbPath string) ([]GrowthSnapshot, error) {
 
 // TableGrowth is one table's size and its growth per day.
 type TableGrowth struct {
-	Table       string  `json:"table"`
-	Rows        int64   `json:"rows"`
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
+	// Estimated: Rows, or a figure the rate was made of, is an estimate
+	// (the rowid bounds of a large table); shown with a ~.
+	Estimated   bool    `json:"estimated,omitempty"`
 	Bytes       int64   `json:"bytes"`
 	RowsPerDay  float64 `json:"rows_per_day"`
 	BytesPerDay float64 `json:"bytes_per_day"`
@@ -209,10 +220,11 @@ func Growth(snaps []GrowthSnapshot) GrowthReport {
 	for n := range names {
 		rows := make([]float64, len(snaps))
 		size := make([]float64, len(snaps))
+		t := TableGrowth{Table: n, Rows: last.Tables[n].Rows, Bytes: last.Tables[n].Bytes}
 		for i, s := range snaps {
 			rows[i], size[i] = float64(s.Tables[n].Rows), float64(s.Tables[n].Bytes)
+			t.Estimated = t.Estimated || s.Tables[n].Estimated
 		}
-		t := TableGrowth{Table: n, Rows: last.Tables[n].Rows, Bytes: last.Tables[n].Bytes}
 		if span > 0 {
 			t.RowsPerDay, t.BytesPerDay = slope(days, rows), slope(days, size)
 		}

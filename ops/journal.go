@@ -77,8 +77,12 @@ func CurrentActor(session string) Actor {
 
 // Outcomes of a journal entry.
 const (
-	OutcomeStarted   = "started"
-	OutcomeOK        = "ok"
+	OutcomeStarted = "started"
+	OutcomeOK      = "ok"
+	// OutcomeWarning: the procedure did its work but fell short of what
+	// was asked of it (a drill that restored and verified the backup but
+	// missed an objective of the guide's RTO/RPO table).
+	OutcomeWarning   = "warning"
 	OutcomeFailed    = "failed"
 	OutcomeCancelled = "cancelled"
 	OutcomeSkipped   = "skipped"
@@ -141,7 +145,7 @@ CREATE TABLE IF NOT EXISTS entries (
 	action TEXT NOT NULL,
 	target TEXT NOT NULL DEFAULT '',
 	params TEXT NOT NULL DEFAULT '{}',
-	outcome TEXT NOT NULL CHECK (outcome IN ('started','ok','failed','cancelled','skipped','note')),
+	outcome TEXT NOT NULL CHECK (outcome IN ('started','ok','failed','cancelled','skipped','note','warning')),
 	figures TEXT NOT NULL DEFAULT '{}',
 	message TEXT NOT NULL DEFAULT '',
 	runbook TEXT NOT NULL DEFAULT '',
@@ -220,8 +224,67 @@ func openJournalFile(ctx context.Context, path string) (*Journal, error) {
 		w.Close()
 		return nil, fmt.Errorf("open ops journal %s: create schema: %w", path, db.Classify(path, err))
 	}
+	if err := upgradeJournalOutcomes(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open ops journal %s: %w", path, db.Classify(path, err))
+	}
 	_ = os.Chmod(path, 0o600)
 	return &Journal{path: path, db: w}, nil
+}
+
+// upgradeJournalOutcomes lets a journal created before OutcomeWarning
+// existed take it: its entries table's CHECK lists the outcomes, and
+// 'warning' is added to the list.
+//
+// Decision: through PRAGMA writable_schema, the procedure SQLite's ALTER
+// TABLE documentation gives for a change that leaves the stored format as
+// it is (a CHECK constraint that every stored row still meets), rather
+// than copying the table into a new one: the append-only triggers forbid
+// deleting the old table's rows, and a copy would be a second history.
+// It runs once, in one transaction, with schema_version incremented so
+// that every other connection rereads the schema.
+func upgradeJournalOutcomes(ctx context.Context, w *sql.DB) error {
+	const old, upgraded = `'skipped','note')`, `'skipped','note','warning')`
+	var ddl string
+	if err := w.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'entries'`).Scan(&ddl); err != nil {
+		return fmt.Errorf("read the journal's schema: %w", err)
+	}
+	if strings.Contains(ddl, `'warning'`) || !strings.Contains(ddl, old) {
+		return nil
+	}
+	c, err := w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("upgrade the journal's outcomes: %w", err)
+	}
+	err = func() error {
+		var version int64
+		if err := c.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&version); err != nil {
+			return err
+		}
+		if _, err := c.ExecContext(ctx, `PRAGMA writable_schema = ON`); err != nil {
+			return err
+		}
+		defer func() { _, _ = c.ExecContext(ctx, `PRAGMA writable_schema = OFF`) }()
+		if _, err := c.ExecContext(ctx, `UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'entries' AND sql NOT LIKE '%''warning''%'`,
+			old, upgraded); err != nil {
+			return err
+		}
+		_, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA schema_version = %d`, version+1))
+		return err
+	}()
+	if err != nil {
+		_, _ = c.ExecContext(ctx, `ROLLBACK`)
+		return fmt.Errorf("upgrade the journal's outcomes: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
+		_, _ = c.ExecContext(ctx, `ROLLBACK`)
+		return fmt.Errorf("upgrade the journal's outcomes: %w", err)
+	}
+	return nil
 }
 
 // JournalSetAside says that OpenJournal found the journal damaged and set

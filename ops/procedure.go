@@ -83,6 +83,7 @@ type Running struct {
 	params     map[string]any
 	message    string
 	failure    error
+	warning    string
 	start      time.Time
 	ownLock    bool
 	ownJournal bool
@@ -95,6 +96,11 @@ func (r *Running) SetMessage(msg string) { r.message = msg }
 // SetParam adds a parameter to the end entry, one the start could not
 // know (the backup that migrate took).
 func (r *Running) SetParam(key string, v any) { r.params[key] = v }
+
+// SetWarning journals the end as a warning (OutcomeWarning) with msg
+// after the message when the run does not fail: the procedure did its work
+// but missed what was asked of it (a drill's objective).
+func (r *Running) SetWarning(msg string) { r.warning = msg }
 
 // SetFailure journals the end as failed with err although the body
 // returns no error: a drill that ran and found problems reports them in
@@ -118,7 +124,8 @@ func (r *Running) SetFailure(err error) { r.failure = err }
 //     that cannot be opened or refuses the start refuses the run;
 //  4. it runs fn; fn's figures go into the end entry, with
 //     "duration_seconds" (from the lock to the end);
-//  5. it journals the end: "ok"; "cancelled" for an error that is
+//  5. it journals the end: "ok"; "warning" when the body set one
+//     (Running.SetWarning) and did not fail; "cancelled" for an error that is
 //     context.Canceled or ErrCancelled; else "failed" with the error as
 //     the message. A journal that refuses the end entry cannot fail a
 //     procedure that has done its work: that is a notice;
@@ -243,6 +250,14 @@ func (r *Running) end(err error, figures map[string]float64) error {
 		failure := err
 		if failure == nil {
 			failure = r.failure
+		}
+		if failure == nil && r.warning != "" {
+			e.Outcome = OutcomeWarning
+			if e.Message == "" {
+				e.Message = r.warning
+			} else {
+				e.Message += ": " + r.warning
+			}
 		}
 		if failure != nil {
 			e.Outcome = OutcomeFailed

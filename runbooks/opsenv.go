@@ -537,7 +537,7 @@ func (e *OpsEnv) gatherState(ctx context.Context, _ map[string]string, _ ops.Pro
 	} else {
 		res.Details = append(res.Details, "backups: "+err.Error())
 	}
-	if c, ok, err := state.ReadLastCheck(e.cfg.StateDir); err == nil && ok && c.IsOf(e.Target()) {
+	if c, ok, err := state.ReadCheckOf(e.cfg.StateDir, e.Target()); err == nil && ok {
 		res.Details = append(res.Details, fmt.Sprintf("last integrity check: %s, ok=%v", c.Time.Format(time.RFC3339), c.OK))
 	} else if err == nil {
 		res.Details = append(res.Details, "last integrity check: none of this database recorded (repops check)")
@@ -565,6 +565,15 @@ func (r snapshotReader) Panel(name string) (float64, bool, string) {
 		}
 	}
 	return 0, false, "unknown"
+}
+
+// Rules implements RuleReader: the rules the snapshot was judged with.
+func (r snapshotReader) Rules() []metrics.Rule {
+	rules := make([]metrics.Rule, 0, len(r.s.Alerts))
+	for _, a := range r.s.Alerts {
+		rules = append(rules, a.Rule)
+	}
+	return rules
 }
 
 func boolFigure(b bool) float64 {

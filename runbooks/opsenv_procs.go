@@ -172,8 +172,16 @@ func (e *OpsEnv) drill(ctx context.Context, params map[string]string, progress o
 		res.Details = append(res.Details, "report "+r.ReportMD)
 	}
 	res.Details = append(res.Details, r.Problems...)
-	if err == nil && !r.OK {
+	switch {
+	case err != nil:
+	case !r.OK:
 		err = fmt.Errorf("the drill found problems: %s (report %s)", strings.Join(r.Problems, "; "), r.ReportMD)
+	case !r.ObjectivesMet:
+		// Restored and verified but an objective missed: a WARNING, which
+		// the step must not show as done (✓). The engine has no warning
+		// outcome: the step fails, and the runbook's on_failure decides
+		// whether the run goes on.
+		err = fmt.Errorf("WARNING: the backup restored and verified, but %s: %s (report %s)", r.Scenario, strings.Join(r.Missed, "; "), r.ReportMD)
 	}
 	return res, err
 }

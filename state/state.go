@@ -11,6 +11,9 @@
 package state
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +22,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/repops/repops/internal/fsutil"
@@ -114,9 +119,12 @@ func ListBackups(dir string) ([]BackupFile, error) {
 type CheckRecord struct {
 	Time     time.Time `json:"time"`
 	Database string    `json:"database"`
-	Mode     string    `json:"mode"` // "quick" or "full"
-	OK       bool      `json:"ok"`
-	Problems []string  `json:"problems,omitempty"`
+	// File is the database file's identity when it was checked (see
+	// FileID); records written before it existed have none.
+	File     *FileID  `json:"file,omitempty"`
+	Mode     string   `json:"mode"` // "quick" or "full"
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 // DrillRecord is the outcome of the last DR drill.
@@ -125,9 +133,17 @@ type DrillRecord struct {
 	// Database is the absolute path of the database whose backup was
 	// drilled. Records written before it existed have none: of an
 	// unknown database, they count for none (IsOf).
-	Database   string        `json:"database,omitempty"`
-	Backup     string        `json:"backup"`
+	Database string  `json:"database,omitempty"`
+	File     *FileID `json:"file,omitempty"` // see CheckRecord.File
+	Backup   string  `json:"backup"`
+	// OK: the backup restored and verified. Verdict is the drill's
+	// outcome in Nagios words: OK, WARNING (restored and verified, an
+	// objective of the rehearsed scenario missed: Missed says which) or
+	// CRITICAL; records written before it existed have none (then OK
+	// alone says it).
 	OK         bool          `json:"ok"`
+	Verdict    string        `json:"verdict,omitempty"`
+	Missed     []string      `json:"objectives_missed,omitempty"`
 	RTO        time.Duration `json:"rto_ns"`       // measured restore time
 	RPO        time.Duration `json:"rpo_ns"`       // age of the backup restored
 	RTOLimit   time.Duration `json:"rto_limit_ns"` // the guide's objective compared against
@@ -135,9 +151,60 @@ type DrillRecord struct {
 	ReportPath string        `json:"report_path,omitempty"`
 }
 
+// FileID is a database file's identity on its host: the device and inode
+// numbers stat(2) reports. Two paths with one FileID are one file (a hard
+// link, a bind mount, a symlinked directory).
+type FileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+// FileIDOf is the identity of the file at path, nil when it cannot be
+// stat'ed. It stats the path and opens nothing: safe on a live database
+// (a descriptor of the live file must never be opened and closed beside
+// SQLite's, see DESIGN.md).
+func FileIDOf(path string) *FileID {
+	if path == "" {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	return &FileID{Dev: uint64(sys.Dev), Ino: uint64(sys.Ino)}
+}
+
+// CanonicalPath is path absolute, cleaned, with its symlinks resolved
+// when it resolves (lstat calls only; nothing is opened). It is the key
+// of a database's records.
+func CanonicalPath(path string) string {
+	if path == "" {
+		return ""
+	}
+	p, err := filepath.Abs(path)
+	if err != nil {
+		p = filepath.Clean(path)
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	// A path that does not exist (yet, or any more): its directory's
+	// symlinks still resolve.
+	if d, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(d, filepath.Base(p))
+	}
+	return p
+}
+
 // SameDatabase reports whether the paths a and b name the same database
-// file, compared absolute and cleaned (a relative path is taken from the
-// working directory). An empty path names no database.
+// file: equal when made absolute and cleaned (a relative path is taken
+// from the working directory), equal with their symlinks resolved, or two
+// names of one existing file (same device and inode: a hard link, a bind
+// mount). An empty path names no database. It stats and opens nothing.
 func SameDatabase(a, b string) bool {
 	if a == "" || b == "" {
 		return false
@@ -148,44 +215,245 @@ func SameDatabase(a, b string) bool {
 		}
 		return filepath.Clean(p)
 	}
-	return abs(a) == abs(b)
+	if abs(a) == abs(b) || CanonicalPath(a) == CanonicalPath(b) {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// isOf is the records' one rule: the record of database recDB (file id
+// recFile when it was recorded) is of the database at dbPath when the two
+// paths name the same database (SameDatabase), or when the recorded path
+// is gone and the recorded identity is dbPath's file.
+func isOf(recDB string, recFile *FileID, dbPath string) bool {
+	if SameDatabase(recDB, dbPath) {
+		return true
+	}
+	if recFile == nil || recDB == "" {
+		return false
+	}
+	if _, err := os.Stat(recDB); err == nil {
+		return false // the recorded path is another file, which exists
+	}
+	id := FileIDOf(dbPath)
+	return id != nil && *id == *recFile
 }
 
 // IsOf reports whether the check was of the database at dbPath. The state
 // dir is shared by every database the config names: a check of another
 // says nothing of this one.
-func (r CheckRecord) IsOf(dbPath string) bool { return SameDatabase(r.Database, dbPath) }
+func (r CheckRecord) IsOf(dbPath string) bool { return isOf(r.Database, r.File, dbPath) }
 
 // IsOf reports whether the drill was of the database at dbPath; a record
 // naming no database (written before DrillRecord.Database existed) is of
 // none.
-func (r DrillRecord) IsOf(dbPath string) bool { return SameDatabase(r.Database, dbPath) }
+func (r DrillRecord) IsOf(dbPath string) bool { return isOf(r.Database, r.File, dbPath) }
 
+// DrillVerdict is the record's verdict: Verdict, or for a record written
+// before it existed, OK or CRITICAL from OK.
+func (r DrillRecord) DrillVerdict() string {
+	switch {
+	case r.Verdict != "":
+		return r.Verdict
+	case r.OK:
+		return "OK"
+	}
+	return "CRITICAL"
+}
+
+// The records are kept per database, so that checking or drilling one
+// database (a copy, a restored scratch file, another service's) never
+// replaces another's record: <state dir>/records/check-<key>.json and
+// drill-<key>.json, where the key is the database's file name and a hash
+// of its canonical path (CanonicalPath). A reader of one database's record
+// (ReadCheckOf, ReadDrillOf) takes the newest record that IsOf it, among
+// the keyed files and the single last_check.json / last_drill.json that
+// repops wrote before (an old-format record of the same path counts).
+//
+// Decision: keyed by path, with the file's identity recorded beside it,
+// rather than keyed by identity: a restore replaces the live file (a new
+// inode) and a check of the database before the restore is still the last
+// check of that database as the console names it. The application_id is
+// not part of the key: a copy has the same one.
 const (
-	lastCheckFile = "last_check.json"
+	lastCheckFile = "last_check.json" // the old format: one record of any database
 	lastDrillFile = "last_drill.json"
+	recordsDir    = "records"
+	// maxRecordFile bounds the read of one record.
+	maxRecordFile = 1 << 20
 )
 
-// WriteLastCheck records rec in stateDir, atomically.
+// RecordKey is the key of the records of the database at dbPath: its file
+// name (sanitised) and 16 hex digits of the SHA-256 of its canonical path.
+func RecordKey(dbPath string) string {
+	canon := CanonicalPath(dbPath)
+	sum := sha256.Sum256([]byte(canon))
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, filepath.Base(canon))
+	if len(base) > 64 {
+		base = base[:64]
+	}
+	return base + "-" + hex.EncodeToString(sum[:8])
+}
+
+func recordPath(stateDir, kind, dbPath string) string {
+	return filepath.Join(stateDir, recordsDir, kind+"-"+RecordKey(dbPath)+".json")
+}
+
+// CheckRecordPath is the file that holds the last check of the database at
+// dbPath.
+func CheckRecordPath(stateDir, dbPath string) string { return recordPath(stateDir, "check", dbPath) }
+
+// DrillRecordPath is the file that holds the last drill of the database at
+// dbPath.
+func DrillRecordPath(stateDir, dbPath string) string { return recordPath(stateDir, "drill", dbPath) }
+
+// WriteLastCheck records rec in stateDir as the last check of the
+// database rec.Database, atomically, leaving every
+// other database's record as it is. rec.File is filled in when empty.
 func WriteLastCheck(stateDir string, rec CheckRecord) error {
-	return writeJSONAtomic(filepath.Join(stateDir, lastCheckFile), rec)
+	if rec.Database == "" {
+		// Of no database: the old single file, which counts for none.
+		return writeJSONAtomic(filepath.Join(stateDir, lastCheckFile), rec)
+	}
+	if rec.File == nil {
+		rec.File = FileIDOf(rec.Database)
+	}
+	return writeJSONAtomic(recordPath(stateDir, "check", rec.Database), rec)
 }
 
-// ReadLastCheck reads the last check; ok is false when none was recorded.
+// ReadCheckOf reads the last check of the database at dbPath; ok is false
+// when none was recorded. A damaged record of this database is an error;
+// another database's is skipped.
+func ReadCheckOf(stateDir, dbPath string) (rec CheckRecord, ok bool, err error) {
+	err = readNewestOf(stateDir, "check", lastCheckFile, dbPath, func(b []byte) (time.Time, bool, error) {
+		var r CheckRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return time.Time{}, false, err
+		}
+		if !r.IsOf(dbPath) || (ok && !r.Time.After(rec.Time)) {
+			return r.Time, false, nil
+		}
+		rec, ok = r, true
+		return r.Time, true, nil
+	})
+	return rec, ok, err
+}
+
+// ReadLastCheck reads the newest check of any database; ok is false when
+// none was recorded.
+//
+// Deprecated: the state dir holds a record per database; a reader wants
+// its own database's, ReadCheckOf. This one is what the single record
+// was before: the last check, of whatever database was checked last.
 func ReadLastCheck(stateDir string) (rec CheckRecord, ok bool, err error) {
-	ok, err = readJSON(filepath.Join(stateDir, lastCheckFile), &rec)
+	err = readNewestOf(stateDir, "check", lastCheckFile, "", func(b []byte) (time.Time, bool, error) {
+		var r CheckRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return time.Time{}, false, err
+		}
+		if ok && !r.Time.After(rec.Time) {
+			return r.Time, false, nil
+		}
+		rec, ok = r, true
+		return r.Time, true, nil
+	})
 	return rec, ok, err
 }
 
-// WriteLastDrill records rec in stateDir, atomically.
+// WriteLastDrill records rec in stateDir as the last drill of the
+// database rec.Database, atomically, leaving every
+// other database's record as it is. rec.File is filled in when empty.
 func WriteLastDrill(stateDir string, rec DrillRecord) error {
-	return writeJSONAtomic(filepath.Join(stateDir, lastDrillFile), rec)
+	if rec.Database == "" {
+		// Of no database: the old single file, which counts for none.
+		return writeJSONAtomic(filepath.Join(stateDir, lastDrillFile), rec)
+	}
+	if rec.File == nil {
+		rec.File = FileIDOf(rec.Database)
+	}
+	return writeJSONAtomic(recordPath(stateDir, "drill", rec.Database), rec)
 }
 
-// ReadLastDrill reads the last drill; ok is false when none was recorded.
-func ReadLastDrill(stateDir string) (rec DrillRecord, ok bool, err error) {
-	ok, err = readJSON(filepath.Join(stateDir, lastDrillFile), &rec)
+// ReadDrillOf reads the last drill of the database at dbPath; ok is false
+// when none was recorded. A damaged record of this database is an error;
+// another database's is skipped.
+func ReadDrillOf(stateDir, dbPath string) (rec DrillRecord, ok bool, err error) {
+	err = readNewestOf(stateDir, "drill", lastDrillFile, dbPath, func(b []byte) (time.Time, bool, error) {
+		var r DrillRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return time.Time{}, false, err
+		}
+		if !r.IsOf(dbPath) || (ok && !r.Time.After(rec.Time)) {
+			return r.Time, false, nil
+		}
+		rec, ok = r, true
+		return r.Time, true, nil
+	})
 	return rec, ok, err
+}
+
+// ReadLastDrill reads the newest drill of any database; ok is false when
+// none was recorded.
+//
+// Deprecated: use ReadDrillOf, as ReadLastCheck's ReadCheckOf.
+func ReadLastDrill(stateDir string) (rec DrillRecord, ok bool, err error) {
+	err = readNewestOf(stateDir, "drill", lastDrillFile, "", func(b []byte) (time.Time, bool, error) {
+		var r DrillRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return time.Time{}, false, err
+		}
+		if ok && !r.Time.After(rec.Time) {
+			return r.Time, false, nil
+		}
+		rec, ok = r, true
+		return r.Time, true, nil
+	})
+	return rec, ok, err
+}
+
+// readNewestOf hands take every record of kind in stateDir: the old
+// single file, then the keyed ones. A damaged file is an error when it is
+// the old one or dbPath's own keyed file (or dbPath is "": every file
+// counts), and is skipped otherwise.
+func readNewestOf(stateDir, kind, legacy, dbPath string, take func([]byte) (time.Time, bool, error)) error {
+	paths := []string{filepath.Join(stateDir, legacy)}
+	entries, err := os.ReadDir(filepath.Join(stateDir, recordsDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s records: %w", kind, err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, kind+"-") && strings.HasSuffix(n, ".json") && e.Type().IsRegular() {
+			paths = append(paths, filepath.Join(stateDir, recordsDir, n))
+		}
+	}
+	own := ""
+	if dbPath != "" {
+		own = recordPath(stateDir, kind, dbPath)
+	}
+	for i, p := range paths {
+		b, err := fsutil.ReadRegularFile(context.Background(), p, maxRecordFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		mine := i == 0 || dbPath == "" || p == own
+		if err == nil {
+			_, _, err = take(b)
+			if err != nil {
+				err = fmt.Errorf("%w (delete the file; the next run rewrites it)", err)
+			}
+		}
+		if err != nil && mine {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // writeJSONAtomic writes v to path through a temp file, fsync and rename,
@@ -199,18 +467,4 @@ func writeJSONAtomic(path string, v any) error {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
 	return fsutil.WriteAtomic(path, append(b, '\n'), 0o600)
-}
-
-func readJSON(path string, v any) (bool, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("read %s: %w (delete the file; the next run rewrites it)", path, err)
-	}
-	return true, nil
 }

@@ -246,7 +246,7 @@ func outcomeState(o string) string {
 		return "ok"
 	case ops.OutcomeFailed:
 		return "critical"
-	case ops.OutcomeCancelled, ops.OutcomeSkipped:
+	case ops.OutcomeCancelled, ops.OutcomeSkipped, ops.OutcomeWarning:
 		return "warning"
 	default:
 		return "unknown"

@@ -121,8 +121,8 @@ func TestDemoStartsHealthy(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("backups after the first start: %v %v", list, err)
 	}
-	for _, f := range []string{"last_check.json", "last_drill.json", ops.JournalFile} {
-		if _, err := os.Stat(filepath.Join(stateDir, f)); err != nil {
+	for _, f := range []string{recordFile(stateDir, "check"), recordFile(stateDir, "drill"), filepath.Join(stateDir, ops.JournalFile)} {
+		if _, err := os.Stat(f); err != nil {
 			t.Errorf("no %s in the demo's state dir: %v", f, err)
 		}
 	}
@@ -147,8 +147,8 @@ func TestDemoStartsHealthy(t *testing.T) {
 			t.Errorf("rule %s is %s after the demo's preparation", name, st)
 		}
 	}
-	drill, _ := os.Stat(filepath.Join(stateDir, "last_drill.json"))
-	check, _ := os.Stat(filepath.Join(stateDir, "last_check.json"))
+	drill, _ := os.Stat(recordFile(stateDir, "drill"))
+	check, _ := os.Stat(recordFile(stateDir, "check"))
 
 	stderr = demoRun(t)
 	if !strings.Contains(stderr, "demo: reused the backup taken 0 min ago so the demo starts healthy") {
@@ -157,8 +157,8 @@ func TestDemoStartsHealthy(t *testing.T) {
 	if list, _ := state.ListBackups(backups); len(list) != 1 {
 		t.Errorf("second start took another backup: %v", list)
 	}
-	drill2, _ := os.Stat(filepath.Join(stateDir, "last_drill.json"))
-	check2, _ := os.Stat(filepath.Join(stateDir, "last_check.json"))
+	drill2, _ := os.Stat(recordFile(stateDir, "drill"))
+	check2, _ := os.Stat(recordFile(stateDir, "check"))
 	if !drill2.ModTime().Equal(drill.ModTime()) || !check2.ModTime().Equal(check.ModTime()) {
 		t.Error("second start ran the drill or the check again, though both were recent")
 	}
@@ -190,7 +190,17 @@ func TestDemoKeepsOutOfOtherBackups(t *testing.T) {
 	if list, _ := state.ListBackups(backups); len(list) != 1 {
 		t.Errorf("the demo added to another database's backups: %v", list)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data/demo/state", "last_drill.json")); err == nil {
+	if _, err := os.Stat(recordFile(filepath.Join(dir, "data/demo/state"), "drill")); err == nil {
 		t.Error("a drill ran on another database's backup")
 	}
+}
+
+// recordFile is the state dir's record of kind (check, drill) of the one
+// database recorded there (state.CheckRecordPath), "" when there is none.
+func recordFile(stateDir, kind string) string {
+	m, _ := filepath.Glob(filepath.Join(stateDir, "records", kind+"-*.json"))
+	if len(m) == 0 {
+		return filepath.Join(stateDir, "records", kind+"-none")
+	}
+	return m[0]
 }

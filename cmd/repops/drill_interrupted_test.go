@@ -46,7 +46,7 @@ func TestDrillInterruptedCouldNotRun(t *testing.T) {
 	if stdout, stderr, code := runRecovery(t, cfg, "", "drill"); code != 0 {
 		t.Fatalf("the good drill: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	recPath := filepath.Join(stateDir, "last_drill.json")
+	recPath := state.DrillRecordPath(stateDir, dbPath)
 	recBefore, err := os.ReadFile(recPath)
 	if err != nil {
 		t.Fatal(err)

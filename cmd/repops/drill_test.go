@@ -45,6 +45,13 @@ func TestDrillObjectives(t *testing.T) {
 			if tc.code == exitWarning && !strings.Contains(out, "(for information)") {
 				t.Fatalf("the other scenarios are not shown for information:\n%s", out)
 			}
+			if tc.code == exitWarning {
+				// The journal says WARNING too, not ok.
+				_, _, stateDir := cfgDirs(t, cfg)
+				if es := recoveryJournal(t, stateDir); len(es) == 0 || es[len(es)-1].Action != "drill" || es[len(es)-1].Outcome != ops.OutcomeWarning {
+					t.Fatalf("the drill's journal entry: %+v, want outcome %q", es[len(es)-1], ops.OutcomeWarning)
+				}
+			}
 		})
 	}
 	backup(30 * time.Minute)
@@ -52,4 +59,11 @@ func TestDrillObjectives(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "DR drill OK (Data Loss)") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// cfgDirs is the database and state dir a recoveryEnv config names.
+func cfgDirs(t *testing.T, cfg string) (string, string, string) {
+	t.Helper()
+	dir := filepath.Dir(cfg)
+	return cfg, filepath.Join(dir, "architect.db"), filepath.Join(dir, "state")
 }

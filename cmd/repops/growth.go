@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,8 +63,16 @@ func runGrowth(ctx context.Context, a *app, o *growthOptions) error {
 	}
 	fmt.Fprintf(w, "%d snapshots from %s to %s\n", g.Snapshots, g.From.Format(time.RFC3339), g.To.Format(time.RFC3339))
 	fmt.Fprintf(w, "%-36s %12s %10s %12s %10s\n", "table", "rows", "bytes", "rows/day", "bytes/day")
+	estimated := false
 	for _, t := range g.Tables {
-		fmt.Fprintf(w, "%-36s %12d %10s %12.0f %10s\n", t.Table, t.Rows, humanize.Bytes(t.Bytes), t.RowsPerDay, humanize.Bytes(int64(t.BytesPerDay)))
+		rows, perDay := strconv.FormatInt(t.Rows, 10), fmt.Sprintf("%.0f", t.RowsPerDay)
+		if t.Estimated {
+			rows, perDay, estimated = "~"+rows, "~"+perDay, true
+		}
+		fmt.Fprintf(w, "%-36s %12s %10s %12s %10s\n", t.Table, rows, humanize.Bytes(t.Bytes), perDay, humanize.Bytes(int64(t.BytesPerDay)))
+	}
+	if estimated {
+		fmt.Fprintln(w, "~ estimated: the rowid bounds of a table over a million rows (an upper bound that moves with every insert)")
 	}
 	fmt.Fprintf(w, "file %s, growing %s/day; %s free on its disk\n", humanize.Bytes(g.FileBytes), humanize.Bytes(int64(g.FileBytesPerDay)), humanize.Bytes(g.DiskFree))
 	if g.DaysUntilFull >= 0 {

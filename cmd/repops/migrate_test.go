@@ -293,12 +293,12 @@ func TestMigrateStats(t *testing.T) {
 	dir := migTestEnv(t)
 	path := migDemoFile(t, dir, 500)
 	// A table big by its rowid bounds, small in fact, gets an estimate.
-	testsupport.ExecSQL(t, path, "INSERT INTO appeals_archive VALUES (1, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00'), (500000, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00')")
+	testsupport.ExecSQL(t, path, "INSERT INTO appeals_archive VALUES (1, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00'), (5000000, 'u', 'r', 'approved', '2025-01-01 00:00:00', '2025-01-01 00:00:00', NULL, '2026-01-01 00:00:00')")
 	out, _, code, err := runRepopsCmd(t, "--db", path, "migrate", "stats")
 	if code != 0 {
 		t.Fatalf("stats: %v", err)
 	}
-	for _, want := range []string{"NAME", "appeal_negotiation_messages", "  idx_messages_appeal_created", "~500,000", "~ estimated row count", "page size 4096"} {
+	for _, want := range []string{"NAME", "appeal_negotiation_messages", "  idx_messages_appeal_created", "~5,000,000", "~ estimated row count", "page size 4096"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stats lacks %q:\n%s", want, out)
 		}
