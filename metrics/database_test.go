@@ -421,14 +421,15 @@ func TestExporter(t *testing.T) {
 	text := string(body)
 	for _, want := range []string{
 		"repops_database_up 1",
-		"repops_backup_age_seconds +Inf",
-		"repops_backup_last_timestamp_seconds 0",
-		"repops_integrity_check_timestamp_seconds 0",
+		"repops_backups 0",
+		"repops_integrity_check_recorded 0",
+		"repops_drill_recorded 1",
+		"repops_drill_timestamp_seconds ",
 		"repops_drill_rto_seconds 90",
 		"repops_drill_ok 1",
 		"repops_journal_entries 42",
-		"repops_db_appeals_per_minute 10",
-		`repops_db_negotiation_duration_hours{stat="avg"} 14`,
+		"repops_db_appeals_submitted_per_second 0.1666",
+		`repops_db_negotiation_duration_seconds{stat="avg"} 50400`,
 		`repops_db_table_rows{table="appeals"} 73`,
 		`repops_db_table_bytes{table="appeals"} `,
 		`repops_db_index_bytes{index="idx_messages_appeal_created",table="appeal_negotiation_messages"} `,
@@ -442,6 +443,14 @@ func TestExporter(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("exporter output lacks %q", want)
+		}
+	}
+	// Not known yet, so absent (never 0: a timestamp of 0 is a check in
+	// 1970, an age of +Inf a number): no backup, no integrity check.
+	for _, absent := range []string{"repops_backup_age_seconds", "repops_backup_last_timestamp_seconds",
+		"repops_integrity_check_timestamp_seconds", "repops_integrity_check_ok", "_hours", "_ms_", "_avg"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("exporter output has %q", absent)
 		}
 	}
 	if t.Failed() {

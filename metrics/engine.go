@@ -66,6 +66,16 @@ type EngineOptions struct {
 	HTTPClient *http.Client
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// PersistPath, when set, is the collector state file (see
+	// WriteCollectorState) the engine writes after a cycle, at most once
+	// every PersistEvery: the rule states of a long-running process (the
+	// exporter, the console) for 'repops status' and a starting console.
+	PersistPath string
+	// PersistInterval is the refresh interval of the process that
+	// cycles. The state is written every max(PersistInterval,
+	// MinPersistEvery) and that period goes with it, so that a reader can
+	// tell a fresh file from one left by a collector that stopped.
+	PersistInterval time.Duration
 }
 
 // OptionsFromConfig builds engine options from the configuration: the
@@ -156,6 +166,9 @@ type Engine struct {
 	nodeAct map[string]time.Time // instance+"\x00"+rule -> active since
 	last    Snapshot
 	closers []func() error
+	// persistErr is the last failure to write the collector state.
+	persistErr  error
+	lastPersist time.Time // when the collector state was last written (cycleMu)
 }
 
 type stateSince struct {
@@ -170,6 +183,9 @@ type ruleState struct {
 	activeSince time.Time
 	lastKnown   time.Time
 	history     []Transition
+	// The last judgement's value and reason, for the persisted state.
+	value  Value
+	reason string
 }
 
 // sourceSlot is one source and its health; busy is set while a collection
@@ -385,6 +401,37 @@ type collected struct {
 func (e *Engine) Cycle(ctx context.Context) Snapshot {
 	e.cycleMu.Lock()
 	defer e.cycleMu.Unlock()
+	snap := e.cycle(ctx)
+	if e.opts.PersistPath != "" && (e.lastPersist.IsZero() || snap.Time.Sub(e.lastPersist) >= e.persistEvery()) {
+		// Decision: not every cycle. The console refreshes every second
+		// on the database host, and each write is an fsync beside the
+		// service's own; a reader computes pending -> critical from the
+		// 'since' times, so a state a few seconds old judges the same.
+		e.lastPersist = snap.Time
+		err := WriteCollectorState(e.opts.PersistPath, e.collectorState(snap))
+		e.mu.Lock()
+		e.persistErr = err
+		e.mu.Unlock()
+	}
+	return snap
+}
+
+// MinPersistEvery is the shortest period between two writes of the
+// collector state.
+const MinPersistEvery = 5 * time.Second
+
+func (e *Engine) persistEvery() time.Duration { return max(e.opts.PersistInterval, MinPersistEvery) }
+
+// PersistErr is the last failure to write the collector state (nil when
+// the last write succeeded or nothing is persisted).
+func (e *Engine) PersistErr() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.persistErr
+}
+
+// cycle is Cycle's work, with cycleMu held.
+func (e *Engine) cycle(ctx context.Context) Snapshot {
 	start := time.Now()
 	now := e.opts.Now()
 
@@ -475,7 +522,7 @@ func (e *Engine) Cycle(ctx context.Context) Snapshot {
 		for _, r := range e.rules {
 			if r.rule.TargetOn() == d.Name && r.rule.HasTarget() {
 				p.Target = r.rule.Target
-				if v.OK && r.rule.Compare.Beyond(v.V, r.rule.Target) {
+				if v.OK && r.rule.OutsideTarget(v.V) {
 					st = Worst(st, StateWarning)
 				}
 			}
@@ -586,7 +633,7 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 			if !rs.lastKnown.IsZero() && now.Sub(rs.lastKnown) > staleAfter {
 				rs.activeSince = time.Time{}
 			}
-		case r.HasAlert() && r.Compare.Beyond(v.V, r.Alert):
+		case r.BeyondAlert(v.V):
 			rs.lastKnown = now
 			if rs.activeSince.IsZero() {
 				rs.activeSince = now
@@ -604,17 +651,18 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 			switch {
 			case !tv.OK:
 				reason = "target figure unknown: " + tv.Reason
-			case r.HasTarget() && r.Compare.Beyond(tv.V, r.Target):
+			case r.OutsideTarget(tv.V):
 				st = StateWarning
-				reason = fmt.Sprintf("%s %s target %s", fmtValue(tv.V, r.TargetUnit()), cmpSign(r.Compare), fmtValue(r.Target, r.TargetUnit()))
+				reason = fmt.Sprintf("%s %s target %s", fmtValue(tv.V, r.TargetUnit()), r.OutsideTargetSign(tv.V), fmtValue(r.Target, r.TargetUnit()))
 			default:
 				st = StateOK
 				reason = "within target"
 				if r.HasTarget() {
-					reason = fmt.Sprintf("%s, target %s %s", fmtValue(tv.V, r.TargetUnit()), cmpSignInv(r.Compare), fmtValue(r.Target, r.TargetUnit()))
+					reason = fmt.Sprintf("%s, target %s %s", fmtValue(tv.V, r.TargetUnit()), r.TargetOp(), fmtValue(r.Target, r.TargetUnit()))
 				}
 			}
 		}
+		rs.value, rs.reason = v, reason
 		if rs.since.IsZero() || st != rs.state {
 			if !rs.since.IsZero() {
 				rs.history = append(rs.history, Transition{Time: now, From: rs.state, To: st, Value: v})
@@ -631,6 +679,96 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 			Reason: reason, Runbook: r.Runbook, Configured: conf, History: hist,
 		})
 	}
+}
+
+// RuleRecord is one rule's judged state as a collector persists it and
+// another process imports it: the state and since when, since when the
+// value has been beyond the alert threshold (pending, then critical), when
+// the value was last known, and the last value with its reason.
+type RuleRecord struct {
+	Rule        string     `json:"rule"`
+	State       string     `json:"state"`
+	Since       time.Time  `json:"since"`
+	ActiveSince *time.Time `json:"active_since,omitempty"`
+	LastKnown   *time.Time `json:"last_known,omitempty"`
+	Value       *float64   `json:"value,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+}
+
+// ExportRuleStates returns every rule's state, in the rules' order, as
+// Import takes it back.
+func (e *Engine) ExportRuleStates() []RuleRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]RuleRecord, 0, len(e.rules))
+	for _, rs := range e.rules {
+		if rs.since.IsZero() {
+			continue // never judged
+		}
+		rec := RuleRecord{Rule: rs.rule.Name, State: rs.state.String(), Since: rs.since.UTC(),
+			ActiveSince: optTime(rs.activeSince), LastKnown: optTime(rs.lastKnown), Reason: reasonLine(rs.reason)}
+		if rs.value.OK && !math.IsNaN(rs.value.V) && !math.IsInf(rs.value.V, 0) {
+			v := rs.value.V
+			rec.Value = &v
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// ImportRuleStates takes the states recs describe (a collector's, read
+// back) for the rules of the same name that have not been judged yet, so
+// that a rule beyond its alert threshold keeps the time it went beyond
+// it: the next cycle that finds it still beyond judges it pending or
+// critical from then, not from now. A record whose value was last known
+// longer than the staleness delta before now keeps no active-since, as a
+// running engine would have dropped it. The imported states show in Last
+// until the first cycle. It returns how many rules it took.
+func (e *Engine) ImportRuleStates(recs []RuleRecord, now time.Time) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	byName := map[string]RuleRecord{}
+	for _, r := range recs {
+		byName[r.Rule] = r
+	}
+	n := 0
+	var alerts []AlertStatus
+	for _, rs := range e.rules {
+		rec, ok := byName[rs.rule.Name]
+		if !ok || !rs.since.IsZero() {
+			continue
+		}
+		st, ok := ParseState(rec.State)
+		if !ok || rec.Since.IsZero() || rec.Since.After(now) {
+			continue
+		}
+		rs.state, rs.since = st, rec.Since
+		if rec.LastKnown != nil {
+			rs.lastKnown = *rec.LastKnown
+		}
+		if rec.ActiveSince != nil && !rs.lastKnown.IsZero() && now.Sub(rs.lastKnown) <= staleAfter && !rec.ActiveSince.After(now) {
+			rs.activeSince = *rec.ActiveSince
+		}
+		rs.value, rs.reason = Unknown(rec.Reason), rec.Reason
+		if rec.Value != nil {
+			rs.value = Value{V: *rec.Value, OK: true}
+		}
+		alerts = append(alerts, AlertStatus{Rule: rs.rule, State: rs.state, Value: rs.value, TargetValue: rs.value,
+			ActiveSince: rs.activeSince, Since: rs.since, Reason: rs.reason, Runbook: rs.rule.Runbook, Configured: true})
+		n++
+	}
+	if e.last.Time.IsZero() && n > 0 {
+		e.last = Snapshot{Time: now, Alerts: alerts}
+	}
+	return n
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // judgeNodes sets each node's state from its panels, with each rule's for
@@ -651,7 +789,7 @@ func (e *Engine) judgeNodes(now time.Time, nodes []Node) {
 				continue
 			}
 			seen[key] = true
-			if r.HasAlert() && r.Compare.Beyond(v.V, r.Alert) {
+			if r.BeyondAlert(v.V) {
 				since, ok := e.nodeAct[key]
 				if !ok {
 					since = now
@@ -665,7 +803,7 @@ func (e *Engine) judgeNodes(now time.Time, nodes []Node) {
 				continue
 			}
 			delete(e.nodeAct, key)
-			if tv, ok := n.Panels[r.TargetOn()]; ok && tv.OK && r.HasTarget() && r.Compare.Beyond(tv.V, r.Target) {
+			if tv, ok := n.Panels[r.TargetOn()]; ok && tv.OK && r.OutsideTarget(tv.V) {
 				st = Worst(st, StateWarning)
 			}
 		}
@@ -683,13 +821,6 @@ func cmpSign(c Compare) string {
 		return "<"
 	}
 	return ">"
-}
-
-func cmpSignInv(c Compare) string {
-	if c == Below {
-		return ">="
-	}
-	return "<="
 }
 
 // FormatValue formats v in unit for one line of text: "123/min", "4.2 %",

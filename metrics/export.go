@@ -59,9 +59,11 @@ func AlertName(rule string, target bool) string {
 //   - a recording rule repops:<panel> per panel a rule judges, with the
 //     panel's PromQL (the service's metrics) or, for what only repops
 //     knows, the expression over 'repops exporter' metrics;
-//   - per rule, an alert at the alert threshold with the rule's for and
-//     severity (labels state="critical"), and an alert outside the target
-//     (state="warning", severity info, no for) where the rule has one.
+//   - per rule, an alert strictly beyond the alert threshold with the
+//     rule's for and severity (labels state="critical"), and an alert
+//     outside the target (state="warning", severity info, no for) where
+//     the rule has one: at the target's boundary unless the rule's target
+//     is inclusive (Rule.OutsideTargetOp), as the console judges.
 //
 // Thresholds are in the panels' units, as in the console. Annotations carry
 // the summary, the description and the runbook id.
@@ -96,10 +98,11 @@ func ExportRuleFile(rules []Rule) (RuleFile, error) {
 		}
 	}
 	for _, r := range rules {
-		op := ">"
-		if r.Compare == Below {
-			op = "<"
-		}
+		// The guide's boundaries exactly, as the console judges them: the
+		// alert fires strictly beyond its threshold ("> 100/min"), the
+		// target is missed at its boundary unless the rule's target is
+		// inclusive ("< 8 active": 8 is outside).
+		op := r.AlertOp()
 		if r.HasAlert() {
 			pr := PromRule{
 				Alert: AlertName(r.Name, false),
@@ -123,12 +126,12 @@ func ExportRuleFile(rules []Rule) (RuleFile, error) {
 		if r.HasTarget() {
 			pr := PromRule{
 				Alert: AlertName(r.Name, true),
-				Expr:  fmt.Sprintf("%s %s %s", RecordName(r.TargetOn()), op, promFloat(r.Target)),
+				Expr:  fmt.Sprintf("%s %s %s", RecordName(r.TargetOn()), r.OutsideTargetOp(), promFloat(r.Target)),
 				Labels: map[string]string{
 					"severity": SeverityInfo, "state": "warning", "rule": r.Name, "panel": r.TargetOn(),
 				},
 				Annotations: map[string]string{
-					"summary":     fmt.Sprintf("%s: {{ $value | humanize }}%s outside target %s %s", r.Title, unitSuffix(r.TargetUnit()), cmpSignInv(r.Compare), fmtValue(r.Target, r.TargetUnit())),
+					"summary":     fmt.Sprintf("%s: {{ $value | humanize }}%s outside target %s %s", r.Title, unitSuffix(r.TargetUnit()), r.TargetOp(), fmtValue(r.Target, r.TargetUnit())),
 					"description": r.Description,
 				},
 			}

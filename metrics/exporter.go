@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -33,9 +34,13 @@ type ExporterOptions struct {
 // that the guide's Prometheus and Grafana see them. Each scrape runs the
 // source's bounded queries (see DatabaseSource); table and index sizes
 // come from its background measurement, every 5 minutes or more, so the
-// first scrapes may lack them. Times never
-// recorded are exported as 0 (timestamps) or +Inf (backup age), so that
-// the exported alerts fire on "never" as the console does.
+// first scrapes may lack them. What is not known yet is absent, never 0:
+// no timestamp before the first check or drill, no backup age before the
+// first backup; repops_backups, repops_integrity_check_recorded and
+// repops_drill_recorded say "never", and the exported rules count "never"
+// as infinitely old, as the console does. Names and units follow
+// Prometheus' conventions (base units: seconds, bytes, ratios), and
+// 'promtool check metrics' accepts the output (TestExporterPromtoolLint).
 type Exporter struct {
 	opts ExporterOptions
 	src  *DatabaseSource
@@ -97,49 +102,48 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	if f == nil {
 		f = &DBFigures{}
 	}
-	panel := func(name, metric, help string, lv ...string) {
+	// panel exports a panel's value times scale (its unit to the base
+	// unit); absent when unknown.
+	panel := func(name, metric, help string, scale float64, lv ...string) {
 		if v, ok := res.Panels[name]; ok && v.OK {
-			gauge(metric, help, v.V, lv...)
+			gauge(metric, help, v.V*scale, lv...)
 		}
 	}
 
-	// Backups.
+	// Backups. What is not known is absent, never 0: with no backup at
+	// all, repops_backups is 0 and the age and timestamp series are
+	// absent (the exported backup_age rule counts that as infinitely old,
+	// as the console does: see the panel's PromQLExporter).
 	if f.BackupAge.OK {
-		gauge("repops_backup_age_seconds", "Age of the newest backup; +Inf when there is none.", f.BackupAge.V*3600)
-		ts := 0.0
-		if !f.LastBackup.IsZero() {
-			ts = float64(f.LastBackup.Unix())
-		}
-		gauge("repops_backup_last_timestamp_seconds", "When the newest backup was taken; 0 when there is none.", ts)
 		gauge("repops_backups", "Finished backups in the backup dir.", float64(f.Backups))
+		if !math.IsInf(f.BackupAge.V, 0) && !math.IsNaN(f.BackupAge.V) {
+			gauge("repops_backup_age_seconds", "Age of the newest backup; absent when there is none (see repops_backups).", f.BackupAge.V*3600)
+		}
+		if !f.LastBackup.IsZero() {
+			gauge("repops_backup_last_timestamp_seconds", "When the newest backup was taken; absent when there is none.", float64(f.LastBackup.Unix()))
+		}
 	}
 
 	// Integrity check.
-	// Only records of this database count: the state dir may have seen
-	// another database's check or drill.
-	if rec, ok, err := state.ReadLastCheck(e.src.opts.StateDir); err == nil {
-		ts, okv := 0.0, 0.0
-		if ok && rec.IsOf(e.src.opts.Path) {
-			ts = float64(rec.Time.Unix())
-			if rec.OK {
-				okv = 1
-			}
-			gauge("repops_integrity_check_ok", "1 when the last integrity check passed.", okv)
+	// This database's record (the state dir keeps one per database).
+	// Never checked: recorded 0 and no timestamp (a timestamp of 0 would
+	// read as a check in 1970).
+	if rec, ok, err := state.ReadCheckOf(e.src.opts.StateDir, e.src.opts.Path); err == nil {
+		recorded := ok
+		gauge("repops_integrity_check_recorded", "1 when an integrity check of this database is on record, 0 when it was never checked.", boolGauge(recorded))
+		if recorded {
+			gauge("repops_integrity_check_ok", "1 when the last integrity check passed.", boolGauge(rec.OK))
 			gauge("repops_integrity_check_problems", "Problems the last integrity check reported.", float64(len(rec.Problems)))
+			gauge("repops_integrity_check_timestamp_seconds", "When the last integrity check ran; absent when never.", float64(rec.Time.Unix()))
 		}
-		gauge("repops_integrity_check_timestamp_seconds", "When the last integrity check ran; 0 when never.", ts)
 	}
 
-	// DR drill.
-	if rec, ok, err := state.ReadLastDrill(e.src.opts.StateDir); err == nil {
-		ts := 0.0
-		if ok && rec.IsOf(e.src.opts.Path) {
-			ts = float64(rec.Time.Unix())
-			okv := 0.0
-			if rec.OK {
-				okv = 1
-			}
-			gauge("repops_drill_ok", "1 when the last DR drill met its objectives.", okv)
+	// DR drill, likewise.
+	if rec, ok, err := state.ReadDrillOf(e.src.opts.StateDir, e.src.opts.Path); err == nil {
+		recorded := ok
+		gauge("repops_drill_recorded", "1 when a DR drill of this database is on record, 0 when it was never drilled.", boolGauge(recorded))
+		if recorded {
+			gauge("repops_drill_ok", "1 when the last DR drill met its objectives.", boolGauge(rec.OK))
 			gauge("repops_drill_rto_seconds", "Restore time measured by the last DR drill.", rec.RTO.Seconds())
 			gauge("repops_drill_rpo_seconds", "Age of the backup the last DR drill restored.", rec.RPO.Seconds())
 			if rec.RTOLimit > 0 {
@@ -148,8 +152,8 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			if rec.RPOLimit > 0 {
 				gauge("repops_drill_rpo_limit_seconds", "The RPO objective the last drill was measured against.", rec.RPOLimit.Seconds())
 			}
+			gauge("repops_drill_timestamp_seconds", "When the last DR drill ran; absent when never.", float64(rec.Time.Unix()))
 		}
-		gauge("repops_drill_timestamp_seconds", "When the last DR drill ran; 0 when never.", ts)
 	}
 
 	// Journal.
@@ -191,11 +195,13 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	// Database-derived workload figures.
-	panel(PanelSubmissionRate, "repops_db_appeals_per_minute", "Appeals created per minute over the last 5 minutes.")
-	panel(PanelNegotiationAvg, "repops_db_negotiation_duration_hours", "Negotiation duration (first to last message) of recent finished appeals.", "stat", "avg")
-	panel(PanelNegotiationP95, "repops_db_negotiation_duration_hours", "Negotiation duration (first to last message) of recent finished appeals.", "stat", "p95")
-	panel(PanelMLConfidence, "repops_db_ml_confidence_avg", "Average confidence of the predictions of the last 5 minutes.")
-	panel(PanelPredictionLatency, "repops_db_ml_latency_ms_avg", "Average latency of the predictions of the last 5 minutes, ms.")
+	// In base units (seconds, ratios), as Prometheus' conventions ask;
+	// the rules export converts back to the panels' units.
+	panel(PanelSubmissionRate, "repops_db_appeals_submitted_per_second", "Appeals created per second, averaged over the last 5 minutes.", 1.0/60)
+	panel(PanelNegotiationAvg, "repops_db_negotiation_duration_seconds", "Negotiation duration (first to last message) of recent finished appeals: stat avg or p95.", 3600, "stat", "avg")
+	panel(PanelNegotiationP95, "repops_db_negotiation_duration_seconds", "Negotiation duration (first to last message) of recent finished appeals: stat avg or p95.", 3600, "stat", "p95")
+	panel(PanelMLConfidence, "repops_db_ml_prediction_confidence_ratio", "Confidence (0..1) of the predictions of the last 5 minutes: stat avg.", 1, "stat", "avg")
+	panel(PanelPredictionLatency, "repops_db_ml_prediction_latency_seconds", "Latency of the predictions of the last 5 minutes: stat avg.", 1.0/1000, "stat", "avg")
 	if err == nil {
 		gauge("repops_db_appeals_pending", "Appeals in status pending.", float64(f.PendingAppeals))
 		gauge("repops_db_appeals_negotiating", "Appeals in status negotiating.", float64(f.NegotiatingAppeals))
@@ -207,4 +213,11 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			gauge("repops_schema_problems", "Differences between the live schema and the applied migrations' (missing or duplicate index, drift), pending migrations aside.", v.V)
 		}
 	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -41,6 +41,97 @@ func (r Rule) TargetUnit() string {
 	return r.Unit
 }
 
+// WithinTarget reports whether v meets the rule's target, as the guide
+// states targets: strictly ("< 8 active": 8 is outside the target) unless
+// TargetInclusive ("0 migrations pending" is within). A rule without a
+// target: always true.
+func (r Rule) WithinTarget(v float64) bool {
+	if !r.HasTarget() {
+		return true
+	}
+	switch {
+	case r.Compare == Below && r.TargetInclusive:
+		return v >= r.Target
+	case r.Compare == Below:
+		return v > r.Target
+	case r.TargetInclusive:
+		return v <= r.Target
+	default:
+		return v < r.Target
+	}
+}
+
+// OutsideTarget reports whether v misses the rule's target (the rule
+// warns): the negation of WithinTarget for a number; false without a
+// target.
+func (r Rule) OutsideTarget(v float64) bool {
+	return r.HasTarget() && !math.IsNaN(v) && !r.WithinTarget(v)
+}
+
+// BeyondAlert reports whether v is beyond the rule's alert threshold,
+// strictly, as the guide's "> 100/min" and "> 5%": exactly at the
+// threshold it does not alert. False without an alert threshold.
+func (r Rule) BeyondAlert(v float64) bool {
+	return r.HasAlert() && r.Compare.Beyond(v, r.Alert)
+}
+
+// TargetOp is the comparison a figure within the target satisfies, in
+// ASCII as PromQL writes it: "<" (the guide's "< 8 active"), "<=", ">" or
+// ">=".
+func (r Rule) TargetOp() string {
+	switch {
+	case r.Compare == Below && r.TargetInclusive:
+		return ">="
+	case r.Compare == Below:
+		return ">"
+	case r.TargetInclusive:
+		return "<="
+	default:
+		return "<"
+	}
+}
+
+// OutsideTargetOp is the comparison a figure outside the target
+// satisfies: the negation of TargetOp (">=" for a "< 8" target).
+func (r Rule) OutsideTargetOp() string { return negateOp(r.TargetOp()) }
+
+// OutsideTargetSign is how v, outside the target, compares with it, for
+// a reason line: ">" or "<" beyond it, ">=" or "<=" exactly at a strict
+// target ("8 >= target 8": the guide's "< 8" is missed at 8).
+func (r Rule) OutsideTargetSign(v float64) string {
+	if v == r.Target {
+		return r.OutsideTargetOp()
+	}
+	return r.AlertOp()
+}
+
+// AlertOp is the comparison a figure beyond the alert threshold
+// satisfies: ">" or "<", strict.
+func (r Rule) AlertOp() string {
+	if r.Compare == Below {
+		return "<"
+	}
+	return ">"
+}
+
+// WithinAlertOp is the comparison a figure short of the alert threshold
+// satisfies: "<=" (a figure exactly at "> 5 %" does not alert) or ">=".
+func (r Rule) WithinAlertOp() string { return negateOp(r.AlertOp()) }
+
+func negateOp(op string) string {
+	switch op {
+	case "<":
+		return ">="
+	case "<=":
+		return ">"
+	case ">":
+		return "<="
+	case ">=":
+		return "<"
+	}
+	return op
+}
+
 // PanelDefs is the panel catalogue, in display order: the guide's key
 // metrics first, then what its maintenance and recovery sections imply.
 func PanelDefs() []PanelDef {
@@ -50,7 +141,7 @@ func PanelDefs() []PanelDef {
 	return []PanelDef{
 		{Name: PanelSubmissionRate, Title: "Appeal submissions", Unit: "/min", Sources: sd,
 			PromQL:         `sum(rate(reputation_appeals_submitted_total[1m])) * 60`,
-			PromQLExporter: `repops_db_appeals_per_minute`,
+			PromQLExporter: `60 * repops_db_appeals_submitted_per_second`,
 			Description:    "appeals submitted per minute over the last minute (database: last 5 minutes)"},
 		{Name: PanelAppealErrorRate, Title: "Appeal errors", Unit: "%", Sources: sp,
 			PromQL:      `100 * sum(rate(reputation_appeal_errors_total[1m])) / clamp_min(sum(rate(reputation_appeals_submitted_total[1m])), 1e-9)`,
@@ -60,21 +151,21 @@ func PanelDefs() []PanelDef {
 			Description: "95th percentile of appeal processing time, last minute"},
 		{Name: PanelNegotiationAvg, Title: "Negotiation avg", Unit: "h", Sources: sd,
 			PromQL:         `sum(rate(reputation_negotiation_duration_hours_sum[1h])) / sum(rate(reputation_negotiation_duration_hours_count[1h]))`,
-			PromQLExporter: `repops_db_negotiation_duration_hours{stat="avg"}`,
+			PromQLExporter: `repops_db_negotiation_duration_seconds{stat="avg"} / 3600`,
 			Description:    "average negotiation duration of negotiations finished in the last hour (database: last 7 days, first to last message)"},
 		{Name: PanelNegotiationP95, Title: "Negotiation p95", Unit: "h", Sources: sd,
 			PromQL:         `histogram_quantile(0.95, sum by (le) (rate(reputation_negotiation_duration_hours_bucket[1h])))`,
-			PromQLExporter: `repops_db_negotiation_duration_hours{stat="p95"}`,
+			PromQLExporter: `repops_db_negotiation_duration_seconds{stat="p95"} / 3600`,
 			Description:    "95th percentile of negotiation duration, last hour (database: last 7 days)"},
 		{Name: PanelMLLatencyP99, Title: "ML prediction p99", Unit: "ms", Sources: sp,
 			PromQL:      `1000 * histogram_quantile(0.99, sum by (le) (rate(reputation_ml_prediction_seconds_bucket[1m])))`,
 			Description: "99th percentile of ML prediction latency, last minute"},
 		{Name: PanelPredictionLatency, Title: "ML latency avg", Unit: "ms", Sources: sd,
 			PromQL:         `1000 * sum(rate(reputation_ml_prediction_seconds_sum[1m])) / sum(rate(reputation_ml_prediction_seconds_count[1m]))`,
-			PromQLExporter: `repops_db_ml_latency_ms_avg`,
+			PromQLExporter: `1000 * repops_db_ml_prediction_latency_seconds{stat="avg"}`,
 			Description:    "average ML prediction latency, last minute (database: last 5 minutes)"},
 		{Name: PanelMLConfidence, Title: "ML confidence", Unit: "", Sources: d,
-			PromQLExporter: `repops_db_ml_confidence_avg`,
+			PromQLExporter: `repops_db_ml_prediction_confidence_ratio{stat="avg"}`,
 			Description:    "average confidence of the predictions of the last 5 minutes"},
 		{Name: PanelDBConnections, Title: "DB connections", Unit: "", Sources: sp,
 			PromQL:      `max(reputation_db_connections_active)`,
@@ -95,7 +186,7 @@ func PanelDefs() []PanelDef {
 			PromQL:      `min(up{job="reputation"})`,
 			Description: "1 when the service's /metrics answers (Prometheus: the job named reputation, every instance)"},
 		{Name: PanelBackupAge, Title: "Last backup", Unit: "h", Sources: d,
-			PromQLExporter: `repops_backup_age_seconds / 3600`,
+			PromQLExporter: `repops_backup_age_seconds / 3600 or (repops_backups == 0) + Inf`,
 			Description:    "age of the newest backup in the backup dir"},
 		{Name: PanelDiskFree, Title: "Disk free", Unit: "%", Sources: d,
 			PromQLExporter: `100 * repops_disk_free_bytes / repops_disk_total_bytes`,
@@ -113,7 +204,7 @@ func PanelDefs() []PanelDef {
 			PromQLExporter: `repops_integrity_check_ok`,
 			Description:    "1 when the last integrity check passed"},
 		{Name: PanelIntegrityAge, Title: "Last check", Unit: "d", Sources: d,
-			PromQLExporter: `(time() - repops_integrity_check_timestamp_seconds) / 86400`,
+			PromQLExporter: `(time() - repops_integrity_check_timestamp_seconds) / 86400 or (repops_integrity_check_recorded == 0) + Inf`,
 			Description:    "days since the last integrity check"},
 		{Name: PanelSchemaPending, Title: "Schema behind", Unit: "", Sources: d,
 			PromQLExporter: `repops_schema_pending_migrations`,
@@ -122,7 +213,7 @@ func PanelDefs() []PanelDef {
 			PromQLExporter: `repops_schema_problems`,
 			Description:    "differences between the live schema and what the applied migrations define: missing, wrong or duplicate indexes, missing tables or columns, checksum drift, unknown versions (pending migrations are Schema behind)"},
 		{Name: PanelDrillAge, Title: "Last DR drill", Unit: "d", Sources: d,
-			PromQLExporter: `(time() - repops_drill_timestamp_seconds) / 86400`,
+			PromQLExporter: `(time() - repops_drill_timestamp_seconds) / 86400 or (repops_drill_recorded == 0) + Inf`,
 			Description:    "days since the last disaster-recovery drill (the guide asks for one a quarter)"},
 	}
 }
@@ -168,6 +259,13 @@ var NoThreshold = math.NaN()
 //     where it slows down; on a bigger machine, raise the thresholds in
 //     console.rules.
 //
+// Boundaries are the guide's exactly: a target is strict ("< 8 active":
+// exactly 8 is outside the target, a warning) unless TargetInclusive
+// (what must be exactly 0 or 1, free disk "20 % or more", confidence at
+// the threshold), and an alert fires strictly beyond its threshold ("> 100/min":
+// exactly 100 does not alert). Rule.WithinTarget and Rule.BeyondAlert
+// judge; the rules export writes the same comparisons.
+//
 // Thresholds are in each panel's unit. Runbook is the canonical id of a
 // runbook of the embedded catalogue (runbooks/catalogue/*.md, never one of
 // its aliases) whose when: names the rule; the console shows it as is.
@@ -207,7 +305,7 @@ func DefaultRules() []Rule {
 			Runbook:     "emergency-escalation",
 			Description: "The API answers 5xx: check the service's logs and the database; restart the service if it is wedged."},
 		{Name: "service_down", Title: "Service metrics endpoint", Panel: PanelServiceUp, Unit: "",
-			Target: 1, Alert: 1, Compare: Below, For: time.Minute, Severity: SeverityCritical,
+			Target: 1, Alert: 1, TargetInclusive: true, Compare: Below, For: time.Minute, Severity: SeverityCritical,
 			Runbook:     "restart-service",
 			Description: "The service's /metrics does not answer: the service is down or wedged."},
 		{Name: "backup_age", Title: "Backup age", Panel: PanelBackupAge, Unit: "h",
@@ -215,11 +313,11 @@ func DefaultRules() []Rule {
 			Runbook:     "backup",
 			Description: "The newest backup is older than the guide's RPO for data loss (1 hour): take a backup now and check the backup job."},
 		{Name: "disk_free", Title: "Disk free", Panel: PanelDiskFree, Unit: "%",
-			Target: 20, Alert: 10, Compare: Below, For: 5 * time.Minute, Severity: SeverityCritical,
+			Target: 20, Alert: 10, TargetInclusive: true, Compare: Below, For: 5 * time.Minute, Severity: SeverityCritical,
 			Runbook:     "database-growing-too-fast",
 			Description: "The database's filesystem is filling up: archive old records, remove old backups, vacuum."},
 		{Name: "integrity_check_failed", Title: "Integrity check result", Panel: PanelIntegrityOK, Unit: "",
-			Target: 1, Alert: 1, Compare: Below, For: 0, Severity: SeverityCritical,
+			Target: 1, Alert: 1, TargetInclusive: true, Compare: Below, For: 0, Severity: SeverityCritical,
 			Runbook:     "database-corruption",
 			Description: "The last integrity check found problems: follow the database corruption recovery procedure."},
 		{Name: "integrity_check_age", Title: "Integrity check age", Panel: PanelIntegrityAge, Unit: "d",
@@ -227,11 +325,11 @@ func DefaultRules() []Rule {
 			Runbook:     "database-optimization",
 			Description: "No integrity check for too long (target: weekly): run repops check."},
 		{Name: "schema_behind", Title: "Schema up to date", Panel: PanelSchemaPending, Unit: "",
-			Target: 0, Alert: 0, Compare: Above, For: 0, Severity: SeverityWarning,
+			Target: 0, Alert: 0, TargetInclusive: true, Compare: Above, For: 0, Severity: SeverityWarning,
 			Runbook:     "migration-management",
 			Description: "The database lacks migrations this repops knows: run repops migrate status and apply."},
 		{Name: "schema_problems", Title: "Schema matches the migrations", Panel: PanelSchemaProblems, Unit: "",
-			Target: 0, Alert: 0, Compare: Above, For: 2 * time.Minute, Severity: SeverityWarning,
+			Target: 0, Alert: 0, TargetInclusive: true, Compare: Above, For: 2 * time.Minute, Severity: SeverityWarning,
 			Runbook:     "migration-management",
 			Description: "The live schema differs from what its migrations define (missing, wrong or duplicate index, missing table or column, checksum drift): run repops migrate validate. A missing critical index of the guide (idx_appeals_user_status, idx_messages_appeal_created, idx_predictions_type_user) is a warning, not a page: the service keeps working, its queries scan; recreate the index as validate says. The 2 min for rides over an index being rebuilt."},
 		{Name: "wal_size", Title: "WAL size", Panel: PanelWALSize, Unit: "MiB",
@@ -239,7 +337,7 @@ func DefaultRules() []Rule {
 			Runbook:     "database-optimization",
 			Description: "The WAL keeps growing: a long reader starves checkpoints; find it, then checkpoint."},
 		{Name: "ml_confidence", Title: "ML prediction confidence", Panel: PanelMLConfidence, Unit: "",
-			Target: 0.60, Alert: n, Compare: Below, For: 0, Severity: SeverityInfo,
+			Target: 0.60, Alert: n, TargetInclusive: true, Compare: Below, For: 0, Severity: SeverityInfo,
 			Runbook:     "ml-prediction-timeouts",
 			Description: "Predictions average below ml_confidence_threshold: check the model version and its data freshness."},
 		{Name: "dr_drill_age", Title: "DR drill age", Panel: PanelDrillAge, Unit: "d",

@@ -191,8 +191,16 @@ type Rule struct {
 	// Target: within it the rule is ok. NaN means no target (ok until the
 	// alert threshold).
 	Target float64 `json:"target" yaml:"target"`
+	// TargetInclusive says the target's boundary value is within target
+	// (<= Target for Compare Above, >= Target for Below). False, the
+	// default, is strict, as the guide's key metrics state their targets
+	// ("< 8 active", "< 1%"): at exactly 8 the figure is outside target.
+	// See Rule.WithinTarget and Rule.TargetOp.
+	TargetInclusive bool `json:"target_inclusive,omitempty" yaml:"target_inclusive,omitempty"`
 	// Alert: beyond it the rule is pending, then critical after For.
-	// NaN means no alert threshold (the rule only warns).
+	// NaN means no alert threshold (the rule only warns). Beyond is
+	// strict, as the guide's "> 100/min": exactly 100 does not alert
+	// (Rule.BeyondAlert).
 	Alert float64 `json:"alert" yaml:"alert"`
 	// Compare says which side of the thresholds is bad.
 	Compare Compare `json:"compare" yaml:"compare"`

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 )
 
@@ -119,18 +120,58 @@ func evalMetric(c MetricCond, m MetricReader) StepResult {
 	if state == "" {
 		state = "unknown"
 	}
+	unit := metricUnit(c.Name)
+	var rule metrics.Rule
+	if c.Within != "" {
+		r, err := MetricRule(c.Name, c.Within, readerRules(m))
+		if err != nil {
+			return StepResult{Outcome: Failed, Message: fmt.Sprintf("%s: %v", c.Name, err), Err: err}
+		}
+		rule = r
+		// The value judged is the panel the threshold applies to: the
+		// metric named (a panel, or a rule: the reader gives a rule's
+		// alert panel), or the target's panel when a rule's target is
+		// judged on another one (negotiation_duration: p95 and average).
+		unit = r.Unit
+		if c.Within == WithinTarget {
+			unit = r.TargetUnit()
+			if c.Name == r.Name && r.TargetOn() != r.Panel {
+				v, ok, _ = m.Panel(r.TargetOn())
+			}
+		}
+	}
 	if !ok {
 		return StepResult{Outcome: Failed, Message: fmt.Sprintf("%s: no data (state %s)", c.Name, state),
 			Err: fmt.Errorf("metric %s has no data: the source is down or the series is missing (never read as zero)", c.Name)}
 	}
 	figures := map[string]float64{c.Name: v}
-	msg := fmt.Sprintf("%s = %g (state %s)", c.Name, v, state)
+	val := metrics.FormatValue(metrics.Known(v), unit)
+	th := func(t float64) string { return metrics.FormatValue(metrics.Known(t), unit) }
 	var fails []string
+	var judged string
+	switch c.Within {
+	case WithinAlert:
+		judged = fmt.Sprintf("alert threshold %s %s", rule.AlertOp(), th(rule.Alert))
+		if rule.BeyondAlert(v) {
+			fails = append(fails, fmt.Sprintf("beyond the alert threshold: %s %s %s", val, rule.AlertOp(), th(rule.Alert)))
+		}
+	case WithinTarget:
+		judged = fmt.Sprintf("target %s %s", rule.TargetOp(), th(rule.Target))
+		if !rule.WithinTarget(v) {
+			fails = append(fails, fmt.Sprintf("outside the target: %s, the target %s %s", val, rule.TargetOp(), th(rule.Target)))
+		}
+	}
+	// The alert state is shown beside the value, for information: the
+	// verdict of a within condition is the value's.
+	msg := fmt.Sprintf("%s = %s (state %s)", c.Name, val, state)
+	if judged != "" {
+		msg = fmt.Sprintf("%s = %s, %s (state %s)", c.Name, val, judged, state)
+	}
 	if c.Below != nil && !(v < *c.Below) {
-		fails = append(fails, fmt.Sprintf("expected below %g", *c.Below))
+		fails = append(fails, fmt.Sprintf("expected below %s", th(*c.Below)))
 	}
 	if c.Above != nil && !(v > *c.Above) {
-		fails = append(fails, fmt.Sprintf("expected above %g", *c.Above))
+		fails = append(fails, fmt.Sprintf("expected above %s", th(*c.Above)))
 	}
 	if c.State != "" && state != c.State {
 		fails = append(fails, fmt.Sprintf("expected state %s", c.State))
@@ -144,6 +185,82 @@ func evalMetric(c MetricCond, m MetricReader) StepResult {
 		res.Err = errors.New(strings.Join(fails, "; "))
 	}
 	return res
+}
+
+// RuleReader is implemented by a MetricReader that knows the rules in
+// force (the config's overrides applied): a within condition judges with
+// their thresholds. A MetricReader without it is judged with
+// metrics.DefaultRules.
+type RuleReader interface {
+	Rules() []metrics.Rule
+}
+
+func readerRules(m MetricReader) []metrics.Rule {
+	if rr, ok := m.(RuleReader); ok {
+		if rules := rr.Rules(); len(rules) > 0 {
+			return rules
+		}
+	}
+	return metrics.DefaultRules()
+}
+
+// MetricRule is the rule a within condition on metric name judges with:
+// the rule of that name, or else the one rule whose alert threshold
+// (within "alert") or target (within "target") applies to the panel of
+// that name.
+func MetricRule(name, within string, rules []metrics.Rule) (metrics.Rule, error) {
+	for _, r := range rules {
+		if r.Name == name {
+			if within == WithinAlert && !r.HasAlert() || within == WithinTarget && !r.HasTarget() {
+				return metrics.Rule{}, fmt.Errorf("rule %s has no %s threshold", name, within)
+			}
+			return r, nil
+		}
+	}
+	var found []metrics.Rule
+	for _, r := range rules {
+		if within == WithinAlert && r.Panel == name && r.HasAlert() || within == WithinTarget && r.TargetOn() == name && r.HasTarget() {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		what := "an alert threshold"
+		if within == WithinTarget {
+			what = "a target"
+		}
+		return metrics.Rule{}, fmt.Errorf("no rule judges metric %s against %s (name a rule, or a panel a rule judges: 'repops rules list')", name, what)
+	}
+	names := make([]string, len(found))
+	for i, r := range found {
+		names[i] = r.Name
+	}
+	return metrics.Rule{}, fmt.Errorf("metric %s: several rules judge it (%s): name the rule", name, strings.Join(names, ", "))
+}
+
+// metricUnit is the unit of a panel or rule named name, for display; ""
+// when unknown.
+func metricUnit(name string) string {
+	for _, p := range metrics.PanelDefs() {
+		if p.Name == name {
+			return p.Unit
+		}
+	}
+	for _, r := range metrics.DefaultRules() {
+		if r.Name == name {
+			return r.Unit
+		}
+	}
+	return ""
+}
+
+func withinText(within string) string {
+	if within == WithinTarget {
+		return "within its target"
+	}
+	return "not beyond its alert threshold"
 }
 
 // act runs an action step through Env.Act and checks its expected figure.

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/repops/repops/metrics"
 )
 
 // ParseError is one problem in a runbook file, at a line.
@@ -60,7 +62,7 @@ var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	yamlLine       = regexp.MustCompile(`line (\d+)`)
 	frontMatterKey = []string{"id", "aliases", "title", "severity", "tags", "when", "objectives", "scenario"}
-	specKeys       = []string{"kind", "query", "expect", "metric", "below", "above", "state", "state_not", "action", "params", "confirm", "on_failure"}
+	specKeys       = []string{"kind", "query", "expect", "metric", "below", "above", "within", "state", "state_not", "action", "params", "confirm", "on_failure"}
 	expectKeys     = []string{"rows", "max_rows", "value", "min", "max", "figure"}
 	metricStates   = []string{"ok", "warning", "critical", "unknown"}
 )
@@ -185,11 +187,11 @@ func (p *parser) spec(s *Step, text string, offset int) {
 	s.Action = str("action")
 	s.Confirm = str("confirm")
 	if name := str("metric"); name != "" {
-		s.Metric = &MetricCond{Name: name, State: str("state"), StateNot: str("state_not")}
+		s.Metric = &MetricCond{Name: name, Within: str("within"), State: str("state"), StateNot: str("state_not")}
 		s.Metric.Below = p.number(mapValue(root, "below"), offset, "below")
 		s.Metric.Above = p.number(mapValue(root, "above"), offset, "above")
 	} else {
-		for _, k := range []string{"below", "above", "state", "state_not"} {
+		for _, k := range []string{"below", "above", "within", "state", "state_not"} {
 			if mapValue(root, k) != nil {
 				p.errorf(line(k), "%s: %s applies to a metric condition; add metric: <panel>", where, k)
 			}
@@ -225,8 +227,15 @@ func (p *parser) spec(s *Step, text string, offset int) {
 		}
 		if s.Metric != nil {
 			m := s.Metric
-			if m.Below == nil && m.Above == nil && m.State == "" && m.StateNot == "" {
-				p.errorf(line("metric"), "%s: metric %s needs a condition: below, above, state or state_not", where, m.Name)
+			if m.Below == nil && m.Above == nil && m.Within == "" && m.State == "" && m.StateNot == "" {
+				p.errorf(line("metric"), "%s: metric %s needs a condition: within, below, above, state or state_not", where, m.Name)
+			}
+			if m.Within != "" {
+				if m.Within != WithinAlert && m.Within != WithinTarget {
+					p.errorf(line("within"), "%s: within %q is not one of %s, %s", where, m.Within, WithinAlert, WithinTarget)
+				} else if _, err := MetricRule(m.Name, m.Within, metrics.DefaultRules()); err != nil {
+					p.errorf(line("within"), "%s: %v", where, err)
+				}
 			}
 			for k, v := range map[string]string{"state": m.State, "state_not": m.StateNot} {
 				if v != "" && !contains(metricStates, v) {
@@ -277,7 +286,7 @@ func (p *parser) spec(s *Step, text string, offset int) {
 			p.errorf(offset+n.Line, "%s: an action's expect needs figure: <name> for min/max", where)
 		}
 		if s.Kind == Check && s.Metric != nil {
-			p.errorf(offset+n.Line, "%s: a metric check takes below/above/state, not expect", where)
+			p.errorf(offset+n.Line, "%s: a metric check takes within/below/above/state, not expect", where)
 		}
 	}
 	if n := mapValue(root, "on_failure"); n != nil {

@@ -98,7 +98,7 @@ func renderRunbook(b *strings.Builder, file string, rb *Runbook) {
 			fmt.Fprintf(b, "query: %q\n", s.Query)
 		}
 		if m := s.Metric; m != nil {
-			fmt.Fprintf(b, "metric: %s below=%s above=%s state=%q state_not=%q\n", m.Name, fptr(m.Below), fptr(m.Above), m.State, m.StateNot)
+			fmt.Fprintf(b, "metric: %s below=%s above=%s within=%q state=%q state_not=%q\n", m.Name, fptr(m.Below), fptr(m.Above), m.Within, m.State, m.StateNot)
 		}
 		if !s.Expect.IsZero() {
 			e := s.Expect

@@ -138,6 +138,9 @@ func metricText(m MetricCond) string {
 	if m.Above != nil {
 		parts = append(parts, fmt.Sprintf("above %g", *m.Above))
 	}
+	if m.Within != "" {
+		parts = append(parts, withinText(m.Within))
+	}
 	if m.State != "" {
 		parts = append(parts, "state "+m.State)
 	}

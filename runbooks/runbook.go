@@ -31,7 +31,9 @@
 //	query: SELECT ...                   # check: one read-only statement
 //	expect: {rows: 0}                   # or value: "ok", min: 1, max: 100, max_rows: 10
 //	metric: appeal_error_rate           # check: a metric condition instead of a query
-//	below: 0.05                         # and/or above, state, state_not
+//	within: alert                       # the value is not beyond the rule's alert threshold
+//	                                    # (or within: target); and/or below: 5, above,
+//	                                    # state, state_not (these two judge the alert state)
 //	action: restore                     # action: a name from the action catalogue
 //	params: {backup: latest}
 //	confirm: typed                      # required by destructive actions
@@ -138,13 +140,32 @@ const ConfirmTyped = "typed"
 
 // MetricCond is a check on one panel of the metrics snapshot. Every set
 // field must hold; a panel without data fails the check (never read as 0).
+//
+// Within compares the live value with a rule's threshold, as the rule
+// judges it (metrics.Rule.BeyondAlert, WithinTarget): "alert", the value
+// is not beyond the alert threshold (5 % passes "> 5 %", 32.5 % fails it
+// whether the alert is pending or firing); "target", the value meets the
+// target. The rule is the one named Name, or else the one rule judging the
+// panel Name; its thresholds are those in force (the config's overrides).
+// State and StateNot judge the alert state instead, which lags the value
+// by the rule's for: an alert pending at 32.5 % is not "critical" yet, so
+// "state_not: critical" passes it. Use Within for "back under the
+// threshold"; State and StateNot remain for custom runbooks that mean the
+// state.
 type MetricCond struct {
 	Name     string
 	Below    *float64
 	Above    *float64
-	State    string // the panel's state must be this
-	StateNot string // the panel's state must not be this
+	Within   string // "alert" or "target": the value against the rule's threshold
+	State    string // the panel's (or rule's) alert state must be this
+	StateNot string // the panel's (or rule's) alert state must not be this
 }
+
+// Within values of a metric condition.
+const (
+	WithinAlert  = "alert"
+	WithinTarget = "target"
+)
 
 // Expect is the expected result of a check or an action. Unset fields are
 // not checked; a check with nothing set passes when its query runs.

@@ -48,7 +48,7 @@ func Scenarios() []ScenarioInfo {
 			"reputation_api_requests_total{code=~\"5..\"}: over 1 % of requests"},
 		{ScenarioDBGrowth, "heavy inserts: about 200 rows a second of audit messages and predictions, the database grows by several MB a minute",
 			"database size: ml_predictions and appeal_negotiation_messages rows"},
-		{ScenarioSlowNegotiations, "negotiations drag on: a median of 36 h, some expire at the timeout (judged over the last hour, so the p95 crosses 24 h a few minutes after the switch)",
+		{ScenarioSlowNegotiations, "negotiations drag on: a median of 36 h, some expire at the timeout (judged over the last hour, so the p95 crosses 24 h a few minutes after the switch and falls back as the slow ones leave the hour, not within a minute of normal)",
 			"reputation_negotiation_duration_hours: p95 over 24 h"},
 	}
 }

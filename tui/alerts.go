@@ -141,7 +141,7 @@ func (v alertsView) View() string {
 }
 
 // alertThresholds is a rule's figures and thresholds on one line, each
-// with its panel's unit: "value 45.7 h · target ≤72 h (average) · critical
+// with its panel's unit: "value 45.7 h · target <72 h (average) · critical
 // when >24 h for 15 min · severity warning".
 func alertThresholds(snap metrics.Snapshot, a metrics.AlertStatus) string {
 	r := a.Rule
@@ -154,10 +154,10 @@ func alertThresholds(snap metrics.Snapshot, a metrics.AlertStatus) string {
 			parts = append(parts, panelTitle(snap, r.TargetOn())+" "+fmtValue(a.TargetValue, targetUnit))
 		}
 	}
-	if t := fmtTarget(r.Target, targetUnit, r.Compare); t != "" {
+	if t := fmtTarget(r.Target, targetUnit, r); t != "" {
 		parts = append(parts, "target "+t)
 	}
-	if al := fmtAlert(r.Alert, alertUnit, r.Compare); al != "" {
+	if al := fmtAlert(r.Alert, alertUnit, r); al != "" {
 		s := "critical when " + al
 		if r.For > 0 {
 			s += " for " + humanize.Age(r.For)

@@ -343,8 +343,8 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 		target := ""
 		alert := ""
 		if hasRule {
-			target = fmtTarget(p.Target, p.Unit, rule.Compare)
-			alert = fmtAlert(p.Alert, p.Unit, rule.Compare)
+			target = fmtTarget(p.Target, p.Unit, rule)
+			alert = fmtAlert(p.Alert, p.Unit, rule)
 		}
 		if target != "" {
 			target = "target " + target

@@ -111,39 +111,35 @@ func fmtClock(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", m, s)
 }
 
-// fmtTarget is where a figure is fine, as the engine judges it: the rule
-// warns only strictly beyond its target, so "≤100/min" for a rule whose
-// figure is bad above 100 and "≥20 %" for one bad below 20.
-func fmtTarget(t float64, unit string, c metrics.Compare) string {
+// fmtTarget is where a figure is fine, as the engine judges it, with the
+// rule's own comparison (metrics.Rule.TargetOp): the guide's targets are
+// strict, so "<100/min" and "<8"; an inclusive target reads "≥20 %".
+func fmtTarget(t float64, unit string, r metrics.Rule) string {
 	if math.IsNaN(t) {
 		return ""
 	}
-	return targetOp(c) + fmtThreshold(t, unit)
+	return opSign(r.TargetOp()) + fmtThreshold(t, unit)
 }
 
 // fmtAlert is where a figure alerts, as the engine judges it (strictly
 // beyond): ">100/min" for a rule whose figure is bad above 100.
-func fmtAlert(t float64, unit string, c metrics.Compare) string {
+func fmtAlert(t float64, unit string, r metrics.Rule) string {
 	if math.IsNaN(t) {
 		return ""
 	}
-	return beyondOp(c) + fmtThreshold(t, unit)
+	return opSign(r.AlertOp()) + fmtThreshold(t, unit)
 }
 
-// targetOp is the comparison a figure within a threshold satisfies.
-func targetOp(c metrics.Compare) string {
-	if c == metrics.Below {
+// opSign is a comparison as the console prints it: "<=" as "≤", ">=" as
+// "≥", "<" and ">" as they are.
+func opSign(op string) string {
+	switch op {
+	case "<=":
+		return "≤"
+	case ">=":
 		return "≥"
 	}
-	return "≤"
-}
-
-// beyondOp is the comparison a figure beyond a threshold satisfies.
-func beyondOp(c metrics.Compare) string {
-	if c == metrics.Below {
-		return "<"
-	}
-	return ">"
+	return op
 }
 
 // fmtCountdown is a short remaining time with seconds: 14m44s, 40s, 1h05m.
@@ -186,7 +182,7 @@ func unitOf(snap metrics.Snapshot, name, fallback string) string {
 
 // alertFigure says in words an operator reads in one go where a rule's
 // figure stands against its thresholds: "0.31 % > 0.10 %", "never backed
-// up (max 1 h)", "45.7 h > 24 h, critical in 14m44s", "3 ≤ 8".
+// up (max 1 h)", "45.7 h > 24 h, critical in 14m44s", "3 < 8", "8 ≥ 8".
 func alertFigure(a metrics.AlertStatus, snap metrics.Snapshot, now time.Time) string {
 	r := a.Rule
 	alertUnit := unitOf(snap, r.Panel, r.Unit)
@@ -220,21 +216,27 @@ func alertFigure(a metrics.AlertStatus, snap metrics.Snapshot, now time.Time) st
 		if !r.HasAlert() {
 			break
 		}
-		s := compare(a.Value, r.Alert, alertUnit, beyondOp(r.Compare), limitWord)
+		s := compare(a.Value, r.Alert, alertUnit, opSign(r.AlertOp()), limitWord)
 		if a.State == metrics.StatePending && !a.ActiveSince.IsZero() {
 			s += ", critical in " + fmtCountdown(a.ActiveSince.Add(r.For).Sub(now))
 		}
 		return s
 	case metrics.StateWarning:
 		if r.HasTarget() {
-			return compare(tv, r.Target, targetUnit, beyondOp(r.Compare), "target")
+			// Outside a strict target: "80 h > 72 h", and "8 ≥ 8" exactly
+			// at it (the guide's "< 8": 8 is outside).
+			op := r.AlertOp()
+			if tv.OK && tv.V == r.Target {
+				op = r.OutsideTargetOp()
+			}
+			return compare(tv, r.Target, targetUnit, opSign(op), "target")
 		}
 	case metrics.StateOK:
 		if r.HasTarget() {
-			return compare(tv, r.Target, targetUnit, targetOp(r.Compare), "target")
+			return compare(tv, r.Target, targetUnit, opSign(r.TargetOp()), "target")
 		}
 		if r.HasAlert() {
-			return compare(a.Value, r.Alert, alertUnit, targetOp(r.Compare), limitWord)
+			return compare(a.Value, r.Alert, alertUnit, opSign(r.WithinAlertOp()), limitWord)
 		}
 	}
 	if !a.Value.OK {

@@ -32,23 +32,41 @@ func TestFmtHours(t *testing.T) {
 	}
 }
 
+// TestFmtTargetAndAlert: the displayed target is the guide's, strict
+// where the guide says "<" ("<8", never "≤8"), inclusive only where the
+// rule's target is; alerts are strictly beyond.
 func TestFmtTargetAndAlert(t *testing.T) {
+	rule := func(name string) metrics.Rule {
+		for _, r := range metrics.DefaultRules() {
+			if r.Name == name {
+				return r
+			}
+		}
+		t.Fatalf("no rule %s", name)
+		return metrics.Rule{}
+	}
 	for _, c := range []struct {
 		name        string
 		t           float64
 		unit        string
-		cmp         metrics.Compare
+		rule        metrics.Rule
 		target, alt string
 	}{
-		{"bad above: ok up to the target", 100, "/min", metrics.Above, "≤100/min", ">100/min"},
-		{"bad below: ok down to the target", 1, "", metrics.Below, "≥1", "<1"},
-		{"an age in days", 7, "d", metrics.Above, "≤7 d", ">7 d"},
+		{"the guide's < 100/min and > 100/min", 100, "/min", rule("appeal_submission_rate"), "<100/min", ">100/min"},
+		{"the guide's < 8 active", 8, "", rule("db_connections"), "<8", ""},
+		{"the guide's < 1 %", 1, "%", rule("appeal_error_rate"), "<1 %", ">1 %"},
+		{"bad below, inclusive target: up is 1", 1, "", rule("service_down"), "≥1", "<1"},
+		{"an age in days", 7, "d", rule("integrity_check_age"), "<7 d", ">7 d"},
+		{"nothing pending: inclusive", 0, "", rule("schema_behind"), "≤0", ">0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := fmtTarget(c.t, c.unit, c.cmp); got != c.target {
+			if got := fmtTarget(c.t, c.unit, c.rule); got != c.target {
 				t.Errorf("fmtTarget = %q, want %q", got, c.target)
 			}
-			if got := fmtAlert(c.t, c.unit, c.cmp); got != c.alt {
+			if c.alt == "" {
+				return
+			}
+			if got := fmtAlert(c.t, c.unit, c.rule); got != c.alt {
 				t.Errorf("fmtAlert = %q, want %q", got, c.alt)
 			}
 		})
@@ -84,7 +102,11 @@ func TestAlertFigure(t *testing.T) {
 		{"pool usage in %", metrics.AlertStatus{Rule: rule("db_connections"), State: metrics.StateCritical,
 			Value: metrics.Known(90), TargetValue: metrics.Known(12)}, "90 % > 80 %"},
 		{"ok against the target", metrics.AlertStatus{Rule: rule("db_connections"), State: metrics.StateOK,
-			Value: metrics.Known(40), TargetValue: metrics.Known(3)}, "3 ≤ 8"},
+			Value: metrics.Known(40), TargetValue: metrics.Known(3)}, "3 < 8"},
+		{"exactly at the strict target is outside it", metrics.AlertStatus{Rule: rule("db_connections"), State: metrics.StateWarning,
+			Value: metrics.Known(40), TargetValue: metrics.Known(8)}, "8 ≥ 8"},
+		{"exactly at the alert threshold does not alert", metrics.AlertStatus{Rule: rule("service_cpu"), State: metrics.StateWarning,
+			Value: metrics.Known(90), TargetValue: metrics.Known(90)}, "90 % > 80 %"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := alertFigure(c.a, snap, now)

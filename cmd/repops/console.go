@@ -36,7 +36,9 @@ type consoleOptions struct {
 // runConsole opens the console on the configured database and sources:
 // 'repops' with no command.
 func runConsole(ctx context.Context, a *app, o consoleOptions) error {
-	cfg := a.cfg
+	// From a second terminal beside 'repops demo': its simulated service,
+	// unless the config names the service's metrics.
+	cfg, _, _ := withDemoService(a.cfg, os.Getenv)
 	started := time.Now()
 	// Without a terminal (a pipe, a file, a test's buffer) the console
 	// would wait for keys that never come.
@@ -56,11 +58,15 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	}
 	eo.DBOptions = readerDBOptions(a)
 	eo.SizesAfter = sizesAfter
+	// The console is a collector while it runs: it keeps the rules' states
+	// in the state dir for 'repops status', and starts from the last ones.
+	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), cfg.Console.RefreshInterval
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
 	}
 	defer engine.Close()
+	importCollectorState(engine, eo.PersistPath, cfg.Database.Path, time.Now())
 	// The first cycle starts now, while the journal, the tables and the
 	// runbooks' catalogue are opened and parsed (tens of milliseconds):
 	// the first full frame waits for whichever ends last, not for both.

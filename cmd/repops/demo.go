@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,12 +171,42 @@ func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
 	simCtx, stopSim := context.WithCancel(ctx)
 	simDone := make(chan error, 1)
 	go func() { simDone <- s.Run(simCtx) }()
+	defer announceDemoService(a, s, o.path, cfg.StateDir(), a.cfg.StateDir())()
 	err = runConsole(ctx, &demoApp, consoleOptions{sim: demoSim{s}})
 	stopSim()
 	if serr := <-simDone; serr != nil && err == nil {
 		err = serr
 	}
 	return err
+}
+
+// announceDemoService says where the demo's simulated service listens: a
+// line on stderr, and the service file (sim.ServiceFileName) in the demo's
+// state dir and in the state dir the config names without the demo, where
+// 'repops status', the console and the exporter run from another terminal
+// look for it. The returned func removes the files again.
+func announceDemoService(a *app, s *sim.Sim, dbPath string, dirs ...string) func() {
+	info := sim.ServiceInfo{MetricsURL: s.MetricsURL(), ControlURL: s.ControlURL(), Database: dbPath, Pid: os.Getpid(), Started: time.Now().UTC()}
+	if abs, err := filepath.Abs(info.Database); err == nil {
+		info.Database = abs
+	}
+	var written []string
+	for _, d := range dirs {
+		if slices.Contains(written, d) {
+			continue
+		}
+		if _, err := sim.WriteServiceFile(d, info); err != nil {
+			fmt.Fprintf(a.err, "demo: could not record the service's address: %v\n", err)
+			continue
+		}
+		written = append(written, d)
+	}
+	fmt.Fprintf(a.err, "demo: the simulated service's metrics are at %s (from another terminal: repops --db %s status)\n", info.MetricsURL, info.Database)
+	return func() {
+		for _, d := range written {
+			sim.RemoveServiceFile(d, info.Pid)
+		}
+	}
 }
 
 // demoConfig is the configuration the demo runs with: the demo database,
@@ -253,8 +284,8 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 		}
 	}
 
-	last, ok, _ := state.ReadLastCheck(stateDir)
-	if !ok || !last.OK || !last.IsOf(path) || now.Sub(last.Time) >= demoCheckFresh {
+	last, ok, _ := state.ReadCheckOf(stateDir, path)
+	if !ok || !last.OK || now.Sub(last.Time) >= demoCheckFresh {
 		res, err := ops.Check(ctx, ops.CheckOptions{DBPath: path, StateDir: stateDir})
 		switch {
 		case ctx.Err() != nil:
@@ -268,8 +299,8 @@ func prepareDemo(ctx context.Context, a *app, cfg *config.Config, now time.Time)
 		}
 	}
 
-	drill, ok, _ := state.ReadLastDrill(stateDir)
-	if haveBackup && (!ok || !drill.OK || !drill.IsOf(path) || now.Sub(drill.Time) >= demoDrillFresh) {
+	drill, ok, _ := state.ReadDrillOf(stateDir, path)
+	if haveBackup && (!ok || !drill.OK || now.Sub(drill.Time) >= demoDrillFresh) {
 		res, err := ops.Drill(ctx, ops.DrillOptions{DBPath: path, BackupDir: backupDir, StateDir: stateDir, Actor: actor}, nil)
 		switch {
 		case ctx.Err() != nil:

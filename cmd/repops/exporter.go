@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 )
@@ -68,6 +69,11 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 		JournalEntries: func(ctx context.Context) (int64, error) { return journalEntries(ctx, stateDir) },
 	})
 	defer exp.Close()
+	stopCollector, err := startCollector(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer stopCollector()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", exp.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -103,6 +109,68 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 		}
 		return fmt.Errorf("exporter: serve on %s: %w", l.Addr(), err)
 	}
+}
+
+// startCollector runs the rules' engine every refresh interval until ctx
+// ends or the returned func is called, persisting the rules' states in the
+// state dir: the exporter is the collector 'repops status' reads.
+func startCollector(ctx context.Context, a *app) (stop func(), err error) {
+	cfg, _, _ := withDemoService(a.cfg, os.Getenv)
+	eo, err := metrics.OptionsFromConfig(cfg)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("exporter: %w", err))
+	}
+	eo.DBOptions = readerDBOptions(a)
+	eo.SizesAfter = -1 // the exporter measures table sizes itself
+	interval := cfg.Console.RefreshInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), interval
+	engine, err := metrics.NewEngine(eo)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("exporter: %w", err))
+	}
+	importCollectorState(engine, eo.PersistPath, cfg.Database.Path, time.Now())
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		var reported bool
+		for {
+			engine.Cycle(cctx)
+			if err := engine.PersistErr(); err != nil && !reported {
+				fmt.Fprintf(a.err, "repops exporter: cannot keep the rules' states: %v\n", err)
+				reported = true
+			}
+			select {
+			case <-cctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done; engine.Close() }, nil
+}
+
+// importCollectorState starts engine from the rules' states a collector
+// left at path for the same database, if it wrote them within the last
+// few minutes (a console just closed, an exporter restarted): a rule that
+// was pending stays pending from when it began. It is in this file, not
+// console.go, because the exporter and the console both start from it.
+func importCollectorState(engine *metrics.Engine, path, dbPath string, now time.Time) {
+	// The temp files of a collector killed mid-write go first.
+	_, _ = fsutil.RemoveStale(filepath.Dir(path))
+	st, err := metrics.ReadCollectorState(path)
+	if err != nil {
+		return
+	}
+	if abs, err := filepath.Abs(dbPath); err != nil || st.Database != abs || now.Sub(st.Written) > 5*time.Minute {
+		return
+	}
+	engine.ImportRuleStates(st.Rules, now)
 }
 
 // checkExporterListen refuses, before anything listens, an address that is

@@ -85,29 +85,19 @@ func runRulesList(a *app) error {
 	return nil
 }
 
-// threshold writes a rule's bound as a condition on the value: the
-// target as where the value stays (<= for a rule on values above, >= for
-// one below), the alert as where it fires.
+// threshold writes a rule's bound as a condition on the value, as the
+// console judges it: the target as where the value stays (the guide's
+// strict "< 8", or the rule's inclusive ">= 20 %"), the alert as where it
+// fires (strictly beyond: "> 5 %").
 func threshold(r metrics.Rule, v float64, target bool) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	var op string
-	switch {
-	case r.Compare == metrics.Below && target:
-		op = ">= "
-	case r.Compare == metrics.Below:
-		op = "< "
-	case target:
-		op = "<= "
-	default:
-		op = "> "
-	}
-	unit := r.Unit
+	op, unit := r.AlertOp(), r.Unit
 	if target {
-		unit = r.TargetUnit()
+		op, unit = r.TargetOp(), r.TargetUnit()
 	}
-	return op + metrics.FormatValue(metrics.Known(v), unit)
+	return op + " " + metrics.FormatValue(metrics.Known(v), unit)
 }
 
 func runRulesExport(a *app, o *rulesOptions) error {

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repops/repops/config"
 	"github.com/repops/repops/metrics"
+	"github.com/repops/repops/sim"
 )
 
 // statusOptions are the flags of 'repops status'.
@@ -35,7 +38,14 @@ func newStatusCmd(a *app) *cobra.Command {
 service's counters, as Prometheus' rate() does), judge every rule, print
 the result and exit with the Nagios plugin convention: 0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN (also for a bad config: 'repops config check' says
-why).`,
+why).
+
+When a collector runs (the exporter, or the console) it keeps every rule's
+state in the state dir; status then answers from it at once, without
+sampling, so that a rule beyond its threshold for longer than its for is
+CRITICAL. Without one, status samples itself and says that its verdicts
+are provisional. With no metrics URL set explicitly, a running
+'repops demo' is found through the state dir.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{nagiosExitCodes: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,9 +62,22 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 	if o.interval < 0 {
 		return usageError("--interval must not be negative")
 	}
-	eo, err := metrics.OptionsFromConfig(a.cfg)
+	cfg, demo, isDemo := withDemoService(a.cfg, os.Getenv)
+	if isDemo && !o.json {
+		fmt.Fprintf(a.err, "repops status: the service's metrics from the running demo (pid %d): %s\n", demo.Pid, demo.MetricsURL)
+	}
+	eo, err := metrics.OptionsFromConfig(cfg)
 	if err != nil {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
+	}
+	// A fresh collector (the exporter, a console) has judged every rule
+	// over its own window and for: its verdict stands, without sampling.
+	if st, err := metrics.ReadCollectorState(metrics.CollectorStatePath(cfg.StateDir())); err == nil {
+		now := time.Now()
+		if st.Fresh(now, cfg.Database.Path) == nil {
+			snap := st.Snapshot(now, eo.Rules)
+			return writeStatus(a, o, snap, statusFrom{collectorPid: st.Pid, collectorAge: now.Sub(st.Written)})
+		}
 	}
 	eo.DBOptions = readerDBOptions(a)
 	// A one-shot glance shows no table sizes: the database source does not
@@ -74,15 +97,85 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		}
 		snap = engine.Cycle(ctx)
 	}
+	return writeStatus(a, o, snap, statusFrom{})
+}
+
+// provisionalNote is what status says when no collector keeps the rules'
+// states: its own verdicts are provisional.
+const provisionalNote = "provisional: no collector running (start 'repops exporter' or the console)"
+
+// statusFrom says where a status verdict comes from: a fresh collector's
+// persisted state (collectorPid set), or status's own sampling, whose
+// verdicts on windowed figures and on rules with a for are provisional.
+type statusFrom struct {
+	collectorPid int
+	collectorAge time.Duration
+}
+
+func (f statusFrom) provisional() bool { return f.collectorPid == 0 }
+
+// provisionalRule reports whether status's own verdict on al is
+// provisional: a rule with a for (status cannot know how long the value
+// has been beyond the threshold) or a figure the service's scrape gives
+// over a window status did not watch.
+func provisionalRule(al metrics.AlertStatus, s metrics.Snapshot) bool {
+	if al.Rule.For > 0 {
+		return true
+	}
+	p, ok := s.Panel(al.Rule.Panel)
+	if !ok || p.Source == "" {
+		return false
+	}
+	for _, src := range s.Sources {
+		if src.Name == p.Source {
+			return src.Kind == metrics.KindScrape || src.Kind == metrics.KindPrometheus
+		}
+	}
+	return false
+}
+
+// writeStatus prints snap and returns the exit code as a silent error.
+func writeStatus(a *app, o *statusOptions, snap metrics.Snapshot, from statusFrom) error {
 	overall := snap.Overall()
 	if o.json {
-		if err := writeStatusJSON(a, snap, overall); err != nil {
+		if err := writeStatusJSON(a, snap, overall, from); err != nil {
 			return withCode(exitUnknown, err)
 		}
 	} else {
 		writeStatusText(a, snap, overall)
+		if from.provisional() {
+			fmt.Fprintln(a.out, provisionalNote)
+		} else {
+			fmt.Fprintf(a.out, "verdicts: the collector's (pid %d, written %s ago)\n", from.collectorPid, from.collectorAge.Round(100*time.Millisecond))
+		}
 	}
 	return silentExit(overall.ExitCode())
+}
+
+// metricsURLExplicit reports whether the config names the service's
+// metrics itself: console.sources.metrics_url, METRICS_PORT, a
+// monitoring.metrics_port other than the guide's default, or metrics
+// turned off. Otherwise the address is only the default guess.
+func metricsURLExplicit(cfg *config.Config, getenv func(string) string) bool {
+	return cfg.Console.Sources.MetricsURL != "" || getenv("METRICS_PORT") != "" ||
+		!cfg.Monitoring.MetricsEnabled || cfg.Monitoring.MetricsPort != config.Defaults().Monitoring.MetricsPort
+}
+
+// withDemoService is cfg with the service's metrics at the running demo's
+// simulated service (the service file in the state dir, its process
+// alive) when the config does not name them explicitly; cfg itself
+// otherwise. ok says whether the demo's address is used.
+func withDemoService(cfg *config.Config, getenv func(string) string) (*config.Config, sim.ServiceInfo, bool) {
+	if metricsURLExplicit(cfg, getenv) {
+		return cfg, sim.ServiceInfo{}, false
+	}
+	info, ok := sim.ReadServiceFile(cfg.StateDir())
+	if !ok {
+		return cfg, sim.ServiceInfo{}, false
+	}
+	c := *cfg
+	c.Console.Sources.MetricsURL = info.MetricsURL
+	return &c, info, true
 }
 
 // statusJSON is the --json document.
@@ -96,6 +189,13 @@ type statusJSON struct {
 	Panels      []statusPanelJSON  `json:"panels"`
 	Sources     []statusSourceJSON `json:"sources"`
 	DB          statusDBJSON       `json:"db"`
+	// Provisional is set when no fresh collector was running: the alerts
+	// marked provisional are status's own sampling, not a verdict over
+	// the rule's window and for. Collector names the collector's pid
+	// otherwise.
+	Provisional     bool   `json:"provisional"`
+	ProvisionalNote string `json:"provisional_note,omitempty"`
+	CollectorPid    int    `json:"collector_pid,omitempty"`
 }
 
 type statusAlertJSON struct {
@@ -114,6 +214,7 @@ type statusAlertJSON struct {
 	ActiveSince       *time.Time `json:"active_since,omitempty"`
 	Runbook           string     `json:"runbook,omitempty"`
 	Configured        bool       `json:"configured"`
+	Provisional       bool       `json:"provisional,omitempty"`
 }
 
 type statusPanelJSON struct {
@@ -171,17 +272,22 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State) error {
+func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from statusFrom) error {
 	doc := statusJSON{
 		Status: nagiosState(overall), ExitCode: overall.ExitCode(), Time: s.Time.UTC(),
 		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
 		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
+		Provisional: from.provisional(), CollectorPid: from.collectorPid,
+	}
+	if from.provisional() {
+		doc.ProvisionalNote = provisionalNote
 	}
 	for _, al := range s.Alerts {
 		aj := statusAlertJSON{
 			Rule: al.Rule.Name, Title: al.Rule.Title, State: strings.ToLower(nagiosState(al.State)), Severity: al.Rule.Severity,
 			Value: known(al.Value), Unit: al.Rule.Unit, Reason: al.Reason, Since: timePtr(al.Since),
 			ActiveSince: timePtr(al.ActiveSince), Runbook: al.Runbook, Configured: al.Configured,
+			Provisional: from.provisional() && provisionalRule(al, s),
 		}
 		if al.State == metrics.StatePending {
 			aj.Pending, aj.CriticalInSeconds = true, finite(criticalIn(al, s.Time).Seconds())
