@@ -315,35 +315,20 @@ func CheckRecordPath(stateDir, dbPath string) string { return recordPath(stateDi
 func DrillRecordPath(stateDir, dbPath string) string { return recordPath(stateDir, "drill", dbPath) }
 
 // WriteLastCheck records rec in stateDir as the last check of the
-// database rec.Database, atomically, leaving every
-// other database's record as it is. rec.File is filled in when empty.
+// database rec.Database, atomically, leaving every other database's
+// record as it is. rec.File is filled in when empty.
 func WriteLastCheck(stateDir string, rec CheckRecord) error {
-	if rec.Database == "" {
-		// Of no database: the old single file, which counts for none.
-		return writeJSONAtomic(filepath.Join(stateDir, lastCheckFile), rec)
-	}
-	if rec.File == nil {
+	if rec.File == nil && rec.Database != "" {
 		rec.File = FileIDOf(rec.Database)
 	}
-	return writeJSONAtomic(recordPath(stateDir, "check", rec.Database), rec)
+	return writeJSONAtomic(recordFile(stateDir, "check", lastCheckFile, rec.Database), rec)
 }
 
 // ReadCheckOf reads the last check of the database at dbPath; ok is false
 // when none was recorded. A damaged record of this database is an error;
 // another database's is skipped.
-func ReadCheckOf(stateDir, dbPath string) (rec CheckRecord, ok bool, err error) {
-	err = readNewestOf(stateDir, "check", lastCheckFile, dbPath, func(b []byte) (time.Time, bool, error) {
-		var r CheckRecord
-		if err := json.Unmarshal(b, &r); err != nil {
-			return time.Time{}, false, err
-		}
-		if !r.IsOf(dbPath) || (ok && !r.Time.After(rec.Time)) {
-			return r.Time, false, nil
-		}
-		rec, ok = r, true
-		return r.Time, true, nil
-	})
-	return rec, ok, err
+func ReadCheckOf(stateDir, dbPath string) (CheckRecord, bool, error) {
+	return readNewest[CheckRecord](stateDir, "check", lastCheckFile, dbPath)
 }
 
 // ReadLastCheck reads the newest check of any database; ok is false when
@@ -352,68 +337,68 @@ func ReadCheckOf(stateDir, dbPath string) (rec CheckRecord, ok bool, err error) 
 // Deprecated: the state dir holds a record per database; a reader wants
 // its own database's, ReadCheckOf. This one is what the single record
 // was before: the last check, of whatever database was checked last.
-func ReadLastCheck(stateDir string) (rec CheckRecord, ok bool, err error) {
-	err = readNewestOf(stateDir, "check", lastCheckFile, "", func(b []byte) (time.Time, bool, error) {
-		var r CheckRecord
-		if err := json.Unmarshal(b, &r); err != nil {
-			return time.Time{}, false, err
-		}
-		if ok && !r.Time.After(rec.Time) {
-			return r.Time, false, nil
-		}
-		rec, ok = r, true
-		return r.Time, true, nil
-	})
-	return rec, ok, err
+func ReadLastCheck(stateDir string) (CheckRecord, bool, error) {
+	return readNewest[CheckRecord](stateDir, "check", lastCheckFile, "")
 }
 
 // WriteLastDrill records rec in stateDir as the last drill of the
-// database rec.Database, atomically, leaving every
-// other database's record as it is. rec.File is filled in when empty.
+// database rec.Database, atomically, leaving every other database's
+// record as it is. rec.File is filled in when empty.
 func WriteLastDrill(stateDir string, rec DrillRecord) error {
-	if rec.Database == "" {
-		// Of no database: the old single file, which counts for none.
-		return writeJSONAtomic(filepath.Join(stateDir, lastDrillFile), rec)
-	}
-	if rec.File == nil {
+	if rec.File == nil && rec.Database != "" {
 		rec.File = FileIDOf(rec.Database)
 	}
-	return writeJSONAtomic(recordPath(stateDir, "drill", rec.Database), rec)
+	return writeJSONAtomic(recordFile(stateDir, "drill", lastDrillFile, rec.Database), rec)
 }
 
 // ReadDrillOf reads the last drill of the database at dbPath; ok is false
 // when none was recorded. A damaged record of this database is an error;
 // another database's is skipped.
-func ReadDrillOf(stateDir, dbPath string) (rec DrillRecord, ok bool, err error) {
-	err = readNewestOf(stateDir, "drill", lastDrillFile, dbPath, func(b []byte) (time.Time, bool, error) {
-		var r DrillRecord
-		if err := json.Unmarshal(b, &r); err != nil {
-			return time.Time{}, false, err
-		}
-		if !r.IsOf(dbPath) || (ok && !r.Time.After(rec.Time)) {
-			return r.Time, false, nil
-		}
-		rec, ok = r, true
-		return r.Time, true, nil
-	})
-	return rec, ok, err
+func ReadDrillOf(stateDir, dbPath string) (DrillRecord, bool, error) {
+	return readNewest[DrillRecord](stateDir, "drill", lastDrillFile, dbPath)
 }
 
 // ReadLastDrill reads the newest drill of any database; ok is false when
 // none was recorded.
 //
 // Deprecated: use ReadDrillOf, as ReadLastCheck's ReadCheckOf.
-func ReadLastDrill(stateDir string) (rec DrillRecord, ok bool, err error) {
-	err = readNewestOf(stateDir, "drill", lastDrillFile, "", func(b []byte) (time.Time, bool, error) {
-		var r DrillRecord
+func ReadLastDrill(stateDir string) (DrillRecord, bool, error) {
+	return readNewest[DrillRecord](stateDir, "drill", lastDrillFile, "")
+}
+
+// recordFile is where the record of kind of database goes: its own file,
+// or the old single file (legacy) for a record of no database, which
+// counts for none.
+func recordFile(stateDir, kind, legacy, database string) string {
+	if database == "" {
+		return filepath.Join(stateDir, legacy)
+	}
+	return recordPath(stateDir, kind, database)
+}
+
+// dbRecord is a check or a drill record.
+type dbRecord interface {
+	CheckRecord | DrillRecord
+	IsOf(dbPath string) bool
+	when() time.Time
+}
+
+func (r CheckRecord) when() time.Time { return r.Time }
+func (r DrillRecord) when() time.Time { return r.Time }
+
+// readNewest reads the newest record of kind of the database at dbPath
+// (of any database when dbPath is empty).
+func readNewest[R dbRecord](stateDir, kind, legacy, dbPath string) (rec R, ok bool, err error) {
+	err = readNewestOf(stateDir, kind, legacy, dbPath, func(b []byte) (time.Time, bool, error) {
+		var r R
 		if err := json.Unmarshal(b, &r); err != nil {
 			return time.Time{}, false, err
 		}
-		if ok && !r.Time.After(rec.Time) {
-			return r.Time, false, nil
+		if (dbPath != "" && !r.IsOf(dbPath)) || (ok && !r.when().After(rec.when())) {
+			return r.when(), false, nil
 		}
 		rec, ok = r, true
-		return r.Time, true, nil
+		return r.when(), true, nil
 	})
 	return rec, ok, err
 }
