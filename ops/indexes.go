@@ -273,6 +273,7 @@ func IndexReport(ctx context.Context, q db.Querier, dbPath string) (*IndexReport
 func createIndexCost(ctx context.Context, q db.Querier, dbPath string, d IndexDef, o OptimizeOptions) (Cost, error) {
 	o.Op = OpAnalyze // for normalize's defaults only
 	o.DBPath = dbPath
+	measure := o.Measure // nil for a listing: normalize would fill it in
 	if err := o.normalize(); err != nil {
 		return Cost{}, err
 	}
@@ -288,10 +289,20 @@ func createIndexCost(ctx context.Context, q db.Querier, dbPath string, d IndexDe
 		return c, fmt.Errorf("count %s: %w", d.Table, err)
 	}
 	c.WorkBytes = tableBytes
-	c.LockHold = time.Duration(float64(tableBytes) / (1 << 20) * o.Rates.CreateIndexPerMiB * float64(time.Second))
-	c.Total = c.LockHold
 	// An index entry: the keys plus the rowid, about 24 bytes here.
 	est := rows * int64(16+8*len(d.Columns))
+	c.LockHold = time.Duration(float64(tableBytes) / (1 << 20) * o.Rates.CreateIndexPerMiB * float64(time.Second))
+	if measure != nil {
+		// Measured: the table read and the new index written, at this
+		// machine's and this file's rates.
+		m, err := measure(ctx, dbPath)
+		if err != nil {
+			return c, fmt.Errorf("estimate index %s: %w", d.Name, err)
+		}
+		c.Measured, c.Basis = m, m.basis()
+		c.LockHold = m.lockHold(tableBytes, est)
+	}
+	c.Total = c.LockHold
 	if files, err := db.StatFiles(dbPath); err == nil {
 		c.DBBytes = files.DB + files.WAL
 	}
@@ -311,12 +322,16 @@ func createIndexCost(ctx context.Context, q db.Querier, dbPath string, d IndexDe
 
 // CreateIndexOptions says which known index to create.
 type CreateIndexOptions struct {
-	DBPath   string
-	DB       db.Options
-	Name     string // one of KnownIndexes()
-	StatFS   StatFS
-	TempDir  string
-	Rates    CostRates
+	DBPath  string
+	DB      db.Options
+	Name    string // one of KnownIndexes()
+	StatFS  StatFS
+	TempDir string
+	Rates   CostRates
+	// Measure measures this machine and file for the lock estimate
+	// (MeasureFileIO when nil). 'repops indexes' lists missing indexes
+	// with the reference rates instead: a listing writes no sample.
+	Measure  MeasureIO
 	Recorder Recorder
 }
 
@@ -374,7 +389,11 @@ func CreateIndex(ctx context.Context, o CreateIndexOptions) (*CreateIndexResult,
 				def.Name, ix.Name, def.Table, strings.Join(def.Columns, ", "))
 		}
 	}
-	cost, err := createIndexCost(ctx, w, o.DBPath, def, OptimizeOptions{StatFS: o.StatFS, TempDir: o.TempDir, Rates: o.Rates})
+	measure := o.Measure
+	if measure == nil {
+		measure = MeasureFileIO
+	}
+	cost, err := createIndexCost(ctx, w, o.DBPath, def, OptimizeOptions{StatFS: o.StatFS, TempDir: o.TempDir, Rates: o.Rates, Measure: measure})
 	if err != nil {
 		return nil, stopped(err)
 	}
