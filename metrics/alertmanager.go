@@ -53,9 +53,12 @@ type amAlert struct {
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
 	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
 	Fingerprint string            `json:"fingerprint"`
 	Status      struct {
-		State string `json:"state"`
+		State       string   `json:"state"`
+		SilencedBy  []string `json:"silencedBy"`
+		InhibitedBy []string `json:"inhibitedBy"`
 	} `json:"status"`
 }
 
@@ -97,7 +100,14 @@ func (s *AlertmanagerSource) Alerts(ctx context.Context) ([]ExternalAlert, error
 		return nil, fmt.Errorf("alertmanager %s: not the v2 alerts JSON: %w", s.base, err)
 	}
 	out := make([]ExternalAlert, 0, len(raw))
+	now := time.Now()
 	for _, a := range raw {
+		// Alertmanager leaves resolved alerts out of its answer; an
+		// alert whose end is past (a clock between two answers) is
+		// resolved all the same.
+		if !a.EndsAt.IsZero() && !a.EndsAt.After(now) {
+			continue
+		}
 		summary := a.Annotations["summary"]
 		if summary == "" {
 			summary = a.Annotations["description"]
@@ -105,11 +115,74 @@ func (s *AlertmanagerSource) Alerts(ctx context.Context) ([]ExternalAlert, error
 		out = append(out, ExternalAlert{
 			Name: a.Labels["alertname"], Severity: a.Labels["severity"], Summary: summary,
 			Instance: a.Labels["instance"], State: a.Status.State, Fingerprint: a.Fingerprint,
-			StartsAt: a.StartsAt, Labels: a.Labels, Annotations: a.Annotations,
+			SilencedBy: a.Status.SilencedBy, InhibitedBy: a.Status.InhibitedBy,
+			StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].StartsAt.After(out[j].StartsAt) })
 	return out, nil
+}
+
+// Suppressed reports whether Alertmanager holds the alert back (silenced
+// or inhibited): it is listed, but does not count in a verdict.
+func (a ExternalAlert) Suppressed() bool {
+	return a.State == "suppressed" || len(a.SilencedBy) > 0 || len(a.InhibitedBy) > 0
+}
+
+// DisplayState is the alert's state as an operator reads it: active,
+// silenced, inhibited (both: "silenced, inhibited"), suppressed (neither
+// named), or unprocessed (Alertmanager has not routed it yet).
+func (a ExternalAlert) DisplayState() string {
+	if !a.Suppressed() {
+		if a.State == "" {
+			return "active"
+		}
+		return a.State
+	}
+	var by []string
+	if len(a.SilencedBy) > 0 {
+		by = append(by, "silenced")
+	}
+	if len(a.InhibitedBy) > 0 {
+		by = append(by, "inhibited")
+	}
+	if len(by) == 0 {
+		return "suppressed"
+	}
+	return strings.Join(by, ", ")
+}
+
+// VerdictState is what the alert adds to a verdict: nothing (OK) when it
+// is silenced or inhibited; CRITICAL for severity critical; WARNING for
+// warning and for any other or missing severity (an alert nobody graded
+// still wants a look).
+func (a ExternalAlert) VerdictState() State {
+	switch {
+	case a.Suppressed():
+		return StateOK
+	case strings.EqualFold(strings.TrimSpace(a.Severity), "critical"):
+		return StateCritical
+	default:
+		return StateWarning
+	}
+}
+
+// Verdict is the snapshot's overall state with Alertmanager counted: the
+// rules' verdict (Overall), made worse by every active (not silenced, not
+// inhibited) Alertmanager alert, and at least UNKNOWN when an Alertmanager
+// source failed (UNKNOWN ranks below WARNING and CRITICAL: a failed
+// Alertmanager never hides what is known to be worse).
+func (s Snapshot) Verdict() State {
+	st := s.Overall()
+	for _, a := range s.External {
+		st = Worst(st, a.VerdictState())
+	}
+	for _, src := range s.Sources {
+		if src.Kind == KindAlertmanager && !src.Up {
+			st = Worst(st, StateUnknown)
+		}
+	}
+	return st
 }
 
 func truncate(b []byte, n int) []byte {

@@ -327,6 +327,12 @@ type ExternalAlert struct {
 	StartsAt    time.Time
 	Labels      map[string]string
 	Annotations map[string]string
+	// EndsAt is when Alertmanager takes the alert for resolved.
+	EndsAt time.Time
+	// SilencedBy and InhibitedBy are the silences and the inhibiting
+	// alerts (fingerprints) that suppress the alert.
+	SilencedBy  []string
+	InhibitedBy []string
 }
 
 // Node is one instance of the service in a fleet, from the Prometheus

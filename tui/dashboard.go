@@ -182,7 +182,7 @@ func (v dashboardView) tabsLine() string {
 	if v.state != stateReady {
 		return left
 	}
-	right := st.Muted.Render("overall ") + st.Badge(v.snap.Overall().String())
+	right := st.Muted.Render("overall ") + st.Badge(v.snap.Verdict().String())
 	gap := v.ctx.Width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		return truncate(left, v.ctx.Width)

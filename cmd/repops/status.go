@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -76,6 +77,9 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		now := time.Now()
 		if st.Fresh(now, cfg.Database.Path) == nil {
 			snap := st.Snapshot(now, eo.Rules)
+			// The state keeps the rules, not Alertmanager's alerts: ask
+			// Alertmanager now.
+			liveAlertmanager(ctx, eo, &snap)
 			return writeStatus(a, o, snap, statusFrom{collectorPid: st.Pid, collectorAge: now.Sub(st.Written)})
 		}
 	}
@@ -98,6 +102,54 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		snap = engine.Cycle(ctx)
 	}
 	return writeStatus(a, o, snap, statusFrom{})
+}
+
+// liveAlertmanager sets snap's Alertmanager alerts and source health from
+// Alertmanager itself (eo.AlertmanagerURL; nothing when none is
+// configured), replacing what a collector's state said of it.
+func liveAlertmanager(ctx context.Context, eo metrics.EngineOptions, snap *metrics.Snapshot) {
+	if eo.AlertmanagerURL == "" {
+		return
+	}
+	var srcs []metrics.SourceHealth
+	for _, h := range snap.Sources {
+		if h.Kind != metrics.KindAlertmanager {
+			srcs = append(srcs, h)
+		}
+	}
+	snap.Sources, snap.External = srcs, nil
+	h := metrics.SourceHealth{Name: "alertmanager", Kind: metrics.KindAlertmanager, URL: eo.AlertmanagerURL}
+	src, err := metrics.NewAlertmanagerSource(eo.AlertmanagerURL, eo.HTTPClient)
+	if err == nil {
+		h.Name, h.URL = src.Name(), src.Target()
+		timeout := eo.Timeout
+		if timeout <= 0 {
+			timeout = 2 * time.Second
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		var alerts []metrics.ExternalAlert
+		alerts, err = src.Alerts(cctx)
+		cancel()
+		h.Latency = time.Since(start)
+		if err == nil {
+			h.Up, h.LastOK, snap.External = true, time.Now(), alerts
+		}
+	}
+	if err != nil {
+		h.Err, _, _ = strings.Cut(err.Error(), "\n")
+	}
+	snap.Sources = append(snap.Sources, h)
+}
+
+// failedAlertmanager is the first failed Alertmanager source of s, if any.
+func failedAlertmanager(s metrics.Snapshot) (metrics.SourceHealth, bool) {
+	for _, src := range s.Sources {
+		if src.Kind == metrics.KindAlertmanager && !src.Up {
+			return src, true
+		}
+	}
+	return metrics.SourceHealth{}, false
 }
 
 // provisionalNote is what status says when no collector keeps the rules'
@@ -136,7 +188,9 @@ func provisionalRule(al metrics.AlertStatus, s metrics.Snapshot) bool {
 
 // writeStatus prints snap and returns the exit code as a silent error.
 func writeStatus(a *app, o *statusOptions, snap metrics.Snapshot, from statusFrom) error {
-	overall := snap.Overall()
+	// The rules' verdict, with Alertmanager's active alerts counted (and
+	// a failed Alertmanager: at least UNKNOWN).
+	overall := snap.Verdict()
 	if o.json {
 		if err := writeStatusJSON(a, snap, overall, from); err != nil {
 			return withCode(exitUnknown, err)
@@ -193,9 +247,16 @@ type statusJSON struct {
 	// marked provisional are status's own sampling, not a verdict over
 	// the rule's window and for. Collector names the collector's pid
 	// otherwise.
-	Provisional     bool   `json:"provisional"`
-	ProvisionalNote string `json:"provisional_note,omitempty"`
-	CollectorPid    int    `json:"collector_pid,omitempty"`
+	// AlertmanagerAlerts are Alertmanager's alerts (when it is a
+	// source): active ones count in the verdict, silenced or inhibited
+	// ones are listed with that state and do not.
+	AlertmanagerAlerts []statusAMAlertJSON `json:"alertmanager_alerts"`
+	// AlertmanagerError says why Alertmanager could not be read (the
+	// verdict is then at least UNKNOWN).
+	AlertmanagerError string `json:"alertmanager_error,omitempty"`
+	Provisional       bool   `json:"provisional"`
+	ProvisionalNote   string `json:"provisional_note,omitempty"`
+	CollectorPid      int    `json:"collector_pid,omitempty"`
 }
 
 type statusAlertJSON struct {
@@ -215,6 +276,27 @@ type statusAlertJSON struct {
 	Runbook           string     `json:"runbook,omitempty"`
 	Configured        bool       `json:"configured"`
 	Provisional       bool       `json:"provisional,omitempty"`
+}
+
+// statusAMAlertJSON is one of Alertmanager's alerts.
+type statusAMAlertJSON struct {
+	Alertname string `json:"alertname"`
+	// Severity is the severity label as Alertmanager has it ("" when
+	// none).
+	Severity string `json:"severity"`
+	// State is active, silenced, inhibited ("silenced, inhibited" when
+	// both), suppressed or unprocessed.
+	State    string    `json:"state"`
+	StartsAt time.Time `json:"starts_at"`
+	Summary  string    `json:"summary,omitempty"`
+	// Verdict is what the alert adds to the verdict: critical, warning,
+	// or ok (silenced or inhibited).
+	Verdict     string            `json:"verdict"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	SilencedBy  []string          `json:"silenced_by,omitempty"`
+	InhibitedBy []string          `json:"inhibited_by,omitempty"`
 }
 
 type statusPanelJSON struct {
@@ -277,7 +359,8 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 		Status: nagiosState(overall), ExitCode: overall.ExitCode(), Time: s.Time.UTC(),
 		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
 		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
-		Provisional: from.provisional(), CollectorPid: from.collectorPid,
+		AlertmanagerAlerts: []statusAMAlertJSON{},
+		Provisional:        from.provisional(), CollectorPid: from.collectorPid,
 	}
 	if from.provisional() {
 		doc.ProvisionalNote = provisionalNote
@@ -293,6 +376,20 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 			aj.Pending, aj.CriticalInSeconds = true, finite(criticalIn(al, s.Time).Seconds())
 		}
 		doc.Alerts = append(doc.Alerts, aj)
+	}
+	for _, ea := range s.External {
+		labels := ea.Labels
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		doc.AlertmanagerAlerts = append(doc.AlertmanagerAlerts, statusAMAlertJSON{
+			Alertname: ea.Name, Severity: ea.Severity, State: ea.DisplayState(), StartsAt: ea.StartsAt.UTC(),
+			Summary: ea.Summary, Verdict: strings.ToLower(nagiosState(ea.VerdictState())), Labels: labels,
+			Annotations: ea.Annotations, Fingerprint: ea.Fingerprint, SilencedBy: ea.SilencedBy, InhibitedBy: ea.InhibitedBy,
+		})
+	}
+	if src, failed := failedAlertmanager(s); failed {
+		doc.AlertmanagerError = src.Name + " (" + src.URL + "): " + src.Err
 	}
 	for _, p := range s.Panels {
 		doc.Panels = append(doc.Panels, statusPanelJSON{
@@ -387,6 +484,9 @@ func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
 	if overall == metrics.StatePending {
 		head += pendingNote(s)
 	}
+	if src, failed := failedAlertmanager(s); failed && overall == metrics.StateUnknown {
+		head += " (source " + src.Name + " DEAD: its alerts are not known)"
+	}
 	fmt.Fprintf(w, "repops status: %s · %s · %s · %s\n", head, a.cfg.Environment,
 		a.cfg.Database.Path, s.Time.UTC().Format("2006-01-02 15:04:05Z"))
 	deadReason := map[string]string{} // the reason a dead source gives its panels -> the source
@@ -433,6 +533,7 @@ func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
 	if len(okNames) > 0 {
 		fmt.Fprintf(w, "  OK        %s\n", strings.Join(okNames, ", "))
 	}
+	writeAlertmanagerText(w, s)
 	var srcs []string
 	for _, src := range s.Sources {
 		if src.Up {
@@ -442,4 +543,67 @@ func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
 		}
 	}
 	fmt.Fprintf(w, "sources: %s\n", strings.Join(srcs, ", "))
+}
+
+// amNameWidth is the width of the alertnames in the text output.
+const amNameWidth = 28
+
+// writeAlertmanagerText prints Alertmanager's alerts, one line each (its
+// verdict, alertname, severity, since, summary): the active ones first,
+// worst first, then the silenced or inhibited ones, which do not count.
+// Nothing when Alertmanager is not a source.
+func writeAlertmanagerText(w io.Writer, s metrics.Snapshot) {
+	var am []metrics.SourceHealth
+	for _, src := range s.Sources {
+		if src.Kind == metrics.KindAlertmanager {
+			am = append(am, src)
+		}
+	}
+	if len(am) == 0 && len(s.External) == 0 {
+		return
+	}
+	active, held := 0, 0
+	for _, ea := range s.External {
+		if ea.Suppressed() {
+			held++
+		} else {
+			active++
+		}
+	}
+	switch {
+	case len(am) > 0 && !am[0].Up:
+		fmt.Fprintln(w, "alertmanager: DEAD, its alerts are not known (error below)")
+	default:
+		fmt.Fprintf(w, "alertmanager: %d active, %d silenced or inhibited\n", active, held)
+	}
+	line := func(ea metrics.ExternalAlert, word string) {
+		sev := ea.Severity
+		if sev == "" {
+			sev = "-"
+		}
+		since := "-"
+		if !ea.StartsAt.IsZero() {
+			since = ea.StartsAt.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		l := fmt.Sprintf("  %-9s %-*s %-8s since %s", word, amNameWidth, fitCell(ea.Name, amNameWidth), sev, since)
+		if ea.Summary != "" {
+			l += "  " + ea.Summary
+		}
+		if ea.Instance != "" {
+			l += " [" + ea.Instance + "]"
+		}
+		fmt.Fprintln(w, l)
+	}
+	for _, st := range []metrics.State{metrics.StateCritical, metrics.StateWarning} {
+		for _, ea := range s.External {
+			if !ea.Suppressed() && ea.VerdictState() == st {
+				line(ea, nagiosState(st))
+			}
+		}
+	}
+	for _, ea := range s.External {
+		if ea.Suppressed() {
+			line(ea, ea.DisplayState())
+		}
+	}
 }
