@@ -31,6 +31,7 @@ var guideOps = map[string]struct{ target, alert string }{
 	"schema_behind":             {"<=", ">"}, // 0 pending is within target
 	"schema_problems":           {"<=", ">"},
 	"wal_size":                  {"<", ">"},
+	"db_growth":                 {"<", ">"},
 	"ml_confidence":             {">=", ""}, // below the threshold warns
 	"dr_drill_age":              {"<", ""},
 }

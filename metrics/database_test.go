@@ -48,11 +48,13 @@ func testDB(t testing.TB, now time.Time) (path, stateDir, backupDir string) {
 				return err
 			}
 		}
-		// Three finished negotiations of 2, 10 and 30 hours.
+		// Three negotiations of 2, 10 and 30 hours finished 10 s ago (in
+		// the negotiation window).
 		for i, h := range []float64{2, 10, 30} {
-			created := now.Add(-48 * time.Hour)
+			end := now.Add(-10 * time.Second)
+			created := end.Add(-time.Duration(h * float64(time.Hour)))
 			res, err := tx.ExecContext(ctx, `INSERT INTO appeals(user_id, reason, status, created_at, updated_at, resolved_at) VALUES (?, 'r', 'approved', ?, ?, ?)`,
-				fmt.Sprintf("n%d", i), db.FormatTime(created), db.FormatTime(created), db.FormatTime(created))
+				fmt.Sprintf("n%d", i), db.FormatTime(created), db.FormatTime(end), db.FormatTime(end))
 			if err != nil {
 				return err
 			}
@@ -462,5 +464,75 @@ func TestExporter(t *testing.T) {
 	sc, _ := NewScrapeSource(ScrapeOptions{URL: ps.url()})
 	if _, err := sc.Collect(context.Background(), now); err != nil {
 		t.Fatalf("exporter output does not parse: %v", err)
+	}
+}
+
+// TestDatabaseSourceWindows: the negotiation panels judge only the
+// negotiations finished in the window (a slow one finished before it no
+// longer counts), and db_growth is the rows inserted per minute over the
+// last minute, from the main tables' largest rowids.
+func TestDatabaseSourceWindows(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	path, stateDir, backupDir := testDB(t, now)
+	src := NewDatabaseSource(DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir, NoSizes: true})
+	defer src.Close()
+	ctx := context.Background()
+	w := testsupport.OpenMigrated(t, path)
+	defer w.Close()
+	// A 60-hour negotiation finished 31 s ago: just outside the window.
+	end := now.Add(-DefaultNegotiationWindow - time.Second)
+	start := end.Add(-60 * time.Hour)
+	res, err := w.Exec(`INSERT INTO appeals(user_id, reason, status, created_at, updated_at, resolved_at) VALUES ('slow', 'r', 'expired', ?, ?, ?)`,
+		db.FormatTime(start), db.FormatTime(end), db.FormatTime(end))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := res.LastInsertId()
+	for _, at := range []time.Time{start, end} {
+		if _, err := w.Exec(`INSERT INTO appeal_negotiation_messages(appeal_id, sender, body, created_at) VALUES (?, 'system', 'b', ?)`, id, db.FormatTime(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := src.Collect(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Panels[PanelNegotiationP95]; !v.OK || !approx(v.V, 28, 1e-6) {
+		t.Fatalf("p95 %+v, want 28 (the 60 h negotiation finished before the window)", v)
+	}
+	if v := r.Panels[PanelDBGrowth]; v.OK {
+		t.Fatalf("db_growth %+v after one reading, want unknown", v)
+	}
+	// A second earlier: the slow one is in the window.
+	src2 := NewDatabaseSource(DatabaseOptions{Path: path, StateDir: stateDir, BackupDir: backupDir, NoSizes: true})
+	defer src2.Close()
+	if r, err := src2.Collect(ctx, now.Add(-2*time.Second)); err != nil {
+		t.Fatal(err)
+	} else if v := r.Panels[PanelNegotiationP95]; !v.OK || v.V <= 30 {
+		t.Fatalf("p95 %+v, want the 60 h negotiation counted", v)
+	}
+
+	// 300 rows in the next 30 s: 600 rows/min.
+	for i := 0; i < 300; i++ {
+		if _, err := w.Exec(`INSERT INTO ml_predictions(user_id, prediction_type, confidence, latency_ms, model_version, created_at) VALUES ('u', 'x', 0.9, 10, 'v1', ?)`, db.FormatTime(now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err = src.Collect(ctx, now.Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Panels[PanelDBGrowth]; !v.OK || !approx(v.V, 600, 1e-6) {
+		t.Fatalf("db_growth %+v, want 600 rows/min", v)
+	}
+	// Nothing more for 90 s: the window no longer holds the inserts.
+	for _, at := range []time.Duration{60 * time.Second, 120 * time.Second} {
+		r, err = src.Collect(ctx, now.Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := r.Panels[PanelDBGrowth]; !v.OK || v.V != 0 {
+		t.Fatalf("db_growth %+v a minute after the inserts, want 0", v)
 	}
 }

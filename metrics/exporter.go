@@ -202,6 +202,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	panel(PanelNegotiationP95, "repops_db_negotiation_duration_seconds", "Negotiation duration (first to last message) of recent finished appeals: stat avg or p95.", 3600, "stat", "p95")
 	panel(PanelMLConfidence, "repops_db_ml_prediction_confidence_ratio", "Confidence (0..1) of the predictions of the last 5 minutes: stat avg.", 1, "stat", "avg")
 	panel(PanelPredictionLatency, "repops_db_ml_prediction_latency_seconds", "Latency of the predictions of the last 5 minutes: stat avg.", 1.0/1000, "stat", "avg")
+	panel(PanelDBGrowth, "repops_db_rows_inserted_per_second", "Rows inserted per second into the main tables (appeals, negotiation messages, predictions), over the last minute.", 1.0/60)
 	if err == nil {
 		gauge("repops_db_appeals_pending", "Appeals in status pending.", float64(f.PendingAppeals))
 		gauge("repops_db_appeals_negotiating", "Appeals in status negotiating.", float64(f.NegotiatingAppeals))

@@ -19,7 +19,8 @@ const (
 
 // The scrape windows: fast panels are judged over the last minute, as the
 // PromQL rate(...[1m]) of the guide's Prometheus; negotiation durations
-// (hours long, finishing a few times a minute at most) over the last hour.
+// (hours long, finishing a few times a minute at most) over the last hour;
+// the database source judges them over DefaultNegotiationWindow.
 const (
 	FastWindow = time.Minute
 	SlowWindow = time.Hour
@@ -152,11 +153,11 @@ func PanelDefs() []PanelDef {
 		{Name: PanelNegotiationAvg, Title: "Negotiation avg", Unit: "h", Sources: sd,
 			PromQL:         `sum(rate(reputation_negotiation_duration_hours_sum[1h])) / sum(rate(reputation_negotiation_duration_hours_count[1h]))`,
 			PromQLExporter: `repops_db_negotiation_duration_seconds{stat="avg"} / 3600`,
-			Description:    "average negotiation duration of negotiations finished in the last hour (database: last 7 days, first to last message)"},
+			Description:    "average negotiation duration of negotiations finished in the last hour (database: negotiations finished in the last 30 s, first to last message)"},
 		{Name: PanelNegotiationP95, Title: "Negotiation p95", Unit: "h", Sources: sd,
 			PromQL:         `histogram_quantile(0.95, sum by (le) (rate(reputation_negotiation_duration_hours_bucket[1h])))`,
 			PromQLExporter: `repops_db_negotiation_duration_seconds{stat="p95"} / 3600`,
-			Description:    "95th percentile of negotiation duration, last hour (database: last 7 days)"},
+			Description:    "95th percentile of negotiation duration, last hour (database: negotiations finished in the last 30 s)"},
 		{Name: PanelMLLatencyP99, Title: "ML prediction p99", Unit: "ms", Sources: sp,
 			PromQL:      `1000 * histogram_quantile(0.99, sum by (le) (rate(reputation_ml_prediction_seconds_bucket[1m])))`,
 			Description: "99th percentile of ML prediction latency, last minute"},
@@ -194,6 +195,9 @@ func PanelDefs() []PanelDef {
 		{Name: PanelDatabaseSize, Title: "Database size", Unit: "MiB", Sources: d,
 			PromQLExporter: `(repops_db_file_bytes + repops_db_wal_bytes) / 1048576`,
 			Description:    "database file plus WAL"},
+		{Name: PanelDBGrowth, Title: "DB rows inserted", Unit: "/min", Sources: d,
+			PromQLExporter: `60 * repops_db_rows_inserted_per_second`,
+			Description:    "rows inserted per minute into appeals, appeal_negotiation_messages and ml_predictions over the last minute (from the growth of their largest rowid, read every cycle)"},
 		{Name: PanelWALSize, Title: "WAL size", Unit: "MiB", Sources: d,
 			PromQLExporter: `repops_db_wal_bytes / 1048576`,
 			Description:    "size of the write-ahead log: a large WAL means checkpoints are starved"},
@@ -217,6 +221,12 @@ func PanelDefs() []PanelDef {
 			Description:    "days since the last disaster-recovery drill (the guide asks for one a quarter)"},
 	}
 }
+
+// PanelDBGrowth is the database's growth: rows inserted per minute into
+// the main tables, over the last minute (DatabaseSource, from the
+// successive largest rowids of appeals, appeal_negotiation_messages and
+// ml_predictions).
+const PanelDBGrowth = "db_growth"
 
 // panelDef finds a panel's definition.
 func panelDef(name string) (PanelDef, bool) {
@@ -245,6 +255,19 @@ var NoThreshold = math.NaN()
 //     migrations define (db.Validate): a missing critical index of the
 //     guide's "Indexing Strategy" is a warning, not a page;
 //   - wal_size: a WAL grown past 512 MiB means checkpoints are starved;
+//   - db_growth: the guide's "Database Growing Too Fast", before the disk
+//     fills. Decision: rows inserted per minute into the three main
+//     tables (the database source reads their largest rowid every cycle,
+//     three index seeks). The guide's ceiling of 100 appeals a minute
+//     writes about 800 rows a minute with their negotiation threads and
+//     predictions (normal load about 330), so the target is under 1000
+//     rows/min; the alert is over 5000 rows/min for 10 minutes: 7.2M rows
+//     a day, about 1.2 GiB a day at the 1M-appeal demo database's ~170
+//     bytes a row (5.55M rows in 917 MiB, indexes included), some 400 GiB
+//     kept over the guide's one-year retention before archival, and more
+//     than an appeal flood capped at 300/min writes (about 2300 rows/min
+//     estimated from the simulator's mix), so it names inserts the
+//     submissions do not explain;
 //   - ml_confidence: predictions below the config's ml_confidence_threshold
 //     (0.60), the guide's "low confidence" symptom;
 //   - dr_drill_age: the guide's quarterly disaster-recovery drill overdue;
@@ -316,6 +339,10 @@ func DefaultRules() []Rule {
 			Target: 20, Alert: 10, TargetInclusive: true, Compare: Below, For: 5 * time.Minute, Severity: SeverityCritical,
 			Runbook:     "database-growing-too-fast",
 			Description: "The database's filesystem is filling up: archive old records, remove old backups, vacuum."},
+		{Name: "db_growth", Title: "Database growth", Panel: PanelDBGrowth, Unit: "/min",
+			Target: 1000, Alert: 5000, Compare: Above, For: 10 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "database-growing-too-fast",
+			Description: "Rows are inserted far faster than the submissions explain (target: under 1000 rows/min, what the guide's 100 appeals/min write; alert: over 5000 rows/min, 7.2M rows a day): find the table growing (repops growth, the Tables view), the writer behind it, and archive or stop it before the disk fills."},
 		{Name: "integrity_check_failed", Title: "Integrity check result", Panel: PanelIntegrityOK, Unit: "",
 			Target: 1, Alert: 1, TargetInclusive: true, Compare: Below, For: 0, Severity: SeverityCritical,
 			Runbook:     "database-corruption",

@@ -46,10 +46,10 @@ func Scenarios() []ScenarioInfo {
 			"reputation_db_connections_active / reputation_db_connections_max: over 0.8"},
 		{ScenarioAPIErrors, "the API answers 5xx to 4 % of requests",
 			"reputation_api_requests_total{code=~\"5..\"}: over 1 % of requests"},
-		{ScenarioDBGrowth, "heavy inserts: about 200 rows a second of audit messages and predictions, the database grows by several MB a minute",
-			"database size: ml_predictions and appeal_negotiation_messages rows"},
-		{ScenarioSlowNegotiations, "negotiations drag on: a median of 36 h, some expire at the timeout (judged over the last hour, so the p95 crosses 24 h a few minutes after the switch and falls back as the slow ones leave the hour, not within a minute of normal)",
-			"reputation_negotiation_duration_hours: p95 over 24 h"},
+		{ScenarioDBGrowth, "heavy inserts: about 200 rows a second of audit messages and predictions (12,000 rows a minute), the database grows by several MB a minute",
+			"db_growth: rows inserted per minute into ml_predictions, appeal_negotiation_messages and appeals (the database's largest rowids), over the last minute: over 5000/min"},
+		{ScenarioSlowNegotiations, "negotiations drag on: a median of 36 h, some expire at the timeout; the database's negotiation panels judge the negotiations finished in the last 30 s, so the p95 crosses 24 h within a minute of the switch and clears within a minute of normal (the Prometheus panel judges the last hour)",
+			"negotiation p95 (first to last message of the negotiations finished in the last 30 s; reputation_negotiation_duration_hours over an hour in Prometheus): over 24 h"},
 	}
 }
 
