@@ -485,13 +485,7 @@ func startHolder(t testing.TB, path string) (stop func(), name string) {
 // is touched, and the restore goes online instead.
 func TestRestoreAutoGoesOnlineWhenAProcessOpensTheFileLate(t *testing.T) {
 	ctx := context.Background()
-	path := newRecoveryDB(t, t.TempDir(), 20)
-	o := backupOpts(t, path)
-	b, err := Backup(ctx, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addAppeals(t, path, 4)
+	path, o, b := backedUp(t, 4)
 	var stop func()
 	defer func() {
 		if stop != nil {
@@ -515,9 +509,7 @@ func TestRestoreAutoGoesOnlineWhenAProcessOpensTheFileLate(t *testing.T) {
 	if n := len(appealIDs(t, path)); n != 20 || res.LostRows != 4 {
 		t.Fatalf("%d appeals after the restore (want 20), %d lost (want 4)", n, res.LostRows)
 	}
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp*")); len(m) > 0 {
-		t.Fatalf("temp files left: %v", m)
-	}
+	noTempLeft(t, path)
 }
 
 // TestRestoreOfflineRefusesAProcessThatOpensTheFileLate: the same late
@@ -525,13 +517,7 @@ func TestRestoreAutoGoesOnlineWhenAProcessOpensTheFileLate(t *testing.T) {
 // db.Swap, refuses, naming it, and nothing is changed.
 func TestRestoreOfflineRefusesAProcessThatOpensTheFileLate(t *testing.T) {
 	ctx := context.Background()
-	path := newRecoveryDB(t, t.TempDir(), 20)
-	o := backupOpts(t, path)
-	b, err := Backup(ctx, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addAppeals(t, path, 4)
+	path, o, b := backedUp(t, 4)
 	var stop func()
 	var name string
 	defer func() {
@@ -554,9 +540,7 @@ func TestRestoreOfflineRefusesAProcessThatOpensTheFileLate(t *testing.T) {
 	if n := len(appealIDs(t, path)); n != 24 {
 		t.Fatalf("%d appeals after a refused restore, want 24", n)
 	}
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp*")); len(m) > 0 {
-		t.Fatalf("temp files left: %v", m)
-	}
+	noTempLeft(t, path)
 }
 
 // TestRestoreOfflineRefusesNamingTheProcess: an offline restore while
@@ -564,13 +548,7 @@ func TestRestoreOfflineRefusesAProcessThatOpensTheFileLate(t *testing.T) {
 // pid and command, and changes nothing.
 func TestRestoreOfflineRefusesNamingTheProcess(t *testing.T) {
 	ctx := context.Background()
-	path := newRecoveryDB(t, t.TempDir(), 20)
-	o := backupOpts(t, path)
-	b, err := Backup(ctx, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addAppeals(t, path, 3)
+	path, o, b := backedUp(t, 3)
 	stop, want := startHolder(t, path)
 	defer stop()
 	hs, err := OpenFileHolders(path)
@@ -645,5 +623,27 @@ func TestRestoreOfflineKeepsOwnerAndMode(t *testing.T) {
 	defer r.Close()
 	for _, p := range []string{path + "-wal", path + "-shm"} {
 		check("opened again", p)
+	}
+}
+
+// backedUp is a 20-appeal database with a backup of it, then added more
+// appeals: what a restore of that backup loses.
+func backedUp(t *testing.T, added int) (path string, o BackupOptions, b *BackupResult) {
+	t.Helper()
+	path = newRecoveryDB(t, t.TempDir(), 20)
+	o = backupOpts(t, path)
+	b, err := Backup(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addAppeals(t, path, added)
+	return path, o, b
+}
+
+// noTempLeft fails when a temp file is left beside the database.
+func noTempLeft(t *testing.T, path string) {
+	t.Helper()
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp*")); len(m) > 0 {
+		t.Fatalf("temp files left: %v", m)
 	}
 }
