@@ -186,6 +186,7 @@ type ruleState struct {
 	// The last judgement's value and reason, for the persisted state.
 	value  Value
 	reason string
+	judge  string
 }
 
 // sourceSlot is one source and its health; busy is set while a collection
@@ -251,7 +252,7 @@ func buildSources(o EngineOptions) ([]Source, []func() error, error) {
 		srcs = append(srcs, s)
 	}
 	if o.PrometheusURL != "" {
-		s, err := NewPrometheusSource(PrometheusOptions{URL: o.PrometheusURL, Client: o.HTTPClient})
+		s, err := NewPrometheusSource(PrometheusOptions{URL: o.PrometheusURL, Client: o.HTTPClient, Rules: o.Rules})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -499,9 +500,38 @@ func (e *Engine) cycle(ctx context.Context) Snapshot {
 		}
 	}
 
+	// Prometheus' own verdicts (promrules.go): a rule Prometheus
+	// evaluates as the config says, on a panel it computes, is judged by
+	// Prometheus, on Prometheus' value.
+	var prom map[string]PromRuleState
+	for _, c := range byKind[KindPrometheus] {
+		if c.err != nil || c.res.PromRules == nil {
+			continue
+		}
+		prom = map[string]PromRuleState{}
+		for _, r := range e.rules {
+			ps, ok := c.res.PromRules[r.rule.Name]
+			if !ok {
+				continue
+			}
+			v, tv := c.res.Panels[r.rule.Panel], c.res.Panels[r.rule.TargetOn()]
+			if _, _, _, adopt := ps.adopt(r.rule, v, tv, now); !adopt {
+				prom[r.rule.Name] = ps // its mismatch, if any, is said
+				continue
+			}
+			ps.adopted = true
+			prom[r.rule.Name] = ps
+			values[r.rule.Panel], sourceOf[r.rule.Panel] = v, c.slot.src.Name()
+			if tv.OK {
+				values[r.rule.TargetOn()], sourceOf[r.rule.TargetOn()] = tv, c.slot.src.Name()
+			}
+		}
+		break
+	}
+
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.evaluate(now, values, configured, &snap)
+	e.evaluate(now, values, configured, prom, &snap)
 	e.times.push(float64(now.UnixNano()) / 1e9)
 	for _, d := range e.defs {
 		v := values[d.Name]
@@ -617,7 +647,7 @@ func safeCollect(ctx context.Context, s Source, now time.Time) (res Result, err 
 }
 
 // evaluate judges every rule against values. Called with e.mu held.
-func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map[string]bool, snap *Snapshot) {
+func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map[string]bool, prom map[string]PromRuleState, snap *Snapshot) {
 	for _, rs := range e.rules {
 		r := rs.rule
 		v, tv := values[r.Panel], values[r.TargetOn()]
@@ -627,7 +657,13 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 		if !r.HasAlert() {
 			judged = tv
 		}
+		ps, byProm := prom[r.Name]
+		judge := ""
 		switch {
+		case byProm && ps.adopted:
+			var active time.Time
+			st, active, reason, _ = ps.adopt(r, v, tv, now)
+			rs.lastKnown, rs.activeSince, judge = now, active, JudgePrometheus
 		case !judged.OK:
 			reason = judged.Reason
 			if !rs.lastKnown.IsZero() && now.Sub(rs.lastKnown) > staleAfter {
@@ -662,7 +698,10 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 				}
 			}
 		}
-		rs.value, rs.reason = v, reason
+		if byProm && ps.Mismatch != "" {
+			reason += " (not Prometheus' verdict: " + ps.Mismatch + ")"
+		}
+		rs.value, rs.reason, rs.judge = v, reason, judge
 		if rs.since.IsZero() || st != rs.state {
 			if !rs.since.IsZero() {
 				rs.history = append(rs.history, Transition{Time: now, From: rs.state, To: st, Value: v})
@@ -676,7 +715,7 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 		copy(hist, rs.history)
 		snap.Alerts = append(snap.Alerts, AlertStatus{
 			Rule: r, State: st, Value: v, TargetValue: tv, ActiveSince: rs.activeSince, Since: rs.since,
-			Reason: reason, Runbook: r.Runbook, Configured: conf, History: hist,
+			Reason: reason, Runbook: r.Runbook, Configured: conf, History: hist, Judge: judge,
 		})
 	}
 }
@@ -693,6 +732,8 @@ type RuleRecord struct {
 	LastKnown   *time.Time `json:"last_known,omitempty"`
 	Value       *float64   `json:"value,omitempty"`
 	Reason      string     `json:"reason,omitempty"`
+	// Judge is AlertStatus.Judge ("prometheus" when Prometheus timed it).
+	Judge string `json:"judge,omitempty"`
 }
 
 // ExportRuleStates returns every rule's state, in the rules' order, as
@@ -706,7 +747,7 @@ func (e *Engine) ExportRuleStates() []RuleRecord {
 			continue // never judged
 		}
 		rec := RuleRecord{Rule: rs.rule.Name, State: rs.state.String(), Since: rs.since.UTC(),
-			ActiveSince: optTime(rs.activeSince), LastKnown: optTime(rs.lastKnown), Reason: reasonLine(rs.reason)}
+			ActiveSince: optTime(rs.activeSince), LastKnown: optTime(rs.lastKnown), Reason: reasonLine(rs.reason), Judge: rs.judge}
 		if rs.value.OK && !math.IsNaN(rs.value.V) && !math.IsInf(rs.value.V, 0) {
 			v := rs.value.V
 			rec.Value = &v

@@ -205,7 +205,7 @@ func (st CollectorState) Snapshot(now time.Time, rules []Rule) Snapshot {
 		al.Reason = al.Value.Reason
 		if rec, ok := byName[r.Name]; ok {
 			if s, ok := ParseState(rec.State); ok {
-				al.State, al.Since, al.Reason = s, rec.Since, rec.Reason
+				al.State, al.Since, al.Reason, al.Judge = s, rec.Since, rec.Reason, rec.Judge
 			}
 			if rec.Value != nil {
 				al.Value = Known(*rec.Value)

@@ -25,6 +25,9 @@ type PrometheusOptions struct {
 	Client *http.Client
 	// Parallel bounds the queries in flight. Default 4.
 	Parallel int
+	// Rules are the rules whose alerts Prometheus is asked about (its
+	// rules API); none: Prometheus' alerts are not asked.
+	Rules []Rule
 }
 
 // PrometheusSource asks a Prometheus server for each panel's PromQL (the
@@ -119,9 +122,23 @@ func (s *PrometheusSource) Collect(ctx context.Context, now time.Time) (Result, 
 			answers[i] = s.query(ctx, j.expr, now)
 		}(i, j)
 	}
+	var ruleStates map[string]PromRuleState
+	var rulesErr error
+	if len(s.opts.Rules) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ruleStates, rulesErr = promRuleStates(ctx, s.api, s.opts.Rules)
+		}()
+	}
 	wg.Wait()
 
-	res := Result{Panels: map[string]Value{}}
+	res := Result{Panels: map[string]Value{}, PromRules: ruleStates}
+	if rulesErr != nil {
+		res.Warnings = append(res.Warnings, "rules API: "+reasonLine(rulesErr.Error())+" (repops times the rules' for itself)")
+	}
 	nodes := map[string]*Node{}
 	failed, firstErr := 0, error(nil)
 	seenWarn := map[string]bool{}

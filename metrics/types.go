@@ -314,6 +314,9 @@ type AlertStatus struct {
 	// History is the newest transitions, oldest first (bounded, see
 	// EngineOptions.TransitionHistory).
 	History []Transition
+	// Judge is who timed the rule's for: "" for repops itself,
+	// JudgePrometheus when the state is Prometheus' (promrules.go).
+	Judge string
 }
 
 // ExternalAlert is an alert read from Alertmanager.
@@ -471,6 +474,9 @@ type Result struct {
 	DB     *DBFigures
 	// Warnings come with an answer that is still usable.
 	Warnings []string
+	// PromRules are Prometheus' states of repops' rules (the Prometheus
+	// source only), by rule name.
+	PromRules map[string]PromRuleState
 }
 
 // Source is one place figures come from. Contract: Collect is called by one

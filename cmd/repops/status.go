@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/repops/repops/config"
@@ -20,12 +21,17 @@ import (
 // statusOptions are the flags of 'repops status'.
 type statusOptions struct {
 	json bool
-	// interval between the two collections. Rates (submissions per
-	// minute, error ratios) come from the difference of two scrapes of
-	// the service's counters, as Prometheus' rate() does: a single scrape
-	// has no rate. Zero collects once (rates from the service then show
-	// as unknown; the database's own figures still count).
+	// interval between two collections while status samples. Rates
+	// (submissions per minute, error ratios) come from the difference of
+	// scrapes of the service's counters, as Prometheus' rate() does: a
+	// single scrape has no rate. Zero collects once (rates from the
+	// service then show as unknown; the database's own figures still
+	// count).
 	interval time.Duration
+	// maxWait bounds the sampling: without a collector or Prometheus,
+	// status watches the service's scrape over the rules' own window
+	// (metrics.FastWindow) or this long, whichever is shorter.
+	maxWait time.Duration
 }
 
 // newStatusCmd is the one-shot glance for a shell, cron or a Nagios-style
@@ -41,12 +47,20 @@ the result and exit with the Nagios plugin convention: 0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN (also for a bad config: 'repops config check' says
 why).
 
-When a collector runs (the exporter, or the console) it keeps every rule's
-state in the state dir; status then answers from it at once, without
-sampling, so that a rule beyond its threshold for longer than its for is
-CRITICAL. Without one, status samples itself and says that its verdicts
-are provisional. With no metrics URL set explicitly, a running
-'repops demo' is found through the state dir.`,
+Where the verdicts come from, first that applies:
+  1. A collector (the exporter, or the console) keeps every rule's state in
+     the state dir; when it is fresh, status answers from it at once, so
+     that a rule beyond its threshold for longer than its for is CRITICAL.
+  2. With Prometheus configured (console.sources.prometheus_url) and the
+     rules of 'repops rules export' loaded there, Prometheus' alerts are
+     the verdicts of the rules it evaluates, with rates over the rules'
+     own windows: one collection, no sampling.
+  3. Otherwise status samples the service's scrape every --interval over
+     the rules' window (1m), at most --max-wait, with a progress line on
+     a terminal; a verdict it could not watch for a whole window or for
+     is marked provisional.
+Alertmanager's active alerts count in the verdict. With no metrics URL
+set explicitly, a running 'repops demo' is found through the state dir.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{nagiosExitCodes: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,7 +68,8 @@ are provisional. With no metrics URL set explicitly, a running
 		},
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of text")
-	cmd.Flags().DurationVar(&o.interval, "interval", 2*time.Second, "time between the two collections (0: collect once, no rates from the service)")
+	cmd.Flags().DurationVar(&o.interval, "interval", 2*time.Second, "time between two collections while sampling (0: collect once, no rates from the service)")
+	cmd.Flags().DurationVar(&o.maxWait, "max-wait", metrics.FastWindow, "the longest status samples the service without a collector or Prometheus (0: one interval)")
 	return cmd
 }
 
@@ -62,6 +77,9 @@ are provisional. With no metrics URL set explicitly, a running
 func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 	if o.interval < 0 {
 		return usageError("--interval must not be negative")
+	}
+	if o.maxWait < 0 {
+		return usageError("--max-wait must not be negative")
 	}
 	cfg, demo, isDemo := withDemoService(a.cfg, os.Getenv)
 	if isDemo && !o.json {
@@ -92,16 +110,92 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
 	}
 	defer engine.Close()
+	start := time.Now()
 	snap := engine.Cycle(ctx)
 	if o.interval > 0 {
-		select {
-		case <-ctx.Done():
-			return withCode(exitUnknown, fmt.Errorf("status: interrupted"))
-		case <-time.After(o.interval):
+		// At least two collections (a rate needs two scrapes); then on
+		// while a rule status judges itself from the service's scrape has
+		// not been watched for its window, up to --max-wait.
+		want := min(sampleWindow(snap), o.maxWait)
+		progress := newStatusProgress(a.err, want)
+		for first := true; first || time.Since(start) < want; first = false {
+			progress.show(time.Since(start))
+			select {
+			case <-ctx.Done():
+				progress.done()
+				return withCode(exitUnknown, fmt.Errorf("status: interrupted"))
+			case <-time.After(o.interval):
+			}
+			snap = engine.Cycle(ctx)
 		}
-		snap = engine.Cycle(ctx)
+		progress.done()
 	}
-	return writeStatus(a, o, snap, statusFrom{})
+	return writeStatus(a, o, snap, statusFrom{watched: time.Since(start)})
+}
+
+// sampleWindow is how long status must watch the service's scrape for
+// its own verdicts to be over the rules' window: metrics.FastWindow when a
+// configured rule is judged by repops on a figure from a scrape, zero
+// when none is (Prometheus judges them, or only the database counts).
+func sampleWindow(s metrics.Snapshot) time.Duration {
+	scrape := false
+	for _, src := range s.Sources {
+		scrape = scrape || src.Kind == metrics.KindScrape
+	}
+	if !scrape {
+		return 0
+	}
+	byScrape := map[string]bool{}
+	for _, d := range metrics.PanelDefs() {
+		for _, k := range d.Sources {
+			byScrape[d.Name] = byScrape[d.Name] || k == metrics.KindScrape
+		}
+	}
+	for _, al := range s.Alerts {
+		if al.Configured && al.Judge == "" && byScrape[al.Rule.Panel] {
+			return metrics.FastWindow
+		}
+	}
+	return 0
+}
+
+// fromScrape reports whether al's figure came from the service's scrape.
+func fromScrape(al metrics.AlertStatus, s metrics.Snapshot) bool {
+	p, ok := s.Panel(al.Rule.Panel)
+	if !ok || p.Source == "" {
+		return false
+	}
+	for _, src := range s.Sources {
+		if src.Name == p.Source {
+			return src.Kind == metrics.KindScrape
+		}
+	}
+	return false
+}
+
+// statusProgress is the sampling's progress line, on a terminal only.
+type statusProgress struct {
+	w    io.Writer
+	want time.Duration
+	on   bool
+}
+
+func newStatusProgress(w io.Writer, want time.Duration) *statusProgress {
+	f, ok := w.(*os.File)
+	return &statusProgress{w: w, want: want, on: ok && want > 0 && term.IsTerminal(f.Fd())}
+}
+
+func (p *statusProgress) show(elapsed time.Duration) {
+	if p.on {
+		fmt.Fprintf(p.w, "\rrepops status: sampling the service over the rules' window: %s of %s (--max-wait to shorten; a running collector answers at once) ",
+			elapsed.Round(time.Second), p.want)
+	}
+}
+
+func (p *statusProgress) done() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
 }
 
 // liveAlertmanager sets snap's Alertmanager alerts and source health from
@@ -153,37 +247,42 @@ func failedAlertmanager(s metrics.Snapshot) (metrics.SourceHealth, bool) {
 }
 
 // provisionalNote is what status says when no collector keeps the rules'
-// states: its own verdicts are provisional.
-const provisionalNote = "provisional: no collector running (start 'repops exporter' or the console)"
+// states and some of its own verdicts are provisional.
+const provisionalNote = "provisional (marked ~): no collector running (start 'repops exporter' or the console), and not Prometheus' verdict"
 
 // statusFrom says where a status verdict comes from: a fresh collector's
-// persisted state (collectorPid set), or status's own sampling, whose
-// verdicts on windowed figures and on rules with a for are provisional.
+// persisted state (collectorPid set), or status's own collections over
+// watched (Prometheus' verdicts among them), whose verdicts on rules it
+// could not watch long enough are provisional.
 type statusFrom struct {
 	collectorPid int
 	collectorAge time.Duration
+	watched      time.Duration
 }
 
-func (f statusFrom) provisional() bool { return f.collectorPid == 0 }
-
-// provisionalRule reports whether status's own verdict on al is
-// provisional: a rule with a for (status cannot know how long the value
-// has been beyond the threshold) or a figure the service's scrape gives
-// over a window status did not watch.
-func provisionalRule(al metrics.AlertStatus, s metrics.Snapshot) bool {
-	if al.Rule.For > 0 {
-		return true
-	}
-	p, ok := s.Panel(al.Rule.Panel)
-	if !ok || p.Source == "" {
-		return false
-	}
-	for _, src := range s.Sources {
-		if src.Name == p.Source {
-			return src.Kind == metrics.KindScrape || src.Kind == metrics.KindPrometheus
+// provisional reports whether any verdict of s is provisional.
+func (f statusFrom) provisional(s metrics.Snapshot) bool {
+	for _, al := range s.Alerts {
+		if al.Configured && f.provisionalRule(al, s) {
+			return true
 		}
 	}
 	return false
+}
+
+// provisionalRule reports whether the verdict on al is provisional: none
+// is when a collector or Prometheus judged it; status's own is for a
+// pending rule (it cannot know how long the value has been beyond the
+// threshold before it looked) and for a figure from the service's scrape
+// it watched for less than the window.
+func (f statusFrom) provisionalRule(al metrics.AlertStatus, s metrics.Snapshot) bool {
+	switch {
+	case f.collectorPid != 0 || al.Judge != "":
+		return false
+	case al.State == metrics.StatePending:
+		return true
+	}
+	return fromScrape(al, s) && f.watched < metrics.FastWindow
 }
 
 // writeStatus prints snap and returns the exit code as a silent error.
@@ -196,11 +295,14 @@ func writeStatus(a *app, o *statusOptions, snap metrics.Snapshot, from statusFro
 			return withCode(exitUnknown, err)
 		}
 	} else {
-		writeStatusText(a, snap, overall)
-		if from.provisional() {
-			fmt.Fprintln(a.out, provisionalNote)
-		} else {
+		writeStatusText(a, snap, overall, from)
+		switch {
+		case from.collectorPid != 0:
 			fmt.Fprintf(a.out, "verdicts: the collector's (pid %d, written %s ago)\n", from.collectorPid, from.collectorAge.Round(100*time.Millisecond))
+		case from.provisional(snap):
+			fmt.Fprintf(a.out, "%s; watched %s of the rules' %s window\n", provisionalNote, from.watched.Round(time.Second), metrics.FastWindow)
+		default:
+			fmt.Fprintf(a.out, "verdicts: %s\n", verdictsBy(snap))
 		}
 	}
 	return silentExit(overall.ExitCode())
@@ -276,6 +378,8 @@ type statusAlertJSON struct {
 	Runbook           string     `json:"runbook,omitempty"`
 	Configured        bool       `json:"configured"`
 	Provisional       bool       `json:"provisional,omitempty"`
+	// Judge is who timed the rule: collector, prometheus or status.
+	Judge string `json:"judge"`
 }
 
 // statusAMAlertJSON is one of Alertmanager's alerts.
@@ -360,9 +464,9 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
 		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
 		AlertmanagerAlerts: []statusAMAlertJSON{},
-		Provisional:        from.provisional(), CollectorPid: from.collectorPid,
+		Provisional:        from.provisional(s), CollectorPid: from.collectorPid,
 	}
-	if from.provisional() {
+	if doc.Provisional {
 		doc.ProvisionalNote = provisionalNote
 	}
 	for _, al := range s.Alerts {
@@ -370,7 +474,7 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 			Rule: al.Rule.Name, Title: al.Rule.Title, State: strings.ToLower(nagiosState(al.State)), Severity: al.Rule.Severity,
 			Value: known(al.Value), Unit: al.Rule.Unit, Reason: al.Reason, Since: timePtr(al.Since),
 			ActiveSince: timePtr(al.ActiveSince), Runbook: al.Runbook, Configured: al.Configured,
-			Provisional: from.provisional() && provisionalRule(al, s),
+			Provisional: al.Configured && from.provisionalRule(al, s), Judge: judgeOf(al, from),
 		}
 		if al.State == metrics.StatePending {
 			aj.Pending, aj.CriticalInSeconds = true, finite(criticalIn(al, s.Time).Seconds())
@@ -415,6 +519,41 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 		return fmt.Errorf("status: write JSON: %w", err)
 	}
 	return nil
+}
+
+// judgeOf is who timed al's rule: the collector, Prometheus or status
+// itself.
+func judgeOf(al metrics.AlertStatus, from statusFrom) string {
+	switch {
+	case al.Judge == metrics.JudgePrometheus:
+		return "prometheus"
+	case from.collectorPid != 0:
+		return "collector"
+	}
+	return "status"
+}
+
+// verdictsBy says who judged the rules of s when status collected itself
+// and none is provisional.
+func verdictsBy(s metrics.Snapshot) string {
+	prom, own := 0, 0
+	for _, al := range s.Alerts {
+		if !al.Configured {
+			continue
+		}
+		if al.Judge == metrics.JudgePrometheus {
+			prom++
+		} else {
+			own++
+		}
+	}
+	switch {
+	case prom == 0:
+		return "status's own collections"
+	case own == 0:
+		return fmt.Sprintf("Prometheus' alerts for all %d rules", prom)
+	}
+	return fmt.Sprintf("Prometheus' alerts for %d rules, status's own collections for %d", prom, own)
 }
 
 // nagiosState is the word for st in the Nagios plugin vocabulary that
@@ -478,7 +617,7 @@ const statusNameWidth = 28
 // first), then the OK ones in one line, then the sources. A reason that
 // is a dead source's error is printed once, on the sources line; the
 // rules it leaves unknown point there.
-func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
+func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State, from statusFrom) {
 	w := a.out
 	head := nagiosState(overall)
 	if overall == metrics.StatePending {
@@ -514,7 +653,11 @@ func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
 			if st == metrics.StatePending {
 				reason += fmt.Sprintf(" · pending: critical in %s unless it clears", fmtIn(criticalIn(al, s.Time)))
 			}
-			line := fmt.Sprintf("  %-9s %-*s %-12s %s", nagiosState(st), statusNameWidth, fitCell(al.Rule.Title, statusNameWidth),
+			word := nagiosState(st)
+			if from.provisionalRule(al, s) {
+				word = "~" + word
+			}
+			line := fmt.Sprintf("  %-9s %-*s %-12s %s", word, statusNameWidth, fitCell(al.Rule.Title, statusNameWidth),
 				metrics.FormatValue(al.Value, al.Rule.Unit), reason)
 			if !al.Since.IsZero() {
 				line += fmt.Sprintf(" (since %s)", al.Since.UTC().Format("15:04:05Z"))
@@ -527,7 +670,11 @@ func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State) {
 	}
 	for _, al := range s.Alerts {
 		if al.State == metrics.StateOK {
-			okNames = append(okNames, al.Rule.Title)
+			name := al.Rule.Title
+			if from.provisionalRule(al, s) {
+				name = "~" + name
+			}
+			okNames = append(okNames, name)
 		}
 	}
 	if len(okNames) > 0 {
