@@ -169,6 +169,10 @@ type Engine struct {
 	// persistErr is the last failure to write the collector state.
 	persistErr  error
 	lastPersist time.Time // when the collector state was last written (cycleMu)
+	lastSig     string    // the rules' states at that write (cycleMu)
+	// carry are the panels' values a collector left (ImportCollectorState),
+	// shown until this engine knows the panel itself (persist_import.go).
+	carry map[string]carried
 }
 
 type stateSince struct {
@@ -403,12 +407,16 @@ func (e *Engine) Cycle(ctx context.Context) Snapshot {
 	e.cycleMu.Lock()
 	defer e.cycleMu.Unlock()
 	snap := e.cycle(ctx)
-	if e.opts.PersistPath != "" && (e.lastPersist.IsZero() || snap.Time.Sub(e.lastPersist) >= e.persistEvery()) {
-		// Decision: not every cycle. The console refreshes every second
-		// on the database host, and each write is an fsync beside the
-		// service's own; a reader computes pending -> critical from the
+	sig := ruleSignature(snap)
+	if e.opts.PersistPath != "" && (e.lastPersist.IsZero() || sig != e.lastSig || snap.Time.Sub(e.lastPersist) >= e.persistEvery()) {
+		// Decision: not every cycle, but every change. The console
+		// refreshes every second on the database host, and each write is
+		// an fsync beside the service's own: the state is written when a
+		// rule changes state (so that 'repops status' never lags a
+		// transition by more than a cycle), and otherwise every
+		// persistEvery; a reader computes pending -> critical from the
 		// 'since' times, so a state a few seconds old judges the same.
-		e.lastPersist = snap.Time
+		e.lastPersist, e.lastSig = snap.Time, sig
 		err := WriteCollectorState(e.opts.PersistPath, e.collectorState(snap))
 		e.mu.Lock()
 		e.persistErr = err
@@ -500,6 +508,8 @@ func (e *Engine) cycle(ctx context.Context) Snapshot {
 		}
 	}
 
+	carriedAt := e.carryInto(now, values, sourceOf)
+
 	// Prometheus' own verdicts (promrules.go): a rule Prometheus
 	// evaluates as the config says, on a panel it computes, is judged by
 	// Prometheus, on Prometheus' value.
@@ -570,6 +580,7 @@ func (e *Engine) cycle(ctx context.Context) Snapshot {
 		}
 		p.State, p.Since = st, prev.since
 		p.Recent = e.hist[d.Name].last(e.opts.SnapshotHistory)
+		p.Carried = carriedAt[d.Name]
 		snap.Panels = append(snap.Panels, p)
 	}
 	e.judgeNodes(now, snap.Nodes)

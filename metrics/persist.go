@@ -61,6 +61,17 @@ type CollectorState struct {
 	Rules    []RuleRecord   `json:"rules"`
 	Panels   []PanelRecord  `json:"panels,omitempty"`
 	Sources  []SourceRecord `json:"sources,omitempty"`
+	// History is the panels' newest points (at most maxPersistPoints), so
+	// that a starting console draws its sparklines from where the last
+	// collector left them.
+	History *HistoryRecord `json:"history,omitempty"`
+}
+
+// HistoryRecord is the panels' recent history: the cycles' times (unix
+// seconds) and, per panel, a value per time (null where unknown).
+type HistoryRecord struct {
+	Times  []float64             `json:"times"`
+	Values map[string][]*float64 `json:"values"`
 }
 
 // PanelRecord is one panel's last value in the collector state.
@@ -94,6 +105,8 @@ func ParseState(s string) (State, bool) {
 
 // collectorState is what the engine persists after the cycle that made
 // snap. Called with cycleMu held.
+//
+// It takes e.mu through historyRecord and ExportRuleStates.
 func (e *Engine) collectorState(snap Snapshot) CollectorState {
 	st := CollectorState{
 		Version: collectorStateVersion, Pid: os.Getpid(), Written: snap.Time.UTC(),
@@ -109,6 +122,7 @@ func (e *Engine) collectorState(snap Snapshot) CollectorState {
 		}
 		st.Panels = append(st.Panels, pr)
 	}
+	st.History = e.historyRecord(maxPersistPoints)
 	for _, s := range snap.Sources {
 		st.Sources = append(st.Sources, SourceRecord{Name: s.Name, Kind: s.Kind, Target: s.URL, Up: s.Up,
 			Error: reasonLine(s.Err), LatencyMS: float64(s.Latency.Microseconds()) / 1000})

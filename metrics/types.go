@@ -263,6 +263,10 @@ type Panel struct {
 	// at most EngineOptions.SnapshotHistory; NaN where the value was
 	// unknown. The full history is Engine.History.
 	Recent []float64
+	// Carried, when set, is when a collector measured Value: the engine
+	// has not measured the panel itself yet since it started (a rate needs
+	// two scrapes), and shows the collector's last value meanwhile.
+	Carried time.Time
 }
 
 // SourceHealth is how a source fared in the last cycle.

@@ -170,7 +170,7 @@ func importCollectorState(engine *metrics.Engine, path, dbPath string, now time.
 	if abs, err := filepath.Abs(dbPath); err != nil || st.Database != abs || now.Sub(st.Written) > 5*time.Minute {
 		return
 	}
-	engine.ImportRuleStates(st.Rules, now)
+	engine.ImportCollectorState(st, now)
 }
 
 // checkExporterListen refuses, before anything listens, an address that is
