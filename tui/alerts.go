@@ -81,6 +81,13 @@ func (v alertsView) View() string {
 		return strings.Join(append(lines, st.Muted.Render("loading: the first refresh is running…")), "\n")
 	}
 	rs := v.rules()
+	if len(rs) > 0 {
+		count := alertCountWords(rs, len(rs), w-8)
+		if about := "every rule of the guide's table and its maintenance checks"; cellWidth(count)+3+cellWidth(about) <= w-8 {
+			count += " · " + about
+		}
+		lines[0] = st.Title.Render("Alerts") + "  " + st.MutedText(count)
+	}
 	listH := min(len(rs), max(3, h/2-1))
 	sel := min(v.selected, max(0, len(rs)-1))
 	off := max(0, sel-listH+1)
@@ -141,8 +148,11 @@ func (v alertsView) View() string {
 }
 
 // alertThresholds is a rule's figures and thresholds on one line, each
-// with its panel's unit: "value 45.7 h · target <72 h (average) · critical
-// when >24 h for 15 min · severity warning".
+// with its panel's unit: "value 45.7 h · target <72 h · fires when >24 h
+// for 15 min, as a severity warning alert (respond within 30 minutes)".
+// The state a firing rule shows is CRITICAL whatever its severity, so the
+// two are never put side by side as if they could disagree: the severity
+// says how the alert is routed, not how bad the figure is.
 func alertThresholds(snap metrics.Snapshot, a metrics.AlertStatus) string {
 	r := a.Rule
 	alertUnit := unitOf(snap, r.Panel, r.Unit)
@@ -158,14 +168,65 @@ func alertThresholds(snap metrics.Snapshot, a metrics.AlertStatus) string {
 		parts = append(parts, "target "+t)
 	}
 	if al := fmtAlert(r.Alert, alertUnit, r); al != "" {
-		s := "critical when " + al
+		s := "fires when " + al
 		if r.For > 0 {
 			s += " for " + humanize.Age(r.For)
 		}
+		s += ", as a severity " + r.Severity + " alert"
+		if m := severityMeaning(r.Severity); m != "" {
+			s += " (" + m + ")"
+		}
 		parts = append(parts, s)
+	} else {
+		parts = append(parts, "no alert threshold: outside its target the rule shows WARNING")
 	}
-	parts = append(parts, "severity "+r.Severity)
 	return strings.Join(parts, " · ")
+}
+
+// severityMeaning is what a severity asks of the on-call engineer, in the
+// guide's "Alert Response" words.
+func severityMeaning(s string) string {
+	switch s {
+	case metrics.SeverityCritical:
+		return "page the on-call engineer"
+	case metrics.SeverityWarning:
+		return "respond within 30 minutes"
+	case metrics.SeverityInfo:
+		return "monitor and document"
+	}
+	return ""
+}
+
+// alertCountWords counts the rules of listed that are not OK, by state,
+// in words that agree with the rows listed (a WARNING row is counted):
+// "2 not OK (0 critical, 2 warning) of 18 rules". Critical is always
+// named; pending, warning and unknown when there are any. Narrower than
+// width, the breakdown keeps critical only: "2 not OK (0 critical) of 18
+// rules".
+func alertCountWords(listed []metrics.AlertStatus, total, width int) string {
+	n := map[metrics.State]int{}
+	bad := 0
+	for _, a := range listed {
+		if a.State != metrics.StateOK {
+			n[a.State]++
+			bad++
+		}
+	}
+	parts := []string{fmt.Sprintf("%d critical", n[metrics.StateCritical])}
+	for _, s := range []metrics.State{metrics.StatePending, metrics.StateWarning, metrics.StateUnknown} {
+		if n[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
+		}
+	}
+	long := fmt.Sprintf("%d not OK (%s) of %d rules", bad, strings.Join(parts, ", "), total)
+	if cellWidth(long) <= width {
+		return long
+	}
+	short := fmt.Sprintf("%d not OK (%d critical) of %d rules", bad, n[metrics.StateCritical], total)
+	if cellWidth(short) <= width {
+		return short
+	}
+	return fmt.Sprintf("%d not OK of %d", bad, total)
 }
 
 // panelTitle is the title of panel name, or its name.

@@ -149,3 +149,70 @@ func (m Model) hintsBar() string {
 	}
 	return " " + strings.Join(parts, "  ")
 }
+
+// tabShortTitles are the dashboard's tab names when the full ones leave
+// no room for the overall state.
+var tabShortTitles = [tabCount]string{"Overview", "Appeals", "Negot.", "ML", "Infra"}
+
+// tabBar is the dashboard's top line: the tabs at the left, the overall
+// state at the right ("" while there is none yet). The state is the
+// headline and never gives way: the tabs shorten first (short names; then
+// numbers only but the active tab's name; then closer together), then
+// the word "overall" goes, and only then, narrower than any terminal the
+// console is meant for (about 36 columns), are the tabs cut.
+func tabBar(st Styles, width, active int, state string) string {
+	const (
+		full = iota
+		short
+		numbers
+	)
+	left := func(names int, sep string) string {
+		parts := make([]string, 0, tabCount)
+		for i := range tabCount {
+			label := fmt.Sprint(i + 1)
+			switch {
+			case i == active || names == full:
+				label += " " + tabTitles[i]
+			case names == short:
+				label += " " + tabShortTitles[i]
+			}
+			if i == active {
+				parts = append(parts, st.TabActive.Render(label))
+			} else {
+				parts = append(parts, st.TabInactive.Render(label))
+			}
+		}
+		return strings.Join(parts, st.Muted.Render(sep))
+	}
+	if state == "" {
+		for _, names := range []int{full, short, numbers} {
+			if l := left(names, " │ "); lipgloss.Width(l) <= width {
+				return l
+			}
+		}
+		return truncate(left(numbers, " "), width)
+	}
+	badge := st.Badge(state)
+	labelled := st.Muted.Render("overall ") + badge
+	const gap = 2
+	for _, c := range []struct {
+		names      int
+		sep, right string
+	}{
+		{full, " │ ", labelled},
+		{short, " │ ", labelled},
+		{numbers, " │ ", labelled},
+		{numbers, " ", labelled},
+		{numbers, " ", badge},
+	} {
+		l := left(c.names, c.sep)
+		if n := width - lipgloss.Width(l) - lipgloss.Width(c.right); n >= gap {
+			return l + spaces(n) + c.right
+		}
+	}
+	bw := lipgloss.Width(badge)
+	if width <= bw {
+		return truncate(badge, width)
+	}
+	return truncate(left(numbers, " "), width-bw-1) + " " + badge
+}

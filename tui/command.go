@@ -130,11 +130,120 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 		if m.opts.Sim == nil {
 			return m, flash("scenarios exist only in 'repops demo'", true)
 		}
+		if c.arg == "" {
+			// The scenarios are a list to choose from, not an error
+			// message cut at the width of the screen.
+			m.scenarios = true
+			return m, nil
+		}
 		return m, setScenarioCmd(m.opts.Sim, c.arg)
 	case "quit", "q":
 		return m, tea.Quit
 	}
-	return m, flash(fmt.Sprintf("unknown command %q: try overview, alerts, tables, runbooks, journal, run <id>, help", c.verb), true)
+	return m, flash(commandsLine(fmt.Sprintf("unknown command %q: try ", c.verb), keyName(m.ctx.Keys.Help), m.ctx.Width-1), true)
+}
+
+// commandGroups are the ':' commands as the help lists them, in groups:
+// the dashboard's tabs, the other views, runbooks, the simulator, the
+// console itself.
+var commandGroups = [][]string{
+	{"overview", "appeals", "negotiation", "ml", "infra"},
+	{"alerts", "tables", "runbooks", "journal", "help"},
+	{"run <runbook-id>", "open <runbook-id>", "resume [run-id]"},
+	{"scenario [name]"},
+	{"pause", "resume", "write", "export", "quit"},
+}
+
+// commandListHead starts the help's list of ':' commands; the lines after
+// the first are indented under its end.
+const commandListHead = ": commands: "
+
+// commandList lays every ':' command out in lines of at most width cells,
+// so that none is cut at 80 columns or at 60: a group stays on one line
+// when it fits there, groups share a line (separated by " · ") when they
+// fit together, and a group wider than a line wraps between commands,
+// never inside one. Below 20 columns a command is cut.
+func commandList(width int) []string {
+	indent := spaces(cellWidth(commandListHead))
+	if width < 40 {
+		indent = "  "
+	}
+	var out []string
+	line, empty := commandListHead, true
+	flush := func() {
+		out = append(out, truncate(line, width))
+		line, empty = indent, true
+	}
+	for _, g := range commandGroups {
+		// Commands with an argument are set further apart, so that
+		// "run <id>" reads as one.
+		sep := " "
+		for _, c := range g {
+			if strings.Contains(c, " ") {
+				sep = "  "
+			}
+		}
+		group := strings.Join(g, sep)
+		if !empty && cellWidth(line)+3+cellWidth(group) > width {
+			flush()
+		}
+		if cellWidth(line)+cellWidth(group) <= width {
+			if !empty {
+				line += " · "
+			}
+			line += group
+			empty = false
+			continue
+		}
+		// Wider than a line: wrap between its commands.
+		for _, c := range g {
+			switch {
+			case empty:
+				line += c
+			case cellWidth(line)+cellWidth(sep)+cellWidth(c) <= width:
+				line += sep + c
+			default:
+				flush()
+				line += c
+			}
+			empty = false
+		}
+	}
+	flush()
+	return out
+}
+
+// commandsLine is one line of at most width cells: head, then as many
+// ':' commands as fit, then how many more there are and where to see
+// them all (the help, opened with helpKey, lists them).
+func commandsLine(head, helpKey string, width int) string {
+	var all []string
+	seen := map[string]bool{}
+	for _, g := range commandGroups {
+		for _, c := range g {
+			if !seen[c] {
+				seen[c] = true
+				all = append(all, c)
+			}
+		}
+	}
+	line := head
+	for i, c := range all {
+		sep := ", "
+		if i == 0 {
+			sep = ""
+		}
+		rest := len(all) - i - 1
+		tail := ""
+		if rest > 0 {
+			tail = fmt.Sprintf(" …%d more (%s lists them)", rest, helpKey)
+		}
+		if cellWidth(line)+cellWidth(sep)+cellWidth(c)+cellWidth(tail) > width {
+			return strings.TrimRight(line, " ") + fmt.Sprintf(" …%d more (%s lists them)", len(all)-i, helpKey)
+		}
+		line += sep + c
+	}
+	return line
 }
 
 // exportRequestMsg asks the journal view to export once its entries are

@@ -9,7 +9,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/metrics"
@@ -78,6 +77,10 @@ type dashboardView struct {
 	lock     *lockView
 	spark    map[string][]float64
 	selected int // index into firing()
+	// figOff is the first line of the overview's "Other figures" shown:
+	// when they do not all fit, j past the last alert, pgdn/pgup, g/G
+	// scroll them (clamped to what the current size and figures allow).
+	figOff int
 }
 
 func newDashboardView(ctx *ProgramContext) dashboardView {
@@ -101,7 +104,13 @@ func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 		if n := len(v.firing()); v.selected >= n {
 			v.selected = max(0, n-1)
 		}
+		v.figOff = v.clampFigOff(v.figOff)
 	case tea.KeyPressMsg:
+		if v.tab == tabOverview && v.state == stateReady {
+			if nv, ok := v.scrollKey(msg); ok {
+				return nv, nil
+			}
+		}
 		switch {
 		case key.Matches(msg, k.NextTab):
 			v.tab = (v.tab + 1) % tabCount
@@ -166,28 +175,14 @@ func (v dashboardView) Hints() []key.Binding {
 	return append(hints, k.Alerts, k.Tables, k.Runbooks, k.Journal)
 }
 
-// tabsLine is the tab bar with the overall state at the right.
+// tabsLine is the tab bar with the overall state at the right: the
+// headline, which the tabs give way to at any width (tabBar).
 func (v dashboardView) tabsLine() string {
-	st := v.ctx.Styles
-	var parts []string
-	for i, t := range tabTitles {
-		label := fmt.Sprintf("%d %s", i+1, t)
-		if i == v.tab {
-			parts = append(parts, st.TabActive.Render(label))
-		} else {
-			parts = append(parts, st.TabInactive.Render(label))
-		}
+	state := ""
+	if v.state == stateReady {
+		state = v.snap.Verdict().String()
 	}
-	left := strings.Join(parts, st.Muted.Render(" │ "))
-	if v.state != stateReady {
-		return left
-	}
-	right := st.Muted.Render("overall ") + st.Badge(v.snap.Verdict().String())
-	gap := v.ctx.Width - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		return truncate(left, v.ctx.Width)
-	}
-	return left + spaces(gap) + right
+	return tabBar(v.ctx.Styles, v.ctx.Width, v.tab, state)
 }
 
 // View draws the view in the body's width and height.
@@ -208,18 +203,35 @@ func (v dashboardView) View() string {
 	}
 	switch v.tab {
 	case tabOverview:
-		lines = append(lines, v.overview(h-len(lines))...)
+		lines = append(lines, v.overview()...)
 	case tabInfra:
-		lines = append(lines, v.panelRows(tabPanels[tabInfra], h-len(lines)-4)...)
+		lines = append(lines, v.tabRows(tabPanels[tabInfra], h-len(lines)-4)...)
 		lines = append(lines, v.infraExtra()...)
 	default:
-		lines = append(lines, v.panelRows(tabPanels[v.tab], h-len(lines)-3)...)
+		lines = append(lines, v.tabRows(tabPanels[v.tab], h-len(lines)-3)...)
 		lines = append(lines, v.tabExtra(v.tab)...)
 	}
 	if len(lines) > h {
 		lines = lines[:h]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// tabRows is a tab's panels in at most limit lines: when they do not all
+// fit, the last line counts the rest and says where every figure is.
+func (v dashboardView) tabRows(names []string, limit int) []string {
+	var have []string
+	for _, n := range names {
+		if _, ok := v.snap.Panel(n); ok {
+			have = append(have, n)
+		}
+	}
+	limit = max(1, limit)
+	if len(have) <= limit {
+		return v.panelRows(have, limit)
+	}
+	out := v.panelRows(have[:limit-1], limit-1)
+	return append(out, v.ctx.Styles.Muted.Render(truncate(fmt.Sprintf(" … +%d more figures: tab 1 scrolls through them all", len(have)-(limit-1)), v.ctx.Width)))
 }
 
 // lockLine shows another operator's running procedure.
@@ -252,61 +264,293 @@ func (v dashboardView) section(title, right string) string {
 	return st.MutedText("─ ") + st.titlePaint.on(title) + " " + st.MutedText(strings.Repeat("─", fill)) + r + st.MutedText("─")
 }
 
-func (v dashboardView) overview(room int) []string {
-	var out []string
+// overviewPlan is how the overview tab shares its height at the current
+// size: the key metrics (with every other figure that is not OK promoted
+// among them), the alerts, the nodes, the database box, and what is left
+// for the other figures, which scroll when they do not fit.
+type overviewPlan struct {
+	top       []string // the key metrics rows, in the guide's order
+	others    []string // the other figures, not OK first
+	db        []string
+	alertRows int // the limit given to alertLines
+	nodeRows  int
+	figLines  int // lines for the other figures below their header
+	cols      int // cells a line in the other figures; 1: one full row each
+	total     int // lines the other figures take in all
+}
+
+// room is the overview's height below the tab bar and the lock line.
+func (v dashboardView) room() int {
+	r := v.ctx.bodyHeight() - 1
+	if v.lock != nil {
+		r--
+	}
+	return r
+}
+
+// plan shares the overview's height by priority: not-OK figures and the
+// alerts first, then the database box and the key metrics that are OK;
+// the other figures take the rest, scrolled and counted in their header
+// when they do not all fit. It is computed the same way by View and by
+// the scroll keys, so that the offset is clamped to what is drawn.
+func (v dashboardView) plan() overviewPlan {
+	room := v.room()
+	var p overviewPlan
+	p.top, p.others = v.figureGroups()
+	p.db = v.dbLines(room >= 24)
+	alertNeed := max(1, len(v.firing())+len(v.snap.External))
 	nodes := len(v.snap.Nodes) > 1
+	// Headers: key metrics, alerts, database, other figures; one line
+	// at least for the other figures, and for the nodes.
+	fixed := 4 + len(p.db) + 1
+	if nodes {
+		fixed += 2
+	}
+	keyRoom := room - fixed - min(alertNeed, 3)
+	p.top, p.others = v.demote(p.top, p.others, keyRoom)
+	left := room - 1 - len(p.top) - 1 - 1 - len(p.db) - 2
+	if nodes {
+		p.nodeRows = min(len(v.snap.Nodes), max(1, left/3))
+		left -= p.nodeRows + 1
+	}
+	p.alertRows = max(1, min(alertNeed, left))
+	left -= p.alertRows
+	p.figLines = max(0, left+1)
+	p.cols = 1
+	if len(p.others) > p.figLines {
+		// Denser: compact "name value state" cells side by side, as
+		// many as the width holds at 36 cells or more each.
+		p.cols = max(1, (v.ctx.Width+1)/(figCellMin+1))
+	}
+	p.total = (len(p.others) + p.cols - 1) / p.cols
+	return p
+}
+
+// figCellMin is the narrowest compact figure cell: a title of 16, a value
+// of 10, a state word of 8, and their gaps.
+const figCellMin = 36
+
+// figureGroups splits the snapshot's panels into the key metrics rows
+// and the other figures. A panel that is WARNING, PENDING or CRITICAL, or
+// that a rule in such a state judges, joins the key metrics (right after
+// the key metric its rule shares, else at the end): the figure that fires
+// is never below the fold. The other figures come not OK first.
+func (v dashboardView) figureGroups() (top, others []string) {
+	isKey := map[string]bool{}
+	for _, n := range keyPanels {
+		isKey[n] = true
+	}
+	var promoted []string
+	for _, p := range v.snap.Panels {
+		switch {
+		case isKey[p.Name]:
+		case v.needsEye(p):
+			promoted = append(promoted, p.Name)
+		default:
+			others = append(others, p.Name)
+		}
+	}
+	placed := map[string]bool{}
+	for _, n := range keyPanels {
+		if _, ok := v.snap.Panel(n); !ok {
+			continue
+		}
+		top = append(top, n)
+		for _, q := range promoted {
+			if !placed[q] && v.shareRule(n, q) {
+				top, placed[q] = append(top, q), true
+			}
+		}
+	}
+	for _, q := range promoted {
+		if !placed[q] {
+			top = append(top, q)
+		}
+	}
+	sortByState(v.snap, others)
+	return top, others
+}
+
+// needsEye reports whether panel p is beyond its target, or judged by a
+// rule that is.
+func (v dashboardView) needsEye(p metrics.Panel) bool {
+	if p.State.Rank() >= metrics.StateWarning.Rank() {
+		return true
+	}
+	for _, a := range v.snap.Alerts {
+		if (a.Rule.Panel == p.Name || a.Rule.TargetOn() == p.Name) && a.State.Rank() >= metrics.StateWarning.Rank() {
+			return true
+		}
+	}
+	return false
+}
+
+// shareRule reports whether one rule judges both panels a and b.
+func (v dashboardView) shareRule(a, b string) bool {
+	for _, al := range v.snap.Alerts {
+		r := al.Rule
+		if (r.Panel == a || r.TargetOn() == a) && (r.Panel == b || r.TargetOn() == b) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortByState orders panel names worst state first, keeping their order
+// within a state.
+func sortByState(snap metrics.Snapshot, names []string) {
+	rank := func(n string) int {
+		p, _ := snap.Panel(n)
+		return p.State.Rank()
+	}
+	sort.SliceStable(names, func(i, j int) bool { return rank(names[i]) > rank(names[j]) })
+}
+
+// demote moves key metrics to the other figures until the key rows fit
+// in room, the last first, by class: OK, then no data, then those OK
+// themselves whose rule is not (needsEye); a figure WARNING or worse is
+// moved only when there are more of them than lines, the least severe
+// first, and then it heads the other figures, visible or counted in
+// their header.
+func (v dashboardView) demote(top, others []string, room int) ([]string, []string) {
+	class := func(name string) int {
+		p, _ := v.snap.Panel(name)
+		switch {
+		case p.State.Rank() >= metrics.StateWarning.Rank():
+			return 1 + p.State.Rank() // 3 warning, 4 pending, 5 critical
+		case v.needsEye(p):
+			return 2
+		case p.State == metrics.StateUnknown:
+			return 1
+		}
+		return 0
+	}
+	var moved []string
+	room = max(1, room)
+	for c := 0; c <= 5 && len(top) > room; c++ {
+		for i := len(top) - 1; i >= 0 && len(top) > room; i-- {
+			if class(top[i]) == c {
+				moved = append([]string{top[i]}, moved...)
+				top = append(top[:i:i], top[i+1:]...)
+			}
+		}
+	}
+	if len(moved) == 0 {
+		return top, others
+	}
+	others = append(moved, others...)
+	sortByState(v.snap, others)
+	return top, others
+}
+
+// clampFigOff keeps the other figures' offset within what is drawn.
+func (v dashboardView) clampFigOff(off int) int {
+	p := v.plan()
+	return max(0, min(off, p.total-p.figLines))
+}
+
+// scrollKey handles the overview's scroll keys: j past the last alert
+// and k back to the first line scroll the other figures, so that j/k go
+// through the alerts then the figures; pgdn/pgup move by a page, g/G to
+// the top and the bottom.
+func (v dashboardView) scrollKey(msg tea.KeyPressMsg) (dashboardView, bool) {
+	k := v.ctx.Keys
+	page := max(1, v.plan().figLines)
+	switch {
+	case key.Matches(msg, k.Down):
+		if v.selected < len(v.firing())-1 {
+			return v, false
+		}
+		v.figOff = v.clampFigOff(v.figOff + 1)
+	case key.Matches(msg, k.Up):
+		if v.figOff == 0 {
+			return v, false
+		}
+		v.figOff = v.clampFigOff(v.figOff - 1)
+	case key.Matches(msg, k.PageDown):
+		v.figOff = v.clampFigOff(v.figOff + page)
+	case key.Matches(msg, k.PageUp):
+		v.figOff = v.clampFigOff(v.figOff - page)
+	case key.Matches(msg, k.Top):
+		v.figOff, v.selected = 0, 0
+	case key.Matches(msg, k.Bottom):
+		v.figOff = v.clampFigOff(math.MaxInt32)
+	default:
+		return v, false
+	}
+	return v, true
+}
+
+func (v dashboardView) overview() []string {
+	var out []string
+	p := v.plan()
 	firing := v.firing()
-	// Room: metrics header+8, alerts header+n, database header+2(+1),
-	// nodes header+n.
 	right := ""
 	if v.spark != nil {
 		right = "sparklines: " + humanize.Age(sparkBucket(v.ctx.Config.Console.RefreshInterval)) + " a cell"
 	}
 	out = append(out, v.section("Key metrics", right))
-	out = append(out, v.panelRows(keyPanels, len(keyPanels))...)
-
-	dbLines := v.dbLines(room >= 24)
-	left := room - len(out) - 1 - len(dbLines) - 1
-	nodeLines := 0
-	if nodes {
-		nodeLines = min(len(v.snap.Nodes), max(1, left/3))
-		left -= nodeLines + 1
-	}
-	alertRows := max(1, left)
-	out = append(out, v.section("Alerts", fmt.Sprintf("%d active of %d rules", countActive(firing), len(v.snap.Alerts))))
-	out = append(out, v.alertLines(firing, alertRows)...)
-	if nodes {
+	out = append(out, v.panelRows(p.top, len(p.top))...)
+	out = append(out, v.section("Alerts", alertCountWords(firing, len(v.snap.Alerts), v.ctx.Width-12)))
+	out = append(out, v.alertLines(firing, p.alertRows)...)
+	if len(v.snap.Nodes) > 1 {
 		out = append(out, v.section("Nodes", fmt.Sprintf("%d instances", len(v.snap.Nodes))))
-		out = append(out, v.nodeLines(nodeLines)...)
+		out = append(out, v.nodeLines(p.nodeRows)...)
 	}
 	out = append(out, v.section("Database", v.snap.DB.Path))
-	out = append(out, dbLines...)
-	// A tall terminal has room for the other figures too.
-	if left := room - len(out) - 1; left >= 3 {
-		var others []string
-		key := map[string]bool{}
-		for _, n := range keyPanels {
-			key[n] = true
-		}
-		for _, p := range v.snap.Panels {
-			if !key[p.Name] {
-				others = append(others, p.Name)
-			}
-		}
-		out = append(out, v.section("Other figures", "tabs 2-5 group them"))
-		out = append(out, v.panelRows(others, left)...)
+	out = append(out, p.db...)
+	if len(p.others) > 0 {
+		out = append(out, v.otherFigures(p)...)
 	}
 	return out
 }
 
-func countActive(as []metrics.AlertStatus) int {
-	n := 0
-	for _, a := range as {
-		if a.State == metrics.StateCritical || a.State == metrics.StatePending {
-			n++
-		}
+// otherFigures is the overview's last section: the figures that are
+// neither key metrics nor promoted, one full row each when they all fit,
+// else in compact cells; when even those do not fit, the header counts
+// the figures above and below the lines shown.
+func (v dashboardView) otherFigures(p overviewPlan) []string {
+	off := max(0, min(v.figOff, p.total-p.figLines))
+	shown := min(p.figLines, p.total-off)
+	above := off * p.cols
+	below := max(0, len(p.others)-(off+shown)*p.cols)
+	right := "tabs 2-5 group them"
+	switch {
+	case above > 0 && below > 0:
+		right = fmt.Sprintf("↑%d · +%d more figures: pgdn/j to scroll", above, below)
+	case below > 0:
+		right = fmt.Sprintf("+%d more figures: pgdn/j to scroll", below)
+	case above > 0:
+		right = fmt.Sprintf("↑%d above: pgup/k to scroll back", above)
 	}
-	return n
+	out := []string{v.section("Other figures", right)}
+	if p.cols == 1 {
+		return append(out, v.panelRows(p.others[off:off+shown], shown)...)
+	}
+	cellW := (v.ctx.Width - 1 - 2*(p.cols-1)) / p.cols
+	for l := off; l < off+shown; l++ {
+		var cells []string
+		for c := 0; c < p.cols; c++ {
+			if i := l*p.cols + c; i < len(p.others) {
+				cells = append(cells, v.figureCell(p.others[i], cellW))
+			}
+		}
+		out = append(out, " "+strings.Join(cells, "  "))
+	}
+	return out
+}
+
+// figureCell is one figure in width cells: title, value, state in words
+// and colour ("Last backup      30 min OK      ").
+func (v dashboardView) figureCell(name string, width int) string {
+	st := v.ctx.Styles
+	const valueW, stateW = 10, 8
+	p, _ := v.snap.Panel(name)
+	titleW := max(1, width-valueW-stateW-2)
+	state := p.State.String()
+	return padRight(cutWords(p.Title, titleW), titleW) + " " +
+		st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " " +
+		st.StateText(state, padRight(strings.ToUpper(state), stateW))
 }
 
 // ruleFor finds the rule that judges panel name, for its comparison.
@@ -328,7 +572,13 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 	if w < 100 {
 		titleW = 23
 	}
-	const valueW, targetW, stateW = 11, 16, 9
+	const valueW, stateW = 11, 9
+	// Under 72 columns the target goes: the state still says where the
+	// figure stands.
+	targetW := 16
+	if w < 72 {
+		targetW = 0
+	}
 	showAlert := w >= 110
 	var out []string
 	for _, name := range names {
@@ -351,13 +601,19 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 		} else if alert != "" && !showAlert {
 			target = "alert " + alert
 		}
+		if targetW == 0 {
+			target = ""
+		}
 		state := p.State.String()
 		// Widths are known column by column: the line is built from
 		// paints, and its width is counted, not measured.
 		line := padRight(" "+p.Title, titleW) + " " +
-			st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " " +
-			st.MutedText(padRight(target, targetW)) + " "
-		used := titleW + 1 + valueW + 1 + targetW + 1
+			st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " "
+		used := titleW + 1 + valueW + 1
+		if targetW > 0 {
+			line += st.MutedText(padRight(target, targetW)) + " "
+			used += targetW + 1
+		}
 		if showAlert {
 			a := ""
 			if alert != "" {

@@ -10,24 +10,23 @@ import (
 )
 
 // helpView lists every key, grouped, with what it does; keys disabled by
-// read-only mode are listed and marked as disabled.
+// read-only mode are listed and marked as disabled. It scrolls with the
+// shared scroller and says where it is when it does not fit.
 type helpView struct {
 	ctx    *ProgramContext
-	offset int
+	scroll scroller
 }
 
 func newHelpView(ctx *ProgramContext) helpView { return helpView{ctx: ctx} }
 
 // Update handles the view's own messages and keys; it does no I/O.
 func (v helpView) Update(msg tea.Msg) (helpView, tea.Cmd) {
-	if msg, ok := msg.(tea.KeyPressMsg); ok {
-		k := v.ctx.Keys
-		switch {
-		case key.Matches(msg, k.Down, k.PageDown):
-			v.offset++
-		case key.Matches(msg, k.Up, k.PageUp):
-			v.offset = max(0, v.offset-1)
-		}
+	switch msg.(type) {
+	case tea.KeyPressMsg, tea.MouseWheelMsg:
+		// Measured at the current width first, so that the offset is
+		// clamped to what is drawn and the first key back answers.
+		v.scroll.Fit(len(v.lines()), v.ctx.bodyHeight())
+		v.scroll.Update(msg, v.ctx.Keys)
 	}
 	return v, nil
 }
@@ -40,8 +39,8 @@ func (v helpView) Hints() []key.Binding {
 
 var helpGroups = []string{"Views", "Dashboard and refresh", "Moving", "Runbooks, journal, demo"}
 
-// View draws the view in the body's width and height.
-func (v helpView) View() string {
+// lines is the whole help at the body's width, one entry a line.
+func (v helpView) lines() []string {
 	st := v.ctx.Styles
 	k := v.ctx.Keys
 	groups := k.FullHelp()
@@ -78,23 +77,29 @@ func (v helpView) View() string {
 		note = "  every key; rebind them under console.keys in the config"
 	}
 	head := st.Title.Render("Help") + st.Muted.Render(note)
-	body := head + "\n\n" + strings.Join(grid, "\n\n") + "\n\n" + st.Muted.Render(commandHelp)
+	body := head + "\n\n" + strings.Join(grid, "\n\n") + "\n"
 	lines := strings.Split(body, "\n")
-	h := v.ctx.bodyHeight()
-	off := min(v.offset, max(0, len(lines)-h))
-	lines = lines[off:]
-	if len(lines) > h {
-		lines = lines[:h]
+	for _, l := range commandList(v.ctx.Width) {
+		lines = append(lines, st.Muted.Render(l))
 	}
 	for i := range lines {
 		lines[i] = truncate(lines[i], v.ctx.Width)
 	}
-	return strings.Join(lines, "\n")
+	return lines
 }
 
-const commandHelp = `: commands: overview appeals negotiation ml infra · alerts tables runbooks journal help
-            run <runbook-id> · open <runbook-id> · resume [run-id] · scenario <name>
-            pause · resume · write · export · quit`
+// View draws the view in the body's width and height: the page in view
+// and, when the help does not fit, a last line that says where it is.
+func (v helpView) View() string {
+	lines := v.lines()
+	s := v.scroll
+	s.Fit(len(lines), v.ctx.bodyHeight())
+	out := s.Window(lines)
+	if m := s.Marker(); m != "" {
+		out = append(out, v.ctx.Styles.Muted.Render(truncate("  "+m, v.ctx.Width)))
+	}
+	return strings.Join(out, "\n")
+}
 
 // writes reports whether binding b starts an action that writes (and so
 // is disabled in read-only mode).

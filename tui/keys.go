@@ -60,7 +60,7 @@ func DefaultKeyMap() KeyMap {
 		Up:          b("↑/k", "up", "up", "k"),
 		Down:        b("↓/j", "down", "down", "j"),
 		PageUp:      b("pgup", "page up", "pgup", "ctrl+u"),
-		PageDown:    b("pgdn", "page down", "pgdown", "ctrl+d"),
+		PageDown:    b("pgdn/space", "page down", "pgdown", "space", "ctrl+d"),
 		Top:         b("home/g", "top", "home", "g"),
 		Bottom:      b("end/G", "bottom", "end", "G"),
 		Enter:       b("enter", "open / start", "enter"),
