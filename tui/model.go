@@ -120,6 +120,9 @@ type Model struct {
 	flash      string
 	flashIsErr bool
 	quitArmed  bool
+	// quitAsk: q was pressed with a runbook run under way; the next key
+	// answers "quit anyway? y/N" (onKey).
+	quitAsk bool
 
 	// stopSteps cancels the parent context of the runbook steps: the
 	// console is ending (Close).
@@ -325,6 +328,16 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	}
 	m.flash = ""
+	// Quit confirmation with a run under way: y quits (the run paused,
+	// resumable), any other key stays.
+	if m.quitAsk {
+		m.quitAsk = false
+		if s := msg.String(); s == "y" || s == "Y" {
+			return m, tea.Sequence(m.runbooks.pauseRunCmd("the operator quit the console"), tea.Quit)
+		}
+		m.flash, m.flashIsErr = "not quitting: the run goes on", false
+		return m, nil
+	}
 	if m.cmdActive {
 		return m.onCommandKey(msg)
 	}
@@ -342,6 +355,11 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if m.runbooks.busy() && !m.quitArmed {
 			m.quitArmed = true
 			m.flash, m.flashIsErr = "a runbook step is running: press "+msg.String()+" again to quit anyway (its state is kept; 'repops runbook resume' continues it)", true
+			return m, nil
+		}
+		if !m.runbooks.busy() && m.runbooks.runUnderWay() {
+			m.quitAsk = true
+			m.flash, m.flashIsErr = m.runbooks.quitQuestion(), true
 			return m, nil
 		}
 		return m, tea.Quit

@@ -111,6 +111,9 @@ const (
 	inConfirm
 	inReason
 	inNote
+	// inOffer: a runbook with an unfinished run was opened; the view asks
+	// whether to resume it (r) or start a new run (n), one key.
+	inOffer
 )
 
 // runbooksView lists, reads and runs runbooks. It has three modes, each
@@ -126,7 +129,19 @@ type runbooksView struct {
 	filter string
 	sel    int
 	book   *runbooks.Runbook
-	scroll int
+	// scroll is where the page (rbRead) or the run's right column (rbRun)
+	// is scrolled to.
+	scroll scroller
+	// vars fill the placeholders ({{db.path}}) of a runbook's page, as
+	// the engine fills them for a run (runbooks.VarsFromConfig).
+	vars runbooks.Vars
+
+	// The unfinished runs of the open runbook: checked is the runbook
+	// whose runs in the state dir were looked up since it was opened (or
+	// since the operator chose a new run); offer is its newest
+	// unfinished run, which the page offers to resume.
+	checked string
+	offer   *runbooks.RunState
 
 	input   textinput.Model
 	reading rbInput
@@ -159,6 +174,9 @@ type runbooksView struct {
 	last     *runbooks.StepResult
 	lastErr  error
 	note     string
+	// details: the last result is shown in full (its details, every
+	// figure, its rows) rather than as its summary; enter toggles it.
+	details bool
 
 	bar progress.Model
 	md  *mdCache
@@ -175,6 +193,9 @@ func newRunbooksView(ctx *ProgramContext, svc RunbookService, base context.Conte
 		bar = progress.New(progress.WithoutPercentage(), progress.WithFillCharacters('█', '░'), progress.WithColors(ctx.Styles.Theme.Accent))
 	}
 	v := runbooksView{ctx: ctx, svc: svc, base: base, input: in, bar: bar, md: newMDCache()}
+	if ctx.Config != nil {
+		v.vars = runbooks.VarsFromConfig(ctx.Config)
+	}
 	if svc != nil && catalogueReady(svc) {
 		v.all = svc.List()
 	}
@@ -238,12 +259,26 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 	switch msg := msg.(type) {
 	case runStartedMsg:
 		return v.onRunStarted(msg)
+	case unfinishedRunsMsg:
+		return v.onUnfinishedRuns(msg)
 	case stepEventMsg:
 		return v.onStepEvent(msg)
 	case stepDoneMsg:
 		return v.onStepDone(msg)
 	case rtoTickMsg:
 		return v.onRTOTick(msg)
+	case tea.MouseWheelMsg:
+		switch v.mode {
+		case rbRead:
+			lines, room := v.readPane()
+			v.scroll.Fit(len(lines), room)
+			v.scroll.Wheel(msg)
+		case rbRun:
+			lines, room, _ := v.runPane()
+			v.scroll.Fit(len(lines), room)
+			v.scroll.Wheel(msg)
+		}
+		return v, nil
 	case tea.KeyPressMsg:
 		if v.reading != inNone {
 			return v.onInputKey(msg)
@@ -274,6 +309,9 @@ func (v runbooksView) ask(what rbInput, prompt, placeholder string) (runbooksVie
 
 func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 	what := v.reading
+	if what == inOffer {
+		return v.onOfferKey(msg)
+	}
 	switch msg.String() {
 	case "esc":
 		v.reading = inNone
@@ -358,19 +396,25 @@ func (v runbooksView) View() string {
 		for len(lines) < h-1 {
 			lines = append(lines, "")
 		}
-		body = strings.Join(append(lines, v.input.View()), "\n")
+		last := v.input.View()
+		if v.reading == inOffer {
+			last = v.offerPrompt()
+		}
+		body = strings.Join(append(lines, last), "\n")
 	}
 	return body
 }
 
-func scrollLines(text string, off, room int) []string {
-	ls := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	off = min(off, max(0, len(ls)-room))
-	ls = ls[off:]
-	if len(ls) > room {
-		ls = ls[:room]
+// paneRows are lines shown in a pane of room rows through sc (the
+// console's shared scroller, scroll.go): the lines in view, and on the
+// last row, when they do not all fit, where the view is.
+func paneRows(st Styles, sc scroller, lines []string, room int) []string {
+	sc.Fit(len(lines), room)
+	out := sc.Window(lines)
+	if m := sc.Marker(); m != "" {
+		out = append(out, st.Muted.Render(m))
 	}
-	return ls
+	return out
 }
 
 // wrapAll wraps each line to w cells.

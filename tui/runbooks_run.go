@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ func (v runbooksView) resumeRun(runID string) (runbooksView, tea.Cmd) {
 	return v, v.switchRunCmd("the operator resumed another run", func() (RunbookRun, error) { return svc.Resume(runID) })
 }
 
+// startRun starts a run of the open runbook, or goes back to its run
+// under way. Its unfinished runs in the state dir are looked up first
+// (findUnfinishedCmd): one is offered for resume rather than a second run
+// started beside it.
 func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
 	if v.running {
 		return v, flash(fmt.Sprintf("a step of %s is running: wait for its result", v.state.RunbookID), true)
@@ -52,6 +57,23 @@ func (v runbooksView) startRun() (runbooksView, tea.Cmd) {
 		v.mode = rbRun
 		return v, nil
 	}
+	if v.starting {
+		return v, nil
+	}
+	if v.offer != nil {
+		v.mode = rbRead
+		return v.ask(inOffer, "", "")
+	}
+	if v.checked != v.book.ID {
+		v.starting = true
+		return v, v.findUnfinishedCmd(v.book.ID, true)
+	}
+	return v.startNew()
+}
+
+// startNew starts a new run of the open runbook: there is no unfinished
+// one, or the operator chose a new run beside it.
+func (v runbooksView) startNew() (runbooksView, tea.Cmd) {
 	if v.starting {
 		return v, nil
 	}
@@ -113,6 +135,8 @@ func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 		return v, nil
 	case key.Matches(msg, k.Stop):
 		return v, flash("no step is running: "+keyName(k.Stop)+" stops a step while it runs", false)
+	case key.Matches(msg, k.Enter):
+		return v.toggleDetails()
 	}
 	if v.running || !v.curOK || v.state.Status != runbooks.RunRunning {
 		if key.Matches(msg, k.Do, k.Skip, k.Note) {
@@ -210,9 +234,11 @@ func (v runbooksView) stepMark(i int) string {
 	return st.Muted.Render("·")
 }
 
-func (v runbooksView) runView() string {
+// runHead is the run screen's head: title and status, progress over the
+// steps and, for a runbook with an objective, the RTO timer.
+func (v runbooksView) runHead() []string {
 	st := v.ctx.Styles
-	w, h := v.ctx.Width, v.ctx.bodyHeight()
+	w := v.ctx.Width
 	now := v.ctx.Now()
 	total := len(v.state.Steps)
 	finished := 0
@@ -253,9 +279,34 @@ func (v runbooksView) runView() string {
 		}
 		lines = append(lines, fmt.Sprintf("RTO   %s %s of %s", v.bar.ViewAs(min(1, f)), st.State(state).Render(fmtClock(el)), fmtClock(rto))+st.Muted.Render(" ("+v.book.Scenario+")"))
 	}
-	// Steps on the left, the current step on the right.
-	leftW := min(30, w/3)
-	rightW := w - leftW - 3
+	return lines
+}
+
+// runColumns are the widths of the run screen's columns: the steps on
+// the left, the current step on the right.
+func (v runbooksView) runColumns() (leftW, rightW int) {
+	w := v.ctx.Width
+	leftW = min(30, w/3)
+	return leftW, w - leftW - 3
+}
+
+// runPane is the run screen's right column in the rows below the head:
+// the current step first (what to do, then its instructions), then the
+// last step's result, as a summary or in full; resultAt is the line where
+// the result starts (-1: none).
+func (v runbooksView) runPane() (lines []string, room, resultAt int) {
+	_, rightW := v.runColumns()
+	lines, resultAt = v.currentStepLines(rightW)
+	// The head, then a blank row.
+	room = max(1, v.ctx.bodyHeight()-len(v.runHead())-1)
+	return lines, room, resultAt
+}
+
+func (v runbooksView) runView() string {
+	st := v.ctx.Styles
+	lines := v.runHead()
+	leftW, rightW := v.runColumns()
+	status := v.state.Status
 	// A step's name wraps between words onto the lines below its mark.
 	var left []string
 	first := make([]int, len(v.state.Steps)+1)
@@ -273,14 +324,13 @@ func (v runbooksView) runView() string {
 		}
 	}
 	first[len(v.state.Steps)] = len(left)
-	right := v.currentStepLines(rightW)
-	room := max(1, h-len(lines)-1)
+	pane, room, _ := v.runPane()
 	// Keep the current step visible in the left column.
 	off := 0
 	if v.curOK && v.cur.Index < len(v.state.Steps) && first[v.cur.Index+1] > room {
 		off = min(first[v.cur.Index], first[v.cur.Index+1]-room)
 	}
-	right = scrollLines(strings.Join(right, "\n"), v.scroll, room)
+	right := paneRows(st, v.scroll, pane, room)
 	lines = append(lines, "")
 	for i := 0; i < room; i++ {
 		l := ""
@@ -308,21 +358,26 @@ func runStatusState(s runbooks.RunStatus) string {
 	return "pending"
 }
 
-// currentStepLines is the right column: the step's text, what it will do,
-// the last result, the progress of a running action.
-func (v runbooksView) currentStepLines(w int) []string {
+// currentStepLines is the right column, current step first so that what
+// to do next is on the screen at once, whatever the last step printed:
+// the step's title and what it will do, the state of a running action,
+// the step's instructions; then the last step's result, compact (a
+// summary of a line or two, each figure once) unless the operator asked
+// for it in full (enter). resultAt is the line where the result starts,
+// -1 when there is none.
+func (v runbooksView) currentStepLines(w int) (out []string, resultAt int) {
 	st := v.ctx.Styles
-	var out []string
-	if v.last != nil {
-		out = append(out, v.resultLines(*v.last, w)...)
+	resultAt = -1
+	result := func(out []string) []string {
+		if v.last == nil {
+			return out
+		}
 		out = append(out, "")
-	}
-	if v.lastErr != nil {
-		out = append(out, st.Error.Render("refused: ")+v.lastErr.Error(), "")
-	}
-	if v.stopped != "" {
-		out = append(out, st.State("warning").Render("STOPPED ")+st.Bold.Render(v.stopped)+
-			st.Muted.Render(": stopped before it ended (journal: interrupted); :resume offers it again"), "")
+		resultAt = len(out)
+		if v.details {
+			return append(out, v.resultLines(*v.last, w)...)
+		}
+		return append(out, v.resultSummary(*v.last, w)...)
 	}
 	if !v.curOK || v.state.Status != runbooks.RunRunning {
 		msg := fmt.Sprintf("The run is %s.", v.state.Status)
@@ -330,7 +385,8 @@ func (v runbooksView) currentStepLines(w int) []string {
 			msg += " " + v.state.Note
 		}
 		out = append(out, st.Bold.Render(msg), st.Muted.Render("Every step is in the journal (l)."))
-		return wrapAll(out, w)
+		out = wrapAll(append(out, v.noticeLines()...), w)
+		return result(out), resultAt
 	}
 	c := v.cur
 	s := c.Step
@@ -352,6 +408,7 @@ func (v runbooksView) currentStepLines(w int) []string {
 			for k, val := range s.Params {
 				ps = append(ps, k+"="+val)
 			}
+			sortStrings(ps)
 			line += " (" + strings.Join(ps, ", ") + ")"
 		}
 		out = append(out, st.Accent.Render(line))
@@ -371,9 +428,10 @@ func (v runbooksView) currentStepLines(w int) []string {
 	if v.note != "" {
 		out = append(out, st.Muted.Render("note: ")+v.note)
 	}
+	out = append(out, v.noticeLines()...)
 	if v.running && v.stopping {
 		el := v.ctx.Now().Sub(v.stepFrom)
-		out = append(out, "", st.State("warning").Render("stopping… ")+st.Muted.Render(fmtClock(el)+": waiting for the step to end; "+keyName(v.ctx.Keys.Quit)+" again quits anyway (the run is kept)"))
+		out = append(out, st.State("warning").Render("stopping… ")+st.Muted.Render(fmtClock(el)+": waiting for the step to end; "+keyName(v.ctx.Keys.Quit)+" again quits anyway (the run is kept)"))
 	} else if v.running {
 		el := v.ctx.Now().Sub(v.stepFrom)
 		line := st.State("pending").Render("running… ") + st.Muted.Render(fmtClock(el))
@@ -384,27 +442,119 @@ func (v runbooksView) currentStepLines(w int) []string {
 				line = st.State("pending").Render(p.Phase+" ") + v.bar.ViewAs(f) + fmt.Sprintf(" %d/%d %s", p.Done, p.Total, p.Unit)
 			}
 		}
-		out = append(out, "", line)
+		out = append(out, line)
 	}
 	out = wrapAll(out, w)
-	if strings.TrimSpace(s.Text) == "" {
-		return out
+	if strings.TrimSpace(s.Text) != "" {
+		text := v.md.render(s.Text, w, st.Theme.Mono)
+		out = append(append(out, ""), strings.Split(strings.TrimRight(text, "\n"), "\n")...)
 	}
-	text := v.md.render(s.Text, w, st.Theme.Mono)
-	return append(append(out, ""), strings.Split(strings.TrimRight(text, "\n"), "\n")...)
+	return result(out), resultAt
 }
 
+// noticeLines say what happened to the operator's last input: refused by
+// the engine, or the step stopped.
+func (v runbooksView) noticeLines() []string {
+	st := v.ctx.Styles
+	var out []string
+	if v.lastErr != nil {
+		out = append(out, st.Error.Render("refused: ")+v.lastErr.Error())
+	}
+	if v.stopped != "" {
+		out = append(out, st.State("warning").Render("STOPPED ")+st.Bold.Render(v.stopped)+
+			st.Muted.Render(": stopped before it ended (journal: interrupted); :resume offers it again"))
+	}
+	return out
+}
+
+// outcomeMark is a result's outcome as a mark and a word.
+func (v runbooksView) outcomeMark(o runbooks.Outcome) string {
+	st := v.ctx.Styles
+	switch o {
+	case runbooks.Failed:
+		return st.State("critical").Render("✗ FAILED")
+	case runbooks.Skipped:
+		return st.State("warning").Render("↷ SKIPPED")
+	case runbooks.Passed:
+		return st.State("ok").Render("✓ PASSED")
+	}
+	return st.State("ok").Render("✓ " + strings.ToUpper(string(o)))
+}
+
+// resultSummary is a finished step's result in a line or two: outcome,
+// step and time taken, its message (which already says the figures in
+// words), the figures the message does not say, each once with its unit,
+// and a failed step's error; the rest (details, rows, every figure) waits
+// for enter.
+func (v runbooksView) resultSummary(r runbooks.StepResult, w int) []string {
+	st := v.ctx.Styles
+	took := r.Ended.Sub(r.Started)
+	out := []string{v.outcomeMark(r.Outcome) + " " + st.Bold.Render(r.Step) + st.Muted.Render(" in "+fmtTook(took))}
+	if r.Message != "" && r.Message != "done" {
+		out = append(out, capLines(wrapAll([]string{r.Message}, w), 2)...)
+	}
+	if fs := summaryFigures(r); len(fs) > 0 {
+		out = append(out, truncate(strings.Join(fs, " · "), w))
+	}
+	if r.Err != nil && !strings.Contains(r.Message, r.Err.Error()) {
+		for _, l := range capLines(wrapAll([]string{r.Err.Error()}, w), 2) {
+			out = append(out, st.Error.Render(l))
+		}
+	}
+	if more := resultMore(r); more != "" {
+		out = append(out, st.Muted.Render("enter: "+more))
+	}
+	return out
+}
+
+// resultMore says what the full result adds to the summary, "" when
+// nothing.
+func resultMore(r runbooks.StepResult) string {
+	var parts []string
+	if n := len(r.Details); n > 0 {
+		parts = append(parts, plural(n, "detail"))
+	}
+	shown := len(summaryFigures(r))
+	if _, ok := r.Figures["seconds"]; ok {
+		shown++ // the time taken, which the summary's first line says
+	}
+	if len(r.Figures) > shown {
+		parts = append(parts, "every figure")
+	}
+	if r.Data != nil {
+		parts = append(parts, plural(r.Data.Count, "row"))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "the full output (" + strings.Join(parts, ", ") + ")"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// capLines keeps the first n lines, the last cut with "…" when more were
+// there.
+func capLines(ls []string, n int) []string {
+	if len(ls) <= n {
+		return ls
+	}
+	ls = append([]string(nil), ls[:n]...)
+	ls[n-1] += " …"
+	return ls
+}
+
+// resultLines is a finished step's result in full: its message, its
+// error, every figure with its unit, every detail and the rows of a
+// query check (the first 20).
 func (v runbooksView) resultLines(r runbooks.StepResult, w int) []string {
 	st := v.ctx.Styles
-	state := "ok"
-	switch r.Outcome {
-	case runbooks.Failed:
-		state = "critical"
-	case runbooks.Skipped:
-		state = "warning"
-	}
-	took := r.Ended.Sub(r.Started).Round(time.Millisecond)
-	out := []string{st.State(state).Render(strings.ToUpper(string(r.Outcome))) + " " + st.Bold.Render(r.Step) + st.Muted.Render(" in "+took.String())}
+	took := r.Ended.Sub(r.Started)
+	out := []string{v.outcomeMark(r.Outcome) + " " + st.Bold.Render(r.Step) + st.Muted.Render(" in "+fmtTook(took)+" · full output (enter: summary)")}
 	if r.Message != "" {
 		out = append(out, r.Message)
 	}
@@ -412,24 +562,22 @@ func (v runbooksView) resultLines(r runbooks.StepResult, w int) []string {
 		out = append(out, st.Error.Render(r.Err.Error()))
 	}
 	if len(r.Figures) > 0 {
-		var fs []string
-		for k, val := range r.Figures {
-			fs = append(fs, k+" "+fmtNum(val))
+		names := figureNamesSorted(r.Figures)
+		out = append(out, st.Muted.Render("figures:"))
+		for _, n := range names {
+			out = append(out, "  "+figureText(n, r.Figures[n]))
 		}
-		sortStrings(fs)
-		out = append(out, st.Muted.Render(strings.Join(fs, " · ")))
 	}
-	for i, d := range r.Details {
-		if i >= 5 {
-			out = append(out, st.Muted.Render(fmt.Sprintf("… %d more", len(r.Details)-i)))
-			break
+	if len(r.Details) > 0 {
+		out = append(out, st.Muted.Render("details:"))
+		for _, d := range r.Details {
+			out = append(out, "  "+d)
 		}
-		out = append(out, "  "+d)
 	}
 	if r.Data != nil {
 		out = append(out, st.Muted.Render(strings.Join(r.Data.Columns, " │ ")))
 		for i, row := range r.Data.Rows {
-			if i >= 5 {
+			if i >= 20 {
 				out = append(out, st.Muted.Render(fmt.Sprintf("… %d rows in all", r.Data.Count)))
 				break
 			}
@@ -438,6 +586,150 @@ func (v runbooksView) resultLines(r runbooks.StepResult, w int) []string {
 	}
 	return wrapAll(out, w)
 }
+
+// fmtTook is the time a step took, in the unit that suits it.
+func fmtTook(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0 ms"
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return humanize.Age(d)
+}
+
+func figureNamesSorted(f map[string]float64) []string {
+	names := make([]string, 0, len(f))
+	for n := range f {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	return names
+}
+
+// figureValue is a step's figure with its unit, read from its name's
+// suffix as the actions name them (free_bytes, rto_seconds,
+// free_percent, appeals_rows), and the label it goes by.
+func figureValue(name string, v float64) (label, value string) {
+	label = name
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		value = fmtNum(v)
+	case strings.HasSuffix(name, "_bytes"):
+		label, value = strings.TrimSuffix(name, "_bytes"), humanize.Bytes(int64(v))
+	case name == "seconds" || strings.HasSuffix(name, "_seconds"):
+		label, value = strings.TrimSuffix(strings.TrimSuffix(name, "seconds"), "_"), fmtTook(time.Duration(v*float64(time.Second)))
+	case strings.HasSuffix(name, "_percent"):
+		label, value = strings.TrimSuffix(name, "_percent"), fmt.Sprintf("%.1f%%", v)
+	case strings.HasSuffix(name, "_rows"):
+		label, value = strings.TrimSuffix(name, "_rows"), fmtGrouped(v)+" rows"
+	case name == "ok" || name == "objectives_met":
+		value = "no"
+		if v != 0 {
+			value = "yes"
+		}
+	default:
+		value = fmtGrouped(v)
+	}
+	if label == "" {
+		label = "took"
+	}
+	return strings.ReplaceAll(label, "_", " "), value
+}
+
+// fmtGrouped is a whole count with thousands separators (1,000,000), any
+// other number as fmtNum writes it.
+func fmtGrouped(v float64) string {
+	if v != math.Trunc(v) || math.Abs(v) < 10000 || math.Abs(v) >= 1e15 {
+		return fmtNum(v)
+	}
+	digits := fmt.Sprintf("%.0f", math.Abs(v))
+	var b strings.Builder
+	if v < 0 {
+		b.WriteByte('-')
+	}
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// figureText is a figure as the full output lists it: label, value with
+// its unit.
+func figureText(name string, v float64) string {
+	label, value := figureValue(name, v)
+	return label + " " + value
+}
+
+// summaryFigures are the figures a result's summary shows: those its
+// message does not already say (the message says most in words: "66.8
+// GiB free of 250.0 GiB (26.7%)"), without the time taken (the summary's
+// first line says it), each once with its unit.
+func summaryFigures(r runbooks.StepResult) []string {
+	var out []string
+	for _, n := range figureNamesSorted(r.Figures) {
+		if n == "seconds" {
+			continue
+		}
+		v := r.Figures[n]
+		label, value := figureValue(n, v)
+		if saysFigure(r.Message, n, v, value) {
+			continue
+		}
+		out = append(out, label+" "+value)
+	}
+	return out
+}
+
+// saysFigure reports whether msg already says figure name's value v
+// (value as the summary would write it): in the same words, as a plain
+// or grouped number, or, for a time, as Go writes a duration ("58m0s",
+// "4.2s").
+func saysFigure(msg, name string, v float64, value string) bool {
+	says := []string{value, fmtNum(v), fmtGrouped(v), fmt.Sprintf("%.1f", v)}
+	if name == "seconds" || strings.HasSuffix(name, "_seconds") {
+		d := time.Duration(v * float64(time.Second))
+		says = append(says, d.Round(time.Second).String(), d.Round(time.Millisecond).String(), d.Round(100*time.Millisecond).String())
+	}
+	for _, s := range says {
+		if saysValue(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// saysValue reports whether msg holds value as a whole, not as a part
+// of a longer number ("5" is not in "1.5" nor in "50").
+func saysValue(msg, value string) bool {
+	if value == "" {
+		return false
+	}
+	for i := 0; i <= len(msg)-len(value); {
+		j := strings.Index(msg[i:], value)
+		if j < 0 {
+			return false
+		}
+		j += i
+		k := j + len(value)
+		longer := j > 0 && (isDigit(msg[j-1]) || msg[j-1] == '.' && j > 1 && isDigit(msg[j-2]))
+		if k < len(msg) && (isDigit(msg[k]) || (msg[k] == '.' || msg[k] == ',') && k+1 < len(msg) && isDigit(msg[k+1])) {
+			longer = true
+		}
+		if !longer {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // onRunStarted shows the run that startRun or resumeRun started.
 func (v runbooksView) onRunStarted(msg runStartedMsg) (runbooksView, tea.Cmd) {
@@ -449,7 +741,11 @@ func (v runbooksView) onRunStarted(msg runStartedMsg) (runbooksView, tea.Cmd) {
 	if rb, ok := v.svc.Get(msg.state.RunbookID); ok && (v.book == nil || v.book.ID != rb.ID) {
 		v.book = rb
 	}
-	v.mode, v.last, v.lastErr, v.note, v.scroll, v.stopped = rbRun, nil, nil, "", 0, ""
+	v.mode, v.last, v.lastErr, v.note, v.stopped = rbRun, nil, nil, "", ""
+	v.scroll.Top()
+	// A run started or resumed: the next start looks for unfinished runs
+	// again (this one may be left unfinished).
+	v.details, v.checked, v.offer = false, "", nil
 	return v, v.rtoTick()
 }
 
@@ -479,6 +775,11 @@ func (v runbooksView) runHints() []key.Binding {
 		return []key.Binding{stop, also, k.Down, k.Dashboard}
 	}
 	if v.state.Status != runbooks.RunRunning {
+		if v.last != nil {
+			full := k.Enter
+			full.SetHelp(keyName(k.Enter), "full output")
+			return []key.Binding{k.Back, k.Journal, full}
+		}
 		return []key.Binding{k.Back, k.Journal}
 	}
 	do := k.Do
@@ -498,17 +799,55 @@ func (v runbooksView) runHints() []key.Binding {
 	return []key.Binding{do, k.Skip, k.Note, k.Back}
 }
 
-// scrollKey moves the run screen for the scroll keys, the same whether a
+// scrollKey moves the run screen's right column for the scroll keys
+// as every pane of the console scrolls (scroll.go), the same whether a
 // step runs or not; it reports whether msg was one.
 func (v *runbooksView) scrollKey(msg tea.KeyPressMsg) bool {
-	k := v.ctx.Keys
-	switch {
-	case key.Matches(msg, k.Down, k.PageDown):
-		v.scroll++
-	case key.Matches(msg, k.Up, k.PageUp):
-		v.scroll = max(0, v.scroll-1)
-	default:
-		return false
+	lines, room, _ := v.runPane()
+	v.scroll.Fit(len(lines), room)
+	return v.scroll.Key(msg, v.ctx.Keys)
+}
+
+// toggleDetails shows the last result in full, scrolled to it, or back
+// as its summary.
+func (v runbooksView) toggleDetails() (runbooksView, tea.Cmd) {
+	if v.last == nil {
+		return v, flash("no step has finished yet in this console: its full output shows here once one has", false)
 	}
-	return true
+	v.details = !v.details
+	v.scroll.Top()
+	if v.details {
+		lines, room, at := v.runPane()
+		v.scroll.Fit(len(lines), room)
+		v.scroll.ScrollTo(at)
+	}
+	return v, nil
+}
+
+// runUnderWay reports whether the console drives a run that stands at a
+// step: quitting leaves it unfinished, so the root asks first.
+func (v runbooksView) runUnderWay() bool {
+	return v.run != nil && v.state.Status == runbooks.RunRunning && v.curOK
+}
+
+// quitQuestion is what the root asks before quitting with a run under
+// way.
+func (v runbooksView) quitQuestion() string {
+	return fmt.Sprintf("a run is under way at step %d of %d: quit anyway? y/N (it stays resumable)", v.cur.Index+1, v.cur.Total)
+}
+
+// pauseRunCmd pauses the run under way before the console quits: its
+// state says where and why it stopped, and it is resumed from there
+// (opening its runbook offers it; 'repops runbook resume' continues it).
+// Nil when there is no run under way.
+func (v runbooksView) pauseRunCmd(why string) tea.Cmd {
+	if !v.runUnderWay() {
+		return nil
+	}
+	run := v.run
+	why = fmt.Sprintf("%s at step %d of %d", why, v.cur.Index+1, v.cur.Total)
+	return func() tea.Msg {
+		_ = run.Stop(why)
+		return nil
+	}
 }

@@ -207,7 +207,8 @@ func (v runbooksView) onStepDone(msg stepDoneMsg) (runbooksView, tea.Cmd) {
 		if msg.err != nil && errors.Is(msg.err, context.Canceled) {
 			// Stopped by the operator: not a verdict on the step. The
 			// engine paused the run with the step still to do.
-			v.stopped, v.last, v.lastErr, v.note, v.scroll = stepName, nil, nil, "", 0
+			v.stopped, v.last, v.lastErr, v.note, v.details = stepName, nil, nil, "", false
+			v.scroll.Top()
 			return v, flash(fmt.Sprintf("stopped %q: the run is paused; :resume offers the step again", v.stopped), false)
 		}
 	}
@@ -219,6 +220,9 @@ func (v runbooksView) onStepDone(msg stepDoneMsg) (runbooksView, tea.Cmd) {
 		return v, nil
 	}
 	res := msg.res
-	v.last, v.lastErr, v.note, v.scroll = &res, nil, "", 0
+	// The next step's instructions come first on the screen, the result
+	// below them as a summary (runbooks_run.go): back to the top.
+	v.last, v.lastErr, v.note, v.details = &res, nil, "", false
+	v.scroll.Top()
 	return v, nil
 }

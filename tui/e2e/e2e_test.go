@@ -153,6 +153,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 		}
 	}
 	tm.keys("q")
+	// The backup run is under way (its last step): the console asks.
+	tm.waitFor("the quit question", regexp.MustCompile(`quit anyway\? y/N`), 5*time.Second)
+	tm.keys("y")
 	tm.waitFor("the console to quit", regexp.MustCompile(`\[exited\]`), 10*time.Second)
 	// The demo says on stderr, before the console opens, what it did to
 	// start healthy; anything else there (a log line) would have been
