@@ -37,6 +37,19 @@ type PrometheusSource struct {
 	opts PrometheusOptions
 	api  v1.API
 	defs []PanelDef
+	// exporterOnly are the panels asked for their rules' verdicts only
+	// (not per instance, not merged into the panels).
+	exporterOnly []PanelDef
+}
+
+// ruleOn reports whether a rule of rules judges panel.
+func ruleOn(rules []Rule, panel string) bool {
+	for _, r := range rules {
+		if r.Panel == panel || r.TargetOn() == panel {
+			return true
+		}
+	}
+	return false
 }
 
 var _ Source = (*PrometheusSource)(nil)
@@ -58,8 +71,17 @@ func NewPrometheusSource(o PrometheusOptions) (*PrometheusSource, error) {
 	}
 	s := &PrometheusSource{opts: o, api: v1.NewAPI(c)}
 	for _, d := range PanelDefs() {
-		if d.PromQL != "" && hasKind(d.Sources, KindPrometheus) {
+		switch {
+		case d.PromQL != "" && hasKind(d.Sources, KindPrometheus):
 			s.defs = append(s.defs, d)
+		case len(o.Rules) > 0 && d.PromQLExporter != "" && ruleOn(o.Rules, d.Name):
+			// What only repops measures (backup age, rows inserted...),
+			// as Prometheus has it from 'repops exporter': asked only so
+			// that a rule on it takes Prometheus' verdict, on the value
+			// Prometheus judged (promrules.go); the engine's own panel
+			// stays the database's.
+			d.PromQL = d.PromQLExporter
+			s.exporterOnly = append(s.exporterOnly, d)
 		}
 	}
 	return s, nil
@@ -109,6 +131,9 @@ func (s *PrometheusSource) Collect(ctx context.Context, now time.Time) (Result, 
 	var jobs []job
 	for _, d := range s.defs {
 		jobs = append(jobs, job{d.Name, false, d.PromQL}, job{d.Name, true, PerInstance(d.PromQL)})
+	}
+	for _, d := range s.exporterOnly {
+		jobs = append(jobs, job{d.Name, false, d.PromQL})
 	}
 	answers := make([]promAnswer, len(jobs))
 	sem := make(chan struct{}, s.opts.Parallel)

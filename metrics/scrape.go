@@ -478,8 +478,11 @@ func (s *ScrapeSource) compute(now time.Time) map[string]Value {
 	out[PanelProcessingP95] = scale(s.quantile(fast, MetricProcessing, 0.95), 1000)
 	out[PanelMLLatencyP99] = scale(s.quantile(fast, MetricMLPrediction, 0.99), 1000)
 	out[PanelPredictionLatency] = scale(s.average(fast, MetricMLPrediction), 1000)
-	out[PanelNegotiationP95] = s.quantile(slow, MetricNegotiation, 0.95)
-	out[PanelNegotiationAvg] = s.average(slow, MetricNegotiation)
+	// Negotiations: those finished in the last minute, or in the last
+	// hour when none finished in the minute (the exported PromQL's
+	// fallback), so that a slow spell clears within a minute of its end.
+	out[PanelNegotiationP95] = recentOr(s.quantile(fast, MetricNegotiation, 0.95), s.quantile(slow, MetricNegotiation, 0.95))
+	out[PanelNegotiationAvg] = recentOr(s.average(fast, MetricNegotiation), s.average(slow, MetricNegotiation))
 
 	// The process collector's CPU seconds: a rate in cores, shown in %
 	// of one core; its resident bytes in MiB.
@@ -500,6 +503,14 @@ func (s *ScrapeSource) compute(now time.Time) map[string]Value {
 		out[PanelDBConnectionsUsage] = Known(100 * active.V / maxc.V)
 	}
 	return out
+}
+
+// recentOr is recent when it is known, else the longer window's figure.
+func recentOr(recent, longer Value) Value {
+	if recent.OK && !math.IsNaN(recent.V) {
+		return recent
+	}
+	return longer
 }
 
 func scale(v Value, f float64) Value {
