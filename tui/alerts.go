@@ -12,21 +12,91 @@ import (
 	"github.com/repops/repops/metrics"
 )
 
+// alertSort is the order of the alerts view's rules.
+type alertSort int
+
+const (
+	alertsByState    alertSort = iota // the worst state first
+	alertsBySeverity                  // critical, warning, info; then by state
+	alertsByAge                       // the latest change of state first
+	alertSorts
+)
+
+func (s alertSort) String() string {
+	switch s {
+	case alertsBySeverity:
+		return "severity"
+	case alertsByAge:
+		return "age"
+	}
+	return "state"
+}
+
 // alertsView lists every rule with its state, and the selected rule's
 // detail: what it means, why it is in its state, since when, its history
-// of transitions, and its runbook.
+// of transitions, and its runbook. Enter shows the selected rule whole
+// (nothing cut, scrollable); o opens its runbook; s cycles the order
+// (state, severity, age); / filters, n/N select the next or previous
+// match.
 type alertsView struct {
 	ctx      *ProgramContext
 	state    loadState
 	snap     metrics.Snapshot
 	selected int
+
+	filter listFilter
+	sortBy alertSort
+	// detail: the selected rule is shown whole, scrolled by dscroll.
+	detail  bool
+	dscroll scroller
 }
 
 func newAlertsView(ctx *ProgramContext) alertsView { return alertsView{ctx: ctx} }
 
+// capturing: the filter is being typed, so letters are text, not keys.
+func (v alertsView) capturing() bool { return v.filter.Editing() }
+
+// handlesBack: esc closes the detail or clears the filter rather than
+// leaving the view.
+func (v alertsView) handlesBack() bool { return v.detail || v.filter.Editing() || v.filter.Active() }
+
+// rules are the rules the filter keeps, in the order chosen.
 func (v alertsView) rules() []metrics.AlertStatus {
-	out := append([]metrics.AlertStatus(nil), v.snap.Alerts...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Rank() > out[j].State.Rank() })
+	out := make([]metrics.AlertStatus, 0, len(v.snap.Alerts))
+	for _, a := range v.snap.Alerts {
+		if v.filter.Match(a.Rule.Title, a.Rule.Name, a.State.String(), a.Rule.Severity, a.Runbook, a.Rule.Panel) {
+			out = append(out, a)
+		}
+	}
+	sev := func(s string) int {
+		switch s {
+		case metrics.SeverityCritical:
+			return 3
+		case metrics.SeverityWarning:
+			return 2
+		case metrics.SeverityInfo:
+			return 1
+		}
+		return 0
+	}
+	switch v.sortBy {
+	case alertsBySeverity:
+		sort.SliceStable(out, func(i, j int) bool {
+			if si, sj := sev(out[i].Rule.Severity), sev(out[j].Rule.Severity); si != sj {
+				return si > sj
+			}
+			return out[i].State.Rank() > out[j].State.Rank()
+		})
+	case alertsByAge:
+		sort.SliceStable(out, func(i, j int) bool {
+			if zi, zj := out[i].Since.IsZero(), out[j].Since.IsZero(); zi != zj {
+				return zj
+			}
+			return out[i].Since.After(out[j].Since)
+		})
+	default:
+		sort.SliceStable(out, func(i, j int) bool { return out[i].State.Rank() > out[j].State.Rank() })
+	}
 	return out
 }
 
@@ -38,8 +108,22 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 		if len(msg.snap.Alerts) > 0 || msg.err == nil {
 			v.snap, v.state = msg.snap, stateReady
 		}
+	case tea.MouseWheelMsg:
+		if v.detail {
+			v.dscroll.Fit(len(v.detailLines()), v.detailRoom())
+			v.dscroll.Wheel(msg)
+		}
 	case tea.KeyPressMsg:
-		n := len(v.snap.Alerts)
+		if v.detail {
+			return v.onDetailKey(msg)
+		}
+		if handled, changed := v.filter.Key(msg, k); handled {
+			if changed {
+				v.selected = 0
+			}
+			return v, nil
+		}
+		n := len(v.rules())
 		switch {
 		case key.Matches(msg, k.Up):
 			v.selected = max(0, v.selected-1)
@@ -49,26 +133,71 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 			v.selected = 0
 		case key.Matches(msg, k.Bottom):
 			v.selected = max(0, n-1)
-		case key.Matches(msg, k.OpenRunbook, k.Enter):
-			rs := v.rules()
-			if len(rs) == 0 {
-				return v, nil
+		case key.Matches(msg, sortKey):
+			v.sortBy = (v.sortBy + 1) % alertSorts
+			v.selected = 0
+		case matchStep(msg) != 0:
+			if v.filter.Active() && n > 0 {
+				v.selected = cycle(min(v.selected, n-1), n, matchStep(msg))
 			}
-			a := rs[min(v.selected, len(rs)-1)]
-			if a.Runbook == "" {
-				return v, flash("no runbook is linked to "+a.Rule.Title, true)
+		case key.Matches(msg, k.Enter):
+			if n > 0 {
+				v.detail, v.dscroll = true, scroller{}
 			}
-			id := a.Runbook
-			return v, func() tea.Msg { return switchViewMsg{to: viewRunbooks, runbook: id} }
+		case key.Matches(msg, k.OpenRunbook):
+			return v, v.openRunbook()
 		}
 	}
 	return v, nil
 }
 
+// onDetailKey scrolls the detail; o opens the runbook; esc or enter goes
+// back to the list.
+func (v alertsView) onDetailKey(msg tea.KeyPressMsg) (alertsView, tea.Cmd) {
+	k := v.ctx.Keys
+	switch {
+	case key.Matches(msg, k.Back, k.Enter):
+		v.detail = false
+	case key.Matches(msg, k.OpenRunbook):
+		return v, v.openRunbook()
+	default:
+		v.dscroll.Fit(len(v.detailLines()), v.detailRoom())
+		v.dscroll.Key(msg, k)
+	}
+	return v, nil
+}
+
+// openRunbook opens the selected rule's runbook.
+func (v alertsView) openRunbook() tea.Cmd {
+	rs := v.rules()
+	if len(rs) == 0 {
+		return nil
+	}
+	a := rs[min(v.selected, len(rs)-1)]
+	if a.Runbook == "" {
+		return flash("no runbook is linked to "+a.Rule.Title, true)
+	}
+	id := a.Runbook
+	return func() tea.Msg { return switchViewMsg{to: viewRunbooks, runbook: id} }
+}
+
+var alertEnterHint = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details"))
+
 // Hints are the view's keys for the key-hints bar.
 func (v alertsView) Hints() []key.Binding {
 	k := v.ctx.Keys
-	return []key.Binding{k.Up, k.Down, k.OpenRunbook, k.Back}
+	// The open key's hint, short, so that the list's keys fit 80 columns.
+	open := key.NewBinding(key.WithKeys(k.OpenRunbook.Keys()...), key.WithHelp(k.OpenRunbook.Help().Key, "runbook"))
+	open.SetEnabled(k.OpenRunbook.Enabled())
+	switch {
+	case v.filter.Editing():
+		return []key.Binding{filterKeepHint, filterClearHint}
+	case v.detail:
+		return []key.Binding{k.Up, k.Down, open, k.Back}
+	case v.filter.Active():
+		return []key.Binding{k.Up, k.Down, open, alertEnterHint, nextMatchKey, filterClearHint}
+	}
+	return []key.Binding{k.Up, k.Down, open, alertEnterHint, k.Filter, sortKey, k.Back}
 }
 
 // View draws the view in the body's width and height.
@@ -76,17 +205,29 @@ func (v alertsView) View() string {
 	st := v.ctx.Styles
 	w, h := v.ctx.Width, v.ctx.bodyHeight()
 	now := v.ctx.Now()
-	lines := []string{st.Title.Render("Alerts") + st.Muted.Render("  every rule of the guide's table and its maintenance checks")}
+	about := "every rule of the guide's table and its maintenance checks"
+	lines := []string{st.Title.Render("Alerts") + st.Muted.Render("  "+about)}
 	if v.state != stateReady {
 		return strings.Join(append(lines, st.Muted.Render("loading: the first refresh is running…")), "\n")
 	}
 	rs := v.rules()
-	if len(rs) > 0 {
-		count := alertCountWords(rs, len(rs), w-8)
-		if about := "every rule of the guide's table and its maintenance checks"; cellWidth(count)+3+cellWidth(about) <= w-8 {
-			count += " · " + about
+	if v.detail && len(rs) > 0 {
+		return v.detailView()
+	}
+	if len(v.snap.Alerts) > 0 {
+		// The filter first (it was just typed), then the count of the
+		// rules not OK (of them all, whatever the filter), the order, and
+		// what the list is when there is room.
+		head := st.Title.Render("Alerts") + "  "
+		if v.filter.Editing() || v.filter.Active() {
+			head += v.filter.Header(st, len(rs), len(v.snap.Alerts)) + "  "
 		}
-		lines[0] = st.Title.Render("Alerts") + "  " + st.MutedText(count)
+		order := " · sort " + v.sortBy.String()
+		count := alertCountWords(v.snap.Alerts, len(v.snap.Alerts), w-cellWidth(head)-cellWidth(order))
+		if cellWidth(head)+cellWidth(count)+cellWidth(order)+3+cellWidth(about) <= w-8 {
+			order += " · " + about
+		}
+		lines[0] = truncate(head+st.MutedText(count+order), w)
 	}
 	listH := min(len(rs), max(3, h/2-1))
 	sel := min(v.selected, max(0, len(rs)-1))
@@ -97,7 +238,11 @@ func (v alertsView) View() string {
 	}
 	lines = append(lines, alertRows(v.ctx, v.snap, rs[off:min(len(rs), off+listH)], sel-off, w, openKey)...)
 	if len(rs) == 0 {
-		lines = append(lines, st.Muted.Render("no rules are configured"))
+		if len(v.snap.Alerts) > 0 {
+			lines = append(lines, st.Muted.Render("no rule matches the filter; esc clears it"))
+		} else {
+			lines = append(lines, st.Muted.Render("no rules are configured"))
+		}
 		return strings.Join(lines, "\n")
 	}
 	a := rs[sel]
@@ -113,7 +258,7 @@ func (v alertsView) View() string {
 		detail = append(detail, a.Rule.Description)
 	}
 	if a.Runbook != "" {
-		detail = append(detail, "runbook "+a.Runbook+" (o or enter opens it)")
+		detail = append(detail, "runbook "+a.Runbook+" (o opens it; enter shows the whole alert)")
 	}
 	for i, d := range detail {
 		if a.Rule.Description != "" && i == len(detail)-1-oneIf(a.Runbook != "") {
@@ -145,6 +290,85 @@ func (v alertsView) View() string {
 		lines = lines[:h]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// detailRoom is the height of the detail's scrolled part: the body less
+// its title line.
+func (v alertsView) detailRoom() int { return max(1, v.ctx.bodyHeight()-1) }
+
+// detailLines are every field of the selected rule, each wrapped to the
+// width with nothing cut, and its whole history.
+func (v alertsView) detailLines() []string {
+	rs := v.rules()
+	if len(rs) == 0 {
+		return nil
+	}
+	a := rs[min(v.selected, len(rs)-1)]
+	st := v.ctx.Styles
+	w := v.ctx.Width
+	now := v.ctx.Now()
+	unit := unitOf(v.snap, a.Rule.Panel, a.Rule.Unit)
+	type field struct{ name, value string }
+	fields := []field{
+		{"state", strings.ToUpper(a.State.String())},
+		{"now", alertFigure(a, v.snap, now)},
+		{"thresholds", alertThresholds(v.snap, a)},
+	}
+	if !a.Since.IsZero() {
+		fields = append(fields, field{"since", fmt.Sprintf("%s (%s)", a.Since.In(now.Location()).Format("2006-01-02 15:04:05"), humanize.Age(now.Sub(a.Since)))})
+	}
+	if !a.ActiveSince.IsZero() {
+		fields = append(fields, field{"beyond", fmt.Sprintf("the alert threshold since %s (%s)", a.ActiveSince.In(now.Location()).Format("2006-01-02 15:04:05"), humanize.Age(now.Sub(a.ActiveSince)))})
+	}
+	fields = append(fields,
+		field{"rule", a.Rule.Name},
+		field{"panel", panelTitle(v.snap, a.Rule.Panel)},
+		field{"severity", strings.TrimSpace(a.Rule.Severity + " " + parenthesised(severityMeaning(a.Rule.Severity)))},
+		field{"meaning", a.Rule.Description},
+	)
+	if a.Runbook != "" {
+		fields = append(fields, field{"runbook", a.Runbook + " (o opens it)"})
+	}
+	var out []string
+	for _, f := range fields {
+		if strings.TrimSpace(f.value) == "" {
+			continue
+		}
+		out = append(out, detailField(st, f.name, 10, f.value, w)...)
+	}
+	if len(a.History) > 0 {
+		out = append(out, "", st.Muted.Render("history, newest first:"))
+		for i := len(a.History) - 1; i >= 0; i-- {
+			t := a.History[i]
+			out = append(out, detailField(st, "", 10, fmt.Sprintf("%s %s → %s  %s", t.Time.In(now.Location()).Format("2006-01-02 15:04:05"),
+				t.From.String(), t.To.String(), fmtValue(t.Value, unit)), w)...)
+		}
+	}
+	return out
+}
+
+// detailView is the selected rule, whole, scrollable.
+func (v alertsView) detailView() string {
+	st := v.ctx.Styles
+	rs := v.rules()
+	a := rs[min(v.selected, len(rs)-1)]
+	lines := v.detailLines()
+	head := st.Title.Render("Alerts") + st.Muted.Render(" › ") + st.Title.Render(a.Rule.Title) + " " + st.Badge(a.State.String()) +
+		st.Muted.Render("  esc or enter: back to the list")
+	v.dscroll.Fit(len(lines), v.detailRoom())
+	out := append([]string{truncate(head, v.ctx.Width)}, v.dscroll.Window(lines)...)
+	if m := v.dscroll.Marker(); m != "" {
+		out = append(out, st.Muted.Render(m))
+	}
+	return strings.Join(out, "\n")
+}
+
+// parenthesised is s in parentheses, "" for "".
+func parenthesised(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
 }
 
 // alertThresholds is a rule's figures and thresholds on one line, each

@@ -3,7 +3,9 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/repops/repops/runbooks"
@@ -12,14 +14,26 @@ import (
 func (m Model) scenarioMenu() string {
 	st := m.ctx.Styles
 	lines := []string{st.Title.Render("Simulator scenarios") + st.Muted.Render("  rehearse an incident: the simulated service starts misbehaving"), ""}
-	for i, s := range m.opts.Sim.Scenarios() {
+	names := m.opts.Sim.Scenarios()
+	for i, s := range names {
 		cur := ""
 		if s == m.scenario || (m.scenario == "" && s == "normal") {
 			cur = st.Accent.Render("  ◂ now")
 		}
-		lines = append(lines, fmt.Sprintf("  %s  %s%s", st.HintKey.Render(fmt.Sprintf("%d/F%d", i+1, i+1)), s, cur))
+		// Only the keys that are bound are shown: 1-9 in the menu, the
+		// scenario keys (F1…F9) from anywhere.
+		label := "    "
+		if i < len(m.scenarioBindings()) {
+			k := keyName(m.scenarioBindings()[i])
+			if len(k) <= 3 && strings.HasPrefix(k, "f") {
+				k = strings.ToUpper(k) // f9 -> F9
+			}
+			label = fmt.Sprintf("%d/%s", i+1, k)
+		}
+		lines = append(lines, fmt.Sprintf("  %s  %s%s", st.HintKey.Render(label), s, cur))
 	}
-	lines = append(lines, "", st.Muted.Render("  press a number (or F1…F8 from anywhere); esc closes"))
+	n := min(len(names), len(m.scenarioBindings()))
+	lines = append(lines, "", st.Muted.Render(fmt.Sprintf("  press a number (or F1…F%d from anywhere); esc closes", n)))
 	return strings.Join(lines, "\n")
 }
 
@@ -110,7 +124,13 @@ func (m Model) hintsBar() string {
 	}
 	hints := m.focused().Hints()
 	k := m.ctx.Keys
-	hints = append(hints, k.ShortHelp()...)
+	for _, b := range k.ShortHelp() {
+		if m.paused && sameKeys(b, k.Pause) {
+			// The pause key resumes while the refresh is paused.
+			b.SetHelp(b.Help().Key, "resume refresh")
+		}
+		hints = append(hints, b)
+	}
 	if m.ctx.Demo {
 		hints = append(hints, k.Scenario)
 	}
@@ -161,13 +181,53 @@ var tabShortTitles = [tabCount]string{"Overview", "Appeals", "Negot.", "ML", "In
 // the word "overall" goes, and only then, narrower than any terminal the
 // console is meant for (about 36 columns), are the tabs cut.
 func tabBar(st Styles, width, active int, state string) string {
+	line, _ := tabBarLayout(st, width, active, state)
+	return line
+}
+
+// tabSpan is the columns a tab's label takes on the tab bar, from (the
+// first) to to (past the last); the zero span is a tab not drawn.
+type tabSpan struct{ from, to int }
+
+// tabSpans is where each tab is on the tab bar, for a click on it.
+type tabSpans [tabCount]tabSpan
+
+// tabAt is the tab drawn at column x, -1 for none.
+func (s tabSpans) tabAt(x int) int {
+	for i, sp := range s {
+		if x >= sp.from && x < sp.to {
+			return i
+		}
+	}
+	return -1
+}
+
+// clip keeps the spans of a tab bar of total columns within the first
+// width: when it is cut, the last of them holds the ellipsis.
+func (s tabSpans) clip(total, width int) tabSpans {
+	if total > width {
+		width--
+	}
+	for i := range s {
+		s[i].to = min(s[i].to, width)
+		if s[i].from >= s[i].to {
+			s[i] = tabSpan{}
+		}
+	}
+	return s
+}
+
+// tabBarLayout is tabBar and the columns each tab's label takes on it.
+func tabBarLayout(st Styles, width, active int, state string) (string, tabSpans) {
 	const (
 		full = iota
 		short
 		numbers
 	)
+	var spans tabSpans
 	left := func(names int, sep string) string {
 		parts := make([]string, 0, tabCount)
+		col, sepW := 0, lipgloss.Width(sep)
 		for i := range tabCount {
 			label := fmt.Sprint(i + 1)
 			switch {
@@ -181,16 +241,20 @@ func tabBar(st Styles, width, active int, state string) string {
 			} else {
 				parts = append(parts, st.TabInactive.Render(label))
 			}
+			lw := lipgloss.Width(parts[i])
+			spans[i] = tabSpan{from: col, to: col + lw}
+			col += lw + sepW
 		}
 		return strings.Join(parts, st.Muted.Render(sep))
 	}
 	if state == "" {
 		for _, names := range []int{full, short, numbers} {
 			if l := left(names, " │ "); lipgloss.Width(l) <= width {
-				return l
+				return l, spans
 			}
 		}
-		return truncate(left(numbers, " "), width)
+		l := left(numbers, " ")
+		return truncate(l, width), spans.clip(lipgloss.Width(l), width)
 	}
 	badge := st.Badge(state)
 	labelled := st.Muted.Render("overall ") + badge
@@ -207,12 +271,60 @@ func tabBar(st Styles, width, active int, state string) string {
 	} {
 		l := left(c.names, c.sep)
 		if n := width - lipgloss.Width(l) - lipgloss.Width(c.right); n >= gap {
-			return l + spaces(n) + c.right
+			return l + spaces(n) + c.right, spans
 		}
 	}
 	bw := lipgloss.Width(badge)
 	if width <= bw {
-		return truncate(badge, width)
+		return truncate(badge, width), tabSpans{}
 	}
-	return truncate(left(numbers, " "), width-bw-1) + " " + badge
+	l := left(numbers, " ")
+	return truncate(l, width-bw-1) + " " + badge, spans.clip(lipgloss.Width(l), width-bw-1)
+}
+
+// flashTTL is how long a status message (a flash) stays in the place of
+// the key hints when no key is pressed: the hints come back after it.
+const flashTTL = 5 * time.Second
+
+// flashExpireMsg asks whether flash number seq has been shown long
+// enough (flashTTL by the console's clock, ProgramContext.Now).
+type flashExpireMsg struct{ seq int }
+
+func flashExpireCmd(seq int, after time.Duration) tea.Cmd {
+	return tea.Tick(after, func(time.Time) tea.Msg { return flashExpireMsg{seq: seq} })
+}
+
+// timeFlash starts the timer of a flash that the update from a flash
+// prev, for msg, has just shown: a new text, or any text shown by a key
+// or a flash message (a key clears the flash first, so a flash after it
+// is new). It returns nil when there is nothing new to time.
+func (m *Model) timeFlash(prev string, msg tea.Msg) tea.Cmd {
+	if m.flash == "" {
+		return nil
+	}
+	renewed := m.flash != prev
+	switch msg.(type) {
+	case tea.KeyPressMsg, flashMsg:
+		renewed = true
+	}
+	if !renewed {
+		return nil
+	}
+	m.flashAt = m.ctx.Now()
+	m.flashSeq++
+	return flashExpireCmd(m.flashSeq, flashTTL)
+}
+
+// onFlashExpire takes the flash away once it has been shown for flashTTL
+// (by the console's clock), so the key hints come back without a key; a
+// question waiting for its answer (quit with a run under way) stays.
+func (m Model) onFlashExpire(msg flashExpireMsg) (tea.Model, tea.Cmd) {
+	if msg.seq != m.flashSeq || m.flash == "" || m.quitAsk || m.quitArmed {
+		return m, nil
+	}
+	if left := flashTTL - m.ctx.Now().Sub(m.flashAt); left > 0 {
+		return m, flashExpireCmd(msg.seq, left)
+	}
+	m.flash, m.flashIsErr = "", false
+	return m, nil
 }

@@ -29,7 +29,8 @@ func parseCommand(line string) command {
 // commandWords are the completions the command line offers.
 func commandWords(rb RunbookService, sim Simulator) []string {
 	words := []string{"overview", "appeals", "negotiation", "ml", "infra", "infrastructure", "dashboard",
-		"alerts", "tables", "runbooks", "journal", "help", "pause", "resume", "write", "export", "quit"}
+		"alerts", "tables", "runbooks", "journal", "help", "pause", "resume", "write", "export", "quit",
+		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off"}
 	// "resume" alone resumes the refresh when it is paused, else the
 	// newest resumable runbook run; "resume RUNID" resumes that run.
 	if rb != nil {
@@ -120,6 +121,19 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 	case "pause":
 		m.paused = true
 		return m, nil
+	case "refresh", "interval":
+		if c.arg == "" {
+			m.flash, m.flashIsErr = fmt.Sprintf("refresh every %s: :refresh 5s (or +/-) changes it", m.refreshInterval()), false
+			return m, nil
+		}
+		d, err := parseInterval(c.arg)
+		if err != nil {
+			m.flash, m.flashIsErr = err.Error(), true
+			return m, nil
+		}
+		return m.setInterval(d)
+	case "mouse":
+		return m.setMouse(c.arg)
 	case "write", "w", "screenshot":
 		return m, m.writeScreenCmd()
 	case "export":
@@ -151,6 +165,7 @@ var commandGroups = [][]string{
 	{"alerts", "tables", "runbooks", "journal", "help"},
 	{"run <runbook-id>", "open <runbook-id>", "resume [run-id]"},
 	{"scenario [name]"},
+	{"refresh [interval]", "mouse [on|off]"},
 	{"pause", "resume", "write", "export", "quit"},
 }
 

@@ -21,6 +21,7 @@ import (
 // archive, even though it is built to be stopped and resumed.
 type KeyMap struct {
 	Quit, Help, Command, Pause, Refresh, Screenshot, Back key.Binding
+	Slower, Faster, Copy                                  key.Binding
 	Dashboard, Alerts, Tables, Runbooks, Journal          key.Binding
 	NextTab, PrevTab                                      key.Binding
 	Tab1, Tab2, Tab3, Tab4, Tab5                          key.Binding
@@ -29,7 +30,7 @@ type KeyMap struct {
 	Do, Skip, Stop, Note, Export                          key.Binding
 	Scenario                                              key.Binding
 	Scenario1, Scenario2, Scenario3, Scenario4            key.Binding
-	Scenario5, Scenario6, Scenario7, Scenario8            key.Binding
+	Scenario5, Scenario6, Scenario7, Scenario8, Scenario9 key.Binding
 }
 
 // DefaultKeyMap is the console's keys before the config's overrides.
@@ -38,12 +39,18 @@ func DefaultKeyMap() KeyMap {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
 	return KeyMap{
-		Quit:        b("q", "quit", "q", "ctrl+c"),
-		Help:        b("?", "help", "?"),
-		Command:     b(":", "command", ":"),
-		Pause:       b("p", "pause refresh", "p"),
-		Refresh:     b("ctrl+r", "refresh now", "ctrl+r"),
-		Screenshot:  b("w", "write screen to file", "w"),
+		Quit:       b("q", "quit", "q", "ctrl+c"),
+		Help:       b("?", "help", "?"),
+		Command:    b(":", "command", ":"),
+		Pause:      b("p", "pause refresh", "p"),
+		Refresh:    b("ctrl+r", "refresh now", "ctrl+r"),
+		Screenshot: b("w", "write screen to file", "w"),
+		Slower:     b("+", "refresh less often", "+"),
+		Faster:     b("-", "refresh more often", "-"),
+		// y copies the focused value (the database path, the alert's
+		// runbook, the run id) to the clipboard with OSC 52, which the
+		// terminal honours even over SSH (clipboard.go).
+		Copy:        b("y", "copy value to clipboard", "y"),
 		Back:        b("esc", "back", "esc"),
 		Dashboard:   b("d", "dashboard", "d"),
 		Alerts:      b("a", "alerts", "a"),
@@ -80,6 +87,7 @@ func DefaultKeyMap() KeyMap {
 		Scenario6:   b("f6", "scenario 6", "f6"),
 		Scenario7:   b("f7", "scenario 7", "f7"),
 		Scenario8:   b("f8", "scenario 8", "f8"),
+		Scenario9:   b("f9", "scenario 9", "f9"),
 	}
 }
 
@@ -88,6 +96,7 @@ func (k *KeyMap) named() map[string]*key.Binding {
 	return map[string]*key.Binding{
 		"quit": &k.Quit, "help": &k.Help, "command": &k.Command, "pause": &k.Pause,
 		"refresh": &k.Refresh, "screenshot": &k.Screenshot, "back": &k.Back,
+		"refresh_slower": &k.Slower, "refresh_faster": &k.Faster, "copy": &k.Copy,
 		"dashboard": &k.Dashboard, "alerts": &k.Alerts, "tables": &k.Tables,
 		"runbooks": &k.Runbooks, "journal": &k.Journal,
 		"next_tab": &k.NextTab, "prev_tab": &k.PrevTab,
@@ -100,7 +109,7 @@ func (k *KeyMap) named() map[string]*key.Binding {
 		"scenario":   &k.Scenario,
 		"scenario_1": &k.Scenario1, "scenario_2": &k.Scenario2, "scenario_3": &k.Scenario3,
 		"scenario_4": &k.Scenario4, "scenario_5": &k.Scenario5, "scenario_6": &k.Scenario6,
-		"scenario_7": &k.Scenario7, "scenario_8": &k.Scenario8,
+		"scenario_7": &k.Scenario7, "scenario_8": &k.Scenario8, "scenario_9": &k.Scenario9,
 	}
 }
 
@@ -147,8 +156,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Dashboard, k.Alerts, k.Tables, k.Runbooks, k.Journal, k.Help, k.Command, k.Back, k.Quit},
-		{k.NextTab, k.PrevTab, k.Tab1, k.Tab2, k.Tab3, k.Tab4, k.Tab5, k.Pause, k.Refresh, k.Screenshot},
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Enter, k.OpenRunbook, k.Filter},
-		{k.Do, k.Skip, k.Stop, k.Note, k.Export, k.Scenario, k.Scenario1, k.Scenario8},
+		{k.NextTab, k.PrevTab, k.Tab1, k.Tab2, k.Tab3, k.Tab4, k.Tab5, k.Pause, k.Refresh, k.Slower, k.Faster, k.Screenshot},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Enter, k.OpenRunbook, k.Filter, k.Copy},
+		{k.Do, k.Skip, k.Stop, k.Note, k.Export, k.Scenario, k.Scenario1, k.Scenario9},
 	}
 }

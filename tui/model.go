@@ -113,13 +113,24 @@ type Model struct {
 	haveSnap    bool
 	refreshErr  error
 
+	// interval, when set, is the refresh interval chosen at run time
+	// (+/-, :refresh 5s); it overrides the config's (refresh.go).
+	interval time.Duration
+
 	cmdline    textinput.Model
 	cmdActive  bool
 	scenarios  bool // the scenario menu is open
 	scenario   string
 	flash      string
 	flashIsErr bool
-	quitArmed  bool
+	// flashAt is when the flash was shown and flashSeq counts flashes:
+	// a flash gives way to the key hints after flashTTL (statusExpireMsg).
+	flashAt   time.Time
+	flashSeq  int
+	quitArmed bool
+	// mouseOff: the operator turned mouse reporting off (:mouse), so
+	// that the terminal selects text on a plain drag again.
+	mouseOff bool
 	// quitAsk: q was pressed with a runbook run under way; the next key
 	// answers "quit anyway? y/N" (onKey).
 	quitAsk bool
@@ -167,7 +178,7 @@ func New(o Options) (Model, error) {
 	}
 	if !ctx.Demo {
 		for _, b := range []*key.Binding{&keys.Scenario, &keys.Scenario1, &keys.Scenario2, &keys.Scenario3, &keys.Scenario4,
-			&keys.Scenario5, &keys.Scenario6, &keys.Scenario7, &keys.Scenario8} {
+			&keys.Scenario5, &keys.Scenario6, &keys.Scenario7, &keys.Scenario8, &keys.Scenario9} {
 			b.SetEnabled(false)
 		}
 	}
@@ -218,8 +229,28 @@ func (m Model) Init() tea.Cmd {
 }
 
 // Update is the root: global keys and resize, envelopes to their view,
-// everything else to the focused view.
+// everything else to the focused view. A flash (status message) shown by
+// the update is timed out (chrome.go's timeFlash).
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg.(type) {
+	case tea.MouseMotionMsg, tea.MouseReleaseMsg:
+		// Cell motion reports a drag and the release of a button: no
+		// view uses them, and they must not cost a redraw.
+		return m, nil
+	}
+	prev := m.flash
+	nm, cmd := m.update(msg)
+	n, ok := nm.(Model)
+	if !ok {
+		return nm, cmd
+	}
+	if c := n.timeFlash(prev, msg); c != nil {
+		return n, tea.Batch(cmd, c)
+	}
+	return n, cmd
+}
+
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if _, tick := msg.(tickMsg); !tick {
 		m.ver++
 	}
@@ -261,6 +292,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.flash, m.flashIsErr = "simulator scenario: "+msg.name, false
 		}
 		return m, nil
+	case flashExpireMsg:
+		return m.onFlashExpire(msg)
+	case tea.MouseClickMsg:
+		return m.onClick(msg)
+	case tea.MouseWheelMsg:
+		return m.onWheel(msg)
 	case tea.KeyPressMsg:
 		return m.onKey(msg)
 	}
@@ -311,10 +348,19 @@ func (m Model) switchTo(s switchViewMsg) (tea.Model, tea.Cmd) {
 	return m, tea.Batch(cmds...)
 }
 
+// textCapturer is a view that reads typed text at times (a filter, a
+// note): while it does, letters go to it rather than to global keys. The
+// runbooks view is one; a view that adds a '/' filter implements it too.
+type textCapturer interface{ capturing() bool }
+
 // capturing reports whether the focused view is reading typed text, so
 // that letters go to it rather than to global keys.
 func (m Model) capturing() bool {
-	return m.focus == viewRunbooks && m.runbooks.capturing()
+	if m.focus == viewRunbooks {
+		return m.runbooks.capturing()
+	}
+	c, ok := m.focused().(textCapturer)
+	return ok && c.capturing()
 }
 
 func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -375,7 +421,7 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if m.paused {
-			m.flash = "refresh paused: the figures are frozen until you press " + msg.String() + " again"
+			m.flash, m.flashIsErr = "refresh paused: the figures are frozen until you press "+msg.String()+" again", false
 			return m, nil
 		}
 		if !m.inflight {
@@ -387,10 +433,18 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		return m, m.refreshCmd()
+	case key.Matches(msg, k.Slower):
+		return m.setInterval(m.stepInterval(+1))
+	case key.Matches(msg, k.Faster):
+		return m.setInterval(m.stepInterval(-1))
+	case key.Matches(msg, k.Copy):
+		return m.copyFocused()
 	case key.Matches(msg, k.Screenshot):
 		return m, m.writeScreenCmd()
 	case key.Matches(msg, k.Back):
-		if m.focus == viewRunbooks && m.runbooks.handlesBack() {
+		// esc means something inside a view first (leave a run, close a
+		// detail, clear a filter); only then back to the dashboard.
+		if b, ok := m.focused().(interface{ handlesBack() bool }); ok && b.handlesBack() {
 			return m.forward(msg)
 		}
 		if m.focus != viewDashboard {
@@ -433,13 +487,19 @@ func (m Model) scenarioKey(msg tea.KeyPressMsg) int {
 	if m.opts.Sim == nil {
 		return -1
 	}
-	k := m.ctx.Keys
-	for i, b := range []key.Binding{k.Scenario1, k.Scenario2, k.Scenario3, k.Scenario4, k.Scenario5, k.Scenario6, k.Scenario7, k.Scenario8} {
+	for i, b := range m.scenarioBindings() {
 		if key.Matches(msg, b) {
 			return i
 		}
 	}
 	return -1
+}
+
+// scenarioBindings are the keys of the scenarios, in the simulator's
+// order: F1…F9 by default, as the scenario menu shows them.
+func (m Model) scenarioBindings() []key.Binding {
+	k := m.ctx.Keys
+	return []key.Binding{k.Scenario1, k.Scenario2, k.Scenario3, k.Scenario4, k.Scenario5, k.Scenario6, k.Scenario7, k.Scenario8, k.Scenario9}
 }
 
 func (m Model) setScenarioByIndex(i int) tea.Cmd {
@@ -505,6 +565,14 @@ func (m Model) View() tea.View {
 	}
 	v := tea.NewView(screen)
 	v.AltScreen = true
+	// Clicks (a tab) and the wheel (every pane scrolls) come as messages
+	// (mouse.go). While the terminal reports the mouse, a plain drag no
+	// longer selects text: shift+drag does in most terminals (xterm,
+	// GNOME Terminal, Konsole, kitty, WezTerm, Windows Terminal; option+
+	// drag in iTerm2 and Terminal.app), and :mouse turns reporting off.
+	if !m.mouseOff {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
 	v.WindowTitle = "repops " + m.ctx.Config.Environment
 	if m.cmdActive {
 		if c := m.cmdline.Cursor(); c != nil {

@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -10,12 +12,88 @@ import (
 	"github.com/repops/repops/metrics"
 )
 
-// refreshInterval is config.Console.RefreshInterval, 1 s by default.
+// refreshInterval is the interval chosen at run time (+/-, :refresh),
+// else config.Console.RefreshInterval, 1 s by default.
 func (m Model) refreshInterval() time.Duration {
+	if m.interval > 0 {
+		return m.interval
+	}
 	if d := m.ctx.Config.Console.RefreshInterval; d > 0 {
 		return d
 	}
 	return time.Second
+}
+
+// The interval chosen at run time is kept within these bounds: faster
+// than twice a second would load the database for nothing, slower than
+// an hour is a pause (p) by another name.
+const (
+	minInterval = 500 * time.Millisecond
+	maxInterval = time.Hour
+)
+
+// intervalSteps are the intervals + and - go through.
+var intervalSteps = []time.Duration{
+	500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+	15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+	10 * time.Minute, 30 * time.Minute, time.Hour,
+}
+
+// stepInterval is the next interval of intervalSteps after the current
+// one (dir > 0: longer; dir < 0: shorter), clamped to the ends.
+func (m Model) stepInterval(dir int) time.Duration {
+	cur := m.refreshInterval()
+	if dir > 0 {
+		for _, d := range intervalSteps {
+			if d > cur {
+				return d
+			}
+		}
+		return intervalSteps[len(intervalSteps)-1]
+	}
+	for i := len(intervalSteps) - 1; i >= 0; i-- {
+		if intervalSteps[i] < cur {
+			return intervalSteps[i]
+		}
+	}
+	return intervalSteps[0]
+}
+
+// parseInterval reads an interval typed after :refresh: a Go duration
+// ("5s", "1m30s", "500ms") or a bare number of seconds ("5").
+func parseInterval(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		n, nerr := strconv.ParseFloat(s, 64)
+		if nerr != nil {
+			return 0, fmt.Errorf("refresh interval %q: give a duration such as 5s, 500ms or 1m", s)
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d < minInterval || d > maxInterval {
+		return 0, fmt.Errorf("refresh interval %s: keep it between %s and %s", d, minInterval, maxInterval)
+	}
+	return d, nil
+}
+
+// setInterval makes d the refresh interval from now on. The tick already
+// waiting (of the old interval) is dropped by a new generation and one of
+// the new interval is started, unless a refresh is in flight (its answer
+// starts the next tick) or the refresh is paused.
+func (m Model) setInterval(d time.Duration) (tea.Model, tea.Cmd) {
+	d = max(minInterval, min(maxInterval, d))
+	m.interval = d
+	msg := "refresh every " + d.String()
+	if m.paused {
+		msg += " once resumed (paused: p resumes)"
+	}
+	m.flash, m.flashIsErr = msg, false
+	if m.paused || m.inflight {
+		return m, nil
+	}
+	m.gen++
+	return m, m.tickCmd()
 }
 
 // refreshCmd runs one engine cycle and reads the lock, bounded by a

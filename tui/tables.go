@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -53,8 +54,30 @@ type tablesLoadedMsg struct {
 	err    error
 }
 
+// tableSort is the order of the tables view's tables.
+type tableSort int
+
+const (
+	tablesListed   tableSort = iota // as the database lists them
+	tablesBySize                    // bytes on disk, largest first
+	tablesByGrowth                  // rows per hour, fastest first
+	tableSorts
+)
+
+func (s tableSort) String() string {
+	switch s {
+	case tablesBySize:
+		return "size"
+	case tablesByGrowth:
+		return "growth"
+	}
+	return "as listed"
+}
+
 // tablesView shows sizes, rows, growth since the console first measured
-// them, and each table's indexes.
+// them, and each table's indexes. s cycles the order (as listed, size,
+// growth); / filters by table or index name, n/N bring the next or
+// previous matching table to the top.
 type tablesView struct {
 	ctx     *ProgramContext
 	src     TableSource
@@ -68,7 +91,11 @@ type tablesView struct {
 	// first is the first measurement of each table's rows, for growth.
 	first   map[string]int64
 	firstAt time.Time
-	offset  int
+	offset  int // first body line shown, clamped
+
+	filter listFilter
+	sortBy tableSort
+	match  int // the matching table n/N last brought to the top
 }
 
 func newTablesView(ctx *ProgramContext, src TableSource) tablesView {
@@ -87,6 +114,53 @@ func (v tablesView) load() tea.Cmd {
 		r, err := src.TableStats(ctx)
 		return tablesLoadedMsg{report: r, err: err, at: time.Now(), took: time.Since(start)}
 	})
+}
+
+// capturing: the filter is being typed, so letters are text, not keys.
+func (v tablesView) capturing() bool { return v.filter.Editing() }
+
+// handlesBack: esc clears the filter rather than leaving the view.
+func (v tablesView) handlesBack() bool { return v.filter.Editing() || v.filter.Active() }
+
+// growth is a table's rows per hour since the first measurement; ok is
+// false while it is being measured (under a minute) or unknown.
+func (v tablesView) growth(s TableStat) (float64, bool) {
+	f, ok := v.first[s.Name]
+	if !ok || s.Rows < 0 || f < 0 || v.at.Sub(v.firstAt) < time.Minute {
+		return 0, false
+	}
+	return float64(s.Rows-f) / v.at.Sub(v.firstAt).Hours(), true
+}
+
+// tables are the tables the filter keeps (by their name or one of their
+// indexes'), in the order chosen.
+func (v tablesView) tables() []TableStat {
+	idx := map[string][]string{}
+	for _, s := range v.stats {
+		if s.Table != "" {
+			idx[s.Table] = append(idx[s.Table], s.Name)
+		}
+	}
+	var out []TableStat
+	for _, s := range v.stats {
+		if s.Table == "" && v.filter.Match(append([]string{s.Name}, idx[s.Name]...)...) {
+			out = append(out, s)
+		}
+	}
+	switch v.sortBy {
+	case tablesBySize:
+		sort.SliceStable(out, func(i, j int) bool { return out[i].Bytes > out[j].Bytes })
+	case tablesByGrowth:
+		sort.SliceStable(out, func(i, j int) bool {
+			gi, oki := v.growth(out[i])
+			gj, okj := v.growth(out[j])
+			if oki != okj {
+				return oki
+			}
+			return gi > gj
+		})
+	}
+	return out
 }
 
 // Update handles the view's own messages and keys; it does no I/O.
@@ -108,76 +182,144 @@ func (v tablesView) Update(msg tea.Msg) (tablesView, tea.Cmd) {
 				}
 			}
 		}
+	case tea.MouseWheelMsg:
+		sc := v.scroller()
+		sc.Wheel(msg)
+		v.offset = sc.Offset()
 	case tea.KeyPressMsg:
+		if handled, changed := v.filter.Key(msg, k); handled {
+			if changed {
+				v.offset, v.match = 0, 0
+			}
+			return v, nil
+		}
 		switch {
 		case key.Matches(msg, k.Refresh):
 			v.loading = true
 			return v, v.load()
-		case key.Matches(msg, k.Down, k.PageDown):
-			v.offset++
-		case key.Matches(msg, k.Up, k.PageUp):
-			v.offset = max(0, v.offset-1)
+		case key.Matches(msg, sortKey):
+			v.sortBy = (v.sortBy + 1) % tableSorts
+			v.offset, v.match = 0, 0
+		case matchStep(msg) != 0:
+			if !v.filter.Active() {
+				return v, nil
+			}
+			ts := v.tables()
+			if len(ts) == 0 {
+				return v, nil
+			}
+			v.match = cycle(v.match, len(ts), matchStep(msg))
+			_, at := v.body()
+			sc := v.scroller()
+			sc.ScrollTo(at[v.match])
+			v.offset = sc.Offset()
+		default:
+			sc := v.scroller()
+			if sc.Key(msg, k) {
+				v.offset = sc.Offset()
+			}
 		}
 	}
 	return v, nil
 }
 
+// scroller is the body's scroller, sized for the view and at its offset.
+func (v tablesView) scroller() scroller {
+	body, _ := v.body()
+	sc := scroller{offset: v.offset}
+	sc.Fit(len(body), max(1, v.ctx.bodyHeight()-len(v.headLines())))
+	return sc
+}
+
 // Hints are the view's keys for the key-hints bar.
 func (v tablesView) Hints() []key.Binding {
 	k := v.ctx.Keys
+	if v.filter.Editing() {
+		return []key.Binding{filterKeepHint, filterClearHint}
+	}
 	return []key.Binding{k.Refresh, k.Up, k.Down, k.Back}
 }
 
-// View draws the view in the body's width and height.
-func (v tablesView) View() string {
+// headLines are the lines above the tables: the title with the filter
+// and the order, the file's figures, the column heads.
+func (v tablesView) headLines() []string {
 	st := v.ctx.Styles
-	w, h := v.ctx.Width, v.ctx.bodyHeight()
-	head := st.Title.Render("Tables") + st.Muted.Render("  rows, bytes on disk, growth since first measured, indexes")
-	if v.state == stateLoading || (v.loading && v.state != stateReady) {
-		return head + "\n" + st.Muted.Render("measuring table sizes (a full scan of the file: seconds on a large database)…")
+	w := v.ctx.Width
+	head := st.Title.Render("Tables")
+	if v.filter.Editing() || v.filter.Active() {
+		n := 0
+		for _, s := range v.stats {
+			if s.Table == "" {
+				n++
+			}
+		}
+		head += "  " + v.filter.Header(st, len(v.tables()), n)
 	}
-	if v.state == stateError {
-		return head + "\n" + st.Error.Render("table sizes unavailable: ") + truncate(v.err.Error(), w-28)
+	head += st.Muted.Render("  sort " + v.sortBy.String() + " (s)")
+	if about := "  rows, bytes on disk, growth since first measured, indexes"; cellWidth(head)+cellWidth(about) <= w {
+		head += st.Muted.Render(about)
+	}
+	if v.state != stateReady {
+		return []string{head}
 	}
 	r := v.report
-	lines := []string{head}
+	lines := []string{truncate(head, w)}
 	for _, l := range wrapWords(fmt.Sprintf("file %s · WAL %s · free pages %s (VACUUM would return them) · measured %s in %s · ~ estimated",
 		humanize.Bytes(r.FileBytes), humanize.Bytes(r.WALBytes), humanize.Bytes(r.FreeBytes), v.at.In(v.ctx.Now().Location()).Format("15:04:05"), v.took.Round(time.Millisecond)), w, "") {
 		lines = append(lines, st.MutedText(l))
 	}
-	lines = append(lines, st.Muted.Render(fmt.Sprintf("%-38s %10s %11s %14s", "table / index", "rows", "bytes", "growth")))
+	return append(lines, st.Muted.Render(fmt.Sprintf("%-38s %10s %11s %14s", "table / index", "rows", "bytes", "growth")))
+}
+
+// body is a line per table and per index, and the line of each table.
+func (v tablesView) body() (lines []string, at []int) {
+	st := v.ctx.Styles
+	w := v.ctx.Width
 	idx := map[string][]TableStat{}
 	for _, s := range v.stats {
 		if s.Table != "" {
 			idx[s.Table] = append(idx[s.Table], s)
 		}
 	}
-	var body []string
-	for _, s := range v.stats {
-		if s.Table != "" {
-			continue
-		}
+	for _, s := range v.tables() {
 		growth := ""
-		if f, ok := v.first[s.Name]; ok && s.Rows >= 0 && f >= 0 && v.at.Sub(v.firstAt) >= time.Minute {
-			per := float64(s.Rows-f) / v.at.Sub(v.firstAt).Hours()
-			growth = fmt.Sprintf("%+.0f/h", per)
-		} else if ok {
+		if g, ok := v.growth(s); ok {
+			growth = fmt.Sprintf("%+.0f/h", g)
+		} else if _, ok := v.first[s.Name]; ok {
 			growth = st.Muted.Render("measuring")
 		}
 		rows := fmtCount(s.Rows)
 		if s.Estimated {
 			rows = "~" + rows
 		}
-		body = append(body, truncate(st.Bold.Render(padRight(s.Name, 38))+fmt.Sprintf(" %10s %11s %14s", rows, humanize.Bytes(s.Bytes), growth), w))
+		at = append(at, len(lines))
+		lines = append(lines, truncate(st.Bold.Render(padRight(s.Name, 38))+fmt.Sprintf(" %10s %11s %14s", rows, humanize.Bytes(s.Bytes), growth), w))
 		for _, i := range idx[s.Name] {
-			body = append(body, truncate(st.Muted.Render(fmt.Sprintf("  └ %-34s %10s %11s", i.Name, "", humanize.Bytes(i.Bytes))), w))
+			lines = append(lines, truncate(st.Muted.Render(fmt.Sprintf("  └ %-34s %10s %11s", i.Name, "", humanize.Bytes(i.Bytes))), w))
 		}
 	}
-	room := max(1, h-len(lines))
-	off := min(v.offset, max(0, len(body)-room))
-	body = body[off:]
-	if len(body) > room {
-		body = body[:room]
+	return lines, at
+}
+
+// View draws the view in the body's width and height.
+func (v tablesView) View() string {
+	st := v.ctx.Styles
+	w := v.ctx.Width
+	head := v.headLines()
+	if v.state == stateLoading || (v.loading && v.state != stateReady) {
+		return head[0] + "\n" + st.Muted.Render("measuring table sizes (a full scan of the file: seconds on a large database)…")
 	}
-	return strings.Join(append(lines, body...), "\n")
+	if v.state == stateError {
+		return head[0] + "\n" + st.Error.Render("table sizes unavailable: ") + truncate(v.err.Error(), w-28)
+	}
+	body, _ := v.body()
+	if len(body) == 0 && v.filter.Active() {
+		return strings.Join(append(head, st.Muted.Render("no table or index matches the filter; esc clears it")), "\n")
+	}
+	sc := v.scroller()
+	out := append(head, sc.Window(body)...)
+	if m := sc.Marker(); m != "" {
+		out = append(out, st.Muted.Render(m))
+	}
+	return strings.Join(out, "\n")
 }
