@@ -549,7 +549,7 @@ func (v dashboardView) figureCell(name string, width int) string {
 	titleW := max(1, width-valueW-stateW-2)
 	state := p.State.String()
 	return padRight(cutWords(p.Title, titleW), titleW) + " " +
-		st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " " +
+		st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtPanel(p), valueW))) + " " +
 		st.StateText(state, padRight(strings.ToUpper(state), stateW))
 }
 
@@ -608,7 +608,7 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 		// Widths are known column by column: the line is built from
 		// paints, and its width is counted, not measured.
 		line := padRight(" "+p.Title, titleW) + " " +
-			st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtValue(p.Value, p.Unit), valueW))) + " "
+			st.BoldText(fmt.Sprintf("%*s", valueW, truncate(fmtPanel(p), valueW))) + " "
 		used := titleW + 1 + valueW + 1
 		if targetW > 0 {
 			line += st.MutedText(padRight(target, targetW)) + " "

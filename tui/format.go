@@ -37,6 +37,16 @@ func fmtValue(v metrics.Value, unit string) string {
 	return fmtFigure(v.V, unit)
 }
 
+// fmtPanel is a panel's value as fmtValue writes it, with "~" in front
+// while it is the last collector's (the console has not measured it
+// itself yet since it started: a rate needs two scrapes).
+func fmtPanel(p metrics.Panel) string {
+	if p.Value.OK && !p.Carried.IsZero() {
+		return "~" + fmtValue(p.Value, p.Unit)
+	}
+	return fmtValue(p.Value, p.Unit)
+}
+
 // fmtFigure is a known figure with its unit, as fmtValue writes it.
 func fmtFigure(v float64, unit string) string {
 	switch {

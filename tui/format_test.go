@@ -116,3 +116,16 @@ func TestAlertFigure(t *testing.T) {
 		})
 	}
 }
+
+// TestCarriedValueIsMarked: a value the console has from the last
+// collector's state, not measured itself yet, reads with "~".
+func TestCarriedValueIsMarked(t *testing.T) {
+	p := metrics.Panel{Value: metrics.Known(7.5), Unit: "%"}
+	if got := fmtPanel(p); strings.HasPrefix(got, "~") {
+		t.Fatalf("measured: %q", got)
+	}
+	p.Carried = time.Now()
+	if got := fmtPanel(p); got != "~"+fmtValue(p.Value, p.Unit) {
+		t.Fatalf("carried: %q", got)
+	}
+}
