@@ -90,6 +90,50 @@ type Console struct {
 	Archive    Archive        `yaml:"archive"`
 	Rules      []RuleOverride `yaml:"rules"`
 	Escalation Escalation     `yaml:"escalation"`
+	// Replication is continuous protection with Litestream (replicate/).
+	Replication Replication `yaml:"replication"`
+}
+
+// Replication configures Litestream for the database: where it ships the
+// WAL, how often, and where its own Prometheus metrics are. repops writes
+// Litestream's config from it ('repops replicate config') and reads its
+// metrics and replicas; Litestream runs as its own process.
+type Replication struct {
+	// Replicas are where Litestream ships the database (one in Litestream
+	// v0.5's config per database; the first is the one repops restores
+	// from). None: replication is off.
+	Replicas []Replica `yaml:"replicas"`
+	// SyncInterval is how often Litestream ships new WAL frames (its
+	// replica sync-interval). Default 1 s.
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	// MetricsAddr is Litestream's metrics listener (its "addr"),
+	// host:port on loopback. Default 127.0.0.1:9092.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// ConfigFile is where 'repops replicate config' writes Litestream's
+	// config. Default: litestream.yml in the state dir.
+	ConfigFile string `yaml:"config_file"`
+	// VerifyEvery is how often the collector verifies the newest replica
+	// state (restore into scratch, quick_check, row counts). Default 1h;
+	// a full integrity check once a day.
+	VerifyEvery time.Duration `yaml:"verify_every"`
+}
+
+// Replica is one Litestream replica.
+type Replica struct {
+	// Type is file, sftp or s3 (S3-compatible).
+	Type string `yaml:"type"`
+	// Path: the directory (file), the remote path (sftp), the key prefix (s3).
+	Path string `yaml:"path"`
+	// sftp: Host (host:port), User, KeyPath (a private key file).
+	Host    string `yaml:"host"`
+	User    string `yaml:"user"`
+	KeyPath string `yaml:"key_path"`
+	// s3: Bucket, Endpoint (for S3-compatible stores), Region; credentials
+	// from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never
+	// from this file.
+	Bucket   string `yaml:"bucket"`
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
 }
 
 // Sources says where the console's figures come from. The database source

@@ -37,6 +37,7 @@ func Defaults() Config {
 			Escalation: Escalation{
 				OnCall: "/etc/opsgenie/contacts", Email: "ops-team@example.com", IncidentChannel: "#reputation-incidents",
 			},
+			Replication: Replication{SyncInterval: time.Second, MetricsAddr: "127.0.0.1:9092", VerifyEvery: time.Hour},
 		},
 		Environment: "development",
 	}
@@ -64,6 +65,16 @@ func (c *Config) BackupDir() string {
 		return c.Console.Backup.Dir
 	}
 	return filepath.Join(filepath.Dir(c.Database.Path), "backups")
+}
+
+// LitestreamConfig is where 'repops replicate config' writes Litestream's
+// config: console.replication.config_file, else litestream.yml in the state
+// dir.
+func (c *Config) LitestreamConfig() string {
+	if c.Console.Replication.ConfigFile != "" {
+		return c.Console.Replication.ConfigFile
+	}
+	return filepath.Join(c.StateDir(), "litestream.yml")
 }
 
 // MetricsURL is the service's /metrics endpoint, "" when metrics are off.

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 var (
 	logLevels    = []string{"debug", "info", "warn", "warning", "error"}
 	logFormats   = []string{"json", "text"}
+	replicaTypes = []string{"file", "sftp", "s3"}
 	journalModes = []string{"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY", "OFF"}
 	themes       = []string{"default", "high-contrast", "mono"}
 	severities   = []string{"info", "warning", "critical"}
@@ -111,6 +114,27 @@ func validate(c *Config, src Provenance, bad map[string]bool) []Problem {
 		v.check(key+".for", r.For >= 0, "cannot be negative, got %s", formatDuration(r.For))
 		if r.Severity != "" {
 			v.oneOf(key+".severity", r.Severity, severities, false)
+		}
+	}
+	rp := co.Replication
+	v.check("console.replication.sync_interval", rp.SyncInterval >= 100*time.Millisecond && rp.SyncInterval <= time.Hour,
+		"must be between 100ms and 1h, got %s", formatDuration(rp.SyncInterval))
+	v.check("console.replication.verify_every", rp.VerifyEvery >= time.Minute, "must be at least 1m, got %s", formatDuration(rp.VerifyEvery))
+	if _, port, err := net.SplitHostPort(rp.MetricsAddr); err != nil || port == "" {
+		v.check("console.replication.metrics_addr", false, "must be host:port (Litestream's metrics listener, e.g. 127.0.0.1:9092), got %q", rp.MetricsAddr)
+	}
+	for i, r := range rp.Replicas {
+		key := fmt.Sprintf("console.replication.replicas[%d]", i)
+		v.oneOf(key+".type", r.Type, replicaTypes, false)
+		switch r.Type {
+		case "file":
+			v.check(key+".path", filepath.IsAbs(r.Path), "a file replica needs an absolute directory path, got %q", r.Path)
+		case "sftp":
+			v.check(key+".host", strings.TrimSpace(r.Host) != "", "an sftp replica needs host (host:port)")
+			v.check(key+".user", strings.TrimSpace(r.User) != "", "an sftp replica needs user")
+			v.check(key+".path", strings.TrimSpace(r.Path) != "", "an sftp replica needs the remote path")
+		case "s3":
+			v.check(key+".bucket", strings.TrimSpace(r.Bucket) != "", "an s3 replica needs bucket")
 		}
 	}
 	for i, ct := range co.Escalation.Levels {
