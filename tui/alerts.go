@@ -436,6 +436,12 @@ func alertCountWords(listed []metrics.AlertStatus, total, width int) string {
 			bad++
 		}
 	}
+	if bad == 0 {
+		if w := fmt.Sprintf("all %d rules OK", total); cellWidth(w) <= width {
+			return w
+		}
+		return "all OK"
+	}
 	parts := []string{fmt.Sprintf("%d critical", n[metrics.StateCritical])}
 	for _, s := range []metrics.State{metrics.StatePending, metrics.StateWarning, metrics.StateUnknown} {
 		if n[s] > 0 {

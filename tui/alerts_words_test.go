@@ -22,7 +22,7 @@ func TestAlertWords(t *testing.T) {
 			{"every state", []metrics.AlertStatus{warn(metrics.StateCritical), warn(metrics.StatePending), warn(metrics.StateWarning),
 				warn(metrics.StateUnknown), warn(metrics.StateOK)}, 19, 80,
 				"4 not OK (1 critical, 1 pending, 1 warning, 1 unknown) of 19 rules"},
-			{"all clear", nil, 18, 80, "0 not OK (0 critical) of 18 rules"},
+			{"all clear", nil, 18, 80, "all 18 rules OK"},
 			{"narrow", []metrics.AlertStatus{warn(metrics.StateCritical), warn(metrics.StateWarning)}, 19, 34,
 				"2 not OK (1 critical) of 19 rules"},
 			{"narrowest", []metrics.AlertStatus{warn(metrics.StateCritical), warn(metrics.StateWarning)}, 19, 20,
