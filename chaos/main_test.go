@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // bin is the repops binary built once for the package; self is this test
@@ -61,21 +61,14 @@ func TestMain(m *testing.M) {
 		bin = b
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "repops-chaos-bin")
+	b, cleanup, err := testsupport.BuildRepops("repops-chaos-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "repops")
-	build := exec.Command("go", "build", "-o", bin, "github.com/repops/repops/cmd/repops")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build repops:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	bin = b
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -45,12 +45,14 @@ type ActionSpec struct {
 	// Destructive actions need confirm: typed in the runbook and the typed
 	// database name (or --yes) at run time.
 	Destructive bool
-	// Writes is true when the action writes to the live database: refused
-	// in read-only mode (ops.ErrReadOnlyMode), by the runner and the
-	// console alike. This is the one place that decides it for actions,
-	// by the rule the commands follow: backup and drill only read the live
-	// database (they write into the backup dir and the state dir) and stay
-	// allowed, as 'repops --read-only backup' is.
+	// Writes is true when the action writes to the live database or
+	// beside it: refused in read-only mode (ops.ErrReadOnlyMode), by the
+	// runner and the console alike. This is the one place that decides it
+	// for actions, by the rule the commands follow: a backup writes the
+	// backup dir and its retention deletes old backups, so it is refused
+	// (ops.ErrReadOnlyBackup), as 'repops --read-only backup' is; a drill
+	// only reads (its scratch copy and report go to the state dir) and
+	// stays allowed.
 	Writes bool
 	Params []ParamSpec
 }
@@ -63,7 +65,7 @@ func actionSpecs() []ActionSpec {
 		{Name: "health", Summary: "health check: open read-only, schema version known, quick integrity check, table counts"},
 		{Name: "disk_space", Summary: "free space on the database's filesystem (figures free_bytes, free_percent)"},
 		{Name: "list_backups", Summary: "list the finished backups, newest first (figures count, newest_age_seconds)"},
-		{Name: "backup", Summary: "online backup of the live database (a copy of the file with the WAL's committed frames applied, falling back to SQLite's backup API), verified", Changes: "writes a new backup file in the backup dir; the live database is not changed",
+		{Name: "backup", Summary: "online backup of the live database (a copy of the file with the WAL's committed frames applied, falling back to SQLite's backup API), verified", Changes: "writes a new backup file in the backup dir; the live database is not changed", Writes: true,
 			Params: []ParamSpec{{Name: "dir", Type: TypeString, Doc: "backup directory; default console.backup.dir"}}},
 		{Name: "verify_backup", Summary: "verify a backup: opens it, integrity check, schema version, row counts",
 			Params: []ParamSpec{{Name: "backup", Type: TypeString, Default: "latest", Doc: "file name or path in the backup dir, or latest"}}},

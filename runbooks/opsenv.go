@@ -20,6 +20,7 @@ import (
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/state"
+	"golang.org/x/sys/unix"
 )
 
 // EnvConfig is what OpsEnv needs: the effective config (database path,
@@ -179,7 +180,11 @@ func (e *OpsEnv) Act(ctx context.Context, action string, params map[string]strin
 		return ActionResult{}, err
 	}
 	if spec.Writes && e.cfg.ReadOnly {
-		return ActionResult{}, fmt.Errorf("action %s: %w", action, ErrReadOnly)
+		refusal := ErrReadOnly
+		if action == "backup" {
+			refusal = ops.ErrReadOnlyBackup
+		}
+		return ActionResult{}, fmt.Errorf("action %s: %w", action, refusal)
 	}
 	return f(ctx, params, progress)
 }
@@ -243,6 +248,19 @@ func (e *OpsEnv) prerequisites(ctx context.Context, _ map[string]string, _ ops.P
 		res.Figures["schema_version"] = float64(v)
 	}
 	for _, d := range []struct{ what, dir string }{{"state dir", e.cfg.StateDir}, {"backup dir", e.cfg.Config.BackupDir()}} {
+		if e.cfg.ReadOnly {
+			// Read-only mode creates nothing, not even a probe file:
+			// access(2) answers for the directory as it is.
+			switch err := unix.Access(d.dir, unix.W_OK); {
+			case errors.Is(err, os.ErrNotExist):
+				res.Details = append(res.Details, d.what+" "+d.dir+" does not exist yet (the first write creates it; read-only mode does not)")
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("%s %s is not writable: %v", d.what, d.dir, err))
+			default:
+				res.Details = append(res.Details, d.what+" "+d.dir+" writable (access check: read-only mode writes no probe)")
+			}
+			continue
+		}
 		if err := os.MkdirAll(d.dir, 0o700); err != nil {
 			problems = append(problems, fmt.Sprintf("%s %s cannot be created: %v", d.what, d.dir, err))
 			continue

@@ -403,8 +403,8 @@ func TestRunbookRun(t *testing.T) {
 	})
 	t.Run("read-only mode disables a step that writes", func(t *testing.T) {
 		m := loaded(t, func(o *Options) { o.ReadOnly = true })
-		// A backup only reads the live database and runs read-only, as
-		// 'repops --read-only backup' does; REINDEX writes.
+		// REINDEX writes the live database (a backup, which writes beside
+		// it, is refused too, as 'repops --read-only backup' is).
 		m = runTo(t, m, "database-optimization")
 		m = skipTo(t, m, "reindex")
 		m, cmd := step(t, m, press("x"))

@@ -50,6 +50,9 @@ operator's procedure lock (journaled).`,
 }
 
 func runBackup(ctx context.Context, a *app, o *backupOptions) error {
+	if a.readOnly {
+		return ops.ErrReadOnlyBackup
+	}
 	dir := o.dir
 	if dir == "" {
 		dir = a.cfg.BackupDir()

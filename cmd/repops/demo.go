@@ -87,6 +87,11 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 	if o.appeals <= 0 {
 		return usageError("--appeals must be positive, got %d", o.appeals)
 	}
+	if a.readOnly {
+		// The demo is a writer by nature: its simulated service writes to
+		// the demo database, and it takes a backup to start healthy.
+		return fmt.Errorf("%w (the demo runs a simulated service that writes to its database; to look at the demo database read-only: repops --read-only --db %s)", ops.ErrReadOnlyMode, o.path)
+	}
 	_, statErr := os.Lstat(o.path)
 	exists := statErr == nil
 	if exists {

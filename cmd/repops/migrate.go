@@ -370,6 +370,9 @@ func writeSizeTable(w io.Writer, s *db.Sizes) {
 }
 
 func runMigrateBackup(ctx context.Context, a *app, o *migrateOptions) error {
+	if a.readOnly {
+		return ops.ErrReadOnlyBackup
+	}
 	if err := db.CheckFile(a.cfg.Database.Path); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // bin is the repops binary built once for the package.
@@ -21,20 +23,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "the console's end-to-end test needs tmux: apt-get install tmux")
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "repops-e2e-bin")
+	b, cleanup, err := testsupport.BuildRepops("repops-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "repops")
-	build := exec.Command("go", "build", "-o", bin, "github.com/repops/repops/cmd/repops")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build repops:", err)
-		os.Exit(1)
-	}
+	bin = b
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
