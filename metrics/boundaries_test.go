@@ -34,6 +34,8 @@ var guideOps = map[string]struct{ target, alert string }{
 	"db_growth":                 {"<", ">"},
 	"ml_confidence":             {">=", ""}, // below the threshold warns
 	"dr_drill_age":              {"<", ""},
+	"replication_lag":           {"<", ">"},  // < 5 s, > 60 s
+	"replica_errors":            {"<=", ">"}, // no error is within target
 }
 
 func holds(op string, v, t float64) bool {
@@ -166,6 +168,12 @@ func TestGuideBoundaryStates(t *testing.T) {
 		{"ml_confidence", math.NaN(), 0.59, StateWarning},
 		{"dr_drill_age", math.NaN(), 92, StateWarning},
 		{"dr_drill_age", math.NaN(), 91.9, StateOK},
+		{"replication_lag", 4.9, 4.9, StateOK},
+		{"replication_lag", 5, 5, StateWarning},   // < 5 s: 5 s is outside
+		{"replication_lag", 60, 60, StateWarning}, // > 60 s: 60 s does not alert
+		{"replication_lag", 60.5, 60.5, StateCritical},
+		{"replica_errors", 0, 0, StateOK},
+		{"replica_errors", 0.5, 0.5, StateCritical}, // any error, held for 5 m
 	} {
 		r := ruleByName(t, c.rule)
 		if got := judge(r, c.v, c.tv); got != c.want {
@@ -201,7 +209,7 @@ func TestEngineJudgesGuideBoundaries(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%v/%v", r.Name, c[0], c[1]), func(t *testing.T) {
 				vs := &valueSource{vals: map[string]Value{r.Panel: Known(c[0]), r.TargetOn(): Known(c[1])}}
 				clock := newFakeClock()
-				e, err := NewEngine(EngineOptions{Sources: []Source{vs.source(KindScrape), vs.source(KindDatabase)}, Now: clock.now, Rules: []Rule{r}})
+				e, err := NewEngine(EngineOptions{Sources: []Source{vs.source(KindScrape), vs.source(KindDatabase), vs.source(KindLitestream)}, Now: clock.now, Rules: []Rule{r}})
 				if err != nil {
 					t.Fatal(err)
 				}

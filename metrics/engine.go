@@ -25,6 +25,9 @@ type EngineOptions struct {
 	PrometheusURL string
 	// AlertmanagerURL is an Alertmanager's base URL; "" for none.
 	AlertmanagerURL string
+	// LitestreamURL is Litestream's own /metrics (replication configured:
+	// see LitestreamSource); "" for none.
+	LitestreamURL string
 	// Timeout bounds each source's collection. Default 2 s.
 	Timeout time.Duration
 	// DatabasePath is the live database, read through a read-only
@@ -91,7 +94,12 @@ func OptionsFromConfig(cfg *config.Config) (EngineOptions, error) {
 			rules[i].Target = cfg.Reputation.MLConfidenceThreshold
 		}
 	}
+	litestream := ""
+	if len(cfg.Console.Replication.Replicas) > 0 {
+		litestream = LitestreamURL(cfg.Console.Replication.MetricsAddr)
+	}
 	return EngineOptions{
+		LitestreamURL:   litestream,
 		MetricsURL:      cfg.MetricsURL(),
 		PrometheusURL:   cfg.Console.Sources.PrometheusURL,
 		AlertmanagerURL: cfg.Console.Sources.AlertmanagerURL,
@@ -242,9 +250,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 }
 
 // buildSources builds the sources o names: the service's /metrics, a
-// Prometheus server, Alertmanager and the database, in that order. It is
-// the one place the console, 'repops status' and the runbooks' engine get
-// their sources from; the closers release the database's connections.
+// Prometheus server, Alertmanager, Litestream (replication configured)
+// and the database, in that order. It is the one place the console,
+// 'repops status' and the runbooks' engine get their sources from; the
+// closers release the database's connections.
 func buildSources(o EngineOptions) ([]Source, []func() error, error) {
 	var srcs []Source
 	var closers []func() error
@@ -264,6 +273,13 @@ func buildSources(o EngineOptions) ([]Source, []func() error, error) {
 	}
 	if o.AlertmanagerURL != "" {
 		s, err := NewAlertmanagerSource(o.AlertmanagerURL, o.HTTPClient)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	if o.LitestreamURL != "" {
+		s, err := NewLitestreamSource(LitestreamOptions{URL: o.LitestreamURL, DBPath: o.DatabasePath, Client: o.HTTPClient, MaxBodyBytes: o.MaxBodyBytes})
 		if err != nil {
 			return nil, nil, err
 		}

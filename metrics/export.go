@@ -79,7 +79,7 @@ func ExportRuleFile(rules []Rule) (RuleFile, error) {
 			return fmt.Errorf("no panel named %q", panel)
 		}
 		expr := d.PromQL
-		if expr == "" || !hasKind(d.Sources, KindPrometheus) && !hasKind(d.Sources, KindScrape) {
+		if expr == "" || !hasKind(d.Sources, KindPrometheus) && !hasKind(d.Sources, KindScrape) && !hasKind(d.Sources, KindLitestream) {
 			expr = d.PromQLExporter
 		}
 		if expr == "" {
@@ -154,7 +154,8 @@ func ExportRules(rules []Rule, generated time.Time) ([]byte, error) {
 	fmt.Fprintf(&b, "# Prometheus rules for the reputation system, written by 'repops rules export'\n")
 	fmt.Fprintf(&b, "# at %s from the same rules the console evaluates (thresholds in the\n", generated.UTC().Format(time.RFC3339))
 	b.WriteString("# panels' units). The repops_* series come from 'repops exporter'; the\n")
-	b.WriteString("# service's scrape job must be named \"reputation\". Check: promtool check rules FILE\n")
+	b.WriteString("# service's scrape job must be named \"reputation\", Litestream's \"litestream\".\n")
+	b.WriteString("# Check: promtool check rules FILE\n")
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(f); err != nil {

@@ -15,6 +15,8 @@ const (
 	KindPrometheus   = "prometheus"
 	KindAlertmanager = "alertmanager"
 	KindDatabase     = "database"
+	// KindLitestream is Litestream's own /metrics (LitestreamSource).
+	KindLitestream = "litestream"
 )
 
 // The scrape windows: fast panels are judged over the last minute, as the
@@ -139,6 +141,7 @@ func PanelDefs() []PanelDef {
 	sd := []string{KindScrape, KindPrometheus, KindDatabase}
 	sp := []string{KindScrape, KindPrometheus}
 	d := []string{KindDatabase}
+	ls := []string{KindLitestream}
 	return []PanelDef{
 		{Name: PanelSubmissionRate, Title: "Appeal submissions", Unit: "/min", Sources: sd,
 			PromQL:         `sum(rate(reputation_appeals_submitted_total[1m])) * 60`,
@@ -219,6 +222,31 @@ func PanelDefs() []PanelDef {
 		{Name: PanelDrillAge, Title: "Last DR drill", Unit: "d", Sources: d,
 			PromQLExporter: `(time() - repops_drill_timestamp_seconds) / 86400 or (repops_drill_recorded == 0) + Inf`,
 			Description:    "days since the last disaster-recovery drill (the guide asks for one a quarter)"},
+		// Replication, from Litestream's own metrics (LitestreamSource;
+		// Prometheus scrapes Litestream with the job named litestream).
+		// The lag's PromQL: the newest evaluation, 15 s apart over the last
+		// hour, at which Litestream's sync count rose more than its failed
+		// syncs over the minute before (max - min over the window, not
+		// increase(): its extrapolation differs between a counter near 0
+		// and one far from it, which would count a failing minute as a
+		// good one; a restart's reset reads as a rise). Once Litestream
+		// stops answering its series go stale and the lag grows from about
+		// the stop, as the console's; a Litestream down for over an hour
+		// is +Inf. Prometheus sees a stop or failing syncs up to a minute
+		// late (its window) and to its scrape interval, the console to
+		// within a cycle.
+		{Name: PanelReplicationLag, Title: "Replication lag", Unit: "s", Sources: ls,
+			PromQL:      `max(time() - max_over_time(timestamp(max_over_time(litestream_sync_count{job="litestream"}[1m]) - min_over_time(litestream_sync_count{job="litestream"}[1m]) > max_over_time(litestream_sync_error_count{job="litestream"}[1m]) - min_over_time(litestream_sync_error_count{job="litestream"}[1m]))[1h:15s])) or on() (min(up{job="litestream"}) == 0) + Inf`,
+			Description: "seconds since Litestream's newest successful sync of the database's WAL (it syncs every second; the writes since then are what losing the host now would lose): keeps growing while Litestream is stopped"},
+		{Name: PanelLastSyncAge, Title: "Last sync", Unit: "s", Sources: ls,
+			PromQL:      `max(time() - max_over_time(timestamp(max_over_time(litestream_sync_count{job="litestream"}[1m]) - min_over_time(litestream_sync_count{job="litestream"}[1m]) > max_over_time(litestream_sync_error_count{job="litestream"}[1m]) - min_over_time(litestream_sync_error_count{job="litestream"}[1m]))[1h:15s]))`,
+			Description: "seconds since Litestream's newest successful sync, as long as Litestream answers (unknown, saying why, when it does not)"},
+		{Name: PanelReplicationWAL, Title: "WAL (Litestream)", Unit: "MiB", Sources: ls,
+			PromQL:      `max(litestream_wal_size{job="litestream"}) / 1048576`,
+			Description: "bytes of the WAL Litestream has synced (litestream_wal_size): it holds a read lock, and a WAL that keeps growing here means checkpoints wait for it"},
+		{Name: PanelReplicaErrors, Title: "Replication errors", Unit: "/min", Sources: ls,
+			PromQL:      `60 * (sum(rate(litestream_sync_error_count{job="litestream"}[1m])) + (sum(rate(litestream_checkpoint_error_count{job="litestream"}[1m])) or vector(0)) + (sum(rate(litestream_compaction_verify_error_count{job="litestream"}[1m])) or vector(0)) + (sum(rate(litestream_replica_operation_errors_total{job="litestream"}[1m])) or vector(0)) + (sum(rate(litestream_validation_checks_total{job="litestream",result!="success"}[1m])) or vector(0)))`,
+			Description: "Litestream's errors per minute over the last minute: failed syncs, checkpoints, compaction verifications, replica operations and validation checks"},
 	}
 }
 
@@ -281,6 +309,24 @@ var NoThreshold = math.NaN()
 //     through one SQLite writer at a time, so one core kept busy is
 //     where it slows down; on a bigger machine, raise the thresholds in
 //     console.rules.
+//   - replication_lag: seconds since Litestream's newest successful sync
+//     (LitestreamSource says how it is computed). Decision: target under
+//     5 s, alert over 60 s for 1 minute, critical. The guide's RPO is
+//     "real-time" for a partial failure and 5 minutes for database
+//     corruption; Litestream syncs every second, so a healthy lag reads 0
+//     to 2 s and 5 s already says a sync was slow or missed. Beyond 60 s
+//     for a minute, the lag is at least 2 minutes when the alert fires
+//     (it grows with the clock while Litestream is stopped): paging then
+//     leaves about 3 minutes to restart Litestream before the 5-minute
+//     RPO is lost, and the minute of for rides over one long sync (a
+//     checkpoint holding the WAL, litestream#724). Critical, as
+//     backup_age is: past it, a loss of the host loses committed data;
+//   - replica_errors: Litestream's errors per minute (failed syncs,
+//     checkpoints, replica operations, validations). Any error is outside
+//     the target at once (the console shows it); the alert, a warning,
+//     waits 5 minutes because Litestream retries with backoff and a blip
+//     of the network to a remote replica heals itself; errors that last
+//     show in the lag too when they stop the syncs.
 //
 // Boundaries are the guide's exactly: a target is strict ("< 8 active":
 // exactly 8 is outside the target, a warning) unless TargetInclusive
@@ -371,6 +417,14 @@ func DefaultRules() []Rule {
 			Target: 92, Alert: n, Compare: Above, For: 0, Severity: SeverityInfo,
 			Runbook:     "dr-drill",
 			Description: "No disaster-recovery drill this quarter: run repops drill."},
+		{Name: "replication_lag", Title: "Replication lag", Panel: PanelReplicationLag, Unit: "s",
+			Target: 5, Alert: 60, Compare: Above, For: time.Minute, Severity: SeverityCritical,
+			Runbook:     "replication-lag",
+			Description: "Litestream has not synced the database's WAL for over a minute (stopped, or every sync failing): writes since then are not replicated. Start it (litestream replicate -config <file>; 'repops replicate check' says what runs), read its log, take a backup meanwhile."},
+		{Name: "replica_errors", Title: "Replication errors", Panel: PanelReplicaErrors, Unit: "/min",
+			Target: 0, Alert: 0, TargetInclusive: true, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
+			Runbook:     "replication-lag",
+			Description: "Litestream reports errors (failed syncs, checkpoints, replica operations or validations): read its log; 'repops replicate check' says how far the replica is behind."},
 	}
 }
 

@@ -21,7 +21,7 @@ func TestCatalogueParsesAndDryRuns(t *testing.T) {
 		"database-optimization", "data-archival", "migration-management", "daily-maintenance",
 		"weekly-maintenance", "monthly-maintenance", "quarterly-maintenance", "database-corruption",
 		"data-loss", "complete-system-failure", "dr-drill", "performance-tuning", "restart-service",
-		"scale-horizontally", "emergency-escalation",
+		"scale-horizontally", "emergency-escalation", "replication-lag",
 	}
 	for _, id := range want {
 		t.Run(id, func(t *testing.T) {

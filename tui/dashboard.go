@@ -45,6 +45,34 @@ var tabPanels = [tabCount][]string{
 		metrics.PanelServiceCPU, metrics.PanelServiceMemory},
 }
 
+// replicationPanels are Litestream's figures, on the Infra tab when
+// replication is configured (a Litestream source in the snapshot): the lag
+// first, as it is what the RPO is judged on.
+var replicationPanels = []string{metrics.PanelReplicationLag, metrics.PanelLastSyncAge,
+	metrics.PanelReplicationWAL, metrics.PanelReplicaErrors}
+
+// infraPanels is the Infra tab's panels: the replication panels after the
+// WAL's when Litestream is watched, left out when replication is off
+// (they would only say that no source computes them).
+func (v dashboardView) infraPanels() []string {
+	names := tabPanels[tabInfra]
+	watched := false
+	for _, src := range v.snap.Sources {
+		watched = watched || src.Kind == metrics.KindLitestream
+	}
+	if !watched {
+		return names
+	}
+	out := make([]string, 0, len(names)+len(replicationPanels))
+	for _, n := range names {
+		out = append(out, n)
+		if n == metrics.PanelWALSize {
+			out = append(out, replicationPanels...)
+		}
+	}
+	return out
+}
+
 // snapshotMsg is one refresh: the engine's snapshot (or why there is none)
 // and the procedure lock as read at the same time.
 type snapshotMsg struct {
@@ -205,7 +233,7 @@ func (v dashboardView) View() string {
 	case tabOverview:
 		lines = append(lines, v.overview()...)
 	case tabInfra:
-		lines = append(lines, v.tabRows(tabPanels[tabInfra], h-len(lines)-4)...)
+		lines = append(lines, v.tabRows(v.infraPanels(), h-len(lines)-4)...)
 		lines = append(lines, v.infraExtra()...)
 	default:
 		lines = append(lines, v.tabRows(tabPanels[v.tab], h-len(lines)-3)...)

@@ -101,6 +101,7 @@ Run with no command to open the console.`,
 		newDiagnoseCmd,
 		newArchiveCmd,
 		newGrowthCmd,
+		newReplicateCmd,
 	} {
 		root.AddCommand(c(a))
 	}
