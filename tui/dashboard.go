@@ -56,11 +56,7 @@ var replicationPanels = []string{metrics.PanelReplicationLag, metrics.PanelLastS
 // (they would only say that no source computes them).
 func (v dashboardView) infraPanels() []string {
 	names := tabPanels[tabInfra]
-	watched := false
-	for _, src := range v.snap.Sources {
-		watched = watched || src.Kind == metrics.KindLitestream
-	}
-	if !watched {
+	if !v.replicationWatched() {
 		return names
 	}
 	out := make([]string, 0, len(names)+len(replicationPanels))
@@ -71,6 +67,31 @@ func (v dashboardView) infraPanels() []string {
 		}
 	}
 	return out
+}
+
+// replicationWatched reports whether Litestream is a source of the
+// snapshot (replication configured); otherwise its panels are left out.
+func (v dashboardView) replicationWatched() bool {
+	for _, src := range v.snap.Sources {
+		if src.Kind == metrics.KindLitestream {
+			return true
+		}
+	}
+	return false
+}
+
+// hiddenPanel reports whether panel name is left out of the dashboard:
+// a replication panel while replication is off.
+func (v dashboardView) hiddenPanel(name string) bool {
+	if v.replicationWatched() {
+		return false
+	}
+	for _, r := range replicationPanels {
+		if r == name {
+			return true
+		}
+	}
+	return false
 }
 
 // snapshotMsg is one refresh: the engine's snapshot (or why there is none)
@@ -371,6 +392,7 @@ func (v dashboardView) figureGroups() (top, others []string) {
 	var promoted []string
 	for _, p := range v.snap.Panels {
 		switch {
+		case v.hiddenPanel(p.Name):
 		case isKey[p.Name]:
 		case v.needsEye(p):
 			promoted = append(promoted, p.Name)
