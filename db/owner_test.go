@@ -49,6 +49,7 @@ var ownerAllowed = map[string]string{
 	"ops/restore.go:safetyCopyLocked":                  "renames the safety copy's temp file in the backup dir",
 	"ops/sqlitecopy.go:copyFileSync":                   "copies a finished backup (never the live database) into a scratch or temp file",
 	"ops/sqlitecopy.go:fileSHA256":                     "hashes a finished backup or a drill's scratch copy",
+	"replicate/restore.go:fileSHA256":                  "hashes the file 'litestream restore' just wrote into the scratch dir (a new temp name), never a live database",
 	"runbooks/catalogue.go:Load":                       "runbook override files",
 	"runbooks/state.go:lockRun":                        "a runbook run's lock file in the state dir",
 	"tui/journal.go:exportJournalCmd":                  "the journal export file the operator names",

@@ -542,6 +542,12 @@ func (e *Engine) cycle(ctx context.Context) Snapshot {
 			}
 			v, tv := c.res.Panels[r.rule.Panel], c.res.Panels[r.rule.TargetOn()]
 			if _, _, _, adopt := ps.adopt(r.rule, v, tv, now); !adopt {
+				// Prometheus evaluates the rule but has no data for it, and
+				// repops has none either: Prometheus' "not alerting, no
+				// data" is the verdict (unknown), not a reason to sample.
+				if ps.Loaded && !v.OK && !values[r.rule.Panel].OK {
+					ps.noData, ps.noDataReason = true, v.Reason
+				}
 				prom[r.rule.Name] = ps // its mismatch, if any, is said
 				continue
 			}
@@ -691,6 +697,9 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 			var active time.Time
 			st, active, reason, _ = ps.adopt(r, v, tv, now)
 			rs.lastKnown, rs.activeSince, judge = now, active, JudgePrometheus
+		case byProm && ps.noData:
+			st, judge = StateUnknown, JudgePrometheus
+			reason = "Prometheus: no data for " + AlertName(r.Name, false) + " (not alerting); " + judged.Reason
 		case !judged.OK:
 			reason = judged.Reason
 			if !rs.lastKnown.IsZero() && now.Sub(rs.lastKnown) > staleAfter {

@@ -48,8 +48,12 @@ type PromRuleState struct {
 	TargetFiring bool
 	// Evaluated is the group's last evaluation.
 	Evaluated time.Time
-	// adopted is set by the engine when the rule's verdict is this one.
-	adopted bool
+	// adopted is set by the engine when the rule's verdict is this one;
+	// noData when Prometheus evaluates the rule without data and repops
+	// has none either (the verdict is then unknown, Prometheus').
+	adopted      bool
+	noData       bool
+	noDataReason string
 }
 
 // JudgePrometheus is AlertStatus.Judge for a state taken from Prometheus.

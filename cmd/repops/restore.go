@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/replicate"
 )
 
 // restoreOptions are the flags of 'repops restore'.
@@ -24,13 +26,17 @@ type restoreOptions struct {
 	// acceptFailed restores a backup that fails verification.
 	acceptFailed bool
 	yes          bool
+	// to and txid restore a point in time from the Litestream replica
+	// (replicate.RestoreTo into scratch), then as a backup.
+	to   string
+	txid string
 }
 
 // newRestoreCmd restores the live database from a backup, safely.
 func newRestoreCmd(a *app) *cobra.Command {
 	o := &restoreOptions{}
 	cmd := &cobra.Command{
-		Use:   "restore [NAME|--latest]",
+		Use:   "restore [NAME|--latest|--to TIME|--txid N]",
 		Short: "Restore the database from a backup: verified, with a safety copy, online or offline",
 		Long: `Restore the live database from a backup (a NAME from 'repops backups', or
 --latest: the newest backup of this database, by its file name). The
@@ -59,6 +65,14 @@ Afterwards: quick_check, schema validation, rows per table, and what was
 lost, between the safety copy and the backup: per table the rows newer
 than the backup, the newest of them, and the data-loss window (newest
 lost minus newest kept).
+--to TIME (RFC 3339) or --txid N restore a point in time from the
+Litestream replica instead of a backup: 'litestream restore' writes it
+into <state dir>/scratch, repops checks it (quick_check; the last
+transaction kept; the live database's newer rows, counted read-only),
+then restores it as above (verified, typed confirmation, safety copy into
+the backup dir, online or offline) and removes the scratch file. A time in
+the future or before the replica's first position is refused, one line,
+nothing changed.
 Asks for the database's file name to be typed unless --yes; refused in
 read-only mode. --force breaks another operator's procedure lock (journaled)
 and does nothing else.`,
@@ -72,13 +86,15 @@ and does nothing else.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.dir, "dir", "", "backup dir (overrides console.backup.dir)")
+	f.StringVar(&o.dir, "dir", "", "backup dir (overrides console.backup.dir; with --to/--txid, where the safety copy goes)")
 	f.BoolVar(&o.latest, "latest", false, "restore the newest backup")
 	f.BoolVar(&o.online, "online", false, "restore into the live database through the backup API (service running)")
 	f.BoolVar(&o.offline, "offline", false, "replace the database file (service stopped)")
 	f.BoolVar(&o.force, "force", false, forceUsage)
 	f.BoolVar(&o.acceptFailed, "accept-failed-verification", false, "restore the backup even though it fails verification (checksum, integrity_check, schema)")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for the typed confirmation")
+	f.StringVar(&o.to, "to", "", "restore the point in time TIME (RFC 3339, e.g. 2026-12-04T14:03:17Z) from the Litestream replica: the newest transaction committed before it")
+	f.StringVar(&o.txid, "txid", "", "restore up to the transaction N (Litestream's 16 hex digits, 0x<hex> or decimal) from the Litestream replica")
 	return cmd
 }
 
@@ -86,8 +102,13 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	if a.readOnly {
 		return ops.ErrReadOnlyMode
 	}
+	pitr := o.to != "" || o.txid != ""
 	switch {
-	case name == "" && !o.latest:
+	case pitr && (name != "" || o.latest):
+		return usageError("restore: --to/--txid restore from the replica: give no backup NAME nor --latest")
+	case o.to != "" && o.txid != "":
+		return usageError("restore: --to or --txid, not both")
+	case name == "" && !o.latest && !pitr:
 		return usageError("restore: give a backup NAME (see 'repops backups') or --latest")
 	case name != "" && o.latest:
 		return usageError("restore: give a NAME or --latest, not both")
@@ -101,8 +122,18 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	var (
 		backup string
 		err    error
+		point  *replicate.Result
 	)
-	if o.latest {
+	if pitr {
+		if err := ops.PrepareBackupDir(dir); err != nil {
+			return fmt.Errorf("restore: the safety copy's dir: %w; nothing was changed", err)
+		}
+		if point, err = restorePoint(ctx, a, o); err != nil {
+			return err
+		}
+		defer replicate.Remove(point.Path)
+		backup = point.Path
+	} else if o.latest {
 		if backup, err = ops.LatestBackup(dir, a.cfg.Database.Path); err != nil {
 			return fmt.Errorf("restore --latest: %w", err)
 		}
@@ -122,6 +153,9 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	// A restore that stops before ops.Restore runs (refused or cancelled)
 	// is journaled as this one entry, so the timeline shows it.
 	notRun := ops.Procedure{Action: "restore", Target: dbPath, Params: map[string]any{"backup": backup}, StateDir: a.cfg.StateDir(), Actor: actor}
+	if point != nil {
+		notRun.Params["point"], notRun.Params["txid"] = point.Target, point.TXID
+	}
 	// Verify first and show it: the operator confirms knowing what the
 	// backup holds, and a failing one is refused before any question.
 	fmt.Fprintf(a.err, "verifying %s (checksum, integrity_check, schema, rows)...\n", filepath.Base(backup))
@@ -138,12 +172,24 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	}
 	if !o.yes {
 		what := fmt.Sprintf("This replaces %s with the backup %s (%s mode).\nThe current database is copied aside first.", dbPath, filepath.Base(backup), mode)
+		if point != nil {
+			lost := fmt.Sprintf("%d rows of the live database are newer and will be lost", point.LostRows)
+			if !point.LostMeasured {
+				lost = "what the live database has beyond it is unknown"
+			}
+			what = fmt.Sprintf("This replaces %s with the replica's state at %s (%s mode): %s.\nThe current database is copied aside first.", dbPath, point.Target, mode, lost)
+		}
 		if err := a.confirmDatabase(what, notRun, "restore cancelled"); err != nil {
 			return err
 		}
 	}
 	ro := ops.RestoreOptions{DBPath: dbPath, Backup: backup, Mode: mode, AcceptFailedVerification: o.acceptFailed, Verified: v,
 		StateDir: a.cfg.StateDir(), Actor: actor}
+	if point != nil {
+		// The safety copy goes to the backup dir, as for a backup, not
+		// into scratch with the restored file.
+		ro.SafetyDir = dir
+	}
 	var res *ops.RestoreResult
 	err = runBreakingLock(a, actor, o.force, func() error {
 		var err error
@@ -152,8 +198,100 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	})
 	if res != nil {
 		printRestore(a, res)
+		if point != nil && res.Tables != nil {
+			fmt.Fprintf(a.out, "restored the point in time %s: last transaction kept txid %s", point.Target, orNone(point.TXID))
+			if point.LastTable != "" {
+				fmt.Fprintf(a.out, ", newest row %s #%d created_at %s", point.LastTable, point.LastRowID, point.LastCreatedAt)
+			}
+			fmt.Fprintf(a.out, "; %d rows newer than it were lost (kept in the safety copy)\n", res.LostRows)
+		}
 	}
 	return err
+}
+
+// restorePoint restores the point in time --to or --txid asks for from
+// the Litestream replica into scratch (replicate.RestoreTo), shows it,
+// and returns it; it is then restored as a backup. A point the replica
+// cannot give is one line and changes nothing.
+func restorePoint(ctx context.Context, a *app, o *restoreOptions) (*replicate.Result, error) {
+	ro := replicate.RestoreOptions{ConfigPath: a.cfg.LitestreamConfig(), DBPath: a.cfg.Database.Path, StateDir: a.cfg.StateDir()}
+	if o.to != "" {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(o.to))
+		if err != nil {
+			return nil, usageError("restore: --to %q: give an RFC 3339 time, e.g. 2026-12-04T14:03:17Z", o.to)
+		}
+		ro.Timestamp = t
+	} else {
+		n, err := replicate.ParseTXID(o.txid)
+		if err != nil {
+			return nil, usageError("restore: --%w", err)
+		}
+		ro.TXID = n
+	}
+	// The live database, read-only, to say what this point loses; closed
+	// before the restore (an open pool would make it online).
+	if live, err := a.openRead(ctx); err == nil {
+		ro.Live = live
+		defer live.Close()
+	}
+	fmt.Fprintf(a.err, "restoring %s from the Litestream replica into scratch (litestream restore)...\n", pointName(ro))
+	res, err := replicate.RestoreTo(ctx, ro)
+	if err != nil {
+		return nil, withCode(exitFailure, fmt.Errorf("restore: %w", err))
+	}
+	if live, ok := ro.Live.(*sql.DB); ok {
+		live.Close()
+	}
+	printPoint(a.out, res)
+	if len(res.QuickCheck) > 0 {
+		replicate.Remove(res.Path)
+		return nil, withCode(exitFailure, fmt.Errorf("restore: the replica's state at %s fails quick_check (%s); nothing was changed", res.Target, strings.Join(res.QuickCheck, "; ")))
+	}
+	return res, nil
+}
+
+func pointName(o replicate.RestoreOptions) string {
+	if o.TXID != 0 {
+		return "txid " + replicate.FormatTXID(o.TXID)
+	}
+	return o.Timestamp.UTC().Format(time.RFC3339Nano)
+}
+
+// printPoint states the point restored from the replica: the last
+// transaction kept and what the live database has beyond it.
+func printPoint(w io.Writer, r *replicate.Result) {
+	fmt.Fprintf(w, "point in time %s from the Litestream replica (its range %s to %s; restored in %s)\n", r.Target,
+		r.First.UTC().Format(time.RFC3339), r.Newest.UTC().Format(time.RFC3339), r.RestoreTook.Round(time.Millisecond))
+	txid := r.TXID
+	if txid == "" {
+		txid = "unknown"
+	} else if !r.TXIDTime.IsZero() {
+		txid += " (" + r.TXIDTime.UTC().Format(time.RFC3339) + ")"
+	}
+	fmt.Fprintf(w, "  last transaction kept: txid %s", txid)
+	if r.LastTable != "" {
+		fmt.Fprintf(w, "; newest row %s #%d created_at %s", r.LastTable, r.LastRowID, r.LastCreatedAt)
+	}
+	fmt.Fprintln(w)
+	if !r.LostMeasured {
+		why := r.LostUnknown
+		if why == "" {
+			why = "the live database could not be opened"
+		}
+		fmt.Fprintf(w, "  what is lost: unknown (%s)\n", why)
+		return
+	}
+	for _, t := range r.Tables {
+		if t.LostRows == 0 {
+			continue
+		}
+		newest := ""
+		if t.NewestLost != "" {
+			newest = ", newest " + t.NewestLost
+		}
+		fmt.Fprintf(w, "  lost: %s %d rows after #%d%s\n", t.Table, t.LostRows, t.MaxRowID, newest)
+	}
+	fmt.Fprintf(w, "  %d rows of the live database are newer than this point\n", r.LostRows)
 }
 
 // writeVerification shows a backup's verification, one line per check

@@ -118,7 +118,10 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		// not been watched for its window, up to --max-wait.
 		want := min(sampleWindow(snap), o.maxWait)
 		progress := newStatusProgress(a.err, want)
-		for first := true; first || time.Since(start) < want; first = false {
+		// A second collection only when status judges something itself
+		// that one collection left unknown (a rate needs two readings).
+		second := want > 0 || ownUnknown(snap)
+		for first := second; first || time.Since(start) < want; first = false {
 			progress.show(time.Since(start))
 			select {
 			case <-ctx.Done():
@@ -157,6 +160,17 @@ func sampleWindow(s metrics.Snapshot) time.Duration {
 		}
 	}
 	return 0
+}
+
+// ownUnknown reports whether a configured rule status judges itself (not
+// Prometheus) has no value yet.
+func ownUnknown(s metrics.Snapshot) bool {
+	for _, al := range s.Alerts {
+		if al.Configured && al.Judge == "" && !al.Value.OK {
+			return true
+		}
+	}
+	return false
 }
 
 // fromScrape reports whether al's figure came from the service's scrape.
