@@ -29,7 +29,7 @@ func parseCommand(line string) command {
 // commandWords are the completions the command line offers.
 func commandWords(rb RunbookService, sim Simulator) []string {
 	words := []string{"overview", "appeals", "negotiation", "ml", "infra", "infrastructure", "dashboard",
-		"alerts", "tables", "runbooks", "journal", "help", "pause", "resume", "write", "export", "quit",
+		"alerts", "tables", "runbooks", "runs", "backups", "drill", "journal", "help", "pause", "resume", "write", "export", "quit",
 		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off"}
 	// "resume" alone resumes the refresh when it is paused, else the
 	// newest resumable runbook run; "resume RUNID" resumes that run.
@@ -114,6 +114,21 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 		var rc tea.Cmd
 		n.runbooks, rc = n.runbooks.resumeRun(c.arg)
 		return n, tea.Batch(cmd, rc)
+	case "runs", "backups", "drill":
+		// Screens of the runbooks view (runs.go, backups_view.go): they
+		// only read the state and backup dirs.
+		mm, cmd := m.switchTo(switchViewMsg{to: viewRunbooks})
+		n := mm.(Model)
+		var rc tea.Cmd
+		switch c.verb {
+		case "runs":
+			n.runbooks, rc = n.runbooks.openRuns()
+		case "backups":
+			n.runbooks, rc = n.runbooks.openBackups()
+		default:
+			n.runbooks, rc = n.runbooks.openDrill()
+		}
+		return n, tea.Batch(cmd, rc)
 	case "journal", "log":
 		return m.switchTo(switchViewMsg{to: viewJournal})
 	case "help":
@@ -163,7 +178,8 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 var commandGroups = [][]string{
 	{"overview", "appeals", "negotiation", "ml", "infra"},
 	{"alerts", "tables", "runbooks", "journal", "help"},
-	{"run <runbook-id>", "open <runbook-id>", "resume [run-id]"},
+	{"run <runbook-id>", "open <runbook-id>", "resume [run-id]", "runs"},
+	{"backups", "drill"},
 	{"scenario [name]"},
 	{"refresh [interval]", "mouse [on|off]"},
 	{"pause", "resume", "write", "export", "quit"},

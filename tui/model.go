@@ -225,7 +225,9 @@ func inputStyles(s Styles) textinput.Styles {
 // loading state, then the figures as soon as they come.
 func (m Model) Init() tea.Cmd {
 	// New set gen 1 and inflight: Init cannot change the model.
-	return tea.Batch(m.cycleCmd(m.gen), m.runbooks.load())
+	return tea.Batch(m.cycleCmd(m.gen), m.runbooks.load(),
+		// issue 16 (runs.go): the notice of unfinished runs at start.
+		m.runbooks.startNoticeCmd())
 }
 
 // Update is the root: global keys and resize, envelopes to their view,

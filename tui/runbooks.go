@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func (r RunbookEngine) Resume(runID string) (RunbookRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run, nil
+	return engineRun{run}, nil
 }
 
 // Problems implements RunbookProblems: the override files the catalogue
@@ -90,7 +91,47 @@ func (r RunbookEngine) Start(rb *runbooks.Runbook) (RunbookRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run, nil
+	return engineRun{run}, nil
+}
+
+// StepParamsSetter is a RunbookRun whose current step's action parameters
+// can be set for its next Do: the console's backup chooser gives the
+// backup that a restore, a verification or a drill uses, as the CLI's
+// flags do. SetStepParams is called from the step's Cmd, just before Do.
+type StepParamsSetter interface {
+	SetStepParams(params map[string]string) error
+}
+
+// engineRun is a *runbooks.Run whose current step's parameters the
+// console can set (StepParamsSetter).
+type engineRun struct{ *runbooks.Run }
+
+var (
+	_ RunbookRun       = engineRun{}
+	_ StepParamsSetter = engineRun{}
+)
+
+// SetStepParams sets params on the current step of the run's own copy of
+// the runbook (runbooks.Runbook.Expand copies the steps of every run; the
+// map is replaced, never written into, so the catalogue's stays as it
+// is). The engine then runs the action with them and journals them with
+// the step.
+func (r engineRun) SetStepParams(params map[string]string) error {
+	cur, ok := r.Current()
+	if !ok {
+		return fmt.Errorf("run %s has no step to set %v on", r.ID(), params)
+	}
+	rb := r.Runbook()
+	s := &rb.Steps[cur.Index]
+	merged := make(map[string]string, len(s.Params)+len(params))
+	for k, val := range s.Params {
+		merged[k] = val
+	}
+	for k, val := range params {
+		merged[k] = val
+	}
+	s.Params = merged
+	return nil
 }
 
 // The runbooks view's modes.
@@ -100,6 +141,13 @@ const (
 	rbList rbMode = iota // the catalogue, filterable
 	rbRead               // one runbook's text and steps
 	rbRun                // a run, step by step
+	// The screens of runs.go and backups_view.go.
+	rbRuns      // :runs, the runs in the state dir
+	rbRunResult // a finished run's results, read-only
+	rbBackups   // :backups, the database's backups
+	rbChoose    // the backup a step uses, chosen before it runs
+	rbManifest  // one backup's manifest
+	rbDrill     // :drill, the last DR drill's report
 )
 
 // What the text input is reading.
@@ -180,6 +228,19 @@ type runbooksView struct {
 
 	bar progress.Model
 	md  *mdCache
+
+	// bk: the backups, the chooser, a manifest and the drill report
+	// (backups_view.go); runs: the runs in the state dir (runs.go).
+	bk   backupsState
+	runs runsState
+	// manifestFrom is the mode esc goes back to from a manifest.
+	manifestFrom rbMode
+	// choice is the step's parameters the operator chose (the backup),
+	// given to the step's next Do (StepParamsSetter).
+	choice map[string]string
+	// unfinished counts the unfinished runs in the state dir, as last
+	// read (at start, or by :runs).
+	unfinished int
 }
 
 // newRunbooksView builds the view; base is the parent context of the
@@ -244,7 +305,10 @@ func (v runbooksView) load() tea.Cmd {
 // would otherwise quit or leave); the view keys still switch views
 // (onRunningKey).
 func (v runbooksView) capturing() bool {
-	return v.reading != inNone || v.mode == rbRun && v.running
+	// The chooser holds the keyboard too: its letters (m, s) are its own,
+	// and a slip must not leave a step half chosen.
+	return v.reading != inNone || v.mode == rbRun && v.running ||
+		v.mode == rbChoose || v.mode == rbManifest && v.manifestFrom == rbChoose
 }
 
 // busy: a step is running (quitting would interrupt it).
@@ -267,8 +331,28 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 		return v.onStepDone(msg)
 	case rtoTickMsg:
 		return v.onRTOTick(msg)
+	case backupsMsg:
+		return v.onBackups(msg)
+	case drillReportMsg:
+		return v.onDrillReport(msg)
+	case runsMsg:
+		return v.onRuns(msg)
+	case unfinishedNoticeMsg:
+		return v.onUnfinishedNotice(msg)
 	case tea.MouseWheelMsg:
 		switch v.mode {
+		case rbManifest:
+			lines, room := v.manifestPane()
+			v.bk.scroll.Fit(len(lines), room)
+			v.bk.scroll.Wheel(msg)
+		case rbDrill:
+			lines, room := v.drillPane()
+			v.bk.scroll.Fit(len(lines), room)
+			v.bk.scroll.Wheel(msg)
+		case rbRunResult:
+			lines, room := v.runResultPane()
+			v.runs.scroll.Fit(len(lines), room)
+			v.runs.scroll.Wheel(msg)
 		case rbRead:
 			lines, room := v.readPane()
 			v.scroll.Fit(len(lines), room)
@@ -290,6 +374,18 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 			return v.onReadKey(msg)
 		case rbRun:
 			return v.onRunKey(msg)
+		case rbRuns:
+			return v.onRunsKey(msg)
+		case rbRunResult:
+			return v.onRunResultKey(msg)
+		case rbBackups:
+			return v.onBackupsKey(msg)
+		case rbChoose:
+			return v.onChooseKey(msg)
+		case rbManifest:
+			return v.onManifestKey(msg)
+		case rbDrill:
+			return v.onDrillKey(msg)
 		}
 	}
 	return v, nil
@@ -317,6 +413,7 @@ func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 		v.reading = inNone
 		v.input.Blur()
 		if what == inConfirm {
+			v.choice = nil
 			return v, flash("cancelled: nothing was run", false)
 		}
 		return v, nil
@@ -336,6 +433,7 @@ func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 			return v.doStep(runbooks.StepInput{Skip: true, Reason: val, Note: v.note})
 		case inConfirm:
 			if val == "" {
+				v.choice = nil
 				return v, flash("cancelled: nothing was run (the default)", false)
 			}
 			return v.doStep(runbooks.StepInput{Confirm: val, Note: v.note, Rerun: v.cur.Interrupted})
@@ -368,6 +466,10 @@ func (v runbooksView) Hints() []key.Binding {
 		return v.readHints()
 	case rbRun:
 		return v.runHints()
+	case rbRuns, rbRunResult:
+		return v.runsHints()
+	case rbBackups, rbChoose, rbManifest, rbDrill:
+		return v.backupHints()
 	}
 	return v.listHints()
 }
@@ -375,7 +477,7 @@ func (v runbooksView) Hints() []key.Binding {
 // View draws the view in the body's width and height.
 func (v runbooksView) View() string {
 	st := v.ctx.Styles
-	if v.svc == nil {
+	if v.svc == nil && (v.mode == rbList || v.mode == rbRead || v.mode == rbRun) {
 		return st.Title.Render("Runbooks") + "\n" + st.Error.Render("runbooks unavailable: the catalogue could not be loaded (see the console's start-up message)")
 	}
 	var body string
@@ -386,6 +488,18 @@ func (v runbooksView) View() string {
 		body = v.readView()
 	case rbRun:
 		body = v.runView()
+	case rbRuns:
+		body = v.runsView()
+	case rbRunResult:
+		body = v.runResultView()
+	case rbBackups:
+		body = v.backupsView()
+	case rbChoose:
+		body = v.chooseView()
+	case rbManifest:
+		body = v.manifestView()
+	case rbDrill:
+		body = v.drillView()
 	}
 	if v.reading != inNone {
 		lines := strings.Split(body, "\n")

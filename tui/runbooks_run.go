@@ -152,6 +152,14 @@ func (v runbooksView) onRunKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 		if v.ctx.ReadOnly && v.stepWrites() {
 			return v, flash("read-only mode: this step writes ("+v.cur.Step.Action+") and is disabled; skip it with a reason", true)
 		}
+		// A step that takes a backup offers the database's backups
+		// first (backups_view.go): read ahead when the step came up, so
+		// the chooser opens at once; with none to choose from, the step
+		// runs as the runbook says.
+		if name, val, ok := backupParam(v.cur.Step); ok && (!v.bk.loaded || v.bk.err != nil || len(v.bk.list) > 0) {
+			return v.openChooser(name, val)
+		}
+		v.choice = nil
 		if v.cur.NeedsConfirm {
 			return v.ask(inConfirm, fmt.Sprintf("type %s to run %s (empty or esc cancels): ", v.cur.ConfirmWord, v.cur.Step.Action), "")
 		}
@@ -746,7 +754,9 @@ func (v runbooksView) onRunStarted(msg runStartedMsg) (runbooksView, tea.Cmd) {
 	// A run started or resumed: the next start looks for unfinished runs
 	// again (this one may be left unfinished).
 	v.details, v.checked, v.offer = false, "", nil
-	return v, v.rtoTick()
+	var pre tea.Cmd
+	v, pre = v.prefetchBackups()
+	return v, tea.Batch(v.rtoTick(), pre)
 }
 
 // onRTOTick re-arms the RTO timer while its run is the view's.

@@ -114,7 +114,14 @@ func (v runbooksView) doStep(in runbooks.StepInput) (runbooksView, tea.Cmd) {
 	task := newStepTask()
 	v.running, v.stepFrom, v.lastErr = true, v.ctx.Now(), nil
 	v.cancel, v.task, v.stopping, v.stopped = cancel, task, false, ""
-	return v, doStepCmd(ctx, task, v.run, in)
+	// The parameters the operator chose (the backup) go with this Do
+	// only, and not with a skip.
+	params := v.choice
+	v.choice = nil
+	if in.Skip {
+		params = nil
+	}
+	return v, doStepCmd(ctx, task, v.run, in, params)
 }
 
 // doStepCmd is the Cmd that does the current step under ctx: executed, it
@@ -122,10 +129,28 @@ func (v runbooksView) doStep(in runbooks.StepInput) (runbooksView, tea.Cmd) {
 // events and the end arrive one at a time through a channel that
 // waitStepCmd reads and re-issues. A context done before the Cmd runs
 // starts nothing (stepDoneMsg.notStarted).
-func doStepCmd(ctx context.Context, task *stepTask, run RunbookRun, in runbooks.StepInput) tea.Cmd {
+//
+// params, when set, are the step's parameters the operator chose (the
+// backup of a restore): set on the run's current step just before Do,
+// through StepParamsSetter; a run that cannot take them refuses the step
+// rather than run it with the runbook's own.
+func doStepCmd(ctx context.Context, task *stepTask, run RunbookRun, in runbooks.StepInput, params map[string]string) tea.Cmd {
 	return addressed(viewRunbooks, func() tea.Msg {
 		if !task.begin(ctx) {
 			return stepDoneMsg{err: ctx.Err(), notStarted: true}
+		}
+		if len(params) > 0 {
+			var err error
+			if ps, ok := run.(StepParamsSetter); ok {
+				err = ps.SetStepParams(params)
+			} else {
+				err = fmt.Errorf("this run cannot take the chosen %v: nothing was run", params)
+			}
+			if err != nil {
+				task.end()
+				cur, curOK := run.Current()
+				return stepDoneMsg{err: err, cur: cur, curOK: curOK, state: run.State()}
+			}
 		}
 		ch := make(chan tea.Msg, stepEvents+1)
 		go func() {
@@ -224,5 +249,6 @@ func (v runbooksView) onStepDone(msg stepDoneMsg) (runbooksView, tea.Cmd) {
 	// below them as a summary (runbooks_run.go): back to the top.
 	v.last, v.lastErr, v.note, v.details = &res, nil, "", false
 	v.scroll.Top()
-	return v, nil
+	// The next step may take a backup: its chooser's list is read ahead.
+	return v.prefetchBackups()
 }
