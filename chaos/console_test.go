@@ -175,9 +175,9 @@ var (
 	consoleErrorRe = regexp.MustCompile(`(?i)malformed|disk image|database is locked|SQLITE_BUSY|database table is locked|disk I/O error|no such table|unable to open`)
 
 	consoleViews = []consoleView{
-		{"t", "tables", regexp.MustCompile(`Tables +rows, bytes on disk`)},
-		{"l", "journal", regexp.MustCompile(`Journal +incident timeline`)},
-		{"a", "alerts", regexp.MustCompile(`Alerts +every rule`)},
+		{"t", "tables", regexp.MustCompile(`Tables .*rows, bytes on disk`)},
+		{"l", "journal", regexp.MustCompile(`Journal .*incident timeline`)},
+		{"a", "alerts", regexp.MustCompile(`Alerts +(\d+ not OK|all \d+ rules OK)`)},
 		{"r", "runbooks", regexp.MustCompile(`Runbooks +\d+ of \d+`)},
 		{"d", "dashboard", dashboardRe},
 	}

@@ -84,9 +84,22 @@ type DrillOptions struct {
 	// than Scenario's are reported for information.
 	Objectives []Objective
 	StateDir   string // report, last-drill record and journal
-	Actor      Actor
-	Journal    *Journal
-	Now        func() time.Time
+	// Source is where the drill restores from: "backup", "replica" or
+	// "auto" ("": the replica when replication is configured, else the
+	// newest backup). See drill_replica.go.
+	Source string
+	// LitestreamConfig is Litestream's config when replication is
+	// configured (console.replication.replicas), "" when it is not.
+	LitestreamConfig string
+	// Replica restores the replica; default the one the program
+	// registered (SetReplicaRestorer).
+	Replica ReplicaRestorer
+	// RealTime is what a replica drill counts as the guide's "real-time"
+	// RPO (the replication's sync interval); default DrillRealTime.
+	RealTime time.Duration
+	Actor    Actor
+	Journal  *Journal
+	Now      func() time.Time
 }
 
 // ObjectiveResult is the drill's measure against one objective.
@@ -98,17 +111,33 @@ type ObjectiveResult struct {
 
 // DrillResult is a DR drill's outcome and report.
 type DrillResult struct {
-	Time       time.Time         `json:"time"`
-	Database   string            `json:"database"`
-	Backup     string            `json:"backup"`
-	BackupTime time.Time         `json:"backup_time"`
-	Scratch    string            `json:"scratch"`
-	RTO        time.Duration     `json:"rto_ns"` // measured: copy, verify, check
-	RPO        time.Duration     `json:"rpo_ns"` // the backup's age when the drill started
-	Steps      []DrillStep       `json:"steps"`
-	Tables     map[string]int64  `json:"tables"`
-	Problems   []string          `json:"problems,omitempty"`
-	Against    []ObjectiveResult `json:"objectives"`
+	Time       time.Time     `json:"time"`
+	Database   string        `json:"database"`
+	Backup     string        `json:"backup"`
+	BackupTime time.Time     `json:"backup_time"`
+	Scratch    string        `json:"scratch"`
+	RTO        time.Duration `json:"rto_ns"` // measured: copy (or litestream restore), verify, check
+	// RPO is, from a backup, its age when the drill started; from the
+	// replica, the heartbeat's (see Heartbeat), else the restored
+	// position's age. RPOBy says which.
+	RPO   time.Duration `json:"rpo_ns"`
+	RPOBy string        `json:"rpo_by,omitempty"`
+	// Source is "backup" or "replica"; SourceNote why, for auto.
+	Source     string `json:"source"`
+	SourceNote string `json:"source_note,omitempty"`
+	// From the replica: the transaction restored up to and its time, the
+	// replica's newest position.
+	ReplicaTXID     string    `json:"replica_txid,omitempty"`
+	ReplicaTXIDTime time.Time `json:"replica_txid_time,omitempty"`
+	ReplicaNewest   time.Time `json:"replica_newest,omitempty"`
+	// Heartbeat is the end-to-end RPO measure of a replica drill.
+	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+	// RealTime is what counted as a real-time RPO (replica drills).
+	RealTime time.Duration     `json:"real_time_ns,omitempty"`
+	Steps    []DrillStep       `json:"steps"`
+	Tables   map[string]int64  `json:"tables"`
+	Problems []string          `json:"problems,omitempty"`
+	Against  []ObjectiveResult `json:"objectives"`
 	// OK: the backup restored and verified (integrity, schema, rows).
 	OK bool `json:"ok"`
 	// Scenario is the rehearsed row of the guide's table; ObjectivesMet
@@ -161,15 +190,24 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 	if err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
+	for _, obj := range o.Objectives {
+		if obj.Scenario == rehearsed.Scenario {
+			rehearsed = obj // the caller's objectives for the scenario
+		}
+	}
 	// A drill is journaled but takes no lock: it reads a backup and works
 	// on its own scratch copy, and collides with no other procedure. It
 	// does not write to the live database: without a state dir it runs
 	// unrecorded, and says so.
-	p := Procedure{Action: "drill", Target: o.DBPath, Params: map[string]any{"backup": o.Backup, "scenario": rehearsed.Scenario},
+	source, note, restorer, err := resolveDrillSource(o)
+	if err != nil {
+		return nil, fmt.Errorf("drill: %w", err)
+	}
+	p := Procedure{Action: "drill", Target: o.DBPath, Params: map[string]any{"backup": o.Backup, "scenario": rehearsed.Scenario, "source": source},
 		StateDir: o.StateDir, Actor: o.Actor, Journal: o.Journal, Unlocked: true, Progress: progress}
 	err = Run(ctx, p, func(ctx context.Context, r *Running) (map[string]float64, error) {
 		var err error
-		res, err = drill(ctx, o, progress, rehearsed, now)
+		res, err = drill(ctx, o, progress, rehearsed, now, drillSource{name: source, note: note, replica: restorer})
 		if res == nil {
 			return nil, err
 		}
@@ -191,10 +229,17 @@ func Drill(ctx context.Context, o DrillOptions, progress Progress) (res *DrillRe
 // <state dir>/scratch, 0700.
 func DrillScratchDir(stateDir string) string { return filepath.Join(stateDir, "scratch") }
 
+// drillSource is where a drill restores from, resolved.
+type drillSource struct {
+	name, note string
+	replica    ReplicaRestorer
+}
+
 // drill is Drill's work, journaled.
-func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Objective, now func() time.Time) (res *DrillResult, err error) {
+func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Objective, now func() time.Time, src drillSource) (res *DrillResult, err error) {
+	fromReplica := src.name == DrillSourceReplica
 	backup := o.Backup
-	if backup == "" || backup == "latest" || !strings.ContainsAny(backup, `/\`) {
+	if !fromReplica && (backup == "" || backup == "latest" || !strings.ContainsAny(backup, `/\`)) {
 		if backup, err = ResolveBackup(o.BackupDir, o.DBPath, o.Backup); err != nil {
 			return nil, fmt.Errorf("drill: %w", err)
 		}
@@ -221,14 +266,33 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 		return nil, fmt.Errorf("drill: the scratch dir %s is the live database's directory: choose another", scratch)
 	}
 	start := now()
-	res = &DrillResult{Time: start.UTC(), Database: absPath(o.DBPath), Backup: filepath.Base(backup), Scratch: scratch, Tables: map[string]int64{},
-		Scenario: rehearsed.Scenario}
-	if f, ok := backupTime(backup); ok {
-		res.BackupTime = f
-		res.RPO = start.Sub(f)
+	res = &DrillResult{Time: start.UTC(), Database: absPath(o.DBPath), Scratch: scratch, Tables: map[string]int64{},
+		Scenario: rehearsed.Scenario, Source: src.name, SourceNote: src.note}
+	var target string
+	if fromReplica {
+		// The heartbeat, read before restoring: the newest committed row
+		// of the live database at T0 (read-only; nothing is written).
+		res.Heartbeat = readHeartbeat(ctx, o.DBPath, now)
+		res.RPOBy = "heartbeat"
+		res.RealTime = o.RealTime
+		if res.RealTime <= 0 {
+			res.RealTime = DrillRealTime
+		}
+		// replicate restores into <state dir>/scratch; without a state
+		// dir, into the drill's own scratch.
+		if o.StateDir != "" {
+			res.Scratch = DrillScratchDir(o.StateDir)
+		}
+	} else {
+		res.Backup = filepath.Base(backup)
+		res.RPOBy = "backup age"
+		if f, ok := backupTime(backup); ok {
+			res.BackupTime = f
+			res.RPO = start.Sub(f)
+		}
+		target = fsutil.TempName(filepath.Join(scratch, "drill_"+filepath.Base(backup)))
+		defer removeDBFiles(target)
 	}
-	target := fsutil.TempName(filepath.Join(scratch, "drill_"+filepath.Base(backup)))
-	defer removeDBFiles(target)
 	t0 := time.Now()
 	timed := func(name string, fn func() (string, error)) bool {
 		if ctx.Err() != nil {
@@ -247,23 +311,53 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 	}
 
 	var m *Manifest
-	ok := timed("manifest", func() (string, error) {
+	readManifest := func() (string, error) {
 		var err error
 		m, err = ReadManifest(backup)
 		if err != nil {
 			return "", err
 		}
-		if res.BackupTime.IsZero() {
+		if !fromReplica && res.BackupTime.IsZero() {
 			res.BackupTime, res.RPO = m.Created, start.Sub(m.Created)
 		}
 		return fmt.Sprintf("schema %d, %s, sha256 %s", m.SchemaVersion, humanize.Bytes(m.Size), short(m.SHA256)), nil
-	})
-	ok = timed("restore", func() (string, error) {
-		if _, err := copyFileSync(backup, target); err != nil {
-			return "", err
+	}
+	var ok bool
+	if fromReplica {
+		stateDir := o.StateDir
+		if stateDir == "" {
+			stateDir = scratch // replicate restores into <stateDir>/scratch
 		}
-		return "copied to " + target, nil
-	}) && ok
+		ok = timed("restore", func() (string, error) {
+			if hb := res.Heartbeat; hb != nil {
+				hb.RestoreAfter = max(now().Sub(hb.Read), 0)
+			}
+			rr, err := src.replica.RestoreNewest(ctx, o.LitestreamConfig, o.DBPath, stateDir)
+			if err != nil {
+				return "", err
+			}
+			target, backup = rr.Path, rr.Path
+			res.Backup = "replica txid " + orDefault(rr.TXID, "?")
+			res.ReplicaTXID, res.ReplicaTXIDTime, res.ReplicaNewest = rr.TXID, rr.TXIDTime, rr.Newest
+			res.BackupTime = rr.TXIDTime
+			return fmt.Sprintf("litestream restore of the replica's newest state (txid %s, %s) to %s", orDefault(rr.TXID, "?"),
+				fmtTime(rr.TXIDTime), rr.Path), nil
+		})
+		if target != "" {
+			defer src.replica.Remove(target)
+		}
+		if ok {
+			ok = timed("manifest", readManifest)
+		}
+	} else {
+		ok = timed("manifest", readManifest)
+		ok = timed("restore", func() (string, error) {
+			if _, err := copyFileSync(backup, target); err != nil {
+				return "", err
+			}
+			return "copied to " + target, nil
+		}) && ok
+	}
 	if ok {
 		ok = timed("checksum", func() (string, error) {
 			sum, _, err := fileSHA256(target)
@@ -277,6 +371,7 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 		})
 	}
 	var d dbCloser
+	var restoredFigs map[string]TableFigures
 	if ok {
 		ok = timed("open", func() (string, error) {
 			var err error
@@ -313,6 +408,7 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 			if err != nil {
 				return "", err
 			}
+			restoredFigs = figs
 			var total int64
 			for t, f := range figs {
 				res.Tables[t] = f.Rows
@@ -333,9 +429,19 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 		return nil, fmt.Errorf("drill: %w: %w", ErrDrillInterrupted, err)
 	}
 	res.OK = len(res.Problems) == 0
+	rpoKnown := !res.BackupTime.IsZero()
+	if fromReplica {
+		rpoKnown = replicaRPO(ctx, res, o.DBPath, restoredFigs, start)
+	}
 	judge := func(obj Objective) ObjectiveResult {
 		or := ObjectiveResult{Objective: obj, RTOMet: res.OK && res.RTO <= obj.RTO}
-		or.RPOMet = !obj.RealTime && !res.BackupTime.IsZero() && res.RPO <= obj.RPO
+		if obj.RealTime {
+			// Real-time: no backup meets it; a replica within one sync
+			// interval does.
+			or.RPOMet = fromReplica && rpoKnown && res.RPO <= res.RealTime
+		} else {
+			or.RPOMet = rpoKnown && res.RPO <= obj.RPO
+		}
 		return or
 	}
 	for _, obj := range o.Objectives {
@@ -368,6 +474,8 @@ func missedObjectives(or ObjectiveResult, res *DrillResult) []string {
 	}
 	switch {
 	case or.RPOMet:
+	case res.Source == DrillSourceReplica:
+		out = append(out, replicaMissed(or, res))
 	case or.RealTime:
 		out = append(out, fmt.Sprintf("objective missed: RPO real-time, which no backup meets (the backup was %s old): %s needs replication", humanize.Age(res.RPO), or.Scenario))
 	case res.BackupTime.IsZero():
@@ -466,14 +574,34 @@ func DrillMarkdown(r *DrillResult) string {
 		verdict = "PASSED with a WARNING: objective missed"
 	}
 	fmt.Fprintf(&b, "# DR drill %s: %s\n\n", r.Time.UTC().Format(time.RFC3339), verdict)
-	fmt.Fprintf(&b, "- Database: `%s`\n- Backup: `%s` (taken %s)\n- Restored into: `%s` (scratch; the live database was not touched)\n",
-		r.Database, r.Backup, r.BackupTime.UTC().Format(time.RFC3339), r.Scratch)
-	fmt.Fprintf(&b, "- Measured RTO (restore and verification): %s\n- Measured RPO (age of the backup): %s\n", fmtDur(r.RTO), fmtDur(r.RPO))
+	if r.Source == DrillSourceReplica {
+		fmt.Fprintf(&b, "- Database: `%s`\n- Source: the replica (Litestream)", r.Database)
+		if r.SourceNote != "" {
+			fmt.Fprintf(&b, "; %s", r.SourceNote)
+		}
+		fmt.Fprintf(&b, "\n- Restored position: txid %s, %s (the replica's newest: %s)\n- Restored into: `%s` (scratch; the live database was not touched)\n",
+			orDefault(r.ReplicaTXID, "unknown"), fmtTime(r.ReplicaTXIDTime), fmtTime(r.ReplicaNewest), r.Scratch)
+		if hb := r.Heartbeat; hb != nil {
+			fmt.Fprintf(&b, "- Heartbeat: %s\n", heartbeatLine(hb))
+		}
+		fmt.Fprintf(&b, "- Measured RTO (litestream restore and verification): %s\n- Measured RPO (%s): %s\n", fmtDur(r.RTO), r.RPOBy, fmtDur(r.RPO))
+	} else {
+		fmt.Fprintf(&b, "- Database: `%s`\n", r.Database)
+		if r.SourceNote != "" {
+			fmt.Fprintf(&b, "- Source: the newest backup; %s\n", r.SourceNote)
+		}
+		fmt.Fprintf(&b, "- Backup: `%s` (taken %s)\n- Restored into: `%s` (scratch; the live database was not touched)\n",
+			r.Backup, r.BackupTime.UTC().Format(time.RFC3339), r.Scratch)
+		fmt.Fprintf(&b, "- Measured RTO (restore and verification): %s\n- Measured RPO (age of the backup): %s\n", fmtDur(r.RTO), fmtDur(r.RPO))
+	}
 	if r.Scenario != "" {
 		if obj, err := ObjectiveFor(r.Scenario); err == nil {
 			rpo := fmtObjective(obj.RPO)
 			if obj.RealTime {
 				rpo = "real-time"
+				if r.Source == DrillSourceReplica {
+					rpo += ", counted as " + fmtDur(r.RealTime)
+				}
 			}
 			fmt.Fprintf(&b, "- Rehearsed scenario: %s (RTO %s, RPO %s): ", r.Scenario, fmtObjective(obj.RTO), rpo)
 		}
@@ -509,6 +637,12 @@ func DrillMarkdown(r *DrillResult) string {
 			name = "**" + a.Scenario + "** (rehearsed)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", name, fmtObjective(a.RTO), yesNo(a.RTOMet), rpo, yesNo(a.RPOMet))
+	}
+	if hb := r.Heartbeat; hb != nil && len(hb.Tables) > 0 && hb.Unknown == "" {
+		b.WriteString("\n## Heartbeat (rows committed before the drill against the restore)\n\n| table | live rows | newest live | restored rows | newest restored | missing |\n|---|---|---|---|---|---|\n")
+		for _, t := range hb.Tables {
+			fmt.Fprintf(&b, "| %s | %d | %s | %d | %s | %d |\n", t.Table, t.LiveRows, orDefault(t.LiveNewest, "-"), t.RestoredRows, orDefault(t.RestoredNewest, "-"), t.Missing)
+		}
 	}
 	if len(r.Tables) > 0 {
 		b.WriteString("\n## Rows restored\n\n| table | rows |\n|---|---|\n")

@@ -146,6 +146,10 @@ func (e *OpsEnv) check(ctx context.Context, params map[string]string, _ ops.Prog
 func (e *OpsEnv) drill(ctx context.Context, params map[string]string, progress ops.Progress) (ActionResult, error) {
 	o := ops.DrillOptions{DBPath: e.Target(), BackupDir: e.cfg.Config.BackupDir(), Backup: params["backup"], StateDir: e.cfg.StateDir, Actor: e.cfg.Actor,
 		Scenario: params["scenario"]}
+	if rp := e.cfg.Config.Console.Replication; len(rp.Replicas) > 0 {
+		// Replication configured: the drill restores the replica (issue 15).
+		o.LitestreamConfig, o.RealTime = e.cfg.Config.LitestreamConfig(), max(rp.SyncInterval, ops.DrillRealTime)
+	}
 	if _, err := ops.ObjectiveFor(o.Scenario); err != nil {
 		return ActionResult{}, fmt.Errorf("drill: %w", err)
 	}

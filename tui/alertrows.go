@@ -43,6 +43,10 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		figW = max(figW, cellWidth(c.figure))
 		if a.Value.OK {
 			figNeed = max(figNeed, cellWidth(c.figure))
+		} else {
+			// Why a figure is unknown is cut, but never to nothing: the
+			// since column goes first.
+			figNeed = max(figNeed, min(cellWidth(c.figure), reasonNeed))
 		}
 		rbW = max(rbW, cellWidth(c.runbook))
 	}
@@ -71,6 +75,7 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		return "since " + c.clock
 	}
 	bare := func(c alertRowCols) string { return c.clock }
+	none := func(alertRowCols) string { return "" }
 	sinceW := func(f func(alertRowCols) string) int {
 		n := 0
 		for _, c := range cols {
@@ -82,8 +87,22 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		{full, sinceW(full), 2}, {short, sinceW(short), 2},
 		{full, sinceW(full), 1}, {short, sinceW(short), 1},
 		{bare, sinceW(bare), 1}, {bare, sinceW(bare), 0},
+		{none, 0, 1}, {none, 0, 0},
 	}
-	const lead = 2 + 9 + 1 // marker, state, space
+	// The since column and the gap before it; none without it.
+	sinceCol := func(l layout) int {
+		if l.sinceW == 0 {
+			return 0
+		}
+		return 2 + l.sinceW
+	}
+	// The state column is as wide as its longest word (PENDING, WARNING,
+	// CRITICAL), not wider.
+	stateW := 7
+	for _, c := range cols {
+		stateW = max(stateW, cellWidth(c.state))
+	}
+	lead := 2 + stateW + 1 // marker, state, space
 	rbWidth := func(l layout) int {
 		switch {
 		case l.rb == 2 && rbW > 0:
@@ -95,7 +114,7 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 	}
 	pick := layouts[len(layouts)-1]
 	for _, l := range layouts {
-		if lead+titleW+2+figNeed+2+l.sinceW+rbWidth(l) <= width {
+		if lead+titleW+2+figNeed+sinceCol(l)+rbWidth(l) <= width {
 			pick = l
 			break
 		}
@@ -105,7 +124,7 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 	// barest layout is too wide, the title column gives first (down to
 	// 16 cells), then the figure; both are cut between words.
 	tw := titleW
-	rest := func() int { return width - lead - tw - 2 - 2 - pick.sinceW - rbWidth(pick) }
+	rest := func() int { return width - lead - tw - 2 - sinceCol(pick) - rbWidth(pick) }
 	if over := figNeed - rest(); over > 0 {
 		tw -= min(over, max(0, tw-16))
 	}
@@ -117,8 +136,11 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 			mark = st.Accent.Render("▸ ")
 		}
 		state := strings.ToLower(c.state)
-		line := mark + st.StateText(state, padRight(c.state, 9)) + " " + padRight(cutWords(c.title, tw), tw) + "  " +
-			padRight(cutWords(c.figure, fw), fw) + "  " + st.MutedText(padRight(pick.since(c), pick.sinceW))
+		line := mark + st.StateText(state, padRight(c.state, stateW)) + " " + padRight(cutWords(c.title, tw), tw) + "  " +
+			padRight(cutWords(c.figure, fw), fw)
+		if pick.sinceW > 0 {
+			line += "  " + st.MutedText(padRight(pick.since(c), pick.sinceW))
+		}
 		rb := ""
 		switch {
 		case pick.rb == 2 && c.runbook != "":
@@ -137,6 +159,10 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 	}
 	return out
 }
+
+// reasonNeed is the room an unknown figure's reason keeps in an alert
+// row ("no data: service…") before the since column gives way.
+const reasonNeed = 20
 
 // cutWords shortens s to width cells at a word boundary, with an ellipsis
 // ("Appeal processing…"); a single word longer than width is cut in it.

@@ -229,14 +229,23 @@ func (v alertsView) View() string {
 		}
 		lines[0] = truncate(head+st.MutedText(count+order), w)
 	}
+	// The list in the shared scroller: the selected row kept in view,
+	// the marker on the list's last row when not every rule fits.
 	listH := min(len(rs), max(3, h/2-1))
 	sel := min(v.selected, max(0, len(rs)-1))
-	off := max(0, sel-listH+1)
+	var list scroller
+	list.Fit(len(rs), listH)
+	list.Show(sel)
+	off := list.Offset()
 	openKey := ""
 	if ks := v.ctx.Keys.OpenRunbook.Keys(); len(ks) > 0 {
 		openKey = ks[0]
 	}
-	lines = append(lines, alertRows(v.ctx, v.snap, rs[off:min(len(rs), off+listH)], sel-off, w, openKey)...)
+	shown := rs[off:min(len(rs), off+list.view)]
+	lines = append(lines, alertRows(v.ctx, v.snap, shown, sel-off, w, openKey)...)
+	if m := list.Marker(); m != "" {
+		lines = append(lines, st.Muted.Render(truncate("  "+strings.Replace(m, "lines", "rules", 1), w)))
+	}
 	if len(rs) == 0 {
 		if len(v.snap.Alerts) > 0 {
 			lines = append(lines, st.Muted.Render("no rule matches the filter; esc clears it"))
@@ -246,40 +255,43 @@ func (v alertsView) View() string {
 		return strings.Join(lines, "\n")
 	}
 	a := rs[sel]
+	top := len(lines)
 	lines = append(lines, "", st.Title.Render(a.Rule.Title)+" "+st.Badge(a.State.String()))
 	detail := []string{
 		alertThresholds(v.snap, a),
 		"now: " + alertFigure(a, v.snap, now),
 	}
+	// The runbook and its key right under the figure, so that a short
+	// screen shows them; in a line that fits when it can.
+	if a.Runbook != "" {
+		rb := "runbook " + a.Runbook + " (o opens it; enter shows the whole alert)"
+		if cellWidth(rb) > w-1 {
+			rb = "runbook " + a.Runbook + " (o opens it)"
+		}
+		detail = append(detail, rb)
+	}
 	if !a.ActiveSince.IsZero() {
 		detail = append(detail, fmt.Sprintf("beyond the alert threshold since %s (%s)", a.ActiveSince.In(now.Location()).Format("15:04:05"), humanize.Age(now.Sub(a.ActiveSince))))
 	}
-	if a.Rule.Description != "" {
-		detail = append(detail, a.Rule.Description)
-	}
-	if a.Runbook != "" {
-		detail = append(detail, "runbook "+a.Runbook+" (o opens it; enter shows the whole alert)")
-	}
-	for i, d := range detail {
-		if a.Rule.Description != "" && i == len(detail)-1-oneIf(a.Runbook != "") {
-			for _, l := range wrapWords(a.Rule.Description, w-1, "") {
-				lines = append(lines, " "+st.MutedText(l))
-			}
-			continue
-		}
+	for _, d := range detail {
 		for _, l := range wrapWords(d, w-1, "   ") {
 			lines = append(lines, " "+l)
 		}
 	}
+	if a.Rule.Description != "" {
+		for _, l := range wrapWords(a.Rule.Description, w-1, "") {
+			lines = append(lines, " "+st.MutedText(l))
+		}
+	}
 	if len(a.History) > 0 {
 		lines = append(lines, st.Muted.Render(" history:"))
-		for i := len(a.History) - 1; i >= 0 && len(lines) < h; i-- {
+		for i := len(a.History) - 1; i >= 0 && len(a.History)-i <= 20; i-- {
 			t := a.History[i]
 			lines = append(lines, truncate(fmt.Sprintf("   %s %s → %s  %s", t.Time.In(now.Location()).Format("15:04:05"),
 				st.State(t.From.String()).Render(t.From.String()), st.State(t.To.String()).Render(t.To.String()), fmtValue(t.Value, unitOf(v.snap, a.Rule.Panel, a.Rule.Unit))), w))
 		}
 	}
-	if len(v.snap.External) > 0 && len(lines) < h-1 {
+	if len(v.snap.External) > 0 {
 		lines = append(lines, "", st.Title.Render("Alertmanager"))
 		for _, e := range v.snap.External {
 			lines = append(lines, truncate(fmt.Sprintf(" %s %-24s %s %s", st.State(severityState(e.Severity)).Render(padRight(strings.ToUpper(e.Severity), 9)),
@@ -287,7 +299,12 @@ func (v alertsView) View() string {
 		}
 	}
 	if len(lines) > h {
-		lines = lines[:h]
+		// The preview does not fit under the list: its own marker on
+		// its last row, and where the rest is.
+		var pv scroller
+		pv.Fit(len(lines)-top, h-top)
+		more := len(lines) - top - pv.view
+		lines = append(lines[:top+pv.view], st.Muted.Render(truncate(fmt.Sprintf(" ↓ %d more: enter shows the whole alert", more), w)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -465,11 +482,4 @@ func panelTitle(snap metrics.Snapshot, name string) string {
 		return p.Title
 	}
 	return name
-}
-
-func oneIf(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -356,6 +356,35 @@ func (v runbooksView) backupLines(w int) []string {
 		nameW = max(nameW, cellWidth(b.Name))
 	}
 	nameW = min(nameW, max(12, w-2-9-11-14))
+	// Names too long for the row are told apart by their time, which a
+	// cut name would lose ("architect-20261129T0200…"): the time shows
+	// instead, to the second when two share a minute.
+	names := make([]string, len(v.bk.list))
+	cut := false
+	for i, b := range v.bk.list {
+		names[i] = b.Name
+		cut = cut || cellWidth(b.Name) > nameW
+	}
+	if cut {
+		layout := "2006-01-02 15:04"
+		seen := map[string]bool{}
+		for _, b := range v.bk.list {
+			k := b.Time.UTC().Format(layout)
+			if seen[k] {
+				layout = "2006-01-02 15:04:05"
+			}
+			seen[k] = true
+		}
+		nameW = 0
+		for i, b := range v.bk.list {
+			if !b.Time.IsZero() {
+				names[i] = b.Time.UTC().Format(layout)
+			} else if r := []rune(b.Name); len(r) > 16 {
+				names[i] = "…" + string(r[len(r)-15:])
+			}
+			nameW = max(nameW, cellWidth(names[i]))
+		}
+	}
 	def := v.defaultBackup()
 	room := v.backupRows()
 	off := max(0, v.bk.sel-room+1)
@@ -371,7 +400,7 @@ func (v runbooksView) backupLines(w int) []string {
 		if _, ok := backupState(b); !ok {
 			sw = st.State("warning").Render("✗ " + b.State)
 		}
-		line := mark + padRight(truncate(b.Name, nameW), nameW) + " " + fmt.Sprintf("%8s %10s", humanize.Age(b.Age), humanize.Bytes(b.Size)) + "  " + sw
+		line := mark + padRight(truncate(names[i], nameW), nameW) + " " + fmt.Sprintf("%8s %10s", humanize.Age(b.Age), humanize.Bytes(b.Size)) + "  " + sw
 		if v.mode == rbChoose && i == def {
 			tag := " (runbook's)"
 			if v.bk.named == "latest" {
@@ -643,7 +672,7 @@ func (v runbooksView) backupHints() []key.Binding {
 		skip := k.Skip
 		back := k.Back
 		back.SetHelp(keyName(k.Back), "cancel")
-		return []key.Binding{use, man, k.Down, skip, back}
+		return []key.Binding{use, back, man, k.Down, skip}
 	case rbBackups:
 		open := k.Enter
 		open.SetHelp(keyName(k.Enter), "manifest")
@@ -652,8 +681,9 @@ func (v runbooksView) backupHints() []key.Binding {
 		if v.manifestFrom == rbChoose {
 			use := k.Enter
 			use.SetHelp(keyName(k.Enter), "use this backup")
-			return []key.Binding{use, k.Down, k.PageDown, k.Back}
+			return []key.Binding{use, k.Back, k.Down, k.PageDown}
 		}
 	}
-	return []key.Binding{k.Down, k.PageDown, k.Top, k.Back}
+	// esc first: the way back is always shown.
+	return []key.Binding{k.Back, k.Down, k.PageDown, k.Top}
 }

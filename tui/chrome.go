@@ -124,21 +124,27 @@ func (m Model) hintsBar() string {
 	}
 	hints := m.focused().Hints()
 	k := m.ctx.Keys
+	// A prompt or the backup chooser holds the keyboard: the global keys
+	// type into it, so only its own are shown.
+	prompting := m.focus == viewRunbooks && m.runbooks.prompting()
 	for _, b := range k.ShortHelp() {
+		if prompting {
+			break
+		}
 		if m.paused && sameKeys(b, k.Pause) {
 			// The pause key resumes while the refresh is paused.
 			b.SetHelp(b.Help().Key, "resume refresh")
 		}
 		hints = append(hints, b)
 	}
-	if m.ctx.Demo {
+	if m.ctx.Demo && !prompting {
 		hints = append(hints, k.Scenario)
 	}
 	var parts []string
 	used := 0
 	// The help key's hint always stays: the others give way to it.
 	helpW := 0
-	if h := k.Help.Help(); len(k.Help.Keys()) > 0 && h.Key != "" {
+	if h := k.Help.Help(); !prompting && len(k.Help.Keys()) > 0 && h.Key != "" {
 		helpW = lenRunes(h.Key) + 1 + lenRunes(h.Desc) + 2
 	}
 	for _, b := range hints {

@@ -83,6 +83,7 @@ func TestGoldenScreens(t *testing.T) {
 				final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
 				screen := ansi.Strip(final.View().Content)
 				checkGolden(t, screen, w, h)
+				checkGoldenScreen(t, sc.name, screen, w, h)
 				if sc.state != "" {
 					head := strings.Join(strings.SplitN(screen, "\n", 4)[:3], "\n")
 					if !strings.Contains(head, " "+sc.state+" ") {
@@ -100,6 +101,7 @@ func TestGoldenScreens(t *testing.T) {
 				m := sc.build(t, w, h)
 				screen := ansi.Strip(m.View().Content)
 				checkGolden(t, screen, w, h)
+				checkGoldenScreen(t, sc.name, screen, w, h)
 				golden.RequireEqual(t, []byte(screen))
 			})
 		}

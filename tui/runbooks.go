@@ -12,7 +12,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/glamour/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
+	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/runbooks"
 )
@@ -241,6 +243,13 @@ type runbooksView struct {
 	// unfinished counts the unfinished runs in the state dir, as last
 	// read (at start, or by :runs).
 	unfinished int
+	// rules are the alert rules in force, as the last refresh judged
+	// with them: a metric check's condition is told with their
+	// thresholds.
+	rules []metrics.Rule
+	// askPrompt is the open prompt's text when it is too wide to share
+	// a line with what is typed: it goes on the lines above the input.
+	askPrompt string
 }
 
 // newRunbooksView builds the view; base is the parent context of the
@@ -321,6 +330,14 @@ func (v runbooksView) handlesBack() bool { return v.mode != rbList || v.filter !
 // Update handles the view's own messages and keys; it does no I/O.
 func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 	switch msg := msg.(type) {
+	case snapshotMsg:
+		if msg.err == nil && len(msg.snap.Alerts) > 0 {
+			v.rules = make([]metrics.Rule, 0, len(msg.snap.Alerts))
+			for _, a := range msg.snap.Alerts {
+				v.rules = append(v.rules, a.Rule)
+			}
+		}
+		return v, nil
 	case runStartedMsg:
 		return v.onRunStarted(msg)
 	case unfinishedRunsMsg:
@@ -396,11 +413,57 @@ func (v runbooksView) ask(what rbInput, prompt, placeholder string) (runbooksVie
 	v.input.Reset()
 	v.input.Prompt = prompt
 	v.input.Placeholder = placeholder
-	v.input.SetWidth(max(10, v.ctx.Width-lipgloss.Width(prompt)-2))
+	v.askPrompt = ""
+	if what != inFilter && what != inOffer && lipgloss.Width(prompt)+askRoom > v.ctx.Width {
+		// Too wide to leave room for the text beside it: the prompt goes
+		// above, the input on a line of its own, so that what is typed
+		// is always seen whole.
+		v.askPrompt = strings.TrimSpace(prompt)
+		v.input.Prompt = "› "
+	}
+	v.input.SetWidth(max(10, v.ctx.Width-lipgloss.Width(v.input.Prompt)-2))
 	if what == inFilter {
 		v.input.SetValue(v.filter)
 	}
 	return v, v.input.Focus()
+}
+
+// askRoom is the room a prompt leaves for the text typed beside it; a
+// prompt that leaves less goes on a line of its own.
+const askRoom = 20
+
+// inputLines are the open prompt's lines, at the bottom of the view:
+// the input, with the prompt above it when it is too wide to share its
+// line.
+func (v runbooksView) inputLines() []string {
+	if v.reading == inOffer {
+		return []string{v.offerPrompt()}
+	}
+	if v.askPrompt == "" {
+		return []string{v.input.View()}
+	}
+	var out []string
+	for _, l := range wrapWords(v.askPrompt, v.ctx.Width, "") {
+		out = append(out, v.ctx.Styles.Accent.Render(l))
+	}
+	return append(out, v.input.View())
+}
+
+// prompting: a prompt (a confirmation, a reason, a note) or the backup
+// chooser is open: enter answers it, esc cancels, and the other keys
+// type into it or are the chooser's.
+func (v runbooksView) prompting() bool {
+	return v.reading == inConfirm || v.reading == inReason || v.reading == inNote || v.mode == rbChoose
+}
+
+// promptHints are the keys while a prompt is open.
+func (v runbooksView) promptHints() []key.Binding {
+	k := v.ctx.Keys
+	ok := k.Enter
+	ok.SetHelp(keyName(k.Enter), "confirm")
+	cancel := k.Back
+	cancel.SetHelp(keyName(k.Back), "cancel")
+	return []key.Binding{ok, cancel}
 }
 
 func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
@@ -461,6 +524,9 @@ func keyName(b key.Binding) string {
 
 // Hints are the view's keys for the key-hints bar.
 func (v runbooksView) Hints() []key.Binding {
+	if v.reading == inConfirm || v.reading == inReason || v.reading == inNote {
+		return v.promptHints()
+	}
 	switch v.mode {
 	case rbRead:
 		return v.readHints()
@@ -504,17 +570,17 @@ func (v runbooksView) View() string {
 	if v.reading != inNone {
 		lines := strings.Split(body, "\n")
 		h := v.ctx.bodyHeight()
-		if len(lines) > h-1 {
-			lines = lines[:h-1]
+		tail := v.inputLines()
+		if len(tail) > h {
+			tail = tail[len(tail)-h:]
 		}
-		for len(lines) < h-1 {
+		if len(lines) > h-len(tail) {
+			lines = lines[:h-len(tail)]
+		}
+		for len(lines) < h-len(tail) {
 			lines = append(lines, "")
 		}
-		last := v.input.View()
-		if v.reading == inOffer {
-			last = v.offerPrompt()
-		}
-		body = strings.Join(append(lines, last), "\n")
+		body = strings.Join(append(lines, tail...), "\n")
 	}
 	return body
 }
@@ -531,7 +597,8 @@ func paneRows(st Styles, sc scroller, lines []string, room int) []string {
 	return out
 }
 
-// wrapAll wraps each line to w cells.
+// wrapAll wraps each line to w cells, between words where it can; the
+// lines it makes carry no padding.
 func wrapAll(lines []string, w int) []string {
 	var out []string
 	for _, l := range lines {
@@ -539,7 +606,12 @@ func wrapAll(lines []string, w int) []string {
 			out = append(out, l)
 			continue
 		}
-		out = append(out, strings.Split(lipgloss.NewStyle().Width(w).Render(l), "\n")...)
+		for _, part := range strings.Split(lipgloss.NewStyle().Width(w).Render(l), "\n") {
+			if plain := ansi.Strip(part); strings.HasSuffix(plain, " ") {
+				part = ansi.Truncate(part, ansi.StringWidth(strings.TrimRight(plain, " ")), "")
+			}
+			out = append(out, part)
+		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/repops/repops/internal/humanize"
+	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/runbooks"
 )
 
@@ -404,7 +406,7 @@ func (v runbooksView) currentStepLines(w int) (out []string, resultAt int) {
 		out = append(out, st.Muted.Render("manual: do it, then mark it done (x) or skip it with a reason (s)"))
 	case runbooks.Check:
 		if s.Metric != nil {
-			out = append(out, st.Muted.Render("check: metric "+s.Metric.Name))
+			out = append(out, st.Muted.Render("check: "+metricCheckText(*s.Metric, v.rules)))
 		} else {
 			out = append(out, st.Muted.Render("check (read-only): "+humanize.OneLine(s.Query)))
 		}
@@ -423,7 +425,7 @@ func (v runbooksView) currentStepLines(w int) (out []string, resultAt int) {
 		if spec.Changes != "" {
 			out = append(out, st.Muted.Render("changes: "+spec.Changes))
 		}
-		if c.NeedsConfirm {
+		if c.NeedsConfirm && !v.running {
 			out = append(out, st.State("warning").Render("destructive: type "+c.ConfirmWord+" to run it; anything else cancels"))
 		}
 		if v.ctx.ReadOnly && spec.Writes {
@@ -441,16 +443,7 @@ func (v runbooksView) currentStepLines(w int) (out []string, resultAt int) {
 		el := v.ctx.Now().Sub(v.stepFrom)
 		out = append(out, st.State("warning").Render("stopping… ")+st.Muted.Render(fmtClock(el)+": waiting for the step to end; "+keyName(v.ctx.Keys.Quit)+" again quits anyway (the run is kept)"))
 	} else if v.running {
-		el := v.ctx.Now().Sub(v.stepFrom)
-		line := st.State("pending").Render("running… ") + st.Muted.Render(fmtClock(el))
-		if p := v.prog; p != nil {
-			line = st.State("pending").Render(p.Phase+" ") + p.Message
-			if f := p.Fraction(); f >= 0 {
-				v.bar.SetWidth(max(10, min(40, w-20)))
-				line = st.State("pending").Render(p.Phase+" ") + v.bar.ViewAs(f) + fmt.Sprintf(" %d/%d %s", p.Done, p.Total, p.Unit)
-			}
-		}
-		out = append(out, line)
+		out = append(out, v.progressLines(w)...)
 	}
 	out = wrapAll(out, w)
 	if strings.TrimSpace(s.Text) != "" {
@@ -498,21 +491,170 @@ func (v runbooksView) resultSummary(r runbooks.StepResult, w int) []string {
 	st := v.ctx.Styles
 	took := r.Ended.Sub(r.Started)
 	out := []string{v.outcomeMark(r.Outcome) + " " + st.Bold.Render(r.Step) + st.Muted.Render(" in "+fmtTook(took))}
-	if r.Message != "" && r.Message != "done" {
-		out = append(out, capLines(wrapAll([]string{r.Message}, w), 2)...)
-	}
-	if fs := summaryFigures(r); len(fs) > 0 {
-		out = append(out, truncate(strings.Join(fs, " · "), w))
-	}
-	if r.Err != nil && !strings.Contains(r.Message, r.Err.Error()) {
-		for _, l := range capLines(wrapAll([]string{r.Err.Error()}, w), 2) {
-			out = append(out, st.Error.Render(l))
+	// What a step lost (a restore's rows and window) comes first, whole,
+	// whatever the message says and however long it is.
+	if ls := lossFigures(r); len(ls) > 0 {
+		for _, l := range packItems("data loss: ", ls, w) {
+			out = append(out, st.State("warning").Render(l))
 		}
 	}
+	// The message and the error wrap, never cut: the pane scrolls.
+	if r.Message != "" && r.Message != "done" {
+		out = append(out, r.Message)
+	}
+	if fs := summaryFigures(r); len(fs) > 0 {
+		out = append(out, fitItems(fs, w))
+	}
+	if r.Err != nil && !strings.Contains(r.Message, r.Err.Error()) {
+		out = append(out, st.Error.Render(r.Err.Error()))
+	}
 	if more := resultMore(r); more != "" {
-		out = append(out, st.Muted.Render("enter: "+more))
+		hint := "enter: " + more
+		if cellWidth(hint) > w {
+			hint = "enter: details"
+		}
+		out = append(out, st.Muted.Render(hint))
+	}
+	return wrapAll(out, w)
+}
+
+// isLossFigure reports whether a step's figure says what it lost
+// (lost_rows, lost_window_seconds, appeals_lost_rows).
+func isLossFigure(name string) bool {
+	return name == "lost" || strings.HasPrefix(name, "lost_") || strings.Contains(name, "_lost")
+}
+
+// lossFigures are a result's loss figures with their units, "lost" left
+// out of their labels ("12 rows", "window 58 min", "appeals 12 rows"):
+// the summary always shows them, even when its message says them too.
+func lossFigures(r runbooks.StepResult) []string {
+	var out []string
+	names := figureNamesSorted(r.Figures)
+	// The total first, then the window, then each table's.
+	rank := func(n string) int {
+		switch {
+		case n == "lost_rows" || n == "lost":
+			return 0
+		case strings.HasPrefix(n, "lost_"):
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(names, func(i, j int) bool { return rank(names[i]) < rank(names[j]) })
+	for _, n := range names {
+		if !isLossFigure(n) {
+			continue
+		}
+		label, value := figureValue(n, r.Figures[n])
+		label = strings.TrimSpace(strings.ReplaceAll(" "+label+" ", " lost ", " "))
+		if label == "" {
+			out = append(out, value)
+			continue
+		}
+		out = append(out, label+" "+value)
 	}
 	return out
+}
+
+// fitItems is items in one line of at most w cells, " · " between them:
+// those that fit whole, then how many more the full output (enter) has.
+func fitItems(items []string, w int) string {
+	line := ""
+	for i, it := range items {
+		next := it
+		if i > 0 {
+			next = line + " · " + it
+		}
+		rest := ""
+		if i+1 < len(items) {
+			rest = fmt.Sprintf(" · +%d more", len(items)-i-1)
+		}
+		if cellWidth(next+rest) > w {
+			if i == 0 {
+				return it // wrapped on its own lines
+			}
+			return line + fmt.Sprintf(" · +%d more", len(items)-i)
+		}
+		line = next
+	}
+	return line
+}
+
+// packItems lays items out after lead, " · " between them, in lines of
+// at most w cells that break between items, an item wider than a line
+// wrapped on its own.
+func packItems(lead string, items []string, w int) []string {
+	var out []string
+	line := lead
+	for i, it := range items {
+		switch {
+		case i == 0 && cellWidth(line+it) <= w:
+			line += it
+		case i > 0 && cellWidth(line+" · "+it) <= w:
+			line += " · " + it
+		default:
+			if strings.TrimSpace(line) != "" {
+				out = append(out, line)
+			}
+			line = it
+			if i > 0 {
+				line = "· " + it
+			}
+		}
+	}
+	return wrapAll(append(out, line), w)
+}
+
+// progressLines are a running step's state: its progress bar and counts
+// when the total is known (on a line of their own when the bar would be
+// too short beside them), then its message and the time it has run.
+func (v runbooksView) progressLines(w int) []string {
+	st := v.ctx.Styles
+	el := fmtClock(v.ctx.Now().Sub(v.stepFrom))
+	p := v.prog
+	if p == nil {
+		return wrapAll([]string{st.State("pending").Render("running… ") + st.Muted.Render(el)}, w)
+	}
+	var out []string
+	phase := st.State("pending").Render(p.Phase + " ")
+	if f := p.Fraction(); f >= 0 {
+		counts := groupInt(p.Done) + "/" + groupInt(p.Total)
+		if p.Unit != "" {
+			counts += " " + p.Unit
+		}
+		if barW := min(40, w-cellWidth(p.Phase)-1-1-cellWidth(counts)); barW >= 10 {
+			v.bar.SetWidth(barW)
+			out = append(out, phase+v.bar.ViewAs(f)+" "+counts)
+		} else {
+			v.bar.SetWidth(max(10, min(40, w-cellWidth(p.Phase)-1)))
+			out = append(out, phase+v.bar.ViewAs(f), counts)
+		}
+		phase = ""
+	}
+	msg := p.Message
+	if msg == "" {
+		msg = "running…"
+	}
+	out = append(out, phase+msg+st.Muted.Render(" · "+el))
+	return wrapAll(out, w)
+}
+
+// groupInt is a whole count with thousands separators (5,120).
+func groupInt(n int64) string {
+	s := fmt.Sprintf("%d", n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // resultMore says what the full result adds to the summary, "" when
@@ -522,7 +664,7 @@ func resultMore(r runbooks.StepResult) string {
 	if n := len(r.Details); n > 0 {
 		parts = append(parts, plural(n, "detail"))
 	}
-	shown := len(summaryFigures(r))
+	shown := len(summaryFigures(r)) + len(lossFigures(r))
 	if _, ok := r.Figures["seconds"]; ok {
 		shown++ // the time taken, which the summary's first line says
 	}
@@ -543,17 +685,6 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
-}
-
-// capLines keeps the first n lines, the last cut with "…" when more were
-// there.
-func capLines(ls []string, n int) []string {
-	if len(ls) <= n {
-		return ls
-	}
-	ls = append([]string(nil), ls[:n]...)
-	ls[n-1] += " …"
-	return ls
 }
 
 // resultLines is a finished step's result in full: its message, its
@@ -681,7 +812,7 @@ func figureText(name string, v float64) string {
 func summaryFigures(r runbooks.StepResult) []string {
 	var out []string
 	for _, n := range figureNamesSorted(r.Figures) {
-		if n == "seconds" {
+		if n == "seconds" || isLossFigure(n) {
 			continue
 		}
 		v := r.Figures[n]
@@ -843,7 +974,13 @@ func (v runbooksView) runUnderWay() bool {
 // quitQuestion is what the root asks before quitting with a run under
 // way.
 func (v runbooksView) quitQuestion() string {
-	return fmt.Sprintf("a run is under way at step %d of %d: quit anyway? y/N (it stays resumable)", v.cur.Index+1, v.cur.Total)
+	q := fmt.Sprintf("a run is under way at step %d of %d: quit anyway? y/N (it stays resumable)", v.cur.Index+1, v.cur.Total)
+	if cellWidth(q) > v.ctx.Width-1 {
+		// The hints bar's line, which cuts what does not fit: the short
+		// question, whole, with its answer.
+		q = "quit? the run stays resumable y/N"
+	}
+	return q
 }
 
 // pauseRunCmd pauses the run under way before the console quits: its
@@ -860,4 +997,60 @@ func (v runbooksView) pauseRunCmd(why string) tea.Cmd {
 		_ = run.Stop(why)
 		return nil
 	}
+}
+
+// metricCheckText is a metric check as the operator reads it: the
+// panel's (or rule's) title and the condition it must meet, e.g.
+// "Appeal processing p95 within the alert threshold (≤ 1000 ms)". rules
+// are the rules in force (the last refresh's; the defaults before one).
+func metricCheckText(c runbooks.MetricCond, rules []metrics.Rule) string {
+	if len(rules) == 0 {
+		rules = metrics.DefaultRules()
+	}
+	title, unit := c.Name, ""
+	for _, p := range metrics.PanelDefs() {
+		if p.Name == c.Name {
+			title, unit = p.Title, p.Unit
+		}
+	}
+	if title == c.Name {
+		for _, r := range rules {
+			if r.Name == c.Name {
+				title, unit = r.Title, r.Unit
+			}
+		}
+	}
+	var conds []string
+	switch c.Within {
+	case runbooks.WithinAlert, runbooks.WithinTarget:
+		what := "the alert threshold"
+		if c.Within == runbooks.WithinTarget {
+			what = "its target"
+		}
+		cond := "within " + what
+		if r, err := runbooks.MetricRule(c.Name, c.Within, rules); err == nil {
+			if c.Within == runbooks.WithinTarget {
+				cond += " (" + opSign(r.TargetOp()) + " " + fmtWithUnit(r.Target, r.TargetUnit()) + ")"
+			} else {
+				cond += " (" + opSign(r.WithinAlertOp()) + " " + fmtWithUnit(r.Alert, r.Unit) + ")"
+			}
+		}
+		conds = append(conds, cond)
+	}
+	if c.Below != nil {
+		conds = append(conds, "below "+fmtWithUnit(*c.Below, unit))
+	}
+	if c.Above != nil {
+		conds = append(conds, "above "+fmtWithUnit(*c.Above, unit))
+	}
+	if c.State != "" {
+		conds = append(conds, "state "+c.State)
+	}
+	if c.StateNot != "" {
+		conds = append(conds, "state not "+c.StateNot)
+	}
+	if len(conds) == 0 {
+		return "metric " + title
+	}
+	return title + " " + strings.Join(conds, ", ")
 }

@@ -59,8 +59,12 @@ unless the config names them. Before the console opens, the demo database
 is brought to the state of a well-run system, so that the console starts
 healthy: a backup (unless one under 30 minutes old is there), a quick
 integrity check and a DR drill (unless one passed within 92 days), journaled
-as their commands do. In the console, F1..F8 (or S then a number) switch
-the simulator's scenarios, to rehearse each incident. --summary prints the
+as their commands do. When the litestream binary is found, Litestream
+replicates the demo database (its own process) into replica/ beside it
+while the console runs, so the replication panel is live; without it the
+demo says how to install it. In the console, F1..F9 (or S then a number)
+switch the simulator's scenarios, to rehearse each incident, and
+':scenario ` + ScenarioReplicationStopped + `' stops Litestream to show the lag alert. --summary prints the
 summary of the database instead and exits, and does none of these.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,6 +91,11 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 	if o.appeals <= 0 {
 		return usageError("--appeals must be positive, got %d", o.appeals)
 	}
+	if o.scenario == ScenarioReplicationStopped && !o.summary {
+		// Stopped before any sync was seen, the lag would be unknown and
+		// its alert could not fire: the scenario is switched to in the console.
+		return usageError("--scenario %s: switch to it in the console (:scenario %s) once Litestream has synced; --scenario takes one of %s", o.scenario, o.scenario, strings.Join(sim.ScenarioNames(), ", "))
+	}
 	if a.readOnly {
 		// The demo is a writer by nature: its simulated service writes to
 		// the demo database, and it takes a backup to start healthy.
@@ -110,6 +119,11 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 				if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 					return fmt.Errorf("remove the old demo database %s: %w", p, err)
 				}
+			}
+			// The old database's replication: a new database must not
+			// continue its Litestream state or its replica.
+			if err := removeDemoReplication(o.path); err != nil {
+				return err
 			}
 			exists = false
 		}
@@ -168,6 +182,11 @@ func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
 	if err != nil {
 		return err
 	}
+	// Litestream replicates the demo database (a child process) while the
+	// console runs, and is stopped cleanly when it closes, however it
+	// closes (quit, Ctrl-C, an error).
+	ls, stopLitestream := startDemoLitestream(a, &cfg)
+	defer stopLitestream()
 	cfg.Console.Sources.MetricsURL = s.MetricsURL()
 	cfg.Console.Sources.PrometheusURL = ""
 	demoApp := *a
@@ -177,7 +196,7 @@ func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
 	simDone := make(chan error, 1)
 	go func() { simDone <- s.Run(simCtx) }()
 	defer announceDemoService(a, s, o.path, cfg.StateDir(), a.cfg.StateDir())()
-	err = runConsole(ctx, &demoApp, consoleOptions{sim: demoSim{s}})
+	err = runConsole(ctx, &demoApp, consoleOptions{sim: demoSim{s: s, ls: ls}})
 	stopSim()
 	if serr := <-simDone; serr != nil && err == nil {
 		err = serr
@@ -341,15 +360,6 @@ func joinAnd(items []string) string {
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
-
-// demoSim adapts the simulator to the console's scenario keys.
-type demoSim struct{ s *sim.Sim }
-
-// Scenarios lists the simulator's scenarios, normal first.
-func (d demoSim) Scenarios() []string { return sim.ScenarioNames() }
-
-// SetScenario switches the simulator's scenario.
-func (d demoSim) SetScenario(name string) error { return d.s.SetScenario(name) }
 
 // runDemoSummary prints the one-shot summary of the database at path:
 // schema version, validation result and table sizes. A schema problem
