@@ -1,10 +1,8 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -17,8 +15,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // The replication panels, from Litestream's own Prometheus metrics
@@ -222,37 +218,7 @@ func (s *LitestreamSource) oldestLastOK() time.Time {
 }
 
 func (s *LitestreamSource) fetch(ctx context.Context) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.URL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.opts.URL, err)
-	}
-	req.Header.Set("Accept", acceptTextFormat)
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := s.opts.Client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("no answer at %s: %w", s.opts.URL, describeNetErr(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, fmt.Errorf("%s answered HTTP %s", s.opts.URL, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.opts.MaxBodyBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.opts.URL, describeNetErr(err))
-	}
-	if int64(len(body)) > s.opts.MaxBodyBytes {
-		return nil, fmt.Errorf("%s: body larger than %d MiB: not Litestream's metrics", s.opts.URL, s.opts.MaxBodyBytes>>20)
-	}
-	if looksLikeHTML(body) {
-		return nil, fmt.Errorf("%s answered HTML: not Litestream's metrics (is metrics_addr Litestream's addr?)", s.opts.URL)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(dropRuntimeFamilies(body)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: not the Prometheus text format: %s", s.opts.URL, reasonLine(err.Error()))
-	}
-	return fams, nil
+	return fetchTextFamilies(ctx, s.opts.Client, s.opts.URL, s.opts.MaxBodyBytes, "Litestream's metrics (its addr)")
 }
 
 // byDB sums family's series per db label (Litestream has one series per

@@ -139,46 +139,55 @@ func (s *ScrapeSource) Collect(ctx context.Context, now time.Time) (Result, erro
 
 // fetch gets and parses the body.
 func (s *ScrapeSource) fetch(ctx context.Context) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.URL, nil)
+	return fetchTextFamilies(ctx, s.opts.Client, s.opts.URL, s.opts.MaxBodyBytes, "the service's /metrics")
+}
+
+// fetchTextFamilies gets url and parses it as the Prometheus text format
+// (the scrape of the service, Litestream's metrics), the body bounded by
+// maxBody; what names the page the errors say it is not ("the service's
+// /metrics"). The client library's go_* and process_* families the
+// panels do not use are dropped before parsing.
+func fetchTextFamilies(ctx context.Context, client *http.Client, url string, maxBody int64, what string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.opts.URL, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	req.Header.Set("Accept", acceptTextFormat)
 	// Uncompressed: the page is a few KiB, and compressing it on one side
 	// and inflating it on the other costs both more CPU than it saves.
 	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := s.opts.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.opts.URL, describeNetErr(err))
+		return nil, fmt.Errorf("scrape %s: %w", url, describeNetErr(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, fmt.Errorf("scrape %s: HTTP %s", s.opts.URL, resp.Status)
+		return nil, fmt.Errorf("scrape %s: HTTP %s", url, resp.Status)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := mime.ParseMediaType(ct)
 		switch mt {
 		case "text/html", "application/xhtml+xml":
-			return nil, fmt.Errorf("scrape %s: answered HTML, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL)
+			return nil, fmt.Errorf("scrape %s: answered HTML, not the Prometheus text format (is this %s?)", url, what)
 		case "application/json":
-			return nil, fmt.Errorf("scrape %s: answered JSON, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL)
+			return nil, fmt.Errorf("scrape %s: answered JSON, not the Prometheus text format (is this %s?)", url, what)
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.opts.MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: read body: %w", s.opts.URL, describeNetErr(err))
+		return nil, fmt.Errorf("scrape %s: read body: %w", url, describeNetErr(err))
 	}
-	if int64(len(body)) > s.opts.MaxBodyBytes {
-		return nil, fmt.Errorf("scrape %s: body larger than %d MiB: not a metrics page", s.opts.URL, s.opts.MaxBodyBytes>>20)
+	if int64(len(body)) > maxBody {
+		return nil, fmt.Errorf("scrape %s: body larger than %d MiB: not a metrics page", url, maxBody>>20)
 	}
 	if looksLikeHTML(body) {
-		return nil, fmt.Errorf("scrape %s: answered HTML, not the Prometheus text format (is this the service's /metrics?)", s.opts.URL)
+		return nil, fmt.Errorf("scrape %s: answered HTML, not the Prometheus text format (is this %s?)", url, what)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(bytes.NewReader(dropRuntimeFamilies(body)))
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: not the Prometheus text format: %s", s.opts.URL, reasonLine(err.Error()))
+		return nil, fmt.Errorf("scrape %s: not the Prometheus text format: %s", url, reasonLine(err.Error()))
 	}
 	return fams, nil
 }
