@@ -36,6 +36,8 @@ var guideOps = map[string]struct{ target, alert string }{
 	"dr_drill_age":              {"<", ""},
 	"replication_lag":           {"<", ">"},  // < 5 s, > 60 s
 	"replica_errors":            {"<=", ">"}, // no error is within target
+	"replica_verify_age":        {"<", ">"},
+	"replica_verify_failed":     {">=", "<"},
 }
 
 func holds(op string, v, t float64) bool {

@@ -3,8 +3,10 @@ package metrics
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"sort"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/state"
 )
 
@@ -680,4 +683,125 @@ func percentile(xs []float64, q float64) float64 {
 	}
 	frac := pos - float64(lo)
 	return xs[lo] + (xs[lo+1]-xs[lo])*frac
+}
+
+// The replica verification panels ('repops replicate verify', run by the
+// exporter every console.replication.verify_every).
+const (
+	// PanelReplicaVerifyAge is the hours since the last successful
+	// verification of the database's replica.
+	PanelReplicaVerifyAge = "replica_verify_age"
+	// PanelReplicaVerifyOK is 1 when the last verification found the
+	// replica sound, 0 when it found it damaged or different from the
+	// live database.
+	PanelReplicaVerifyOK = "replica_verify_ok"
+)
+
+// replicaVerifyRecord is what the panels read of replicate.VerifyRecord
+// (replicate/verify.go writes it; metrics may not import replicate, which
+// imports ops): the same JSON fields.
+type replicaVerifyRecord struct {
+	Database    string        `json:"database"`
+	File        *state.FileID `json:"file,omitempty"`
+	Time        time.Time     `json:"time"`
+	Status      string        `json:"status"` // ok, critical, unknown
+	Problems    []string      `json:"problems,omitempty"`
+	Check       string        `json:"check"`
+	LastSuccess time.Time     `json:"last_success,omitempty"`
+}
+
+// replicaVerifyPath is replicate.VerifyRecordPath: <state dir>/records/replica-verify-KEY.json.
+func replicaVerifyPath(stateDir, dbPath string) string {
+	return filepath.Join(stateDir, "records", "replica-verify-"+state.RecordKey(dbPath)+".json")
+}
+
+// readReplicaVerify reads the last replica verification of the database
+// at dbPath; ok is false when there is none, or when the record is of
+// another database (the records' one rule, state's IsOf).
+func readReplicaVerify(stateDir, dbPath string) (rec replicaVerifyRecord, ok bool, err error) {
+	b, err := fsutil.ReadRegularFile(context.Background(), replicaVerifyPath(stateDir, dbPath), 1<<20)
+	if errors.Is(err, fs.ErrNotExist) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, false, fmt.Errorf("replica verification record %s: %w", replicaVerifyPath(stateDir, dbPath), err)
+	}
+	if !(state.CheckRecord{Database: rec.Database, File: rec.File}).IsOf(dbPath) {
+		return rec, false, nil
+	}
+	return rec, true, nil
+}
+
+// replicaVerifyPanels are the verification panels from the record, as
+// the check and drill panels are from theirs: the age since the last
+// success (+Inf when verifications ran and none ever succeeded: as bad as
+// infinitely old), unknown with the reason when none is recorded; and
+// whether the last one found the replica sound (unknown when it could not
+// run: the age says how long that lasts).
+func replicaVerifyPanels(stateDir, dbPath string, now time.Time, panels map[string]Value) {
+	rec, ok, err := readReplicaVerify(stateDir, dbPath)
+	switch {
+	case err != nil:
+		panels[PanelReplicaVerifyAge] = Unknown(reasonLine(err.Error()))
+		panels[PanelReplicaVerifyOK] = Unknown(reasonLine(err.Error()))
+		return
+	case !ok:
+		r := "no replica verification of this database recorded: run repops replicate verify (the exporter runs it every console.replication.verify_every)"
+		panels[PanelReplicaVerifyAge] = Unknown(r)
+		panels[PanelReplicaVerifyOK] = Unknown(r)
+		return
+	}
+	if rec.LastSuccess.IsZero() {
+		panels[PanelReplicaVerifyAge] = Known(math.Inf(1))
+	} else {
+		panels[PanelReplicaVerifyAge] = Known(math.Max(0, now.Sub(rec.LastSuccess).Hours()))
+	}
+	switch rec.Status {
+	case "ok":
+		panels[PanelReplicaVerifyOK] = Known(1)
+	case "critical":
+		panels[PanelReplicaVerifyOK] = Known(0)
+	default:
+		panels[PanelReplicaVerifyOK] = Unknown(reasonLine("the last replica verification could not run: " + strings.Join(rec.Problems, "; ")))
+	}
+}
+
+// ReplicaVerifySource reads the record of the last replica verification
+// of the database (the panels replica_verify_age and replica_verify_ok)
+// from the state dir, as the database source reads the last check and
+// drill (replicaVerifyPanels). Decision: not the database source itself,
+// which every configuration has, but a source of Litestream's kind, built
+// beside the LitestreamSource when replication is configured: the
+// engine's Configured is per source kind, so that without replication the
+// verification rules are "not configured" (ignored by 'repops status'),
+// never UNKNOWN, as Litestream's own panels are.
+type ReplicaVerifySource struct {
+	StateDir, DBPath string
+}
+
+var _ Source = (*ReplicaVerifySource)(nil)
+
+// NewReplicaVerifySource is the replica verification source of the
+// database at dbPath.
+func NewReplicaVerifySource(stateDir, dbPath string) *ReplicaVerifySource {
+	return &ReplicaVerifySource{StateDir: stateDir, DBPath: dbPath}
+}
+
+// Name implements Source.
+func (s *ReplicaVerifySource) Name() string { return "replica verification" }
+
+// Kind implements Source.
+func (s *ReplicaVerifySource) Kind() string { return KindLitestream }
+
+// Target implements Source.
+func (s *ReplicaVerifySource) Target() string { return replicaVerifyPath(s.StateDir, s.DBPath) }
+
+// Collect implements Source: it reads one small file.
+func (s *ReplicaVerifySource) Collect(_ context.Context, now time.Time) (Result, error) {
+	panels := map[string]Value{}
+	replicaVerifyPanels(s.StateDir, s.DBPath, now, panels)
+	return Result{Panels: panels}, nil
 }

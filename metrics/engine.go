@@ -283,7 +283,9 @@ func buildSources(o EngineOptions) ([]Source, []func() error, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		srcs = append(srcs, s)
+		// The replica's verification record, judged only while
+		// replication is configured (its panels are Litestream's kind).
+		srcs = append(srcs, s, NewReplicaVerifySource(o.StateDir, o.DatabasePath))
 	}
 	if o.DatabasePath != "" {
 		do := DatabaseOptions{Path: o.DatabasePath, DBOptions: o.DBOptions, StateDir: o.StateDir,

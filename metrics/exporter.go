@@ -156,6 +156,23 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 
+	// Replica verification, likewise: never verified is recorded 0 and
+	// no timestamps; never succeeded has no last-success timestamp (the
+	// exported replica_verify_age counts that as infinitely old).
+	if rec, ok, err := readReplicaVerify(e.src.opts.StateDir, e.src.opts.Path); err == nil {
+		gauge("repops_replica_verify_recorded", "1 when a verification of this database's replica is on record, 0 when it was never verified.", boolGauge(ok))
+		if ok {
+			switch rec.Status {
+			case "ok", "critical":
+				gauge("repops_replica_verify_ok", "1 when the last replica verification found the replica sound, 0 when damaged or different from the live database; absent when it could not run.", boolGauge(rec.Status == "ok"))
+			}
+			gauge("repops_replica_verify_timestamp_seconds", "When the last replica verification ran, whatever its outcome.", float64(rec.Time.Unix()))
+			if !rec.LastSuccess.IsZero() {
+				gauge("repops_replica_verify_last_success_timestamp_seconds", "When the replica last passed a verification; absent when never.", float64(rec.LastSuccess.Unix()))
+			}
+		}
+	}
+
 	// Journal.
 	if e.opts.JournalEntries != nil {
 		if n, err := e.opts.JournalEntries(ctx); err == nil {

@@ -247,6 +247,16 @@ func PanelDefs() []PanelDef {
 		{Name: PanelReplicaErrors, Title: "Replication errors", Unit: "/min", Sources: ls,
 			PromQL:      `60 * (sum(rate(litestream_sync_error_count{job="litestream"}[1m])) + (sum(rate(litestream_checkpoint_error_count{job="litestream"}[1m])) or vector(0)) + (sum(rate(litestream_compaction_verify_error_count{job="litestream"}[1m])) or vector(0)) + (sum(rate(litestream_replica_operation_errors_total{job="litestream"}[1m])) or vector(0)) + (sum(rate(litestream_validation_checks_total{job="litestream",result!="success"}[1m])) or vector(0)))`,
 			Description: "Litestream's errors per minute over the last minute: failed syncs, checkpoints, compaction verifications, replica operations and validation checks"},
+		// Replica verification ('repops replicate verify', which the
+		// exporter runs every verify_every), from its record in the state
+		// dir (ReplicaVerifySource, a source of Litestream's kind: built
+		// only when replication is configured).
+		{Name: PanelReplicaVerifyAge, Title: "Replica verified", Unit: "h", Sources: ls,
+			PromQLExporter: `(time() - repops_replica_verify_last_success_timestamp_seconds) / 3600 or (repops_replica_verify_recorded == 1) + Inf`,
+			Description:    "hours since the last successful verification of the replica (its newest state restored into scratch, quick_check or integrity_check, row counts compared with the live database); infinite when verifications ran and none succeeded"},
+		{Name: PanelReplicaVerifyOK, Title: "Replica check", Unit: "", Sources: ls,
+			PromQLExporter: `repops_replica_verify_ok`,
+			Description:    "1 when the last replica verification found the replica sound, 0 when it found it damaged or different from the live database"},
 	}
 }
 
@@ -321,6 +331,29 @@ var NoThreshold = math.NaN()
 //     RPO is lost, and the minute of for rides over one long sync (a
 //     checkpoint holding the WAL, litestream#724). Critical, as
 //     backup_age is: past it, a loss of the host loses committed data;
+//   - replica_verify_age: hours since the last successful verification
+//     of the replica (restore of its newest state into scratch, checked
+//     and compared with the live database; the exporter runs one every
+//     verify_every, 1 h by default). Decision: target under 2 h (one
+//     interval plus a verification's own time and a missed run: a
+//     healthy figure reads 0 to 1 h), alert over 25 h, a warning: a whole
+//     day without a successful verification, one more hour so that the
+//     daily full integrity_check, which may take long on a large
+//     database, does not trip it. Not critical: Litestream still ships
+//     the WAL (replication_lag pages when it does not); what is missing
+//     is the proof that the replica restores. "Never succeeded" counts as
+//     infinitely old, as a missing backup does;
+//   - replica_verify_failed: the last verification found the replica
+//     damaged or different from the live database. Decision: a rule of
+//     its own rather than folded into the age, which only grows by the
+//     hour and would say so a day late: a failed verification is
+//     outside the target at once. A warning, not a page: the live
+//     database is intact, and a row count can differ once when rows are
+//     archived between the restored position and the count; the next
+//     verification (an hour later) confirms or clears it, and the age
+//     alert follows a day of failures. A verification that could not
+//     run (no Litestream, an empty replica) is unknown here and shows
+//     in the age;
 //   - replica_errors: Litestream's errors per minute (failed syncs,
 //     checkpoints, replica operations, validations). Any error is outside
 //     the target at once (the console shows it); the alert, a warning,
@@ -425,6 +458,14 @@ func DefaultRules() []Rule {
 			Target: 0, Alert: 0, TargetInclusive: true, Compare: Above, For: 5 * time.Minute, Severity: SeverityWarning,
 			Runbook:     "replication-lag",
 			Description: "Litestream reports errors (failed syncs, checkpoints, replica operations or validations): read its log; 'repops replicate check' says how far the replica is behind."},
+		{Name: "replica_verify_age", Title: "Replica verification age", Panel: PanelReplicaVerifyAge, Unit: "h",
+			Target: 2, Alert: 25, Compare: Above, For: 0, Severity: SeverityWarning,
+			Runbook:     "replication-lag",
+			Description: "No successful verification of the replica for a day (target: hourly): run repops replicate verify and read why it fails; check that the exporter, which verifies every verify_every, runs."},
+		{Name: "replica_verify_failed", Title: "Replica verification result", Panel: PanelReplicaVerifyOK, Unit: "",
+			Target: 1, Alert: 1, TargetInclusive: true, Compare: Below, For: 0, Severity: SeverityWarning,
+			Runbook:     "replication-lag",
+			Description: "The last verification found the replica damaged or different from the live database: run repops replicate verify --full; if it confirms, take a backup and restart replication from a fresh snapshot."},
 	}
 }
 

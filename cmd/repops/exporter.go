@@ -16,12 +16,16 @@ import (
 	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/replicate"
 )
 
 // exporterOptions are the flags of 'repops exporter'.
 type exporterOptions struct {
 	listen      string
 	allowRemote bool
+	// verifyEvery, when positive, replaces console.replication.verify_every
+	// (at least 1m in the config): a hidden knob for tests.
+	verifyEvery time.Duration
 }
 
 // defaultExporterListen is loopback: the exporter says how the database is
@@ -40,6 +44,11 @@ rows, file and WAL size, free disk, schema version) and what only repops knows
 (backup age, the last DR drill's measured RTO and RPO, the last integrity
 check, the ops journal's size), for the guide's Prometheus and Grafana. The
 rules from 'repops rules export' use these series. Runs until interrupted.
+
+With replication configured and litestream installed, it also verifies the
+replica every console.replication.verify_every (what 'repops replicate
+verify' does; a full integrity_check once a day), one at a time, and logs
+one line per outcome on stderr; repops_replica_verify_* report the last.
 
 It listens on loopback (127.0.0.1, ::1 or localhost) unless --allow-remote:
 an address of another interface, or one without a host (":9469", every
@@ -74,6 +83,8 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 		return err
 	}
 	defer stopCollector()
+	stopVerifier := startReplicaVerifier(ctx, a, o.verifyEvery)
+	defer stopVerifier()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", exp.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -207,4 +218,109 @@ func journalEntries(ctx context.Context, stateDir string) (int64, error) {
 		return 0, fmt.Errorf("count journal entries in %s: %w", path, db.Classify(path, err))
 	}
 	return n, nil
+}
+
+// Scheduled replica verification's bounds (see startReplicaVerifier).
+const (
+	verifyFullEvery  = 24 * time.Hour
+	verifyMinTimeout = 5 * time.Minute
+	verifyMaxTimeout = 30 * time.Minute
+)
+
+// startReplicaVerifier verifies the replica every
+// console.replication.verify_every (every, when positive, instead) while
+// ctx lasts, when replication is configured and the litestream binary is
+// found; otherwise it says in one line why it does not and does nothing.
+// It runs what 'repops replicate verify' runs (replicate.Verify, which
+// records the outcome in the state dir: the replica_verify_* panels and
+// the exporter's repops_replica_verify_* series read it), in a goroutine
+// of its own that runs one verification at a time: the next is due
+// every after the previous one ended, so that a slow one never overlaps
+// the next.
+//
+// Decisions: the first is due one interval after the last recorded
+// verification (at once when there is none or it is older), so that
+// restarting the exporter neither repeats nor postpones it. A full
+// integrity_check runs when none ran in this process within a day (so the
+// first after start, unless the record is a full one of the last day),
+// quick_check otherwise, as the "a full integrity check daily".
+// Each is bounded by verify_every, at least 5 minutes (a restore and a
+// full check of a large database) and at most 30. One line per outcome on
+// stderr. The returned func stops it and waits for a running
+// verification to end (cancelled).
+func startReplicaVerifier(ctx context.Context, a *app, every time.Duration) (stop func()) {
+	rp := a.cfg.Console.Replication
+	if len(rp.Replicas) == 0 {
+		return func() {}
+	}
+	if every <= 0 {
+		every = rp.VerifyEvery
+	}
+	if every <= 0 {
+		every = time.Hour
+	}
+	bin, err := replicate.Binary()
+	if err != nil {
+		fmt.Fprintf(a.err, "repops exporter: replica verification off: %v\n", err)
+		return func() {}
+	}
+	timeout := min(max(every, verifyMinTimeout), verifyMaxTimeout)
+	stateDir, dbPath := a.cfg.StateDir(), a.cfg.Database.Path
+	var lastFull time.Time
+	next := time.Now()
+	if rec, ok, err := replicate.ReadVerify(stateDir, dbPath); err == nil && ok {
+		if due := rec.Time.Add(every); due.After(next) {
+			next = due
+		}
+		if rec.Status == replicate.VerifyOK && rec.Check == "integrity_check" {
+			lastFull = rec.Time
+		}
+	}
+	vctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			t := time.NewTimer(time.Until(next))
+			select {
+			case <-vctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			full := lastFull.IsZero() || time.Since(lastFull) >= verifyFullEvery
+			rec := verifyReplicaOnce(vctx, a, bin, full, timeout)
+			if vctx.Err() != nil {
+				return
+			}
+			if full && rec.Status == replicate.VerifyOK {
+				lastFull = time.Now()
+			}
+			fmt.Fprintf(a.err, "repops exporter: replica verification (%s, %.1fs): %s\n", rec.Check, rec.Took, rec.Summary())
+			next = time.Now().Add(every)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// verifyReplicaOnce runs one verification, as 'repops replicate verify'
+// does (runReplicateVerify), bounded by timeout.
+func verifyReplicaOnce(ctx context.Context, a *app, bin string, full bool, timeout time.Duration) *replicate.VerifyRecord {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stateDir := a.cfg.StateDir()
+	live, err := a.openRead(ctx)
+	if err != nil {
+		rec := &replicate.VerifyRecord{Database: a.cfg.Database.Path, Time: time.Now().UTC(), Status: replicate.VerifyUnknown,
+			Check: "quick_check", Problems: []string{"the live database cannot be read: " + err.Error()}}
+		if full {
+			rec.Check = "integrity_check"
+		}
+		_ = replicate.WriteVerify(stateDir, rec)
+		return rec
+	}
+	defer live.Close()
+	rec, _ := replicate.Verify(ctx, replicate.VerifyOptions{ConfigPath: a.cfg.LitestreamConfig(), DBPath: a.cfg.Database.Path,
+		StateDir: stateDir, Full: full, Live: live, Binary: bin, Timeout: timeout})
+	return rec
 }
