@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/repops/repops/config"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // checkConfig is the defaults with the database at dbPath and one replica.
@@ -22,39 +23,8 @@ func checkConfig(dbPath string, r config.Replica) *config.Config {
 	return &c
 }
 
-// litestreamForTest is the litestream binary the tests run: the one
-// replicate.Binary finds through $REPOPS_LITESTREAM, else bin/litestream
-// of the checkout ('make litestream'), found by walking up to go.mod;
-// $REPOPS_LITESTREAM is set to it for the test. Missing: the test fails
-// saying how to install it.
-func litestreamForTest(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("REPOPS_LITESTREAM"); p != "" {
-		if _, err := Binary(); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "litestream")
-			if _, err := os.Stat(p); err != nil {
-				t.Fatalf("no %s: %s", p, InstallHint)
-			}
-			t.Setenv("REPOPS_LITESTREAM", p)
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.mod above the test's directory, so no bin/litestream: %s", InstallHint)
-		}
-		dir = parent
-	}
-}
+// litestreamForTest is testsupport.LitestreamBinary: the real litestream.
+func litestreamForTest(t *testing.T) string { return testsupport.LitestreamBinary(t) }
 
 func TestLitestreamYAML(t *testing.T) {
 	dir := t.TempDir()

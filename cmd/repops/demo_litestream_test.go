@@ -19,36 +19,13 @@ import (
 	"time"
 
 	"github.com/repops/repops/config"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/replicate"
 	"github.com/repops/repops/sim"
 )
 
-// demoLitestreamBinary is the real litestream, bin/litestream of the
-// checkout (found by walking up to go.mod), set as REPOPS_LITESTREAM for
-// the test. Without it the test fails saying how to install it.
-func demoLitestreamBinary(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.mod above the test's directory: litestream not found: %s", replicate.InstallHint)
-		}
-		dir = parent
-	}
-	bin := filepath.Join(dir, "bin", "litestream")
-	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		t.Fatalf("%s: litestream is not installed: %s", bin, replicate.InstallHint)
-	}
-	t.Setenv("REPOPS_LITESTREAM", bin)
-	return bin
-}
+// demoLitestreamBinary is testsupport.LitestreamBinary: the real litestream.
+func demoLitestreamBinary(t *testing.T) string { return testsupport.LitestreamBinary(t) }
 
 // replicaFiles is the set of LTX files under the replica dir.
 func replicaFiles(t *testing.T, dir string) map[string]bool {

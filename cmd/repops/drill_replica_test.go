@@ -15,40 +15,12 @@ import (
 	"time"
 
 	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/ops"
-	"github.com/repops/repops/replicate"
 )
 
-// drillLitestream is the real litestream: bin/litestream of the checkout,
-// found by walking up to go.mod, set as $REPOPS_LITESTREAM for the test;
-// else whatever replicate.Binary finds.
-func drillLitestream(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "litestream")
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				t.Setenv("REPOPS_LITESTREAM", p)
-				return p
-			}
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	bin, err := replicate.Binary()
-	if err != nil {
-		t.Fatalf("this test runs the real Litestream: %v", err)
-	}
-	return bin
-}
+// drillLitestream is testsupport.LitestreamBinary: the real litestream.
+func drillLitestream(t *testing.T) string { return testsupport.LitestreamBinary(t) }
 
 // cliWriter inserts one appeal every period through the sqlite3 CLI (a
 // process per insert, as another service would), created_at to the

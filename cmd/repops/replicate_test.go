@@ -12,41 +12,10 @@ import (
 	"time"
 
 	"github.com/repops/repops/internal/testsupport"
-	"github.com/repops/repops/replicate"
 )
 
-// rcLitestream is the litestream binary for these tests: $REPOPS_LITESTREAM,
-// else bin/litestream of the checkout ('make litestream'), which is then
-// put in $REPOPS_LITESTREAM. Missing: the test fails saying how to install
-// it.
-func rcLitestream(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("REPOPS_LITESTREAM"); p != "" {
-		if _, err := replicate.Binary(); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "litestream")
-			if _, err := os.Stat(p); err != nil {
-				t.Fatalf("no %s: %s", p, replicate.InstallHint)
-			}
-			t.Setenv("REPOPS_LITESTREAM", p)
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no bin/litestream: %s", replicate.InstallHint)
-		}
-		dir = parent
-	}
-}
+// rcLitestream is testsupport.LitestreamBinary: the real litestream.
+func rcLitestream(t *testing.T) string { return testsupport.LitestreamBinary(t) }
 
 // rcSetup is a migrated database in WAL mode and a repops config for it
 // with a file replica (none when replica is ""), a free metrics address

@@ -15,22 +15,8 @@ import (
 	"github.com/repops/repops/replicate"
 )
 
-// pitrLitestream is the litestream binary for these tests: bin/litestream
-// of the checkout ('make litestream'), else replicate.Binary().
-func pitrLitestream(t *testing.T) string {
-	t.Helper()
-	if p, err := filepath.Abs(filepath.Join("..", "..", "bin", "litestream")); err == nil {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			t.Setenv("REPOPS_LITESTREAM", p)
-			return p
-		}
-	}
-	bin, err := replicate.Binary()
-	if err != nil {
-		t.Fatalf("these tests run the real Litestream: %v", err)
-	}
-	return bin
-}
+// pitrLitestream is testsupport.LitestreamBinary: the real litestream.
+func pitrLitestream(t *testing.T) string { return testsupport.LitestreamBinary(t) }
 
 // sqlite3Exec runs SQL on path through the sqlite3 CLI: another process,
 // a connection per call, as the service.
