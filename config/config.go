@@ -124,10 +124,14 @@ type Replica struct {
 	Type string `yaml:"type"`
 	// Path: the directory (file), the remote path (sftp), the key prefix (s3).
 	Path string `yaml:"path"`
-	// sftp: Host (host:port), User, KeyPath (a private key file).
+	// sftp: Host (host:port), User, KeyPath (a private key file), HostKey
+	// (the server's public host key, "ssh-ed25519 AAAA...", as
+	// 'ssh-keyscan -t ed25519 HOST' prints it without the host name):
+	// required, since without it Litestream accepts any server.
 	Host    string `yaml:"host"`
 	User    string `yaml:"user"`
 	KeyPath string `yaml:"key_path"`
+	HostKey string `yaml:"host_key"`
 	// s3: Bucket, Endpoint (for S3-compatible stores), Region; credentials
 	// from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never
 	// from this file.

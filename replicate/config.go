@@ -56,6 +56,7 @@ type lsReplica struct {
 	Host         string `yaml:"host,omitempty"`
 	User         string `yaml:"user,omitempty"`
 	KeyPath      string `yaml:"key-path,omitempty"`
+	HostKey      string `yaml:"host-key,omitempty"`
 	Bucket       string `yaml:"bucket,omitempty"`
 	Endpoint     string `yaml:"endpoint,omitempty"`
 	Region       string `yaml:"region,omitempty"`
@@ -102,7 +103,7 @@ func Validate(cfg *config.Config) error {
 	}
 	r := rp.Replicas[0]
 	key := "console.replication.replicas[0]"
-	for k, v := range map[string]string{"path": r.Path, "host": r.Host, "user": r.User, "key_path": r.KeyPath, "bucket": r.Bucket, "endpoint": r.Endpoint, "region": r.Region} {
+	for k, v := range map[string]string{"path": r.Path, "host": r.Host, "user": r.User, "key_path": r.KeyPath, "host_key": r.HostKey, "bucket": r.Bucket, "endpoint": r.Endpoint, "region": r.Region} {
 		if strings.Contains(v, "$") {
 			return fmt.Errorf("%s.%s: %q contains '$', which Litestream would expand as an environment variable", key, k, v)
 		}
@@ -137,6 +138,12 @@ func Validate(cfg *config.Config) error {
 		if strings.TrimSpace(r.Path) == "" {
 			return fmt.Errorf("%s.path: an sftp replica needs the remote directory", key)
 		}
+		// Decision: the server's identity is pinned. Without host-key
+		// Litestream v0.5 accepts any host key (it only logs "sftp host
+		// key not verified"): the database would go to whoever answers.
+		if f := strings.Fields(r.HostKey); len(f) < 2 || !strings.HasPrefix(f[0], "ssh-") && !strings.HasPrefix(f[0], "ecdsa-") {
+			return fmt.Errorf("%s.host_key: an sftp replica needs the server's public host key (\"ssh-ed25519 AAAA...\": ssh-keyscan -t ed25519 HOST, without the host name); without it Litestream accepts any server", key)
+		}
 		if r.KeyPath != "" && !filepath.IsAbs(r.KeyPath) {
 			return fmt.Errorf("%s.key_path: must be absolute (Litestream runs from another directory), got %q", key, r.KeyPath)
 		}
@@ -170,7 +177,7 @@ func LitestreamYAML(cfg *config.Config) ([]byte, error) {
 	case "file":
 		lr.Path = filepath.Clean(r.Path)
 	case "sftp":
-		lr.Host, lr.User, lr.KeyPath, lr.Path = r.Host, r.User, r.KeyPath, r.Path
+		lr.Host, lr.User, lr.KeyPath, lr.HostKey, lr.Path = r.Host, r.User, r.KeyPath, strings.TrimSpace(r.HostKey), r.Path
 	case "s3":
 		lr.Bucket, lr.Path, lr.Endpoint, lr.Region = r.Bucket, r.Path, r.Endpoint, r.Region
 	}

@@ -35,8 +35,8 @@ func TestLitestreamYAML(t *testing.T) {
 		want map[string]string
 	}{
 		{"file", config.Replica{Type: "file", Path: filepath.Join(dir, "replica")}, map[string]string{"type": "file", "path": filepath.Join(dir, "replica")}},
-		{"sftp", config.Replica{Type: "sftp", Host: "backup.example:22", User: "ls", KeyPath: "/etc/litestream/id_ed25519", Path: "/srv/replicas/architect"},
-			map[string]string{"type": "sftp", "host": "backup.example:22", "user": "ls", "key-path": "/etc/litestream/id_ed25519", "path": "/srv/replicas/architect"}},
+		{"sftp", config.Replica{Type: "sftp", Host: "backup.example:22", User: "ls", KeyPath: "/etc/litestream/id_ed25519", HostKey: testHostKey, Path: "/srv/replicas/architect"},
+			map[string]string{"type": "sftp", "host": "backup.example:22", "user": "ls", "key-path": "/etc/litestream/id_ed25519", "host-key": testHostKey, "path": "/srv/replicas/architect"}},
 		{"s3", config.Replica{Type: "s3", Bucket: "reps", Path: "architect", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1"},
 			map[string]string{"type": "s3", "bucket": "reps", "path": "architect", "endpoint": "http://127.0.0.1:9000", "region": "us-east-1"}},
 	} {
@@ -110,6 +110,9 @@ func TestValidateRefuses(t *testing.T) {
 		{"s3 without prefix", "console.replication.replicas[0].path: an s3 replica needs a key prefix", func(c *config.Config) {
 			c.Console.Replication.Replicas[0] = config.Replica{Type: "s3", Bucket: "b"}
 		}},
+		{"sftp without host_key", "console.replication.replicas[0].host_key: an sftp replica needs the server's public host key", func(c *config.Config) {
+			c.Console.Replication.Replicas[0] = config.Replica{Type: "sftp", Host: "h:22", User: "u", Path: "/r"}
+		}},
 		{"unknown type", `console.replication.replicas[0].type: must be file, sftp or s3, got "gcs"`, func(c *config.Config) {
 			c.Console.Replication.Replicas[0] = config.Replica{Type: "gcs", Path: "x"}
 		}},
@@ -136,7 +139,7 @@ func TestLitestreamAcceptsConfig(t *testing.T) {
 	db := filepath.Join(dir, "architect.db")
 	for _, r := range []config.Replica{
 		{Type: "file", Path: filepath.Join(dir, "replica")},
-		{Type: "sftp", Host: "127.0.0.1:2222", User: "ls", KeyPath: "/nonexistent/id", Path: "/srv/r"},
+		{Type: "sftp", Host: "127.0.0.1:2222", User: "ls", KeyPath: "/nonexistent/id", HostKey: testHostKey, Path: "/srv/r"},
 		{Type: "s3", Bucket: "reps", Path: "architect", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1"},
 	} {
 		data, err := LitestreamYAML(checkConfig(db, r))
@@ -153,3 +156,6 @@ func TestLitestreamAcceptsConfig(t *testing.T) {
 		t.Errorf("a config with no replica: %v", err)
 	}
 }
+
+// testHostKey is an sftp server's public host key as a config gives it.
+const testHostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
