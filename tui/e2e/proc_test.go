@@ -62,8 +62,15 @@ func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 // outlives the session's hangup otherwise).
 func endSession(session string, askQuit bool) {
 	pid := panePID(session)
+	if pid <= 1 {
+		// The session is gone (its pane's pid reads 0): there is nothing of
+		// ours to kill, and descendants(0) and kill(0) would be every
+		// process of the machine, the test's own shell included.
+		_ = exec.Command("tmux", "kill-session", "-t", session).Run()
+		return
+	}
 	procs := append([]int{pid}, descendants(pid)...)
-	if askQuit && pid > 0 {
+	if askQuit {
 		_ = exec.Command("tmux", "send-keys", "-t", session, "q").Run()
 		for deadline := time.Now().Add(3 * time.Second); alive(pid) && time.Now().Before(deadline); {
 			time.Sleep(50 * time.Millisecond)
@@ -71,7 +78,7 @@ func endSession(session string, askQuit bool) {
 	}
 	_ = exec.Command("tmux", "kill-session", "-t", session).Run()
 	for _, p := range procs {
-		if alive(p) {
+		if p > 1 && alive(p) {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
