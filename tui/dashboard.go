@@ -49,7 +49,7 @@ var tabPanels = [tabCount][]string{
 // replication is configured (a Litestream source in the snapshot): the lag
 // first, as it is what the RPO is judged on.
 var replicationPanels = []string{metrics.PanelReplicationLag, metrics.PanelLastSyncAge,
-	metrics.PanelReplicationWAL, metrics.PanelReplicaErrors}
+	metrics.PanelReplicationWAL, metrics.PanelReplicaErrors, metrics.PanelReplicaVerifyAge, metrics.PanelReplicaVerifyOK}
 
 // infraPanels is the Infra tab's panels: the replication panels after the
 // WAL's when Litestream is watched, left out when replication is off

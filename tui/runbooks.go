@@ -422,9 +422,8 @@ func (v runbooksView) ask(what rbInput, prompt, placeholder string) (runbooksVie
 		v.input.Prompt = "› "
 	}
 	v.input.SetWidth(max(10, v.ctx.Width-lipgloss.Width(v.input.Prompt)-2))
-	if what == inFilter {
-		v.input.SetValue(v.filter)
-	}
+	// A filter starts fresh at every '/', as in every other list (the
+	// previous text is not kept for the next keys to append to).
 	return v, v.input.Focus()
 }
 
