@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/fsutil"
 	"github.com/repops/repops/ops"
@@ -182,6 +184,7 @@ func lsLastLine(texts ...string) string {
 			if i := strings.Index(l, "msg="); i >= 0 && strings.HasPrefix(l, "time=") {
 				l = strings.Trim(l[i+4:], `"`)
 			}
+			l = strings.TrimPrefix(l, "Error: ")
 			return l
 		}
 	}
@@ -194,7 +197,7 @@ func lsLastLine(texts ...string) string {
 func Positions(ctx context.Context, bin, configPath, dbPath string) (first, newest time.Time, newestTXID string, err error) {
 	out, err := runLS(ctx, bin, "ltx", "-config", configPath, "-level", "all", "-json", dbPath)
 	if err != nil {
-		return first, newest, "", fmt.Errorf("%w: %w", ErrNoReplica, err)
+		return first, newest, "", fmt.Errorf("%w: replica %s: %w (check the replica in %s, then 'repops replicate check')", ErrNoReplica, replicaOf(configPath, dbPath), err, configPath)
 	}
 	var files []ltxFile
 	if err := json.Unmarshal(out, &files); err != nil {
@@ -216,7 +219,7 @@ func Positions(ctx context.Context, bin, configPath, dbPath string) (first, newe
 		}
 	}
 	if len(files) == 0 {
-		return first, newest, "", fmt.Errorf("%w: the replica of %s is empty (is Litestream replicating it? see 'repops replicate check')", ErrNoReplica, dbPath)
+		return first, newest, "", fmt.Errorf("%w: replica %s of %s is empty (is Litestream replicating it to there? see 'repops replicate check')", ErrNoReplica, replicaOf(configPath, dbPath), dbPath)
 	}
 	return first, newest, newestTXID, nil
 }
@@ -322,6 +325,10 @@ func RestoreTo(ctx context.Context, o RestoreOptions) (res *Result, err error) {
 	cs := time.Now()
 	if err := describe(ctx, res, o.Live); err != nil {
 		return res, err
+	}
+	if why := otherDatabase(ctx, res, o.Live); why != "" {
+		return res, fmt.Errorf("%w: replica %s holds another database than %s (%s): point %s at this database's own replica; nothing was changed",
+			ErrNoReplica, replicaOf(o.ConfigPath, o.DBPath), o.DBPath, why, o.ConfigPath)
 	}
 	if err := writeManifest(res, o.DBPath, now()); err != nil {
 		return res, err
@@ -573,4 +580,118 @@ func removeStaleScratch(dir string) {
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// replicaOf names the replica Litestream's config gives the database at
+// dbPath ("file /path", "sftp user@host:/path", "s3 bucket/path"), for
+// messages; "in <config>" when the config cannot say.
+func replicaOf(configPath, dbPath string) string {
+	unknown := "in " + configPath
+	data, err := fsutil.ReadRegularFile(context.Background(), configPath, 1<<20)
+	if err != nil {
+		return unknown
+	}
+	var c lsConfig
+	if yaml.Unmarshal([]byte(os.ExpandEnv(string(data))), &c) != nil {
+		return unknown
+	}
+	for _, d := range c.DBs {
+		if filepath.Clean(d.Path) != filepath.Clean(dbPath) {
+			continue
+		}
+		switch r := d.Replica; r.Type {
+		case "file":
+			return "file " + r.Path
+		case "sftp":
+			return "sftp " + r.User + "@" + r.Host + ":" + r.Path
+		case "s3":
+			return "s3 " + r.Bucket + "/" + r.Path
+		}
+	}
+	return unknown
+}
+
+// otherDatabase says why the restored database res is not a past state of
+// the live one ("" when nothing says so, or live is nil): no user table in
+// common, or, on every table both have with rows and a created_at, the
+// rows at the restored first and last rowids exist on the live database
+// with another created_at (a row's rowid and created_at never change; a
+// table emptied and refilled since is a single table, so one match among
+// the others clears it). Litestream's LTX files name no database, so
+// 'litestream restore' restores whatever replica its config points at.
+// The live database is only read; an error reading it says nothing.
+func otherDatabase(ctx context.Context, res *Result, live db.Querier) string {
+	if live == nil || res == nil || len(res.QuickCheck) > 0 {
+		return ""
+	}
+	liveNames, err := db.TableNames(ctx, live)
+	if err != nil {
+		return ""
+	}
+	have := map[string]bool{}
+	for _, n := range liveNames {
+		if !LitestreamTable(n) {
+			have[n] = true
+		}
+	}
+	var mine, common []string
+	for _, t := range res.Tables {
+		if LitestreamTable(t.Table) {
+			continue
+		}
+		mine = append(mine, t.Table)
+		if have[t.Table] {
+			common = append(common, t.Table)
+		}
+	}
+	if len(mine) > 0 && len(have) > 0 && len(common) == 0 {
+		return fmt.Sprintf("its tables %s are none of the live database's", strings.Join(mine, ", "))
+	}
+	r, err := db.OpenRead(ctx, res.Path, db.Options{MaxConns: 1, Owner: "replicate"})
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	var differ []string
+	same := 0
+	for _, t := range res.Tables {
+		if !have[t.Table] || t.Rows == 0 || LitestreamTable(t.Table) {
+			continue
+		}
+		if ok, err := hasCreatedAt(ctx, r, t.Table); err != nil || !ok {
+			continue
+		}
+		if ok, err := hasCreatedAt(ctx, live, t.Table); err != nil || !ok {
+			continue
+		}
+		var first int64
+		if err := r.QueryRowContext(ctx, `SELECT min(rowid) FROM `+quote(t.Table)).Scan(&first); err != nil {
+			continue
+		}
+		for i, id := range []int64{first, t.MaxRowID} {
+			if i == 1 && id == first {
+				break
+			}
+			var a, b sql.NullString
+			q := `SELECT created_at FROM ` + quote(t.Table) + ` WHERE rowid = ?`
+			if err := r.QueryRowContext(ctx, q, id).Scan(&a); err != nil {
+				continue
+			}
+			if err := live.QueryRowContext(ctx, q, id).Scan(&b); err != nil {
+				continue // not on the live database (deleted since): says nothing
+			}
+			if a == b {
+				same++
+				continue
+			}
+			differ = append(differ, fmt.Sprintf("%s row %d created %s there, %s here", t.Table, id, a.String, b.String))
+		}
+	}
+	if same > 0 || len(differ) == 0 {
+		return ""
+	}
+	if len(differ) > 2 {
+		differ = append(differ[:2], fmt.Sprintf("%d more", len(differ)-2))
+	}
+	return strings.Join(differ, "; ")
 }

@@ -175,7 +175,9 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyRecord, error) {
 	for _, p := range problems {
 		rec.Problems = append(rec.Problems, rec.Check+": "+p)
 	}
-	if len(problems) == 0 {
+	if why := otherDatabase(ctx, res, o.Live); why != "" && len(problems) == 0 {
+		rec.Problems = append(rec.Problems, fmt.Sprintf("the replica holds another database than %s (%s): point %s at this database's own replica", dbPath, why, o.ConfigPath))
+	} else if len(problems) == 0 {
 		if err := compareAtPosition(ctx, res, o.Live, rec); err != nil {
 			return unknown(fmt.Errorf("verify the replica: compare with the live database: %w", err))
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/replicate"
 )
 
 // The optimisation and index actions: ops.Optimize (analyze, optimize,
@@ -51,6 +52,11 @@ func (e *OpsEnv) optimizeOptions(op ops.OptimizeOp, params map[string]string) op
 // kept from finishing fails (retry it).
 func (e *OpsEnv) optimize(op ops.OptimizeOp) actionFunc {
 	return func(ctx context.Context, params map[string]string, progress ops.Progress) (ActionResult, error) {
+		if op == ops.OpCheckpoint {
+			if err := replicate.RefuseCheckpoint(ctx, e.Target()); err != nil {
+				return ActionResult{}, err
+			}
+		}
 		r, err := ops.Optimize(ctx, e.optimizeOptions(op, params), progress)
 		if r == nil {
 			return ActionResult{}, err

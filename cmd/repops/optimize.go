@@ -14,6 +14,7 @@ import (
 
 	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/replicate"
 )
 
 // optimizeOptions are the flags of 'repops optimize'.
@@ -91,6 +92,11 @@ func runOptimize(ctx context.Context, a *app, o *optimizeOptions, op string) err
 		Recorder:      ops.Recorder{StateDir: a.cfg.StateDir(), Actor: ops.CurrentActor("")}}
 	if !o.estimate && a.readOnly {
 		return ops.ErrReadOnlyMode
+	}
+	if ops.OptimizeOp(op) == ops.OpCheckpoint && !o.estimate {
+		if err := replicate.RefuseCheckpoint(ctx, a.cfg.Database.Path); err != nil {
+			return withCode(exitFailure, err)
+		}
 	}
 	if a.readOnly {
 		// The estimate's write sample goes to SQLite's temp dir, not

@@ -137,6 +137,18 @@ func TestReplicateCheckLive(t *testing.T) {
 		}
 	})
 
+	// While Litestream replicates, repops issues no TRUNCATE checkpoint:
+	// beside Litestream's read lock it would stall the service's writes
+	// (litestream#724; replicate/safety_test.go measures the stall).
+	before := testsupport.FileState(t, dbPath)
+	if out, errOut, code := runRecovery(t, conf, "", "optimize", "checkpoint", "--yes"); code != exitFailure ||
+		!strings.Contains(errOut, "Litestream (pid") || !strings.Contains(errOut, "litestream#724") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Fatalf("optimize checkpoint beside Litestream: exit %d\n%s%s", code, out, errOut)
+	}
+	if after := testsupport.FileState(t, dbPath); after != before {
+		t.Fatalf("the refused checkpoint changed the database: %s -> %s", before, after)
+	}
+
 	type checkJSON struct {
 		Status     string  `json:"status"`
 		ExitCode   int     `json:"exit_code"`
