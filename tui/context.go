@@ -20,6 +20,10 @@ type ProgramContext struct {
 	// ReadOnly disables every action that writes; the views show those
 	// actions as disabled rather than hiding them.
 	ReadOnly bool
+	// ReplicationNote, when set, is what the Infrastructure tab says while
+	// replication is off (no Litestream source): why, and how to turn it
+	// on or install Litestream.
+	ReplicationNote string
 	// Demo is set when the simulator runs in-process: the scenario keys
 	// work.
 	Demo bool

@@ -867,6 +867,11 @@ func (v dashboardView) infraExtra() []string {
 	for _, l := range wrapWords(line, v.ctx.Width-1, "") {
 		out = append(out, " "+l)
 	}
+	if !v.replicationWatched() && v.ctx.ReplicationNote != "" {
+		for _, l := range wrapWords("replication "+v.ctx.ReplicationNote, v.ctx.Width-1, "") {
+			out = append(out, " "+st.Muted.Render(l))
+		}
+	}
 	return out
 }
 

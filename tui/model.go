@@ -70,6 +70,8 @@ type Options struct {
 	// refresh takes its snapshot instead of running a cycle of its own,
 	// so the first full frame comes sooner. It must deliver one snapshot.
 	FirstCycle <-chan metrics.Snapshot
+	// ReplicationNote is ProgramContext.ReplicationNote.
+	ReplicationNote string
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
@@ -174,7 +176,7 @@ func New(o Options) (Model, error) {
 	}
 	ctx := &ProgramContext{
 		Width: 80, Height: 24, Config: o.Config, Styles: NewStyles(theme), Keys: &keys,
-		Now: o.Now, ReadOnly: o.ReadOnly, Demo: o.Sim != nil,
+		Now: o.Now, ReadOnly: o.ReadOnly, Demo: o.Sim != nil, ReplicationNote: o.ReplicationNote,
 	}
 	if !ctx.Demo {
 		for _, b := range []*key.Binding{&keys.Scenario, &keys.Scenario1, &keys.Scenario2, &keys.Scenario3, &keys.Scenario4,

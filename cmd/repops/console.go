@@ -21,6 +21,7 @@ import (
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/replicate"
 	"github.com/repops/repops/runbooks"
 	"github.com/repops/repops/tui"
 )
@@ -79,13 +80,14 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 
 	stateDir := cfg.StateDir()
 	opts := tui.Options{
-		Config:     cfg,
-		Figures:    engine,
-		Lock:       func() (*ops.LockInfo, bool, error) { return ops.ReadLock(stateDir) },
-		ReadOnly:   a.readOnly,
-		Sim:        o.sim,
-		Started:    started,
-		FirstCycle: first,
+		Config:          cfg,
+		Figures:         engine,
+		Lock:            func() (*ops.LockInfo, bool, error) { return ops.ReadLock(stateDir) },
+		ReadOnly:        a.readOnly,
+		Sim:             o.sim,
+		Started:         started,
+		FirstCycle:      first,
+		ReplicationNote: replicationNote(cfg),
 	}
 	journal, jerr := ops.OpenJournal(stateDir)
 	if jerr != nil {
@@ -359,4 +361,17 @@ func consoleTables(ctx context.Context, a *app) (tui.TableSource, func()) {
 // refresh: the sources' timeout and a second, at least 2 s.
 func firstCycleTimeout(cfg *config.Config) time.Duration {
 	return max(2*time.Second, cfg.Console.Sources.Timeout+time.Second)
+}
+
+// replicationNote is what the console's Infrastructure tab says while
+// replication is off: that no replica is configured and, when the
+// litestream binary is missing too, how to install it.
+func replicationNote(cfg *config.Config) string {
+	if len(cfg.Console.Replication.Replicas) > 0 {
+		return ""
+	}
+	if _, err := replicate.Binary(); err != nil {
+		return "off · Litestream not installed: make litestream"
+	}
+	return "off · no replica in console.replication ('repops replicate config' then)"
 }
