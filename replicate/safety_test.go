@@ -464,3 +464,12 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// TestParentOf: the parent pid from /proc, which RefuseRestore uses to
+// tell the demo's own Litestream (a child of the console) from a
+// system's.
+func TestParentOf(t *testing.T) {
+	if got, want := parentOf(os.Getpid()), os.Getppid(); got != want {
+		t.Fatalf("parentOf(self) = %d, want %d", got, want)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/repops/repops/db"
 	"github.com/repops/repops/internal/humanize"
 	"github.com/repops/repops/ops"
+	"github.com/repops/repops/replicate"
 )
 
 // The actions below call the ops and db procedures; each procedure that
@@ -86,6 +87,9 @@ func (e *OpsEnv) verifyBackup(ctx context.Context, params map[string]string, _ o
 }
 
 func (e *OpsEnv) restore(ctx context.Context, params map[string]string, progress ops.Progress) (ActionResult, error) {
+	if err := replicate.RefuseRestore(ctx, e.Target()); err != nil {
+		return ActionResult{}, err
+	}
 	path, err := e.resolveBackup(params["backup"])
 	if err != nil {
 		return ActionResult{}, err

@@ -148,6 +148,14 @@ func TestReplicateCheckLive(t *testing.T) {
 	if after := testsupport.FileState(t, dbPath); after != before {
 		t.Fatalf("the refused checkpoint changed the database: %s -> %s", before, after)
 	}
+	// Nor a restore under Litestream's feet.
+	if out, errOut, code := runRecovery(t, conf, "", "restore", "--latest", "--yes"); code != exitFailure ||
+		!strings.Contains(errOut, "restore refused: Litestream (pid") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Fatalf("restore beside Litestream: exit %d\n%s%s", code, out, errOut)
+	}
+	if after := testsupport.FileState(t, dbPath); after != before {
+		t.Fatalf("the refused restore changed the database: %s -> %s", before, after)
+	}
 
 	type checkJSON struct {
 		Status     string  `json:"status"`

@@ -115,6 +115,9 @@ func runRestore(ctx context.Context, a *app, o *restoreOptions, name string) err
 	case o.online && o.offline:
 		return usageError("restore: --online or --offline, not both")
 	}
+	if err := replicate.RefuseRestore(ctx, a.cfg.Database.Path); err != nil {
+		return withCode(exitFailure, err)
+	}
 	dir := o.dir
 	if dir == "" {
 		dir = a.cfg.BackupDir()
