@@ -1,20 +1,19 @@
 package replicate
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/internal/fsutil"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 // freeCheckAddr is a loopback host:port nothing listens on now.
@@ -36,24 +35,6 @@ func sqliteCLI(t *testing.T, db, sql string) {
 	if err != nil {
 		t.Fatalf("sqlite3 %s: %v: %s", sql, err, out)
 	}
-}
-
-// checkLog is an output buffer safe for a process and the test.
-type checkLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *checkLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *checkLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // checkSetup is a WAL database written by the sqlite3 CLI, repops' config
@@ -83,7 +64,7 @@ func checkSetup(t *testing.T) (*config.Config, string) {
 func startCheckLitestream(t *testing.T, bin string, cfg *config.Config, db string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "replicate", "-config", cfg.LitestreamConfig())
-	logs := &checkLog{}
+	logs := &testsupport.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/internal/fsutil"
+	"github.com/repops/repops/internal/testsupport"
 )
 
 const sshdBinary = "/usr/sbin/sshd"
@@ -31,7 +32,7 @@ type sshdServer struct {
 	ClientKey  string // private key file (ed25519, no passphrase)
 	HostKeyPub string // its host key, "ssh-ed25519 AAAA... comment"
 	OtherKey   string // another public key: not the host's
-	log        *checkLog
+	log        *testsupport.Buffer
 }
 
 // sshKeygen makes an ed25519 key pair at path (no passphrase) and returns
@@ -72,7 +73,7 @@ func startSSHD(t *testing.T) *sshdServer {
 		}
 	}
 	dir := t.TempDir()
-	s := &sshdServer{User: u.Username, ClientKey: filepath.Join(dir, "client_ed25519"), log: &checkLog{}}
+	s := &sshdServer{User: u.Username, ClientKey: filepath.Join(dir, "client_ed25519"), log: &testsupport.Buffer{}}
 	hostKey := filepath.Join(dir, "host_ed25519")
 	s.HostKeyPub = sshKeygen(t, hostKey)
 	clientPub := sshKeygen(t, s.ClientKey)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,33 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/repops/repops/config"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/replicate"
 )
-
-// lockedBuffer is a buffer several goroutines write to (the exporter's
-// collector and its verifier both log to stderr).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestExporterVerifiesReplica: with replication configured and the real
 // Litestream replicating the database (its own process), the exporter
@@ -59,7 +39,7 @@ func TestExporterVerifiesReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls := exec.Command(bin, "replicate", "-config", lsConfig)
-	var lsOut lockedBuffer
+	var lsOut testsupport.Buffer
 	ls.Stdout, ls.Stderr = &lsOut, &lsOut
 	if err := ls.Start(); err != nil {
 		t.Fatal(err)
@@ -100,7 +80,7 @@ func TestExporterVerifiesReplica(t *testing.T) {
 	cfg.Console.StateDir = stateDir
 	cfg.Console.Replication.Replicas = []config.Replica{{Type: "file", Path: replicaDir}}
 	cfg.Monitoring.MetricsEnabled = false
-	var errb lockedBuffer
+	var errb testsupport.Buffer
 	a := &app{cfg: &cfg, out: io.Discard, err: &errb}
 
 	if _, ok, _ := replicate.ReadVerify(stateDir, dbPath); ok {
