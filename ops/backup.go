@@ -387,7 +387,7 @@ func measureCopy(ctx context.Context, path string, lc *liveCopy, m *Manifest, ph
 	go func() {
 		defer wg.Done()
 		s := time.Now()
-		sum, size, sumErr = fileSHA256(path)
+		sum, size, sumErr = FileSHA256(path)
 		sumTook = time.Since(s)
 	}()
 	checkErr = describeCopy(ctx, path, m, ph)
@@ -612,7 +612,7 @@ func VerifyBackup(ctx context.Context, path string) (*VerifyResult, error) {
 	} else {
 		r.Manifest = m
 	}
-	sum, size, err := fileSHA256(path)
+	sum, size, err := FileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("verify backup: checksum %s: %w", path, err)
 	}

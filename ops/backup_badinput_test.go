@@ -95,7 +95,7 @@ func TestRestoreBadInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, _ := ReadManifest(backup)
-			m.SHA256, m.Size, _ = fileSHA256(backup)
+			m.SHA256, m.Size, _ = FileSHA256(backup)
 			writeManifest(backup, m)
 			return live
 		}, false, "schema", true},

@@ -360,7 +360,7 @@ func drill(ctx context.Context, o DrillOptions, progress Progress, rehearsed Obj
 	}
 	if ok {
 		ok = timed("checksum", func() (string, error) {
-			sum, _, err := fileSHA256(target)
+			sum, _, err := FileSHA256(target)
 			if err != nil {
 				return "", err
 			}

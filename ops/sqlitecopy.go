@@ -159,8 +159,9 @@ func retryBusy(ctx context.Context, busy time.Duration, locked string, try func(
 	}
 }
 
-// fileSHA256 hashes the file at path.
-func fileSHA256(path string) (string, int64, error) {
+// FileSHA256 hashes the file at path: a finished backup or a scratch
+// copy, never a live database (its descriptor would drop SQLite's locks).
+func FileSHA256(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err

@@ -3,13 +3,10 @@ package replicate
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -504,7 +501,7 @@ func writeManifest(res *Result, dbPath string, now time.Time) error {
 	if len(res.QuickCheck) > 0 {
 		return nil // refused by the caller; nothing to vouch for
 	}
-	sum, size, err := fileSHA256(res.Path)
+	sum, size, err := ops.FileSHA256(res.Path)
 	if err != nil {
 		return fmt.Errorf("restore from the replica: checksum: %w", err)
 	}
@@ -526,22 +523,6 @@ func writeManifest(res *Result, dbPath string, now time.Time) error {
 		return fmt.Errorf("restore from the replica: write the manifest: %w", err)
 	}
 	return nil
-}
-
-// fileSHA256 hashes the file litestream restore just wrote into scratch
-// (never a live database).
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // Remove deletes a scratch restore: the file, its -wal, -shm, -journal
