@@ -36,11 +36,12 @@ func TestMain(m *testing.M) {
 
 // term is one tmux session running the console.
 type term struct {
-	t    *testing.T
-	name string
+	t      testing.TB
+	name   string
+	closed bool
 }
 
-func startTerm(t *testing.T, dir string, w, h int, command string) *term {
+func startTerm(t testing.TB, dir string, w, h int, command string) *term {
 	t.Helper()
 	name := fmt.Sprintf("repops-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
 	cmd := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-c", dir,
@@ -50,8 +51,18 @@ func startTerm(t *testing.T, dir string, w, h int, command string) *term {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
 	tm := &term{t: t, name: name}
-	t.Cleanup(func() { endSession(name, false) })
+	t.Cleanup(tm.close)
 	return tm
+}
+
+// close ends the session and its processes, once (a benchmark closes
+// each start's session before the next).
+func (tm *term) close() {
+	if tm.closed {
+		return
+	}
+	tm.closed = true
+	endSession(tm.name, false)
 }
 
 func (tm *term) screen() string {

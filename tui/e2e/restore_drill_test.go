@@ -53,56 +53,6 @@ type drillResult struct {
 	backupRows        int
 }
 
-// drillPane is a tmux session of the console, for a test or a benchmark.
-type drillPane struct {
-	tb     testing.TB
-	name   string
-	closed bool
-}
-
-func newDrillPane(tb testing.TB, dir string, w, h int, command string) *drillPane {
-	tb.Helper()
-	name := fmt.Sprintf("repops-drill-%d-%d", os.Getpid(), time.Now().UnixNano()%1000000)
-	cmd := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-c", dir,
-		command+"; echo '[exited]'; sleep 60")
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
-	p := &drillPane{tb: tb, name: name}
-	tb.Cleanup(p.close)
-	return p
-}
-
-func (p *drillPane) close() {
-	if p.closed {
-		return
-	}
-	p.closed = true
-	endSession(p.name, false)
-}
-
-func (p *drillPane) screen() string {
-	out, err := exec.Command("tmux", "capture-pane", "-p", "-t", p.name).Output()
-	if err != nil {
-		p.tb.Fatalf("tmux capture-pane: %v", err)
-	}
-	return string(out)
-}
-
-// send sends one tmux key name (Enter, Escape, PageDown) or, literal,
-// one printable character or a string.
-func (p *drillPane) send(key string, literal bool) {
-	p.tb.Helper()
-	args := []string{"send-keys", "-t", p.name}
-	if literal {
-		args = append(args, "-l")
-	}
-	if out, err := exec.Command("tmux", append(args, key)...).CombinedOutput(); err != nil {
-		p.tb.Fatalf("tmux send-keys %q: %v\n%s", key, err, out)
-	}
-}
-
 // drillHint is one entry of the key-hints bar: "x run restore" is key "x",
 // label "run restore".
 type drillHint struct{ key, label string }
@@ -312,7 +262,7 @@ func driveRestoreDrill(tb testing.TB, w, h int) *drillResult {
 			r.shortestRun += 2
 		}
 	}
-	p := newDrillPane(tb, r.dir, w, h, fmt.Sprintf("NO_COLOR= %s --config %s --db %s 2>stderr.txt", bin, r.cfg, r.dbPath))
+	p := startTerm(tb, r.dir, w, h, fmt.Sprintf("NO_COLOR= %s --config %s --db %s 2>stderr.txt", bin, r.cfg, r.dbPath))
 
 	deadline := time.Now().Add(3 * time.Minute)
 	running := false
@@ -329,7 +279,11 @@ func driveRestoreDrill(tb testing.TB, w, h int) *drillResult {
 			r.chars++
 		}
 		r.log = append(r.log, fmt.Sprintf("%-8q %s", key, why))
-		p.send(key, literal)
+		if literal {
+			p.text(key)
+		} else {
+			p.keys(key)
+		}
 	}
 	pressNamed := func(why, name string) {
 		tb.Helper()
