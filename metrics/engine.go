@@ -74,6 +74,9 @@ type EngineOptions struct {
 	// every PersistEvery: the rule states of a long-running process (the
 	// exporter, the console) for 'repops status' and a starting console.
 	PersistPath string
+	// Silences, when set, says which silence covers a rule's alert at a
+	// moment (the local store and Alertmanager's, see silence.go).
+	Silences SilenceMatcher
 	// PersistInterval is the refresh interval of the process that
 	// cycles. The state is written every max(PersistInterval,
 	// MinPersistEvery) and that period goes with it, so that a reader can
@@ -743,6 +746,7 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 		if rs.since.IsZero() || st != rs.state {
 			if !rs.since.IsZero() {
 				rs.history = append(rs.history, Transition{Time: now, From: rs.state, To: st, Value: v})
+				snap.Changes = append(snap.Changes, RuleChange{Rule: r, Transition: Transition{Time: now, From: rs.state, To: st, Value: v}, Reason: reason})
 				if over := len(rs.history) - e.opts.TransitionHistory; over > 0 {
 					rs.history = append(rs.history[:0:0], rs.history[over:]...)
 				}
@@ -754,6 +758,7 @@ func (e *Engine) evaluate(now time.Time, values map[string]Value, configured map
 		snap.Alerts = append(snap.Alerts, AlertStatus{
 			Rule: r, State: st, Value: v, TargetValue: tv, ActiveSince: rs.activeSince, Since: rs.since,
 			Reason: reason, Runbook: r.Runbook, Configured: conf, History: hist, Judge: judge,
+			Silenced: e.silencedAt(r, st, now),
 		})
 	}
 }

@@ -321,6 +321,10 @@ type AlertStatus struct {
 	// Judge is who timed the rule's for: "" for repops itself,
 	// JudgePrometheus when the state is Prometheus' (promrules.go).
 	Judge string
+	// Silenced is the silence (or acknowledgement) that covers the alert
+	// now, nil when none does. The state stays what it is: a silenced
+	// critical alert is CRITICAL and silenced, never OK (silence.go).
+	Silenced *SilenceRef
 }
 
 // ExternalAlert is an alert read from Alertmanager.
@@ -439,6 +443,10 @@ type Snapshot struct {
 	Sources  []SourceHealth
 	// Duration is how long the cycle took.
 	Duration time.Duration
+	// Changes are the rules' state transitions of this cycle (not a
+	// rule's first judgement), in the rules' order: what a collector
+	// journals as the incident's timeline.
+	Changes []RuleChange
 }
 
 // Panel returns the panel named name, ok false when absent.
