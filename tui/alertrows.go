@@ -36,7 +36,7 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		}
 		if !a.Since.IsZero() {
 			c.clock = a.Since.In(now.Location()).Format("15:04")
-			c.age = humanize.Age(now.Sub(a.Since))
+			c.age = humanize.GlanceAge(now.Sub(a.Since))
 		}
 		cols[i] = c
 		titleW = max(titleW, cellWidth(c.title))

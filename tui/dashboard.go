@@ -215,13 +215,19 @@ func (v dashboardView) firing() []metrics.AlertStatus {
 }
 
 // Hints are the view's keys for the key-hints bar.
+//
+// In the order they give way at 80 columns: the alert's runbook (when one
+// fires), the alerts, the runbooks (a newcomer's way to any procedure, so
+// never dropped at 80 columns), the journal, the tables, the tabs.
 func (v dashboardView) Hints() []key.Binding {
 	k := v.ctx.Keys
-	hints := []key.Binding{k.NextTab}
+	var hints []key.Binding
 	if len(v.firing()) > 0 {
-		hints = append(hints, k.OpenRunbook)
+		o := k.OpenRunbook
+		o.SetHelp(o.Help().Key, "alert's runbook")
+		hints = append(hints, o)
 	}
-	return append(hints, k.Alerts, k.Tables, k.Runbooks, k.Journal)
+	return append(hints, k.Alerts, k.Runbooks, k.Journal, k.Tables, k.NextTab)
 }
 
 // tabsLine is the tab bar with the overall state at the right: the
@@ -292,7 +298,7 @@ func (v dashboardView) lockLine() string {
 			l.Holder, l.PID, l.Purpose, v.local(l.Since).Format("15:04"))), v.ctx.Width)
 	}
 	return truncate(st.State("pending").Render("⚙ running: ")+fmt.Sprintf("%s by %s since %s (%s ago, pid %d)",
-		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), humanize.Age(v.ctx.Now().Sub(l.Since)), l.PID), v.ctx.Width)
+		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), humanize.GlanceAge(v.ctx.Now().Sub(l.Since)), l.PID), v.ctx.Width)
 }
 
 func (v dashboardView) local(t time.Time) time.Time { return t.In(v.ctx.Now().Location()) }
@@ -806,7 +812,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		if p, ok := v.snap.Panel(metrics.PanelBackupAge); ok {
 			bs = p.State.String()
 		}
-		backup = "last backup " + st.State(bs).Render(humanize.Age(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
+		backup = "last backup " + st.State(bs).Render(humanize.GlanceAge(now.Sub(d.LastBackup))+" ago") + st.Muted.Render(" ("+v.local(d.LastBackup).Format("01-02 15:04")+")")
 	}
 	check := st.State("warning").Render("no integrity check recorded")
 	if !d.LastCheck.IsZero() {
@@ -814,7 +820,7 @@ func (v dashboardView) dbLines(withTables bool) []string {
 		if !d.LastCheckOK {
 			res = st.State("critical").Render("FAILED")
 		}
-		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, humanize.Age(now.Sub(d.LastCheck)))
+		check = fmt.Sprintf("last %s check %s %s ago", d.LastCheckMode, res, humanize.GlanceAge(now.Sub(d.LastCheck)))
 	}
 	out := []string{truncate(l1, w), truncate(" "+backup+" · "+check, w)}
 	if withTables && len(d.Tables) > 0 {

@@ -40,11 +40,17 @@ func fmtValue(v metrics.Value, unit string) string {
 // fmtPanel is a panel's value as fmtValue writes it, with "~" in front
 // while it is the last collector's (the console has not measured it
 // itself yet since it started: a rate needs two scrapes).
+// An age under a minute reads "<1 min" (humanize.GlanceAge: a live
+// screen's ages move once a minute, not at every refresh).
 func fmtPanel(p metrics.Panel) string {
-	if p.Value.OK && !p.Carried.IsZero() {
-		return "~" + fmtValue(p.Value, p.Unit)
+	s := fmtValue(p.Value, p.Unit)
+	if p.Value.OK && p.Unit == "h" && p.Value.V >= 0 && p.Value.V*3600 < 59.5 {
+		s = humanize.GlanceAge(time.Duration(p.Value.V * float64(time.Hour)))
 	}
-	return fmtValue(p.Value, p.Unit)
+	if p.Value.OK && !p.Carried.IsZero() {
+		return "~" + s
+	}
+	return s
 }
 
 // fmtFigure is a known figure with its unit, as fmtValue writes it.

@@ -42,7 +42,7 @@ func TestConsoleRunbookProblems(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "broken.md"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l := newLazyRunbooks(func() (tui.RunbookService, error) {
+	l := newLazyRunbooks(nil, func() (tui.RunbookService, error) {
 		cat, err := runbooks.Load(dir)
 		if err != nil {
 			return nil, err

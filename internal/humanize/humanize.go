@@ -42,6 +42,22 @@ func Bytes(n int64) string {
 // clock that went back) reads as "0 s".
 func Age(d time.Duration) string { return Hours(max(0, d.Hours())) }
 
+// GlanceAge is Age for a label a live screen redraws every refresh: under
+// a minute it is "<1 min" rather than a count of seconds.
+//
+// Decision: a live screen's ages move at most once a minute. A seconds
+// count beside every new alert and a fresh backup rewrote those cells at
+// every refresh (about 475 bytes a second to a 120x40 pane over SSH, more
+// than everything else an idle dashboard sends); the clock time beside
+// each age ("since 05:59") keeps the precision, and the detail views
+// (enter) still give seconds.
+func GlanceAge(d time.Duration) string {
+	if d < time.Minute {
+		return "<1 min"
+	}
+	return Age(d)
+}
+
 // Hours is a duration given in hours, as Age writes it, for figures that
 // are measured in hours (panel values, rule thresholds): "never" for +Inf
 // (the age of something that never happened), "—" for NaN or -Inf, and a
