@@ -82,6 +82,12 @@ type EngineOptions struct {
 	// MinPersistEvery) and that period goes with it, so that a reader can
 	// tell a fresh file from one left by a collector that stopped.
 	PersistInterval time.Duration
+	// TimelinePath, when set, is the history store (timeline.go) the
+	// engine records a frame in after each cycle, for the console's
+	// time travel; TimelineLock says who holds the procedure lock then
+	// ("" for nobody: metrics cannot read it, ops is above it).
+	TimelinePath string
+	TimelineLock func() string
 }
 
 // OptionsFromConfig builds engine options from the configuration: the
@@ -184,6 +190,10 @@ type Engine struct {
 	// carry are the panels' values a collector left (ImportCollectorState),
 	// shown until this engine knows the panel itself (persist_import.go).
 	carry map[string]carried
+	// timeline is the history store (nil when none or it failed to
+	// open: timelineErr says why); timeline_engine.go.
+	timeline    *Timeline
+	timelineErr error
 }
 
 type stateSince struct {
@@ -249,6 +259,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	for _, s := range srcs {
 		e.sources = append(e.sources, &sourceSlot{src: s})
 	}
+	e.openTimeline()
 	return e, nil
 }
 
@@ -443,6 +454,7 @@ func (e *Engine) Cycle(ctx context.Context) Snapshot {
 		e.persistErr = err
 		e.mu.Unlock()
 	}
+	e.recordTimeline(ctx, snap)
 	return snap
 }
 

@@ -130,6 +130,10 @@ type dashboardView struct {
 	// when they do not all fit, j past the last alert, pgdn/pgup, g/G
 	// scroll them (clamped to what the current size and figures allow).
 	figOff int
+	// travel is the time cursor and the history read for it; markAt the
+	// sparklines' cursor cell while it is drawn (timetravel.go).
+	travel travelState
+	markAt int
 }
 
 func newDashboardView(ctx *ProgramContext) dashboardView {
@@ -140,6 +144,10 @@ func newDashboardView(ctx *ProgramContext) dashboardView {
 func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 	k := v.ctx.Keys
 	switch msg := msg.(type) {
+	case travelFrameMsg:
+		return v.onTravelFrame(msg), nil
+	case tea.MouseClickMsg:
+		return v.travelClick(msg)
 	case snapshotMsg:
 		v.lock = msg.lock
 		if msg.err != nil && len(msg.snap.Panels) == 0 {
@@ -155,6 +163,9 @@ func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 		}
 		v.figOff = v.clampFigOff(v.figOff)
 	case tea.KeyPressMsg:
+		if nv, c, ok := v.travelKey(msg); ok {
+			return nv, c
+		}
 		if v.tab == tabOverview && v.state == stateReady {
 			if nv, ok := v.scrollKey(msg); ok {
 				return nv, nil
@@ -242,6 +253,9 @@ func (v dashboardView) tabsLine() string {
 
 // View draws the view in the body's width and height.
 func (v dashboardView) View() string {
+	if v.travel.active() {
+		return v.travelView()
+	}
 	st := v.ctx.Styles
 	h := v.ctx.bodyHeight()
 	lines := []string{v.tabsLine()}
@@ -543,7 +557,7 @@ func (v dashboardView) overview() []string {
 	firing := v.firing()
 	right := ""
 	if v.spark != nil {
-		right = "sparklines: " + humanize.Age(sparkBucket(v.ctx.Config.Console.RefreshInterval)) + " a cell"
+		right = "sparklines: " + humanize.Age(v.sparkCell()) + " a cell"
 	}
 	out = append(out, v.section("Key metrics", right))
 	out = append(out, v.panelRows(p.top, len(p.top))...)
@@ -692,7 +706,7 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 			if sp, ok := v.spark[p.Name]; ok {
 				series = sp
 			}
-			line += st.StateText(state, sparkline(series, rest))
+			line += st.StateText(state, v.markSpark(series, rest))
 		}
 		out = append(out, line)
 	}

@@ -29,6 +29,7 @@ type KeyMap struct {
 	Enter, OpenRunbook, Filter                            key.Binding
 	Do, Skip, Stop, Note, Export                          key.Binding
 	Scenario                                              key.Binding
+	TimeBack, TimeForward, TimeHourBack, TimeHourForward  key.Binding
 	Scenario1, Scenario2, Scenario3, Scenario4            key.Binding
 	Scenario5, Scenario6, Scenario7, Scenario8, Scenario9 key.Binding
 }
@@ -79,15 +80,20 @@ func DefaultKeyMap() KeyMap {
 		Note:        b("n", "add a note", "n"),
 		Export:      b("e", "export to file", "e"),
 		Scenario:    b("S", "simulator scenario", "S"),
-		Scenario1:   b("f1", "scenario 1", "f1"),
-		Scenario2:   b("f2", "scenario 2", "f2"),
-		Scenario3:   b("f3", "scenario 3", "f3"),
-		Scenario4:   b("f4", "scenario 4", "f4"),
-		Scenario5:   b("f5", "scenario 5", "f5"),
-		Scenario6:   b("f6", "scenario 6", "f6"),
-		Scenario7:   b("f7", "scenario 7", "f7"),
-		Scenario8:   b("f8", "scenario 8", "f8"),
-		Scenario9:   b("f9", "scenario 9", "f9"),
+		// Going back in time on the dashboard (timetravel.go).
+		TimeBack:        b("[", "back in time", "["),
+		TimeForward:     b("]", "forward in time", "]"),
+		TimeHourBack:    b("{", "an hour back", "{"),
+		TimeHourForward: b("}", "an hour forward", "}"),
+		Scenario1:       b("f1", "scenario 1", "f1"),
+		Scenario2:       b("f2", "scenario 2", "f2"),
+		Scenario3:       b("f3", "scenario 3", "f3"),
+		Scenario4:       b("f4", "scenario 4", "f4"),
+		Scenario5:       b("f5", "scenario 5", "f5"),
+		Scenario6:       b("f6", "scenario 6", "f6"),
+		Scenario7:       b("f7", "scenario 7", "f7"),
+		Scenario8:       b("f8", "scenario 8", "f8"),
+		Scenario9:       b("f9", "scenario 9", "f9"),
 	}
 }
 
@@ -106,7 +112,9 @@ func (k *KeyMap) named() map[string]*key.Binding {
 		"top": &k.Top, "bottom": &k.Bottom,
 		"enter": &k.Enter, "open_runbook": &k.OpenRunbook, "filter": &k.Filter,
 		"do": &k.Do, "skip": &k.Skip, "stop": &k.Stop, "note": &k.Note, "export": &k.Export,
-		"scenario":   &k.Scenario,
+		"scenario":  &k.Scenario,
+		"time_back": &k.TimeBack, "time_forward": &k.TimeForward,
+		"time_hour_back": &k.TimeHourBack, "time_hour_forward": &k.TimeHourForward,
 		"scenario_1": &k.Scenario1, "scenario_2": &k.Scenario2, "scenario_3": &k.Scenario3,
 		"scenario_4": &k.Scenario4, "scenario_5": &k.Scenario5, "scenario_6": &k.Scenario6,
 		"scenario_7": &k.Scenario7, "scenario_8": &k.Scenario8, "scenario_9": &k.Scenario9,
@@ -156,7 +164,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Dashboard, k.Alerts, k.Tables, k.Runbooks, k.Journal, k.Help, k.Command, k.Back, k.Quit},
-		{k.NextTab, k.PrevTab, k.Tab1, k.Tab2, k.Tab3, k.Tab4, k.Tab5, k.Pause, k.Refresh, k.Slower, k.Faster, k.Screenshot},
+		{k.NextTab, k.PrevTab, k.Tab1, k.Tab2, k.Tab3, k.Tab4, k.Tab5, k.Pause, k.Refresh, k.Slower, k.Faster, k.Screenshot,
+			k.TimeBack, k.TimeForward, k.TimeHourBack, k.TimeHourForward},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Enter, k.OpenRunbook, k.Filter, k.Copy},
 		{k.Do, k.Skip, k.Stop, k.Note, k.Export, k.Scenario, k.Scenario1, k.Scenario9},
 	}

@@ -72,6 +72,9 @@ type Options struct {
 	FirstCycle <-chan metrics.Snapshot
 	// ReplicationNote is ProgramContext.ReplicationNote.
 	ReplicationNote string
+	// History is the collector's history, for going back in time on the
+	// dashboard (timetravel.go); nil: the time keys say there is none.
+	History TimeMachine
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
@@ -208,6 +211,7 @@ func New(o Options) (Model, error) {
 		help:     newHelpView(ctx),
 		frame:    &frameCache{ver: ^uint64(0)},
 	}
+	m.dash.travel.store, m.dash.travel.journal = o.History, o.Journal
 	m.gen, m.inflight = 1, true
 	if o.Journal == nil && o.JournalErr != nil {
 		m.journal.state, m.journal.err, m.journal.openErr = stateError, o.JournalErr, o.JournalErr

@@ -62,6 +62,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// The console is a collector while it runs: it keeps the rules' states
 	// in the state dir for 'repops status', and starts from the last ones.
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), cfg.Console.RefreshInterval
+	withHistory(&eo, cfg.StateDir())
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
@@ -88,6 +89,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		Started:         started,
 		FirstCycle:      first,
 		ReplicationNote: replicationNote(cfg),
+		History:         consoleHistory{engine},
 	}
 	journal, jerr := ops.OpenJournal(stateDir)
 	if jerr != nil {

@@ -138,6 +138,7 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 		interval = time.Second
 	}
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), interval
+	withHistory(&eo, cfg.StateDir())
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("exporter: %w", err))

@@ -143,4 +143,15 @@ func TestExporterIsTheCollector(t *testing.T) {
 	if err := st.Fresh(st.Written.Add(2*period+time.Millisecond), a.cfg.Database.Path); err == nil {
 		t.Error("the stopped exporter's state is still fresh two write periods after its last write")
 	}
+	// The exporter also recorded its frames for the console's time
+	// travel (history.db in the state dir).
+	tl, err := metrics.OpenTimeline(context.Background(), metrics.TimelinePath(a.cfg.StateDir()), metrics.TimelineOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	f, err := tl.At(context.Background(), time.Now())
+	if err != nil || len(f.Rules) == 0 || len(f.Panels) == 0 {
+		t.Fatalf("the exporter's history: frame with %d rules, %d panels, err %v", len(f.Rules), len(f.Panels), err)
+	}
 }
