@@ -49,7 +49,7 @@ func (v helpView) Hints() []key.Binding {
 	case v.filter.Active():
 		return []key.Binding{k.Up, k.Down, nextMatchKey, filterClearHint}
 	}
-	return []key.Binding{k.Up, k.Down, k.Back}
+	return []key.Binding{k.Up, k.Down, k.Filter, k.Back}
 }
 
 var helpGroups = []string{"Views", "Dashboard and refresh", "Moving", "Runbooks, journal, demo"}
