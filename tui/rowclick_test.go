@@ -308,3 +308,21 @@ func TestClickBackupChooser(t *testing.T) {
 		t.Fatalf("esc on the confirmation ran the step: %v", *set)
 	}
 }
+
+func TestWindowRowAndListOffset(t *testing.T) {
+	for _, c := range []struct{ y, top, lines, off, end, want int }{
+		{0, 1, 1, 0, 5, -1}, {1, 1, 1, 0, 5, 0}, {5, 1, 1, 0, 5, 4}, {6, 1, 1, 0, 5, -1},
+		{3, 2, 1, 10, 20, 11}, {2, 2, 2, 4, 8, 4}, {3, 2, 2, 4, 8, 4}, {4, 2, 2, 4, 8, 5}, {10, 2, 2, 4, 8, -1},
+	} {
+		if got := windowRow(c.y, c.top, c.lines, c.off, c.end); got != c.want {
+			t.Errorf("windowRow(%d, top %d, %d lines, [%d,%d)) = %d, want %d", c.y, c.top, c.lines, c.off, c.end, got, c.want)
+		}
+	}
+	for _, c := range []struct{ anchor, sel, n, room, want int }{
+		{0, 0, 20, 8, 0}, {0, 9, 20, 8, 2}, {5, 7, 20, 8, 5}, {5, 3, 20, 8, 3}, {5, 14, 20, 8, 7}, {30, 19, 20, 8, 12}, {3, 0, 4, 8, 0},
+	} {
+		if got := listOffset(c.anchor, c.sel, c.n, c.room); got != c.want {
+			t.Errorf("listOffset(anchor %d, sel %d, %d rows, room %d) = %d, want %d", c.anchor, c.sel, c.n, c.room, got, c.want)
+		}
+	}
+}
