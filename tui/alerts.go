@@ -46,6 +46,8 @@ type alertsView struct {
 
 	filter listFilter
 	sortBy alertSort
+	// listOff is the list's offset as last shown (alerts_click.go).
+	listOff int
 	// detail: the selected rule is shown whole, scrolled by dscroll.
 	detail  bool
 	dscroll scroller
@@ -108,6 +110,8 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 		if len(msg.snap.Alerts) > 0 || msg.err == nil {
 			v.snap, v.state = msg.snap, stateReady
 		}
+	case rowClickMsg:
+		return v.onRowClick(msg), nil
 	case tea.MouseWheelMsg:
 		if v.detail {
 			v.dscroll.Fit(len(v.detailLines()), v.detailRoom())
@@ -117,6 +121,7 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 		if v.detail {
 			return v.onDetailKey(msg)
 		}
+		v = v.anchored()
 		if handled, changed := v.filter.Key(msg, k); handled {
 			if changed {
 				v.selected = 0
@@ -231,11 +236,7 @@ func (v alertsView) View() string {
 	}
 	// The list in the shared scroller: the selected row kept in view,
 	// the marker on the list's last row when not every rule fits.
-	listH := min(len(rs), max(3, h/2-1))
-	sel := min(v.selected, max(0, len(rs)-1))
-	var list scroller
-	list.Fit(len(rs), listH)
-	list.Show(sel)
+	list, sel := v.listWindow(len(rs))
 	off := list.Offset()
 	openKey := ""
 	if ks := v.ctx.Keys.OpenRunbook.Keys(); len(ks) > 0 {

@@ -41,6 +41,7 @@ type backupsState struct {
 	loaded  bool
 	loading bool
 	sel     int
+	off     int // the list's offset as last shown (runbooks_click.go)
 	// The chooser: param is the step's parameter ("backup"), named the
 	// value the runbook gives it ("latest" or a name), step its index.
 	param string
@@ -386,9 +387,8 @@ func (v runbooksView) backupLines(w int) []string {
 		}
 	}
 	def := v.defaultBackup()
-	room := v.backupRows()
-	off := max(0, v.bk.sel-room+1)
-	for i := off; i < min(len(v.bk.list), off+room); i++ {
+	off, end := v.backupWindow()
+	for i := off; i < end; i++ {
 		b := v.bk.list[i]
 		mark := "  "
 		if i == v.bk.sel {
@@ -410,7 +410,7 @@ func (v runbooksView) backupLines(w int) []string {
 		}
 		out = append(out, truncate(line, w))
 	}
-	if n := len(v.bk.list) - (off + room); n > 0 {
+	if n := len(v.bk.list) - end; n > 0 {
 		out = append(out, st.Muted.Render(fmt.Sprintf("  ↓ %d more", n)))
 	}
 	return out
@@ -418,21 +418,28 @@ func (v runbooksView) backupLines(w int) []string {
 
 // chooseView is the chooser: which step, which database, the backups.
 func (v runbooksView) chooseView() string {
+	return strings.Join(append(v.chooseHead(), v.backupLines(v.ctx.Width)...), "\n")
+}
+
+// chooseHead is the chooser's lines above the backups.
+func (v runbooksView) chooseHead() []string {
 	st := v.ctx.Styles
 	w := v.ctx.Width
 	head := st.Title.Render(fmt.Sprintf("Step %d of %d: %s", v.cur.Index+1, v.cur.Total, v.cur.Step.Name))
 	lines := []string{truncate(head, w)}
 	sub := fmt.Sprintf("choose the backup to %s (runbook: %s), newest first", v.cur.Step.Action, v.bk.named)
 	lines = append(lines, wrapAll([]string{st.Muted.Render(sub)}, w)...)
-	lines = append(lines, "")
-	lines = append(lines, v.backupLines(w)...)
-	return strings.Join(lines, "\n")
+	return append(lines, "")
 }
 
 // backupsView is :backups.
 func (v runbooksView) backupsView() string {
+	return strings.Join(append(v.backupsHead(), v.backupLines(v.ctx.Width)...), "\n")
+}
+
+// backupsHead is :backups' lines above the backups.
+func (v runbooksView) backupsHead() []string {
 	st := v.ctx.Styles
-	w := v.ctx.Width
 	head := st.Title.Render("Backups")
 	if v.bk.loaded {
 		head += st.Muted.Render(fmt.Sprintf("  %d in %s, newest first", len(v.bk.list), v.bk.dir))
@@ -440,9 +447,7 @@ func (v runbooksView) backupsView() string {
 			head += st.Muted.Render(fmt.Sprintf(" (+%d of other databases)", v.bk.others))
 		}
 	}
-	lines := []string{truncate(head, w), ""}
-	lines = append(lines, v.backupLines(w)...)
-	return strings.Join(lines, "\n")
+	return []string{truncate(head, v.ctx.Width), ""}
 }
 
 // manifestLines are every field of the shown backup's manifest, each

@@ -162,6 +162,8 @@ func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 			v.selected = max(0, n-1)
 		}
 		v.figOff = v.clampFigOff(v.figOff)
+	case rowClickMsg:
+		return v.onRowClick(msg)
 	case tea.KeyPressMsg:
 		if nv, c, ok := v.travelKey(msg); ok {
 			return nv, c
@@ -191,16 +193,7 @@ func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 		case key.Matches(msg, k.Down):
 			v.selected = min(max(0, len(v.firing())-1), v.selected+1)
 		case key.Matches(msg, k.OpenRunbook, k.Enter):
-			f := v.firing()
-			if len(f) == 0 {
-				return v, flash("no alert is active: nothing to open (r lists every runbook)", false)
-			}
-			a := f[min(v.selected, len(f)-1)]
-			if a.Runbook == "" {
-				return v, flash(fmt.Sprintf("no runbook is linked to %s: r lists every runbook", a.Rule.Title), true)
-			}
-			id := a.Runbook
-			return v, func() tea.Msg { return switchViewMsg{to: viewRunbooks, runbook: id} }
+			return v, v.openSelected()
 		}
 	}
 	return v, nil
@@ -267,9 +260,7 @@ func (v dashboardView) View() string {
 		lines = append(lines, "", st.Error.Render("  no figures: ")+truncate(v.err.Error(), v.ctx.Width-16))
 		return strings.Join(lines, "\n")
 	}
-	if v.lock != nil {
-		lines = append(lines, v.lockLine())
-	}
+	lines = append(lines, v.lockLines()...)
 	switch v.tab {
 	case tabOverview:
 		lines = append(lines, v.overview()...)
@@ -555,13 +546,7 @@ func (v dashboardView) overview() []string {
 	var out []string
 	p := v.plan()
 	firing := v.firing()
-	right := ""
-	if v.spark != nil {
-		right = "sparklines: " + humanize.Age(v.sparkCell()) + " a cell"
-	}
-	out = append(out, v.section("Key metrics", right))
-	out = append(out, v.panelRows(p.top, len(p.top))...)
-	out = append(out, v.section("Alerts", alertCountWords(firing, len(v.snap.Alerts), v.ctx.Width-12)))
+	out = append(out, v.overviewHead(p, firing)...)
 	out = append(out, v.alertLines(firing, p.alertRows)...)
 	if len(v.snap.Nodes) > 1 {
 		out = append(out, v.section("Nodes", fmt.Sprintf("%d instances", len(v.snap.Nodes))))
@@ -726,11 +711,8 @@ func (v dashboardView) alertLines(firing []metrics.AlertStatus, limit int) []str
 	if ks := v.ctx.Keys.OpenRunbook.Keys(); len(ks) > 0 {
 		openKey = ks[0]
 	}
-	n := len(firing)
-	more := 0
-	if n > limit {
-		n, more = max(0, limit-1), len(firing)-max(0, limit-1)
-	}
+	n := alertsShown(len(firing), limit)
+	more := len(firing) - n
 	out = append(out, alertRows(v.ctx, v.snap, firing[:n], v.selected, w, openKey)...)
 	if more > 0 {
 		out = append(out, st.Muted.Render(fmt.Sprintf(" … %d more: press a for every alert", more)))

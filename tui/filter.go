@@ -18,7 +18,7 @@ var (
 )
 
 // listFilter is the `/` filter every list shares (alerts, tables,
-// journal; runbooks and help can adopt it). `/` starts a fresh filter:
+// journal, the runbooks' list, the help). `/` starts a fresh filter:
 // what was typed before is dropped. Typed text filters at once; enter
 // keeps the filter and leaves typing, esc clears it (while typing, or
 // later, once applied). The zero value is no filter.

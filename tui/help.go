@@ -15,12 +15,21 @@ import (
 type helpView struct {
 	ctx    *ProgramContext
 	scroll scroller
+	// filter keeps the key lines that hold its text; match is the one
+	// n/N last brought to the top (help_filter.go).
+	filter listFilter
+	match  int
 }
 
 func newHelpView(ctx *ProgramContext) helpView { return helpView{ctx: ctx} }
 
 // Update handles the view's own messages and keys; it does no I/O.
 func (v helpView) Update(msg tea.Msg) (helpView, tea.Cmd) {
+	if press, ok := msg.(tea.KeyPressMsg); ok {
+		if nv, done := v.filterKey(press); done {
+			return nv, nil
+		}
+	}
 	switch msg.(type) {
 	case tea.KeyPressMsg, tea.MouseWheelMsg:
 		// Measured at the current width first, so that the offset is
@@ -34,13 +43,24 @@ func (v helpView) Update(msg tea.Msg) (helpView, tea.Cmd) {
 // Hints are the view's keys for the key-hints bar.
 func (v helpView) Hints() []key.Binding {
 	k := v.ctx.Keys
-	return []key.Binding{k.Up, k.Down, k.Back}
+	switch {
+	case v.filter.Editing():
+		return []key.Binding{filterKeepHint, filterClearHint}
+	case v.filter.Active():
+		return []key.Binding{k.Up, k.Down, nextMatchKey, filterClearHint}
+	}
+	return []key.Binding{k.Up, k.Down, k.Filter, k.Back}
 }
 
 var helpGroups = []string{"Views", "Dashboard and refresh", "Moving", "Runbooks, journal, demo"}
 
-// lines is the whole help at the body's width, one entry a line.
+// lines is the whole help at the body's width, one entry a line; with a
+// filter, the key lines and commands that hold it (help_filter.go).
 func (v helpView) lines() []string {
+	if v.filter.Active() {
+		lines, _ := v.filteredLines()
+		return lines
+	}
 	st := v.ctx.Styles
 	k := v.ctx.Keys
 	groups := k.FullHelp()
@@ -76,7 +96,7 @@ func (v helpView) lines() []string {
 	if 4+cellWidth(note) > v.ctx.Width {
 		note = "  every key; rebind them under console.keys in the config"
 	}
-	head := st.Title.Render("Help") + st.Muted.Render(note)
+	head := v.headLine(note)
 	body := head + "\n\n" + strings.Join(grid, "\n\n") + "\n"
 	lines := strings.Split(body, "\n")
 	for _, l := range commandList(v.ctx.Width) {

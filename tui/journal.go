@@ -202,6 +202,8 @@ func (v journalView) Update(msg tea.Msg) (journalView, tea.Cmd) {
 			return v, flash(msg.err.Error(), true)
 		}
 		return v, flash("journal exported: "+strings.Join(msg.paths, ", "), false)
+	case rowClickMsg:
+		return v.onRowClick(msg), nil
 	case tea.MouseWheelMsg:
 		if v.detail != nil {
 			v.dscroll.Fit(len(v.detailLines()), v.detailRoom())
@@ -309,7 +311,7 @@ func (v *journalView) scroll(d int) {
 	v.follow = v.sel == v.newest(n)
 }
 
-func (v journalView) listHeight() int { return max(1, v.ctx.bodyHeight()-2) }
+func (v journalView) listHeight() int { return max(1, v.ctx.bodyHeight()-journalListTop) }
 
 var (
 	journalEnterHint = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details"))
@@ -383,9 +385,7 @@ func (v journalView) View() string {
 	b.WriteString(st.Muted.Render(truncate(fmt.Sprintf("  %-8s %-*s %-*s %-9s %s", "time", whoW, "who", whatW, "action / step", "outcome", "details"), w)))
 	b.WriteString("\n")
 	v.pin(len(list))
-	rows := v.listHeight()
-	off := v.offset
-	end := min(len(list), off+rows)
+	off, end := v.window(len(list))
 	for i := off; i < end; i++ {
 		e := list[i]
 		details := e.Message

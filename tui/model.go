@@ -136,6 +136,8 @@ type Model struct {
 	// mouseOff: the operator turned mouse reporting off (:mouse), so
 	// that the terminal selects text on a plain drag again.
 	mouseOff bool
+	// click is the last click on a list's row (rowclick.go).
+	click clickState
 	// quitAsk: q was pressed with a runbook run under way; the next key
 	// answers "quit anyway? y/N" (onKey).
 	quitAsk bool

@@ -9,7 +9,8 @@ import (
 
 // The mouse. The root view asks the terminal for cell-motion reporting
 // (Model.View): a click on a tab of the dashboard's tab bar switches to
-// it, the wheel scrolls the focused pane. While the terminal reports the
+// it, a click on a list's row selects it and a second click opens it
+// (rowclick.go), the wheel scrolls the focused pane. While the terminal reports the
 // mouse, a plain drag no longer selects text: shift+drag does in most
 // terminals (xterm, GNOME Terminal, Konsole, kitty, WezTerm, Alacritty,
 // Windows Terminal; option+drag in iTerm2 and Terminal.app). An operator
@@ -101,7 +102,8 @@ func (m Model) dashTabSpans() tabSpans {
 }
 
 // onClick answers a click: on a tab of the dashboard's tab bar it
-// switches to that tab. A click in the body of another view is sent to
+// switches to that tab; in a list (a rowPicker) it selects or opens the
+// row clicked (clickRow). A click in the body of another view is sent to
 // it as a tea.MouseClickMsg whose Y counts from the body's first line
 // (0), so that a list can select the row clicked; a view that does not
 // handle it ignores it.
@@ -119,6 +121,11 @@ func (m Model) onClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
 			m.dash.tab = i
 		}
 		return m, nil
+	}
+	// A click off a list's rows (the dashboard's sparklines: a moment to
+	// go back to) goes to the view as it is.
+	if p, ok := m.focused().(rowPicker); ok && p.rowAt(y) >= 0 {
+		return m.clickRow(p, y)
 	}
 	body := msg
 	body.Y = y
@@ -142,7 +149,7 @@ func (m Model) setMouse(arg string) (tea.Model, tea.Cmd) {
 	if m.mouseOff {
 		m.flash = "mouse off: a drag selects text in the terminal again (:mouse turns it back on)"
 	} else {
-		m.flash = "mouse on: click a tab, scroll with the wheel; shift+drag selects text (:mouse turns it off)"
+		m.flash = "mouse on: click a tab or a row, scroll with the wheel; shift+drag selects text (:mouse turns it off)"
 	}
 	m.flashIsErr = false
 	return m, nil

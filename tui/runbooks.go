@@ -157,7 +157,6 @@ type rbInput int
 
 const (
 	inNone rbInput = iota
-	inFilter
 	inConfirm
 	inReason
 	inNote
@@ -176,7 +175,7 @@ type runbooksView struct {
 	svc    RunbookService
 	mode   rbMode
 	all    []*runbooks.Runbook
-	filter string
+	filter listFilter // the list's (runbooks_list.go)
 	sel    int
 	book   *runbooks.Runbook
 	// scroll is where the page (rbRead) or the run's right column (rbRun)
@@ -195,6 +194,9 @@ type runbooksView struct {
 
 	input   textinput.Model
 	reading rbInput
+
+	// listOff is the list's offset as last shown (runbooks_click.go).
+	listOff int
 
 	// The run.
 	run      RunbookRun
@@ -316,7 +318,7 @@ func (v runbooksView) load() tea.Cmd {
 func (v runbooksView) capturing() bool {
 	// The chooser holds the keyboard too: its letters (m, s) are its own,
 	// and a slip must not leave a step half chosen.
-	return v.reading != inNone || v.mode == rbRun && v.running ||
+	return v.reading != inNone || v.mode == rbRun && v.running || v.mode == rbList && v.filter.Editing() ||
 		v.mode == rbChoose || v.mode == rbManifest && v.manifestFrom == rbChoose
 }
 
@@ -325,7 +327,9 @@ func (v runbooksView) busy() bool { return v.running }
 
 // handlesBack: esc means something inside the view (leave the run or the
 // runbook for the list) rather than "back to the dashboard".
-func (v runbooksView) handlesBack() bool { return v.mode != rbList || v.filter != "" }
+func (v runbooksView) handlesBack() bool {
+	return v.mode != rbList || v.filter.Editing() || v.filter.Active()
+}
 
 // Update handles the view's own messages and keys; it does no I/O.
 func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
@@ -356,6 +360,8 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 		return v.onRuns(msg)
 	case unfinishedNoticeMsg:
 		return v.onUnfinishedNotice(msg)
+	case rowClickMsg:
+		return v.onRowClick(msg)
 	case tea.MouseWheelMsg:
 		switch v.mode {
 		case rbManifest:
@@ -384,6 +390,7 @@ func (v runbooksView) Update(msg tea.Msg) (runbooksView, tea.Cmd) {
 		if v.reading != inNone {
 			return v.onInputKey(msg)
 		}
+		v = v.anchored()
 		switch v.mode {
 		case rbList:
 			return v.onListKey(msg)
@@ -414,7 +421,7 @@ func (v runbooksView) ask(what rbInput, prompt, placeholder string) (runbooksVie
 	v.input.Prompt = prompt
 	v.input.Placeholder = placeholder
 	v.askPrompt = ""
-	if what != inFilter && what != inOffer && lipgloss.Width(prompt)+askRoom > v.ctx.Width {
+	if what != inOffer && lipgloss.Width(prompt)+askRoom > v.ctx.Width {
 		// Too wide to leave room for the text beside it: the prompt goes
 		// above, the input on a line of its own, so that what is typed
 		// is always seen whole.
@@ -422,8 +429,6 @@ func (v runbooksView) ask(what rbInput, prompt, placeholder string) (runbooksVie
 		v.input.Prompt = "› "
 	}
 	v.input.SetWidth(max(10, v.ctx.Width-lipgloss.Width(v.input.Prompt)-2))
-	// A filter starts fresh at every '/', as in every other list (the
-	// previous text is not kept for the next keys to append to).
 	return v, v.input.Focus()
 }
 
@@ -484,8 +489,6 @@ func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 		v.input.Blur()
 		val := strings.TrimSpace(v.input.Value())
 		switch what {
-		case inFilter:
-			v.filter, v.sel = val, 0
 		case inNote:
 			v.note = val
 		case inReason:
@@ -504,9 +507,6 @@ func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 	}
 	var c tea.Cmd
 	v.input, c = v.input.Update(msg)
-	if what == inFilter {
-		v.filter, v.sel = v.input.Value(), 0
-	}
 	return v, c
 }
 

@@ -20,14 +20,12 @@ import (
 // filtered are the runbooks whose id, title, tags, alerts or severity
 // hold the filter.
 func (v runbooksView) filtered() []*runbooks.Runbook {
-	if v.filter == "" {
+	if !v.filter.Active() {
 		return v.all
 	}
-	f := strings.ToLower(v.filter)
 	var out []*runbooks.Runbook
 	for _, rb := range v.all {
-		hay := strings.ToLower(rb.ID + " " + rb.Title + " " + strings.Join(rb.Tags, " ") + " " + strings.Join(rb.When, " ") + " " + rb.Severity)
-		if strings.Contains(hay, f) {
+		if v.filter.Match(rb.ID, rb.Title, strings.Join(rb.Tags, " "), strings.Join(rb.When, " "), rb.Severity) {
 			out = append(out, rb)
 		}
 	}
@@ -36,12 +34,29 @@ func (v runbooksView) filtered() []*runbooks.Runbook {
 
 func (v runbooksView) onListKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 	k := v.ctx.Keys
+	// Decision: the first enter after typing a filter that leaves one
+	// runbook both keeps the filter and opens it: /restore enter is on
+	// the page. With more matches, enter keeps the filter and a second
+	// enter opens the selected one.
+	if v.filter.Editing() && msg.String() == "enter" {
+		v.filter.Key(msg, k)
+		if list := v.filtered(); len(list) == 1 {
+			return v.openRunbook(list[0].ID, false)
+		}
+		return v, nil
+	}
+	if handled, changed := v.filter.Key(msg, k); handled {
+		if changed {
+			v.sel = 0
+		}
+		return v, nil
+	}
 	list := v.filtered()
 	switch {
-	case key.Matches(msg, k.Filter):
-		return v.ask(inFilter, "/", "filter by id, title, tag, alert")
-	case key.Matches(msg, k.Back):
-		v.filter = ""
+	case matchStep(msg) != 0:
+		if v.filter.Active() && len(list) > 0 {
+			v.sel = cycle(min(v.sel, len(list)-1), len(list), matchStep(msg))
+		}
 	case key.Matches(msg, k.Up):
 		v.sel = max(0, v.sel-1)
 	case key.Matches(msg, k.Down):
@@ -60,21 +75,12 @@ func (v runbooksView) onListKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 
 func (v runbooksView) listView() string {
 	st := v.ctx.Styles
-	w, h := v.ctx.Width, v.ctx.bodyHeight()
+	w := v.ctx.Width
 	list := v.filtered()
-	head := st.Title.Render("Runbooks") + st.Muted.Render(fmt.Sprintf("  %d of %d", len(list), len(v.all)))
-	if v.filter != "" {
-		head += st.Muted.Render("  filter: ") + st.Accent.Render(v.filter)
-	}
-	lines := []string{head}
-	lines = append(lines, v.problemLines(w)...)
-	if v.run != nil && v.state.Status == runbooks.RunRunning {
-		lines = append(lines, st.State("pending").Render(fmt.Sprintf("⚙ run under way: %s, step %d of %d (enter on %s continues it)", v.state.RunbookID, v.cur.Index+1, v.cur.Total, v.state.RunbookID)))
-	}
-	room := max(1, h-len(lines)-1)
+	lines := v.listHead(list)
 	sel := min(v.sel, max(0, len(list)-1))
-	off := max(0, sel-room+1)
-	for i := off; i < min(len(list), off+room); i++ {
+	off, end := v.listWindow(len(lines), len(list))
+	for i := off; i < end; i++ {
 		rb := list[i]
 		mark := "  "
 		if i == sel {
@@ -163,5 +169,11 @@ func (v runbooksView) problems() []error {
 // listHints are the list's keys.
 func (v runbooksView) listHints() []key.Binding {
 	k := v.ctx.Keys
+	switch {
+	case v.filter.Editing():
+		return []key.Binding{filterKeepHint, filterClearHint}
+	case v.filter.Active():
+		return []key.Binding{k.Enter, k.Up, k.Down, nextMatchKey, filterClearHint}
+	}
 	return []key.Binding{k.Enter, k.Filter, k.Up, k.Down}
 }

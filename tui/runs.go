@@ -30,6 +30,7 @@ type runsState struct {
 	err     error
 	loaded  bool
 	sel     int
+	off     int // the list's offset as last shown (runbooks_click.go)
 	ret     rbMode
 	// shown is the finished run whose results are shown; scroll scrolls
 	// them.
@@ -249,6 +250,32 @@ func (v runbooksView) runLines(st runbooks.RunState, sel bool, w int) []string {
 }
 
 func (v runbooksView) runsView() string {
+	lines := v.runsHead()
+	off, end := v.runsWindow()
+	sel := min(v.runs.sel, max(0, len(v.runs.list)-1))
+	for i := off; i < end; i++ {
+		lines = append(lines, v.runLines(v.runs.list[i], i == sel, v.ctx.Width)...)
+	}
+	if more := len(v.runs.list) - end; more > 0 {
+		lines = append(lines, v.ctx.Styles.Muted.Render(fmt.Sprintf("  ↓ %d more", more)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runsWindow is the runs [off, end) the list shows, the selected one in
+// view.
+func (v runbooksView) runsWindow() (off, end int) {
+	room := v.runsRoom() / runRowLines
+	n := len(v.runs.list)
+	off = listOffset(v.runs.off, min(v.runs.sel, max(0, n-1)), n, room)
+	return off, min(n, off+room)
+}
+
+// runRowLines is the lines a run takes in the list (runLines).
+const runRowLines = 2
+
+// runsHead is the list's lines above the runs.
+func (v runbooksView) runsHead() []string {
 	s := v.ctx.Styles
 	w := v.ctx.Width
 	head := s.Title.Render("Runs")
@@ -267,16 +294,7 @@ func (v runbooksView) runsView() string {
 	if v.runs.damaged > 0 {
 		lines = append(lines, s.State("warning").Render(truncate(fmt.Sprintf("⚠ %d run files could not be read ('repops runbook runs' says why)", v.runs.damaged), w)))
 	}
-	room := v.runsRoom() / 2
-	sel := min(v.runs.sel, max(0, len(v.runs.list)-1))
-	off := max(0, sel-room+1)
-	for i := off; i < min(len(v.runs.list), off+room); i++ {
-		lines = append(lines, v.runLines(v.runs.list[i], i == sel, w)...)
-	}
-	if more := len(v.runs.list) - (off + room); more > 0 {
-		lines = append(lines, s.Muted.Render(fmt.Sprintf("  ↓ %d more", more)))
-	}
-	return strings.Join(lines, "\n")
+	return lines
 }
 
 // runResultPane is a finished run's results: when and by whom, then

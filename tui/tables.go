@@ -96,6 +96,9 @@ type tablesView struct {
 	filter listFilter
 	sortBy tableSort
 	match  int // the matching table n/N last brought to the top
+	// picked: a click selected table match, drawn highlighted
+	// (tables_click.go).
+	picked bool
 }
 
 func newTablesView(ctx *ProgramContext, src TableSource) tablesView {
@@ -182,6 +185,10 @@ func (v tablesView) Update(msg tea.Msg) (tablesView, tea.Cmd) {
 				}
 			}
 		}
+	case rowClickMsg:
+		if n := len(v.tables()); msg.row >= 0 && msg.row < n {
+			v.match, v.picked = msg.row, true
+		}
 	case tea.MouseWheelMsg:
 		sc := v.scroller()
 		sc.Wheel(msg)
@@ -189,7 +196,7 @@ func (v tablesView) Update(msg tea.Msg) (tablesView, tea.Cmd) {
 	case tea.KeyPressMsg:
 		if handled, changed := v.filter.Key(msg, k); handled {
 			if changed {
-				v.offset, v.match = 0, 0
+				v.offset, v.match, v.picked = 0, 0, false
 			}
 			return v, nil
 		}
@@ -199,7 +206,7 @@ func (v tablesView) Update(msg tea.Msg) (tablesView, tea.Cmd) {
 			return v, v.load()
 		case key.Matches(msg, sortKey):
 			v.sortBy = (v.sortBy + 1) % tableSorts
-			v.offset, v.match = 0, 0
+			v.offset, v.match, v.picked = 0, 0, false
 		case matchStep(msg) != 0:
 			if !v.filter.Active() {
 				return v, nil
@@ -281,7 +288,7 @@ func (v tablesView) body() (lines []string, at []int) {
 			idx[s.Table] = append(idx[s.Table], s)
 		}
 	}
-	for _, s := range v.tables() {
+	for j, s := range v.tables() {
 		growth := ""
 		if g, ok := v.growth(s); ok {
 			growth = fmt.Sprintf("%+.0f/h", g)
@@ -293,7 +300,11 @@ func (v tablesView) body() (lines []string, at []int) {
 			rows = "~" + rows
 		}
 		at = append(at, len(lines))
-		lines = append(lines, truncate(st.Bold.Render(padRight(s.Name, 38))+fmt.Sprintf(" %10s %11s %14s", rows, humanize.Bytes(s.Bytes), growth), w))
+		name := st.Bold
+		if v.picked && j == v.match {
+			name = st.Accent
+		}
+		lines = append(lines, truncate(name.Render(padRight(s.Name, 38))+fmt.Sprintf(" %10s %11s %14s", rows, humanize.Bytes(s.Bytes), growth), w))
 		for _, i := range idx[s.Name] {
 			lines = append(lines, truncate(st.Muted.Render(fmt.Sprintf("  └ %-34s %10s %11s", i.Name, "", humanize.Bytes(i.Bytes))), w))
 		}
