@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/repops/repops/ops"
 	"github.com/repops/repops/presence"
@@ -460,4 +463,45 @@ func TestPresenceVisibleLatency(t *testing.T) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("presence change -> visible in the other console (200 changes): p50 %s, p99 %s, max %s (goal <= 1 s)",
 		lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+}
+
+// TestPresenceTwoPrograms runs two consoles as two bubbletea programs
+// (teatest), as repops serve runs one per SSH session, on one hub: bob's
+// terminal shows alice when she joins and when she moves, each within a
+// second. The time from alice's key to bob's terminal is logged.
+//
+// Decision: the wait is bounded at 5 s, not at the goal's 1 s, so that a
+// loaded machine does not fail it: that a change needs no more than one
+// wake-up (no timer) is what TestPresenceSessionsSeeEachOther asserts,
+// and the figure logged here is the measurement.
+func TestPresenceTwoPrograms(t *testing.T) {
+	dir := t.TempDir()
+	hub, _, _ := newHub(t, dir)
+	program := func(id presence.Identity) *teatest.TestModel {
+		me := hub.Join(id)
+		t.Cleanup(me.Leave)
+		m := newTestModel(dir, func(o *Options) { o.Presence = me })
+		return teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40),
+			teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+	}
+	within := func(tm *teatest.TestModel, s string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(s)) },
+			teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(time.Millisecond))
+	}
+	b := program(identity("bob", presence.Operator))
+	within(b, "only you")
+	a := program(identity("alice", presence.Operator))
+	within(b, "alice")
+	within(a, "bob")
+	start := time.Now()
+	a.Send(tea.KeyPressMsg{Code: 'a', Text: "a"})
+	within(b, "alerts)")
+	t.Logf("alice's key -> bob's terminal: %s (goal <= 1 s)", time.Since(start))
+	for _, tm := range []*teatest.TestModel{a, b} {
+		if err := tm.Quit(); err != nil {
+			t.Fatal(err)
+		}
+		tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	}
 }
