@@ -75,6 +75,8 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 	switch c.verb {
 	case "":
 		return m, nil
+	case "who", "follow", "handover", "approve", "deny":
+		return m.presenceCommand(c) // presence_cmds.go
 	case "overview", "dashboard", "d":
 		return tab(tabOverview)
 	case "appeals":

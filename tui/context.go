@@ -27,10 +27,15 @@ type ProgramContext struct {
 	// Demo is set when the simulator runs in-process: the scenario keys
 	// work.
 	Demo bool
+	// FourEyes: a destructive step waits for a second operator's
+	// approval (presence_approval.go). Strip is how many lines the
+	// presence strip takes under the banner (0 without presence).
+	FourEyes bool
+	Strip    int
 }
 
-// bodyHeight is the height left for a view between the banner (2 lines)
-// and the key-hints bar (1 line).
+// bodyHeight is the height left for a view between the banner (2 lines,
+// and the presence strip) and the key-hints bar (1 line).
 func (c *ProgramContext) bodyHeight() int {
-	return max(1, c.Height-3)
+	return max(1, c.Height-3-c.Strip)
 }

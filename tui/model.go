@@ -78,6 +78,13 @@ type Options struct {
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
+	// Presence is this session's seat among the others of repops serve
+	// (presence.go); nil for the local console, which then shows no
+	// strip and has no :who, :follow, :handover, :approve.
+	Presence Presence
+	// FourEyes makes every destructive step wait for a second
+	// operator's approval (on for the production environment).
+	FourEyes bool
 }
 
 // tickMsg asks for the next refresh.
@@ -146,6 +153,9 @@ type Model struct {
 	// console is ending (Close).
 	stopSteps context.CancelFunc
 
+	// pr is who else is on and the presence's questions (presence*.go).
+	pr presenceState
+
 	// frame caches the last drawn screen: a message that changes nothing
 	// (a refresh tick) redraws nothing. ver counts the updates that may
 	// have changed the screen.
@@ -182,6 +192,10 @@ func New(o Options) (Model, error) {
 	ctx := &ProgramContext{
 		Width: 80, Height: 24, Config: o.Config, Styles: NewStyles(theme), Keys: &keys,
 		Now: o.Now, ReadOnly: o.ReadOnly, Demo: o.Sim != nil, ReplicationNote: o.ReplicationNote,
+		FourEyes: o.FourEyes,
+	}
+	if o.Presence != nil {
+		ctx.Strip = 1
 	}
 	if !ctx.Demo {
 		for _, b := range []*key.Binding{&keys.Scenario, &keys.Scenario1, &keys.Scenario2, &keys.Scenario3, &keys.Scenario4,
@@ -233,9 +247,13 @@ func inputStyles(s Styles) textinput.Styles {
 // loading state, then the figures as soon as they come.
 func (m Model) Init() tea.Cmd {
 	// New set gen 1 and inflight: Init cannot change the model.
-	return tea.Batch(m.cycleCmd(m.gen), m.runbooks.load(),
+	cmds := []tea.Cmd{m.cycleCmd(m.gen), m.runbooks.load(),
 		// issue 16 (runs.go): the notice of unfinished runs at start.
-		m.runbooks.startNoticeCmd())
+		m.runbooks.startNoticeCmd()}
+	if m.opts.Presence != nil {
+		cmds = append(cmds, readPresenceCmd(m.opts.Presence))
+	}
+	return tea.Batch(cmds...)
 }
 
 // Update is the root: global keys and resize, envelopes to their view,
@@ -254,6 +272,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if !ok {
 		return nm, cmd
 	}
+	n = n.syncPresence(msg)
 	if c := n.timeFlash(prev, msg); c != nil {
 		return n, tea.Batch(cmd, c)
 	}
@@ -263,6 +282,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if _, tick := msg.(tickMsg); !tick {
 		m.ver++
+	}
+	if n, c, ok := m.presenceUpdate(msg); ok {
+		return n, c
 	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -396,6 +418,9 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.cmdActive {
 		return m.onCommandKey(msg)
+	}
+	if n, c, ok := m.presenceKey(msg); ok {
+		return n, c
 	}
 	if m.scenarios {
 		return m.onScenarioKey(msg)
@@ -625,8 +650,18 @@ func (m Model) render() string {
 	if m.scenarios {
 		body = m.scenarioMenu()
 	}
+	switch {
+	case m.opts.Presence == nil:
+	case m.pr.mode == prWho:
+		body = m.whoView()
+	case m.pr.mode == prFollow:
+		body = m.followView()
+	}
 	lines := make([]string, 0, h)
 	lines = append(lines, m.banner()...)
+	if m.opts.Presence != nil {
+		lines = append(lines, m.strip())
+	}
 	bh := m.ctx.bodyHeight()
 	bl := strings.Split(body, "\n")
 	if len(bl) > bh {
@@ -638,7 +673,11 @@ func (m Model) render() string {
 	for len(lines) < h-1 {
 		lines = append(lines, "")
 	}
-	lines = append(lines, m.hintsBar())
+	if m.pr.wait != nil && !m.cmdActive {
+		lines = append(lines, truncate(m.ctx.Styles.State("warning").Render(m.approvalLine()), w))
+	} else {
+		lines = append(lines, m.hintsBar())
+	}
 	return strings.Join(lines, "\n")
 }
 

@@ -501,7 +501,8 @@ func (v runbooksView) onInputKey(msg tea.KeyPressMsg) (runbooksView, tea.Cmd) {
 				v.choice = nil
 				return v, flash("cancelled: nothing was run (the default)", false)
 			}
-			return v.doStep(runbooks.StepInput{Confirm: val, Note: v.note, Rerun: v.cur.Interrupted})
+			// Four eyes (presence_approval.go) may ask a second operator first.
+			return v.confirmed(runbooks.StepInput{Confirm: val, Note: v.note, Rerun: v.cur.Interrupted})
 		}
 		return v, nil
 	}
