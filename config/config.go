@@ -92,6 +92,8 @@ type Console struct {
 	Escalation Escalation     `yaml:"escalation"`
 	// Replication is continuous protection with Litestream (replicate/).
 	Replication Replication `yaml:"replication"`
+	// Serve is 'repops serve', the console over SSH (serve.go).
+	Serve Serve `yaml:"serve"`
 }
 
 // Replication configures Litestream for the database: where it ships the

@@ -44,6 +44,10 @@ func (m Model) banner() []string {
 	w := m.ctx.Width
 	cfg := m.ctx.Config
 	left := st.Env(cfg.Environment) + " " + st.Banner.Render("repops") + st.Muted.Render(" · ") + cfg.Database.Path
+	if m.ctx.Identity != "" {
+		// Over SSH: who this session is and what its role lets it do.
+		left += st.Muted.Render(" · ") + st.Accent.Render(m.ctx.Identity)
+	}
 	if m.ctx.ReadOnly {
 		left += " " + st.State("warning").Render("[READ-ONLY]")
 	}

@@ -27,6 +27,9 @@ type ProgramContext struct {
 	// Demo is set when the simulator runs in-process: the scenario keys
 	// work.
 	Demo bool
+	// Identity is Options.Identity: the SSH session's key name and role,
+	// shown in the banner.
+	Identity string
 }
 
 // bodyHeight is the height left for a view between the banner (2 lines)

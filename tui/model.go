@@ -75,6 +75,10 @@ type Options struct {
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
+	// Identity is who this console is, as 'repops serve' knows them (the
+	// key's name and role, "alice · operator"): shown in the banner.
+	// Empty for a console opened in a terminal.
+	Identity string
 }
 
 // tickMsg asks for the next refresh.
@@ -177,6 +181,7 @@ func New(o Options) (Model, error) {
 	ctx := &ProgramContext{
 		Width: 80, Height: 24, Config: o.Config, Styles: NewStyles(theme), Keys: &keys,
 		Now: o.Now, ReadOnly: o.ReadOnly, Demo: o.Sim != nil, ReplicationNote: o.ReplicationNote,
+		Identity: o.Identity,
 	}
 	if !ctx.Demo {
 		for _, b := range []*key.Binding{&keys.Scenario, &keys.Scenario1, &keys.Scenario2, &keys.Scenario3, &keys.Scenario4,
