@@ -52,13 +52,19 @@ func defaultServe() Serve {
 }
 
 // FourEyesOn says whether destructive actions over SSH need a second
-// operator: console.serve.four_eyes when set, else on in production.
-func (c *Config) FourEyesOn() bool {
-	if c.Console.Serve.FourEyes != nil {
-		return *c.Console.Serve.FourEyes
+// operator in environment: console.serve.four_eyes when set, else on in
+// production. Decision: the default is computed, not stored, so that the
+// loaded config still equals Defaults() for an empty file and 'config
+// show' says "default".
+func (s Serve) FourEyesOn(environment string) bool {
+	if s.FourEyes != nil {
+		return *s.FourEyes
 	}
-	return strings.EqualFold(c.Environment, "production")
+	return strings.EqualFold(environment, "production")
 }
+
+// FourEyesOn is console.serve's FourEyesOn in this config's environment.
+func (c *Config) FourEyesOn() bool { return c.Console.Serve.FourEyesOn(c.Environment) }
 
 // ServeHostKey is the SSH server's host key file.
 func (c *Config) ServeHostKey() string {
