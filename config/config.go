@@ -84,10 +84,6 @@ type Console struct {
 	Theme           string              `yaml:"theme"`       // default, high-contrast, mono
 	Keys            map[string][]string `yaml:"keys"`        // action name -> keys
 	RunbookDir      string              `yaml:"runbook_dir"` // extends/overrides the embedded catalogue
-	// FourEyes makes every destructive step in repops serve wait for a
-	// second operator's approval. Unset: on in the production
-	// environment, off elsewhere (FourEyesOn).
-	FourEyes *bool `yaml:"four_eyes"`
 
 	Sources    Sources        `yaml:"sources"`
 	Backup     Backup         `yaml:"backup"`
@@ -96,6 +92,8 @@ type Console struct {
 	Escalation Escalation     `yaml:"escalation"`
 	// Replication is continuous protection with Litestream (replicate/).
 	Replication Replication `yaml:"replication"`
+	// Serve is 'repops serve', the console over SSH (serve.go).
+	Serve Serve `yaml:"serve"`
 }
 
 // Replication configures Litestream for the database: where it ships the

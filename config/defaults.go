@@ -38,6 +38,7 @@ func Defaults() Config {
 				OnCall: "/etc/opsgenie/contacts", Email: "ops-team@example.com", IncidentChannel: "#reputation-incidents",
 			},
 			Replication: Replication{SyncInterval: time.Second, MetricsAddr: "127.0.0.1:9092", VerifyEvery: time.Hour},
+			Serve:       defaultServe(),
 		},
 		Environment: "development",
 	}

@@ -14,10 +14,14 @@ func TestFourEyesOn(t *testing.T) {
 		{"staging by default", "staging", nil, false},
 		{"turned off in production", "production", &off, false},
 		{"turned on in development", "development", &on, true},
+		{"production named by console.environment", "", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Defaults()
-			c.Environment, c.Console.FourEyes = tc.env, tc.set
+			c.Environment, c.Console.Serve.FourEyes = tc.env, tc.set
+			if tc.env == "" {
+				c.Console.Environment = "production"
+			}
 			if got := c.FourEyesOn(); got != tc.want {
 				t.Fatalf("FourEyesOn = %v, want %v", got, tc.want)
 			}

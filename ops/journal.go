@@ -32,6 +32,10 @@ type Actor struct {
 	Host      string `json:"host"`
 	SSHClient string `json:"ssh_client,omitempty"` // client address from $SSH_CLIENT or $SSH_CONNECTION
 	Session   string `json:"session,omitempty"`
+	// Key is the SHA256 fingerprint of the SSH key a 'repops serve'
+	// session logged in with (User is then the key's name in the
+	// server's authorized_keys file, Host the server's host).
+	Key string `json:"key,omitempty"`
 }
 
 // String is user@host, with the SSH client when there is one.
@@ -39,6 +43,9 @@ func (a Actor) String() string {
 	s := a.User + "@" + a.Host
 	if a.SSHClient != "" {
 		s += " (from " + a.SSHClient + ")"
+	}
+	if a.Key != "" {
+		s += " key " + a.Key
 	}
 	return s
 }
@@ -150,7 +157,8 @@ CREATE TABLE IF NOT EXISTS entries (
 	message TEXT NOT NULL DEFAULT '',
 	runbook TEXT NOT NULL DEFAULT '',
 	run_id TEXT NOT NULL DEFAULT '',
-	step TEXT NOT NULL DEFAULT ''
+	step TEXT NOT NULL DEFAULT '',
+	ssh_key TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entries_time ON entries(time);
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
@@ -228,6 +236,10 @@ func openJournalFile(ctx context.Context, path string) (*Journal, error) {
 		w.Close()
 		return nil, fmt.Errorf("open ops journal %s: %w", path, db.Classify(path, err))
 	}
+	if err := upgradeJournalKey(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open ops journal %s: %w", path, db.Classify(path, err))
+	}
 	_ = os.Chmod(path, 0o600)
 	return &Journal{path: path, db: w}, nil
 }
@@ -283,6 +295,26 @@ func upgradeJournalOutcomes(ctx context.Context, w *sql.DB) error {
 	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
 		_, _ = c.ExecContext(ctx, `ROLLBACK`)
 		return fmt.Errorf("upgrade the journal's outcomes: %w", err)
+	}
+	return nil
+}
+
+// upgradeJournalKey adds the ssh_key column (Actor.Key, the fingerprint
+// of a 'repops serve' session's key) to a journal created before it
+// existed. ADD COLUMN with a constant default rewrites no row, so the
+// append-only triggers are untouched; another process adding it at the
+// same moment is not an error.
+func upgradeJournalKey(ctx context.Context, w *sql.DB) error {
+	var n int
+	if err := w.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'ssh_key'`).Scan(&n); err != nil {
+		return fmt.Errorf("read the journal's columns: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := w.ExecContext(ctx, `ALTER TABLE entries ADD COLUMN ssh_key TEXT NOT NULL DEFAULT ''`); err != nil &&
+		!strings.Contains(err.Error(), "duplicate column") {
+		return fmt.Errorf("add the journal's ssh_key column: %w", err)
 	}
 	return nil
 }
@@ -509,10 +541,10 @@ func (j *Journal) Append(e Entry) (Entry, error) {
 		return e, fmt.Errorf("append to ops journal: encode figures: %w", err)
 	}
 	res, err := j.db.ExecContext(context.Background(), `INSERT INTO entries
-		(time, user, host, ssh_client, session, action, target, params, outcome, figures, message, runbook, run_id, step)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(time, user, host, ssh_client, session, action, target, params, outcome, figures, message, runbook, run_id, step, ssh_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Time.Format(journalTimeLayout), e.Actor.User, e.Actor.Host, e.Actor.SSHClient, e.Actor.Session,
-		e.Action, e.Target, string(params), e.Outcome, string(figures), e.Message, e.Runbook, e.RunID, e.Step)
+		e.Action, e.Target, string(params), e.Outcome, string(figures), e.Message, e.Runbook, e.RunID, e.Step, e.Actor.Key)
 	if err != nil {
 		return e, fmt.Errorf("append to ops journal %s: %w", j.path, db.Classify(j.path, err))
 	}
@@ -543,7 +575,7 @@ func sanitizeFigures(m map[string]float64) map[string]float64 {
 // oldest first.
 func (j *Journal) Entries(since time.Time) ([]Entry, error) {
 	const cols = `SELECT seq, time, user, host, ssh_client, session,
-		action, target, params, outcome, figures, message, runbook, run_id, step FROM entries`
+		action, target, params, outcome, figures, message, runbook, run_id, step, ssh_key FROM entries`
 	var rows *sql.Rows
 	var err error
 	if since.IsZero() {
@@ -560,7 +592,7 @@ func (j *Journal) Entries(since time.Time) ([]Entry, error) {
 		var e Entry
 		var ts, params, figures string
 		if err := rows.Scan(&e.Seq, &ts, &e.Actor.User, &e.Actor.Host, &e.Actor.SSHClient, &e.Actor.Session,
-			&e.Action, &e.Target, &params, &e.Outcome, &figures, &e.Message, &e.Runbook, &e.RunID, &e.Step); err != nil {
+			&e.Action, &e.Target, &params, &e.Outcome, &figures, &e.Message, &e.Runbook, &e.RunID, &e.Step, &e.Actor.Key); err != nil {
 			return nil, fmt.Errorf("read ops journal %s: %w", j.path, err)
 		}
 		e.Time, _ = time.Parse(journalTimeLayout, ts)
@@ -634,6 +666,9 @@ func ExportMarkdown(w io.Writer, entries []Entry) error {
 		who := e.Actor.User + "@" + e.Actor.Host
 		if e.Actor.SSHClient != "" {
 			who += " from " + e.Actor.SSHClient
+		}
+		if e.Actor.Key != "" {
+			who += " key " + e.Actor.Key
 		}
 		if e.Actor.Session != "" {
 			who += " [" + e.Actor.Session + "]"

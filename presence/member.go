@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"github.com/repops/repops/ops"
 	"time"
 )
 
@@ -18,6 +19,27 @@ const (
 // CanOperate reports whether the role may run, approve and take over
 // procedures.
 func (r Role) CanOperate() bool { return r == Operator || r == Admin }
+
+// ReadOnly says whether the role's console refuses every action that
+// writes: a viewer sees everything and changes nothing.
+func (r Role) ReadOnly() bool { return r == Viewer }
+
+// IsAdmin says whether the role may also break another operator's
+// procedure lock and change others' silences.
+func (r Role) IsAdmin() bool { return r == Admin }
+
+// Banner is what the console's banner shows: "alice · operator".
+func (i Identity) Banner() string { return i.Name + " · " + string(i.Role) }
+
+// Actor is the journal's actor for everything the session does: the
+// key's name as the user, the server's host, the client's address, the
+// key's fingerprint and the session id (which is also how the procedure
+// lock's holder is matched to a member).
+func (i Identity) Actor() ops.Actor {
+	a := ops.CurrentActor(i.Session)
+	a.User, a.SSHClient, a.Key = i.Name, i.Addr, i.Fingerprint
+	return a
+}
 
 // Identity is who a session is: the name and role its SSH key was given,
 // the key's fingerprint, the client's address and the session's id.

@@ -43,7 +43,13 @@ func (m Model) banner() []string {
 	st := m.ctx.Styles
 	w := m.ctx.Width
 	cfg := m.ctx.Config
-	left := st.Env(cfg.Environment) + " " + st.Banner.Render("repops") + st.Muted.Render(" · ") + cfg.Database.Path
+	left := st.Env(cfg.Environment) + " " + st.Banner.Render("repops")
+	if m.ctx.Identity != "" {
+		// Over SSH: who this session is and what its role lets it do,
+		// before the path, which a narrow terminal truncates.
+		left += st.Muted.Render(" · ") + st.Accent.Render(m.ctx.Identity)
+	}
+	left += st.Muted.Render(" · ") + cfg.Database.Path
 	if m.ctx.ReadOnly {
 		left += " " + st.State("warning").Render("[READ-ONLY]")
 	}

@@ -32,6 +32,9 @@ type ProgramContext struct {
 	// presence strip takes under the banner (0 without presence).
 	FourEyes bool
 	Strip    int
+	// Identity is Options.Identity: the SSH session's key name and role,
+	// shown in the banner.
+	Identity string
 }
 
 // bodyHeight is the height left for a view between the banner (2 lines,

@@ -434,6 +434,7 @@ func (v journalView) detailLines() []string {
 		{"time", entryTime(e.Time, loc)},
 		{"who", e.Actor.User + "@" + e.Actor.Host},
 		{"ssh client", e.Actor.SSHClient},
+		{"ssh key", e.Actor.Key},
 		{"session", e.Actor.Session},
 		{"action", e.Action},
 		{"runbook", e.Runbook},

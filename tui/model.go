@@ -85,6 +85,10 @@ type Options struct {
 	// FourEyes makes every destructive step wait for a second
 	// operator's approval (on for the production environment).
 	FourEyes bool
+	// Identity is who this console is, as 'repops serve' knows them (the
+	// key's name and role, "alice · operator"): shown in the banner.
+	// Empty for a console opened in a terminal.
+	Identity string
 }
 
 // tickMsg asks for the next refresh.
@@ -192,7 +196,7 @@ func New(o Options) (Model, error) {
 	ctx := &ProgramContext{
 		Width: 80, Height: 24, Config: o.Config, Styles: NewStyles(theme), Keys: &keys,
 		Now: o.Now, ReadOnly: o.ReadOnly, Demo: o.Sim != nil, ReplicationNote: o.ReplicationNote,
-		FourEyes: o.FourEyes,
+		FourEyes: o.FourEyes, Identity: o.Identity,
 	}
 	if o.Presence != nil {
 		ctx.Strip = 1
