@@ -92,6 +92,8 @@ type Console struct {
 	Escalation Escalation     `yaml:"escalation"`
 	// Replication is continuous protection with Litestream (replicate/).
 	Replication Replication `yaml:"replication"`
+	// Silences bounds silences and acknowledgements (config/silences.go).
+	Silences Silences `yaml:"silences"`
 }
 
 // Replication configures Litestream for the database: where it ships the

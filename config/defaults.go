@@ -38,6 +38,9 @@ func Defaults() Config {
 				OnCall: "/etc/opsgenie/contacts", Email: "ops-team@example.com", IncidentChannel: "#reputation-incidents",
 			},
 			Replication: Replication{SyncInterval: time.Second, MetricsAddr: "127.0.0.1:9092", VerifyEvery: time.Hour},
+			Silences: Silences{MaxDuration: SilenceMaxDuration{
+				Critical: 24 * time.Hour, Warning: 7 * 24 * time.Hour, Info: 7 * 24 * time.Hour,
+			}},
 		},
 		Environment: "development",
 	}

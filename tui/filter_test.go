@@ -179,7 +179,7 @@ func selectedAlert(v alertsView) string {
 }
 
 func TestAlertsFilterAndSort(t *testing.T) {
-	v := newAlertsView(tablesCtx(120, 40))
+	v := newAlertsView(tablesCtx(120, 40), nil)
 	v, _ = v.Update(snapshotMsg{gen: 1, snap: testSnapshot()})
 	all := len(v.rules())
 

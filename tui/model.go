@@ -72,6 +72,8 @@ type Options struct {
 	FirstCycle <-chan metrics.Snapshot
 	// ReplicationNote is ProgramContext.ReplicationNote.
 	ReplicationNote string
+	// Silences reaches the silences (nil: the console has none).
+	Silences SilenceService
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
@@ -136,6 +138,9 @@ type Model struct {
 	// quitAsk: q was pressed with a runbook run under way; the next key
 	// answers "quit anyway? y/N" (onKey).
 	quitAsk bool
+	// guard is the expiry guard's warnings of the last refresh, shown in
+	// the banner.
+	guard []string
 
 	// stopSteps cancels the parent context of the runbook steps: the
 	// console is ending (Close).
@@ -201,7 +206,7 @@ func New(o Options) (Model, error) {
 	m := Model{
 		ctx: ctx, opts: o, cmdline: ti, stopSteps: stopSteps,
 		dash:     newDashboardView(ctx),
-		alerts:   newAlertsView(ctx),
+		alerts:   newAlertsView(ctx, o.Silences),
 		tables:   newTablesView(ctx, o.Tables),
 		runbooks: newRunbooksView(ctx, o.Runbooks, steps),
 		journal:  newJournalView(ctx, o.Journal, o.Started.Add(-24*time.Hour)),
@@ -394,7 +399,7 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.scenarios {
 		return m.onScenarioKey(msg)
 	}
-	if m.capturing() {
+	if m.capturing() || (m.focus == viewAlerts && m.alerts.claims(msg)) {
 		return m.forward(msg)
 	}
 	if !key.Matches(msg, k.Quit) {

@@ -62,6 +62,11 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// The console is a collector while it runs: it keeps the rules' states
 	// in the state dir for 'repops status', and starts from the last ones.
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), cfg.Console.RefreshInterval
+	silSvc, silSet, stopSilences := startSilences(ctx, cfg, cfg.Console.RefreshInterval)
+	defer stopSilences()
+	if silSet != nil {
+		eo.Silences = silSet
+	}
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
@@ -88,6 +93,9 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		Started:         started,
 		FirstCycle:      first,
 		ReplicationNote: replicationNote(cfg),
+	}
+	if silSet != nil {
+		opts.Silences = &consoleSilences{svc: silSvc, set: silSet, stateDir: stateDir, actor: ops.CurrentActor("")}
 	}
 	journal, jerr := ops.OpenJournal(stateDir)
 	if jerr != nil {

@@ -138,8 +138,13 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 		interval = time.Second
 	}
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), interval
+	_, set, stopSilences := startSilences(ctx, cfg, interval)
+	if set != nil {
+		eo.Silences = set
+	}
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
+		stopSilences()
 		return nil, withCode(exitUsage, fmt.Errorf("exporter: %w", err))
 	}
 	importCollectorState(engine, eo.PersistPath, cfg.Database.Path, time.Now())
@@ -163,7 +168,7 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 			}
 		}
 	}()
-	return func() { cancel(); <-done; engine.Close() }, nil
+	return func() { cancel(); <-done; engine.Close(); stopSilences() }, nil
 }
 
 // importCollectorState starts engine from the rules' states a collector

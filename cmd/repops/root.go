@@ -102,6 +102,7 @@ Run with no command to open the console.`,
 		newArchiveCmd,
 		newGrowthCmd,
 		newReplicateCmd,
+		newSilenceCmd,
 	} {
 		root.AddCommand(c(a))
 	}
