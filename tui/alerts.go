@@ -239,6 +239,10 @@ func (v alertsView) Hints() []key.Binding {
 	case v.filter.Active():
 		return []key.Binding{k.Up, k.Down, open, alertEnterHint, nextMatchKey, filterClearHint}
 	}
+	if v.svc == nil {
+		// No silences in this console: their keys are not offered.
+		return []key.Binding{k.Up, k.Down, open, alertEnterHint, k.Filter, alertSortKey, k.Back}
+	}
 	return []key.Binding{k.Up, k.Down, silenceKey, ackKey, open, alertEnterHint, k.Filter, alertSortKey, k.Back}
 }
 
