@@ -37,7 +37,14 @@ type Set struct {
 	refreshed   time.Time
 	lastMatched map[string]time.Time
 	dirty       bool
+	// persisted is when the last-matched times were last written.
+	persisted time.Time
 }
+
+// persistEvery bounds how often the last-matched times are written: the
+// guard's threshold is an hour, a minute's lag is nothing, and a console
+// refreshing every second does not rewrite a file every second.
+const persistEvery = time.Minute
 
 var _ metrics.SilenceMatcher = (*Set)(nil)
 
@@ -196,8 +203,11 @@ func (s *Set) persistMatched() {
 			s.lastMatched[id] = t
 		}
 	}
-	dirty := s.dirty
-	s.dirty = false
+	now := time.Now()
+	dirty := s.dirty && now.Sub(s.persisted) >= persistEvery
+	if dirty {
+		s.dirty, s.persisted = false, now
+	}
 	keep := map[string]bool{}
 	for _, x := range s.list {
 		keep[x.ID] = true

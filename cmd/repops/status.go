@@ -95,7 +95,7 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 	if err != nil {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
 	}
-	set := statusSilences(ctx, a, cfg)
+	set, silErr := statusSilences(ctx, cfg)
 	if set != nil {
 		eo.Silences = set
 	}
@@ -111,7 +111,7 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 			if set != nil {
 				silence.Apply(&snap, set)
 			}
-			return writeStatus(a, o, snap, statusFrom{collectorPid: st.Pid, collectorAge: now.Sub(st.Written)})
+			return writeStatus(a, o, snap, statusFrom{collectorPid: st.Pid, collectorAge: now.Sub(st.Written), silencesErr: silErr})
 		}
 	}
 	eo.DBOptions = readerDBOptions(a)
@@ -146,7 +146,7 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		}
 		progress.done()
 	}
-	return writeStatus(a, o, snap, statusFrom{watched: time.Since(start)})
+	return writeStatus(a, o, snap, statusFrom{watched: time.Since(start), silencesErr: silErr})
 }
 
 // sampleWindow is how long status must watch the service's scrape for
@@ -285,6 +285,9 @@ type statusFrom struct {
 	collectorPid int
 	collectorAge time.Duration
 	watched      time.Duration
+	// silencesErr says why the silences could not be read (no alert is
+	// then shown as silenced).
+	silencesErr string
 }
 
 // provisional reports whether any verdict of s is provisional.
@@ -330,6 +333,9 @@ func writeStatus(a *app, o *statusOptions, snap metrics.Snapshot, from statusFro
 			fmt.Fprintf(a.out, "%s; watched %s of the rules' %s window\n", provisionalNote, from.watched.Round(time.Second), metrics.FastWindow)
 		default:
 			fmt.Fprintf(a.out, "verdicts: %s\n", verdictsBy(snap))
+		}
+		if from.silencesErr != "" {
+			fmt.Fprintf(a.out, "silences: not read (%s): no alert is shown as silenced\n", from.silencesErr)
 		}
 	}
 	return silentExit(overall.ExitCode())
@@ -386,6 +392,9 @@ type statusJSON struct {
 	Provisional       bool   `json:"provisional"`
 	ProvisionalNote   string `json:"provisional_note,omitempty"`
 	CollectorPid      int    `json:"collector_pid,omitempty"`
+	// SilencesError says why the silences could not be read: no alert is
+	// then shown as silenced.
+	SilencesError string `json:"silences_error,omitempty"`
 }
 
 type statusAlertJSON struct {
@@ -494,7 +503,7 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
 		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
 		AlertmanagerAlerts: []statusAMAlertJSON{},
-		Provisional:        from.provisional(s), CollectorPid: from.collectorPid,
+		Provisional:        from.provisional(s), CollectorPid: from.collectorPid, SilencesError: from.silencesErr,
 	}
 	if doc.Provisional {
 		doc.ProvisionalNote = provisionalNote

@@ -10,22 +10,21 @@ import (
 	"github.com/repops/repops/silence"
 )
 
-// statusSilences is the configured silences, read once; nil (with a note
-// on stderr) when they cannot be read: status then shows no alert as
-// silenced rather than failing.
-func statusSilences(ctx context.Context, a *app, cfg *config.Config) *silence.Set {
+// statusSilences is the configured silences, read once; nil and why
+// when they cannot be read: status then shows no alert as silenced
+// rather than failing (the verdict does not depend on silences).
+func statusSilences(ctx context.Context, cfg *config.Config) (*silence.Set, string) {
 	svc, err := silence.FromConfig(cfg, nil)
 	if err != nil {
-		return nil
+		return nil, err.Error()
 	}
 	set := silence.NewSet(svc.Backend, cfg.StateDir())
 	cctx, cancel := context.WithTimeout(ctx, max(cfg.Console.Sources.Timeout, time.Second))
 	defer cancel()
 	if err := set.Refresh(cctx); err != nil {
-		fmt.Fprintf(a.err, "repops status: silences not read (%v): no alert is shown as silenced\n", err)
-		return nil
+		return nil, err.Error()
 	}
-	return set
+	return set, ""
 }
 
 // statusSilenceJSON is the silence covering an alert in status --json.
