@@ -90,7 +90,13 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		}
 		return "since " + c.clock
 	}
-	bare := func(c alertRowCols) string { return c.clock }
+	bare := func(c alertRowCols) string {
+		if c.silenced != "" {
+			// The word alone where the time left does not fit.
+			return strings.Fields(c.silenced)[0]
+		}
+		return c.clock
+	}
 	none := func(alertRowCols) string { return "" }
 	sinceW := func(f func(alertRowCols) string) int {
 		n := 0

@@ -247,3 +247,42 @@ func TestSilenceFormStates(t *testing.T) {
 		}
 	})
 }
+
+// TestSilencedRowAndRootKeys: a silenced alert's row says so, with the
+// time left; in the alerts view the root lets a (ack) and, in the
+// silences list, + (extend) through to the view.
+func TestSilencedRowAndRootKeys(t *testing.T) {
+	snap := testSnapshot()
+	for i := range snap.Alerts {
+		if snap.Alerts[i].State == metrics.StateCritical {
+			snap.Alerts[i].Silenced = &metrics.SilenceRef{ID: "x", CreatedBy: "alice@host", EndsAt: fixedNow.Add(2 * time.Hour)}
+		}
+	}
+	fake := &fakeSilences{run: "run-1"}
+	m := newTestModel(t.TempDir(), func(o *Options) {
+		o.Silences = fake
+		o.Figures = fakeFigures{cycle: func(context.Context) metrics.Snapshot { return snap }}
+	})
+	nm, _ := m.Update(snapshotMsg{gen: m.gen, snap: snap})
+	nm, _ = nm.(Model).Update(press("a"))
+	if nm.(Model).focus != viewAlerts {
+		t.Fatal("a did not open the alerts view")
+	}
+	if screen := ansi.Strip(nm.(Model).View().Content); !strings.Contains(lineWith(screen, "CRITICAL Appeal error rate"), " silenced") {
+		t.Fatalf("no silenced row at 80 columns:\n%s", screen)
+	}
+	wide, _ := nm.(Model).Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	if screen := ansi.Strip(wide.(Model).View().Content); !strings.Contains(screen, "silenced (2 h left)") {
+		t.Fatalf("no time left at 120 columns:\n%s", screen)
+	}
+	nm, _ = wide.(Model).Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	nm, cmd := nm.(Model).Update(press("a"))
+	n := nm.(Model)
+	if n.focus != viewAlerts || cmd == nil {
+		t.Fatal("a in the alerts view did not reach the view")
+	}
+	nm, _ = n.Update(cmd())
+	if !nm.(Model).alerts.form.open || !nm.(Model).alerts.form.ack {
+		t.Fatal("a with a run under way did not open the acknowledgement form")
+	}
+}
