@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/repops/repops/config"
+	"github.com/repops/repops/internal/testsupport"
 	"github.com/repops/repops/metrics"
 	"github.com/repops/repops/ops"
 )
@@ -180,4 +181,62 @@ func TestStatusShowsSilenced(t *testing.T) {
 			t.Fatalf("json=%v: want %q in\n%s", asJSON, want, out.String())
 		}
 	}
+}
+
+// TestStatusAfterSilenceAdd: a rule not OK on a fresh database, silenced
+// with 'repops silence add --rule', is shown silenced by 'repops status'
+// (the engine matches it) with the same exit code as before.
+func TestStatusAfterSilenceAdd(t *testing.T) {
+	stateDir := t.TempDir()
+	cfg := silenceConfig(t, stateDir, "")
+	db := testsupport.MigratedDB(t)
+	status := func() (statusDoc, int) {
+		out, errOut, code := runRecovery(t, cfg, "", "--db", db, "status", "--json", "--interval", "0")
+		var doc statusDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("status --json: %v\n%s%s", err, out, errOut)
+		}
+		return doc, code
+	}
+	before, code := status()
+	if code == exitOK {
+		t.Fatal("every rule is OK on a fresh database: nothing to silence")
+	}
+	var rule string
+	for _, al := range before.Alerts {
+		if al.Configured && (al.State == "critical" || al.State == "warning") {
+			rule = al.Rule
+			break
+		}
+	}
+	if rule == "" {
+		t.Fatalf("no rule firing: %+v", before.Alerts)
+	}
+	if _, errOut, code := runRecovery(t, cfg, "", "silence", "add", "--rule", rule, "--duration", "1h", "--comment", "known: fresh database"); code != 0 {
+		t.Fatalf("add: %d %s", code, errOut)
+	}
+	after, code2 := status()
+	if code2 != code {
+		t.Fatalf("exit %d after the silence, %d before: a silence must not change the verdict", code2, code)
+	}
+	for _, al := range after.Alerts {
+		if al.Rule == rule {
+			if al.Silenced == nil || al.Silenced.Comment != "known: fresh database" || al.State == "ok" {
+				t.Fatalf("rule %s after the silence: %+v", rule, al)
+			}
+			return
+		}
+	}
+	t.Fatalf("rule %s missing after the silence", rule)
+}
+
+type statusDoc struct {
+	Alerts []struct {
+		Rule       string `json:"rule"`
+		State      string `json:"state"`
+		Configured bool   `json:"configured"`
+		Silenced   *struct {
+			Comment string `json:"comment"`
+		} `json:"silenced"`
+	} `json:"alerts"`
 }
