@@ -94,6 +94,8 @@ type Console struct {
 	Replication Replication `yaml:"replication"`
 	// Serve is 'repops serve', the console over SSH (serve.go).
 	Serve Serve `yaml:"serve"`
+	// Silences bounds silences and acknowledgements (config/silences.go).
+	Silences Silences `yaml:"silences"`
 }
 
 // Replication configures Litestream for the database: where it ships the

@@ -39,6 +39,9 @@ func Defaults() Config {
 			},
 			Replication: Replication{SyncInterval: time.Second, MetricsAddr: "127.0.0.1:9092", VerifyEvery: time.Hour},
 			Serve:       defaultServe(),
+			Silences: Silences{MaxDuration: SilenceMaxDuration{
+				Critical: 24 * time.Hour, Warning: 7 * 24 * time.Hour, Info: 7 * 24 * time.Hour,
+			}},
 		},
 		Environment: "development",
 	}

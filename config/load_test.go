@@ -99,6 +99,8 @@ func TestLoadBadFile(t *testing.T) {
 		{"rule without name", "console:\n  rules:\n    - alert: 5\n", "3: console.rules[0].name: every rule override needs the name"},
 		{"rule unknown key", "console:\n  rules:\n    - name: x\n      threshold: 5\n", "4: console.rules[0].threshold: unknown key"},
 		{"escalation level zero", "console:\n  escalation:\n    levels:\n      - level: 0\n", "4: console.escalation.levels[0].level: support levels start at 1"},
+		{"silence max too short", "console:\n  silences:\n    max_duration:\n      critical: 30s\n", "4: console.silences.max_duration.critical: must be between 1m and 720h (to turn a rule off"},
+		{"silence max unknown severity", "console:\n  silences:\n    max_duration:\n      page: 1h\n", "4: console.silences.max_duration.page: unknown key"},
 		{"merge key", "a: &a\n  path: x.db\ndatabase:\n  <<: *a\n", "1: a: unknown key"},
 		{"top-level list", "- a\n- b\n", "1: want a mapping of keys"},
 	}

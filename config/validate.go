@@ -138,6 +138,7 @@ func validate(c *Config, src Provenance, bad map[string]bool) []Problem {
 		}
 	}
 	v.validateServe(co.Serve)
+	v.silences(co.Silences)
 	for i, ct := range co.Escalation.Levels {
 		v.check(fmt.Sprintf("console.escalation.levels[%d].level", i), ct.Level >= 1, "support levels start at 1, got %d", ct.Level)
 	}

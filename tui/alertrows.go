@@ -13,6 +13,9 @@ type alertRowCols struct {
 	state, title, figure string
 	clock, age           string // since when: "05:59" and "16 s"
 	runbook              string
+	// silenced is "silenced (2h left)" for a silenced alert: it takes the
+	// since column's place, which matters less while it is silenced.
+	silenced string
 }
 
 // alertRows lays out alerts as aligned columns: state, title, the figure
@@ -37,6 +40,13 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		if !a.Since.IsZero() {
 			c.clock = a.Since.In(now.Location()).Format("15:04")
 			c.age = humanize.GlanceAge(now.Sub(a.Since))
+		}
+		if a.Silenced != nil {
+			word := "silenced"
+			if a.Silenced.Ack {
+				word = "acked"
+			}
+			c.silenced = word + " (" + humanize.Age(a.Silenced.EndsAt.Sub(now)) + " left)"
 		}
 		cols[i] = c
 		titleW = max(titleW, cellWidth(c.title))
@@ -63,18 +73,30 @@ func alertRows(ctx *ProgramContext, snap metrics.Snapshot, alerts []metrics.Aler
 		rb     int // 2 id with hint, 1 hint only, 0 none
 	}
 	full := func(c alertRowCols) string {
+		if c.silenced != "" {
+			return c.silenced
+		}
 		if c.clock == "" {
 			return ""
 		}
 		return "since " + c.clock + " (" + c.age + ")"
 	}
 	short := func(c alertRowCols) string {
+		if c.silenced != "" {
+			return c.silenced
+		}
 		if c.clock == "" {
 			return ""
 		}
 		return "since " + c.clock
 	}
-	bare := func(c alertRowCols) string { return c.clock }
+	bare := func(c alertRowCols) string {
+		if c.silenced != "" {
+			// The word alone where the time left does not fit.
+			return strings.Fields(c.silenced)[0]
+		}
+		return c.clock
+	}
 	none := func(alertRowCols) string { return "" }
 	sinceW := func(f func(alertRowCols) string) int {
 		n := 0

@@ -35,9 +35,11 @@ func (s alertSort) String() string {
 // alertsView lists every rule with its state, and the selected rule's
 // detail: what it means, why it is in its state, since when, its history
 // of transitions, and its runbook. Enter shows the selected rule whole
-// (nothing cut, scrollable); o opens its runbook; s cycles the order
+// (nothing cut, scrollable); o opens its runbook; O cycles the order
 // (state, severity, age); / filters, n/N select the next or previous
-// match.
+// match. s silences the selected alert (silence_form.go), a acknowledges
+// it when a run of its runbook is under way; :silences lists the
+// silences (silences_view.go).
 type alertsView struct {
 	ctx      *ProgramContext
 	state    loadState
@@ -51,16 +53,38 @@ type alertsView struct {
 	// detail: the selected rule is shown whole, scrolled by dscroll.
 	detail  bool
 	dscroll scroller
+
+	// svc reaches the silences (nil: none in this console).
+	svc  SilenceService
+	form silenceForm
+	sil  silencesList
 }
 
-func newAlertsView(ctx *ProgramContext) alertsView { return alertsView{ctx: ctx} }
+func newAlertsView(ctx *ProgramContext, svc SilenceService) alertsView {
+	return alertsView{ctx: ctx, svc: svc}
+}
 
-// capturing: the filter is being typed, so letters are text, not keys.
-func (v alertsView) capturing() bool { return v.filter.Editing() }
+// capturing: the filter or a silence's comment is being typed, or an
+// expiry waits for y/N, so letters are text, not keys.
+func (v alertsView) capturing() bool { return v.filter.Editing() || v.form.open || v.sil.confirm }
 
-// handlesBack: esc closes the detail or clears the filter rather than
-// leaving the view.
-func (v alertsView) handlesBack() bool { return v.detail || v.filter.Editing() || v.filter.Active() }
+// claims reports whether the view answers msg itself although the root
+// binds it: a (acknowledge) in the list, + (extend) in the silences list.
+func (v alertsView) claims(msg tea.KeyPressMsg) bool {
+	if v.detail {
+		return false
+	}
+	if v.sil.open {
+		return key.Matches(msg, extendKey)
+	}
+	return key.Matches(msg, ackKey)
+}
+
+// handlesBack: esc closes the detail, the form or the silences list, or
+// clears the filter, rather than leaving the view.
+func (v alertsView) handlesBack() bool {
+	return v.detail || v.filter.Editing() || v.filter.Active() || v.form.open || v.sil.open
+}
 
 // rules are the rules the filter keeps, in the order chosen.
 func (v alertsView) rules() []metrics.AlertStatus {
@@ -112,12 +136,22 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 		}
 	case rowClickMsg:
 		return v.onRowClick(msg), nil
+	case silencePreviewMsg, silenceCreatedMsg, silencesListedMsg, silenceChangedMsg, ackRunMsg:
+		return v.onSilenceMsg(msg)
 	case tea.MouseWheelMsg:
 		if v.detail {
 			v.dscroll.Fit(len(v.detailLines()), v.detailRoom())
 			v.dscroll.Wheel(msg)
 		}
 	case tea.KeyPressMsg:
+		if v.form.open {
+			var c tea.Cmd
+			v.form, c = v.form.update(msg, v.svc)
+			return v, c
+		}
+		if v.sil.open {
+			return v.onSilencesKey(msg)
+		}
 		if v.detail {
 			return v.onDetailKey(msg)
 		}
@@ -138,9 +172,13 @@ func (v alertsView) Update(msg tea.Msg) (alertsView, tea.Cmd) {
 			v.selected = 0
 		case key.Matches(msg, k.Bottom):
 			v.selected = max(0, n-1)
-		case key.Matches(msg, sortKey):
+		case key.Matches(msg, alertSortKey):
 			v.sortBy = (v.sortBy + 1) % alertSorts
 			v.selected = 0
+		case key.Matches(msg, silenceKey):
+			return v.startSilence(false)
+		case key.Matches(msg, ackKey):
+			return v.startSilence(true)
 		case matchStep(msg) != 0:
 			if v.filter.Active() && n > 0 {
 				v.selected = cycle(min(v.selected, n-1), n, matchStep(msg))
@@ -195,6 +233,10 @@ func (v alertsView) Hints() []key.Binding {
 	open := key.NewBinding(key.WithKeys(k.OpenRunbook.Keys()...), key.WithHelp(k.OpenRunbook.Help().Key, "runbook"))
 	open.SetEnabled(k.OpenRunbook.Enabled())
 	switch {
+	case v.form.open:
+		return formHints()
+	case v.sil.open:
+		return v.silencesHints()
 	case v.filter.Editing():
 		return []key.Binding{filterKeepHint, filterClearHint}
 	case v.detail:
@@ -202,7 +244,11 @@ func (v alertsView) Hints() []key.Binding {
 	case v.filter.Active():
 		return []key.Binding{k.Up, k.Down, open, alertEnterHint, nextMatchKey, filterClearHint}
 	}
-	return []key.Binding{k.Up, k.Down, open, alertEnterHint, k.Filter, sortKey, k.Back}
+	if v.svc == nil {
+		// No silences in this console: their keys are not offered.
+		return []key.Binding{k.Up, k.Down, open, alertEnterHint, k.Filter, alertSortKey, k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, silenceKey, ackKey, open, alertEnterHint, k.Filter, alertSortKey, k.Back}
 }
 
 // View draws the view in the body's width and height.
@@ -215,7 +261,17 @@ func (v alertsView) View() string {
 	if v.state != stateReady {
 		return strings.Join(append(lines, st.Muted.Render("loading: the first refresh is running…")), "\n")
 	}
+	if v.sil.open {
+		return v.silencesView()
+	}
 	rs := v.rules()
+	if v.form.open {
+		backend := ""
+		if v.svc != nil {
+			backend = v.svc.Backend()
+		}
+		return strings.Join(append(lines, v.form.view(v.ctx, backend)...), "\n")
+	}
 	if v.detail && len(rs) > 0 {
 		return v.detailView()
 	}

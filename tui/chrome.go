@@ -79,6 +79,11 @@ func (m Model) banner() []string {
 	if m.refreshErr != nil {
 		parts = append(parts, st.Error.Render(m.refreshErr.Error()))
 	}
+	// The expiry guard first: a silence about to end on a firing alert
+	// is the next page.
+	for _, g := range m.guard {
+		parts = append(parts, st.State("warning").Render("⚠ "+g))
+	}
 	for _, s := range m.snap.Sources {
 		if s.Up {
 			parts = append(parts, st.State("ok").Render("● ")+s.Name+st.Muted.Render(" up"))

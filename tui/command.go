@@ -29,7 +29,7 @@ func parseCommand(line string) command {
 // commandWords are the completions the command line offers.
 func commandWords(rb RunbookService, sim Simulator) []string {
 	words := []string{"overview", "appeals", "negotiation", "ml", "infra", "infrastructure", "dashboard",
-		"alerts", "tables", "runbooks", "runs", "backups", "drill", "journal", "help", "pause", "resume", "write", "export", "quit",
+		"alerts", "silences", "tables", "runbooks", "runs", "backups", "drill", "journal", "help", "pause", "resume", "write", "export", "quit",
 		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off"}
 	// "resume" alone resumes the refresh when it is paused, else the
 	// newest resumable runbook run; "resume RUNID" resumes that run.
@@ -89,6 +89,12 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 		return tab(tabInfra)
 	case "alerts":
 		return m.switchTo(switchViewMsg{to: viewAlerts})
+	case "silences", "silence":
+		mm, cmd := m.switchTo(switchViewMsg{to: viewAlerts})
+		n := mm.(Model)
+		var c tea.Cmd
+		n.alerts, c = n.alerts.openSilences()
+		return n, tea.Batch(cmd, c)
 	case "tables":
 		return m.switchTo(switchViewMsg{to: viewTables})
 	case "runbooks", "runbook":

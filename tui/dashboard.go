@@ -105,6 +105,8 @@ type snapshotMsg struct {
 	// spark is each panel's sparkline series from the engine's history
 	// (nil when the source keeps none: the snapshot's Recent is used).
 	spark map[string][]float64
+	// silenceWarnings are the expiry guard's warnings for snap.
+	silenceWarnings []string
 }
 
 // lockView is the procedure lock as the dashboard shows it.

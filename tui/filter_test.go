@@ -179,7 +179,7 @@ func selectedAlert(v alertsView) string {
 }
 
 func TestAlertsFilterAndSort(t *testing.T) {
-	v := newAlertsView(tablesCtx(120, 40))
+	v := newAlertsView(tablesCtx(120, 40), nil)
 	v, _ = v.Update(snapshotMsg{gen: 1, snap: testSnapshot()})
 	all := len(v.rules())
 
@@ -230,14 +230,14 @@ func TestAlertsFilterAndSort(t *testing.T) {
 		t.Errorf("esc left %d of %d rules", len(v.rules()), all)
 	}
 
-	// s: state, severity, age, state.
+	// O: state, severity, age, state.
 	first := func() string { return v.rules()[0].Rule.Title }
 	if first() != "Appeal error rate" {
 		t.Fatalf("by state: first %q", first())
 	}
-	v = alertsKey(v, "s")
+	v = alertsKey(v, "O")
 	if h := lineWith(ansi.Strip(v.View()), "Alerts"); v.sortBy != alertsBySeverity || !strings.Contains(h, "sort severity") {
-		t.Errorf("after s: %v, head %q", v.sortBy, h)
+		t.Errorf("after O: %v, head %q", v.sortBy, h)
 	}
 	rs = v.rules()
 	for i := 1; i < len(rs); i++ {
@@ -245,12 +245,12 @@ func TestAlertsFilterAndSort(t *testing.T) {
 			t.Errorf("by severity: %s (%s) after %s (%s)", rs[i].Rule.Title, rs[i].Rule.Severity, rs[i-1].Rule.Title, rs[i-1].Rule.Severity)
 		}
 	}
-	v = alertsKey(v, "s")
+	v = alertsKey(v, "O")
 	// The latest change first: the critical one (4 min), the warning (20 min).
 	if rs := v.rules(); v.sortBy != alertsByAge || rs[0].Rule.Title != "Appeal error rate" || rs[1].Rule.Title != "Negotiation duration" {
 		t.Errorf("by age: %v %q %q", v.sortBy, rs[0].Rule.Title, rs[1].Rule.Title)
 	}
-	v = alertsKey(v, "s")
+	v = alertsKey(v, "O")
 	if v.sortBy != alertsByState {
 		t.Errorf("a third s: %v, want state again", v.sortBy)
 	}

@@ -75,6 +75,8 @@ type Options struct {
 	// History is the collector's history, for going back in time on the
 	// dashboard (timetravel.go); nil: the time keys say there is none.
 	History TimeMachine
+	// Silences reaches the silences (nil: the console has none).
+	Silences SilenceService
 	// CycleTimeout bounds one refresh; default the sources' timeout plus
 	// a second, at least 2 s.
 	CycleTimeout time.Duration
@@ -152,6 +154,9 @@ type Model struct {
 	// quitAsk: q was pressed with a runbook run under way; the next key
 	// answers "quit anyway? y/N" (onKey).
 	quitAsk bool
+	// guard is the expiry guard's warnings of the last refresh, shown in
+	// the banner.
+	guard []string
 
 	// stopSteps cancels the parent context of the runbook steps: the
 	// console is ending (Close).
@@ -224,7 +229,7 @@ func New(o Options) (Model, error) {
 	m := Model{
 		ctx: ctx, opts: o, cmdline: ti, stopSteps: stopSteps,
 		dash:     newDashboardView(ctx),
-		alerts:   newAlertsView(ctx),
+		alerts:   newAlertsView(ctx, o.Silences),
 		tables:   newTablesView(ctx, o.Tables),
 		runbooks: newRunbooksView(ctx, o.Runbooks, steps),
 		journal:  newJournalView(ctx, o.Journal, o.Started.Add(-24*time.Hour)),
@@ -429,7 +434,7 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.scenarios {
 		return m.onScenarioKey(msg)
 	}
-	if m.capturing() {
+	if m.capturing() || (m.focus == viewAlerts && m.alerts.claims(msg)) {
 		return m.forward(msg)
 	}
 	if !key.Matches(msg, k.Quit) {

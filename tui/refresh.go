@@ -106,7 +106,7 @@ func (m *Model) refreshCmd() tea.Cmd {
 
 // cycleCmd is the refresh of generation gen.
 func (m Model) cycleCmd(gen int) tea.Cmd {
-	fig, lock := m.opts.Figures, m.opts.Lock
+	fig, lock, sil := m.opts.Figures, m.opts.Lock, m.opts.Silences
 	var first <-chan metrics.Snapshot
 	if gen == 1 {
 		first = m.opts.FirstCycle
@@ -141,6 +141,9 @@ func (m Model) cycleCmd(gen int) tea.Cmd {
 				out.lock = &lockView{Holder: info.Actor.String(), Purpose: info.Purpose, Since: info.Since, PID: info.PID, Stale: info.Stale}
 			}
 		}
+		if sil != nil && out.err == nil {
+			out.silenceWarnings = sil.Warnings(out.snap.Time, out.snap)
+		}
 		out.elapsed = time.Since(start)
 		return out
 	}
@@ -171,6 +174,7 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 	m.resolveRunbooks(msg.snap.Alerts)
 	m.refreshErr = msg.err
 	if msg.err == nil {
+		m.guard = msg.silenceWarnings
 		m.snap, m.haveSnap = msg.snap, true
 		m.lastRefresh = msg.snap.Time
 		if m.lastRefresh.IsZero() {

@@ -63,6 +63,11 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// in the state dir for 'repops status', and starts from the last ones.
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), cfg.Console.RefreshInterval
 	withHistory(&eo, cfg.StateDir())
+	silSvc, silSet, stopSilences := startSilences(ctx, cfg, cfg.Console.RefreshInterval)
+	defer stopSilences()
+	if silSet != nil {
+		eo.Silences = silSet
+	}
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("console: %w", err))
@@ -90,6 +95,9 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		FirstCycle:      first,
 		ReplicationNote: replicationNote(cfg),
 		History:         consoleHistory{engine},
+	}
+	if silSet != nil {
+		opts.Silences = &consoleSilences{svc: silSvc, set: silSet, stateDir: stateDir, actor: ops.CurrentActor("")}
 	}
 	journal, jerr := ops.OpenJournal(stateDir)
 	if jerr != nil {

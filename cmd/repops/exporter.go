@@ -139,8 +139,13 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 	}
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), interval
 	withHistory(&eo, cfg.StateDir())
+	_, set, stopSilences := startSilences(ctx, cfg, interval)
+	if set != nil {
+		eo.Silences = set
+	}
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
+		stopSilences()
 		return nil, withCode(exitUsage, fmt.Errorf("exporter: %w", err))
 	}
 	importCollectorState(engine, eo.PersistPath, cfg.Database.Path, time.Now())
@@ -164,7 +169,7 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 			}
 		}
 	}()
-	return func() { cancel(); <-done; engine.Close() }, nil
+	return func() { cancel(); <-done; engine.Close(); stopSilences() }, nil
 }
 
 // importCollectorState starts engine from the rules' states a collector

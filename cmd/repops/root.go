@@ -103,6 +103,7 @@ Run with no command to open the console.`,
 		newGrowthCmd,
 		newReplicateCmd,
 		newServeCmd,
+		newSilenceCmd,
 	} {
 		root.AddCommand(c(a))
 	}

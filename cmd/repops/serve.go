@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/repops/repops/presence"
 	"github.com/repops/repops/runbooks"
 	"github.com/repops/repops/serve"
+	"github.com/repops/repops/silence"
 	"github.com/repops/repops/tui"
 )
 
@@ -95,6 +97,14 @@ func runServe(ctx context.Context, a *app, o *serveOptions, ready func(addr stri
 	eo.SizesAfter = sizesAfter
 	interval := max(cfg.Console.RefreshInterval, time.Second/10)
 	eo.PersistPath, eo.PersistInterval = metrics.CollectorStatePath(cfg.StateDir()), interval
+	// As every collector: the history for going back in time, and the
+	// silences the rules are matched against.
+	withHistory(&eo, cfg.StateDir())
+	silSvc, silSet, stopSilences := startSilences(ctx, cfg, interval)
+	defer stopSilences()
+	if silSet != nil {
+		eo.Silences = silSet
+	}
 	engine, err := metrics.NewEngine(eo)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("serve: %w", err))
@@ -142,6 +152,10 @@ func runServe(ctx context.Context, a *app, o *serveOptions, ready func(addr stri
 			ReplicationNote: replicationNote(cfg),
 			Identity:        s.Identity.Banner(),
 			FourEyes:        fourEyes,
+			History:         consoleHistory{engine},
+		}
+		if silSet != nil {
+			opts.Silences = sessionSilences(silSvc, silSet, stateDir, s.Identity)
 		}
 		member := hub.Join(s.Identity)
 		opts.Presence = member
@@ -224,4 +238,20 @@ func mustLen(k *serve.KeyFile) int {
 		return 0
 	}
 	return keys.Len()
+}
+
+// sessionSilences is a served session's silences: as the console's, in
+// the key's name; a key that is not an admin's extends and expires only
+// the silences its own name created.
+func sessionSilences(svc *silence.Service, set *silence.Set, stateDir string, id serve.Identity) *consoleSilences {
+	own := *svc
+	if !id.Role.IsAdmin() {
+		own.MayChange = func(x silence.Silence) error {
+			if strings.HasPrefix(x.CreatedBy, id.Name+"@") {
+				return nil
+			}
+			return fmt.Errorf("created by %s: only an admin key changes another operator's silence", x.CreatedBy)
+		}
+	}
+	return &consoleSilences{svc: &own, set: set, stateDir: stateDir, actor: id.Actor()}
 }

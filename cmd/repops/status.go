@@ -15,6 +15,7 @@ import (
 
 	"github.com/repops/repops/config"
 	"github.com/repops/repops/metrics"
+	"github.com/repops/repops/silence"
 	"github.com/repops/repops/sim"
 )
 
@@ -59,7 +60,12 @@ Where the verdicts come from, first that applies:
      the rules' window (1m), at most --max-wait, with a progress line on
      a terminal; a verdict it could not watch for a whole window or for
      is marked provisional.
-Alertmanager's active alerts count in the verdict. With no metrics URL
+Alertmanager's active alerts count in the verdict.
+
+A silenced alert (repops silence, the console's s and a) is shown as
+silenced, with who silenced it, until when and why; its state and the exit
+code are unchanged. Decision: the exit code stays the worst state, since a
+silence stops notifications, it does not make the system healthy. With no metrics URL
 set explicitly, a running 'repops demo' is found through the state dir.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{nagiosExitCodes: "true"},
@@ -89,6 +95,10 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 	if err != nil {
 		return withCode(exitUnknown, fmt.Errorf("status: %w", err))
 	}
+	set, silErr := statusSilences(ctx, cfg)
+	if set != nil {
+		eo.Silences = set
+	}
 	// A fresh collector (the exporter, a console) has judged every rule
 	// over its own window and for: its verdict stands, without sampling.
 	if st, err := metrics.ReadCollectorState(metrics.CollectorStatePath(cfg.StateDir())); err == nil {
@@ -98,7 +108,10 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 			// The state keeps the rules, not Alertmanager's alerts: ask
 			// Alertmanager now.
 			liveAlertmanager(ctx, eo, &snap)
-			return writeStatus(a, o, snap, statusFrom{collectorPid: st.Pid, collectorAge: now.Sub(st.Written)})
+			if set != nil {
+				silence.Apply(&snap, set)
+			}
+			return writeStatus(a, o, snap, statusFrom{collectorPid: st.Pid, collectorAge: now.Sub(st.Written), silencesErr: silErr})
 		}
 	}
 	eo.DBOptions = readerDBOptions(a)
@@ -133,7 +146,7 @@ func runStatus(ctx context.Context, a *app, o *statusOptions) error {
 		}
 		progress.done()
 	}
-	return writeStatus(a, o, snap, statusFrom{watched: time.Since(start)})
+	return writeStatus(a, o, snap, statusFrom{watched: time.Since(start), silencesErr: silErr})
 }
 
 // sampleWindow is how long status must watch the service's scrape for
@@ -272,6 +285,9 @@ type statusFrom struct {
 	collectorPid int
 	collectorAge time.Duration
 	watched      time.Duration
+	// silencesErr says why the silences could not be read (no alert is
+	// then shown as silenced).
+	silencesErr string
 }
 
 // provisional reports whether any verdict of s is provisional.
@@ -317,6 +333,9 @@ func writeStatus(a *app, o *statusOptions, snap metrics.Snapshot, from statusFro
 			fmt.Fprintf(a.out, "%s; watched %s of the rules' %s window\n", provisionalNote, from.watched.Round(time.Second), metrics.FastWindow)
 		default:
 			fmt.Fprintf(a.out, "verdicts: %s\n", verdictsBy(snap))
+		}
+		if from.silencesErr != "" {
+			fmt.Fprintf(a.out, "silences: not read (%s): no alert is shown as silenced\n", from.silencesErr)
 		}
 	}
 	return silentExit(overall.ExitCode())
@@ -373,6 +392,9 @@ type statusJSON struct {
 	Provisional       bool   `json:"provisional"`
 	ProvisionalNote   string `json:"provisional_note,omitempty"`
 	CollectorPid      int    `json:"collector_pid,omitempty"`
+	// SilencesError says why the silences could not be read: no alert is
+	// then shown as silenced.
+	SilencesError string `json:"silences_error,omitempty"`
 }
 
 type statusAlertJSON struct {
@@ -394,6 +416,9 @@ type statusAlertJSON struct {
 	Provisional       bool       `json:"provisional,omitempty"`
 	// Judge is who timed the rule: collector, prometheus or status.
 	Judge string `json:"judge"`
+	// Silenced is the silence (or acknowledgement) covering the alert:
+	// its state and the exit code are unchanged by it.
+	Silenced *statusSilenceJSON `json:"silenced,omitempty"`
 }
 
 // statusAMAlertJSON is one of Alertmanager's alerts.
@@ -478,7 +503,7 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 		Environment: a.cfg.Environment, Database: a.cfg.Database.Path,
 		Alerts: []statusAlertJSON{}, Panels: []statusPanelJSON{}, Sources: []statusSourceJSON{},
 		AlertmanagerAlerts: []statusAMAlertJSON{},
-		Provisional:        from.provisional(s), CollectorPid: from.collectorPid,
+		Provisional:        from.provisional(s), CollectorPid: from.collectorPid, SilencesError: from.silencesErr,
 	}
 	if doc.Provisional {
 		doc.ProvisionalNote = provisionalNote
@@ -493,6 +518,7 @@ func writeStatusJSON(a *app, s metrics.Snapshot, overall metrics.State, from sta
 		if al.State == metrics.StatePending {
 			aj.Pending, aj.CriticalInSeconds = true, finite(criticalIn(al, s.Time).Seconds())
 		}
+		aj.Silenced = silencedJSON(al.Silenced, s.Time)
 		doc.Alerts = append(doc.Alerts, aj)
 	}
 	for _, ea := range s.External {
@@ -678,6 +704,9 @@ func writeStatusText(a *app, s metrics.Snapshot, overall metrics.State, from sta
 			}
 			if al.Runbook != "" && st != metrics.StateUnknown {
 				line += " → runbook " + al.Runbook
+			}
+			if al.Silenced != nil {
+				line += " · " + silencedText(*al.Silenced, s.Time)
 			}
 			fmt.Fprintln(w, line)
 		}
