@@ -79,13 +79,23 @@ func (t *Timeline) SeriesAll(ctx context.Context, panels []string, from, to time
 	cell := to.Sub(from) / time.Duration(points)
 	tier := TierMinute
 	if cell < time.Minute {
-		var oldest sql.NullInt64
-		if err := t.db.QueryRowContext(ctx, `SELECT min(id) FROM frames WHERE id >= ? AND id < ?`,
-			frameID(TierRefresh, 0), frameID(TierMinute, 0)).Scan(&oldest); err != nil {
+		// The refresh tier, when it reaches back to from, or when the
+		// minute tier reaches no further back than it (a history younger
+		// than the window: the minute tier would draw one cell a minute).
+		var oldest, oldestMin sql.NullInt64
+		if err := t.db.QueryRowContext(ctx, `SELECT (SELECT min(id) FROM frames WHERE id >= ? AND id < ?), (SELECT min(id) FROM frames WHERE id >= ?)`,
+			frameID(TierRefresh, 0), frameID(TierMinute, 0), frameID(TierMinute, 0)).Scan(&oldest, &oldestMin); err != nil {
 			return nil, fmt.Errorf("read the history %s: %w", t.path, err)
 		}
-		if oldest.Valid && oldest.Int64 <= frameID(TierRefresh, from.UnixMilli()+t.opts.Step.Milliseconds()) {
-			tier = TierRefresh
+		if oldest.Valid {
+			refreshFrom := oldest.Int64 &^ (int64(TierRefresh) << tierShift)
+			minuteFrom := int64(math.MaxInt64)
+			if oldestMin.Valid {
+				minuteFrom = oldestMin.Int64 &^ (int64(TierMinute) << tierShift)
+			}
+			if refreshFrom <= from.UnixMilli()+t.opts.Step.Milliseconds() || minuteFrom >= refreshFrom-60000 {
+				tier = TierRefresh
+			}
 		}
 	}
 	want := map[string]bool{}

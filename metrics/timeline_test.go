@@ -211,3 +211,31 @@ func TestEngineRecordsTimeline(t *testing.T) {
 		t.Fatalf("frame %+v", f)
 	}
 }
+
+// TestTimelineYoungHistorySeries: a history three minutes old, drawn over
+// a 20-minute window of 10 s cells, fills a cell every 10 s of it (the
+// refresh tier), not one a minute (the minute tier).
+func TestTimelineYoungHistorySeries(t *testing.T) {
+	ctx := context.Background()
+	tl := openTL(t, filepath.Join(t.TempDir(), TimelineFile), TimelineOptions{})
+	for s := 0; s < 180; s++ {
+		if err := tl.Record(ctx, synthSnap(tlStart.Add(time.Duration(s)*time.Second), float64(s)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := PanelDefs()[0].Name
+	end := tlStart.Add(180 * time.Second)
+	got, err := tl.SeriesAll(ctx, []string{first}, end.Add(-20*time.Minute), end, 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := 0
+	for _, x := range got[first] {
+		if !math.IsNaN(x) {
+			filled++
+		}
+	}
+	if filled < 17 {
+		t.Fatalf("%d of 120 cells filled for three minutes of 10 s cells, want 18: %v", filled, got[first])
+	}
+}

@@ -137,7 +137,7 @@ func (m Model) hintsBar() string {
 	k := m.ctx.Keys
 	// A prompt or the backup chooser holds the keyboard: the global keys
 	// type into it, so only its own are shown.
-	prompting := m.focus == viewRunbooks && m.runbooks.prompting()
+	prompting := m.focus == viewRunbooks && m.runbooks.prompting() || m.focus != viewRunbooks && m.capturing()
 	for _, b := range k.ShortHelp() {
 		if prompting {
 			break

@@ -147,7 +147,11 @@ func (f silenceForm) view(ctx *ProgramContext, backend string) []string {
 	if f.ack {
 		what = "Acknowledge"
 	}
-	lines := []string{st.Title.Render(what+" "+f.title) + st.Muted.Render("  in "+backend)}
+	where := "  in Alertmanager"
+	if backend != "alertmanager" {
+		where = "  kept by repops in its state dir (no Alertmanager configured)"
+	}
+	lines := []string{truncate(st.Title.Render(what+" "+f.title)+st.Muted.Render(where), ctx.Width)}
 	for _, l := range wrapWords("matchers "+matchersText(f.labels), w-1, "         ") {
 		lines = append(lines, " "+l)
 	}
