@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -191,6 +192,16 @@ func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
 	cfg.Console.Sources.PrometheusURL = ""
 	demoApp := *a
 	demoApp.cfg = &cfg
+	if ls != nil {
+		// The replica is verified as the exporter would (its panels and
+		// rules are on the dashboard: without it they stay unknown), 20 s
+		// after Litestream started, when the replica holds the database;
+		// its one-line outcomes would land on the console's screen, so
+		// they go nowhere: the outcome is recorded in the state dir.
+		quiet := demoApp
+		quiet.err = io.Discard
+		defer startReplicaVerifier(ctx, &quiet, 0, time.Now().Add(demoFirstVerify))()
+	}
 
 	simCtx, stopSim := context.WithCancel(ctx)
 	simDone := make(chan error, 1)
@@ -235,6 +246,10 @@ func announceDemoService(a *app, s *sim.Sim, dbPath string, dirs ...string) func
 
 // demoConfig is the configuration the demo runs with: the demo database,
 // and the state dir and backup dir beside it unless the config names them.
+// demoFirstVerify is how long after Litestream starts the demo verifies
+// its replica the first time.
+const demoFirstVerify = 20 * time.Second
+
 func demoConfig(base *config.Config, path string) config.Config {
 	cfg := *base
 	cfg.Database.Path = path

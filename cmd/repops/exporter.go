@@ -83,7 +83,7 @@ func runExporter(ctx context.Context, a *app, o *exporterOptions, ready func(add
 		return err
 	}
 	defer stopCollector()
-	stopVerifier := startReplicaVerifier(ctx, a, o.verifyEvery)
+	stopVerifier := startReplicaVerifier(ctx, a, o.verifyEvery, time.Time{})
 	defer stopVerifier()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", exp.Handler())
@@ -253,8 +253,9 @@ const (
 // Each is bounded by verify_every, at least 5 minutes (a restore and a
 // full check of a large database) and at most 30. One line per outcome on
 // stderr. The returned func stops it and waits for a running
-// verification to end (cancelled).
-func startReplicaVerifier(ctx context.Context, a *app, every time.Duration) (stop func()) {
+// verification to end (cancelled). None starts before notBefore (the
+// demo: Litestream has just started and the replica is still empty).
+func startReplicaVerifier(ctx context.Context, a *app, every time.Duration, notBefore time.Time) (stop func()) {
 	rp := a.cfg.Console.Replication
 	if len(rp.Replicas) == 0 {
 		return func() {}
@@ -274,6 +275,9 @@ func startReplicaVerifier(ctx context.Context, a *app, every time.Duration) (sto
 	stateDir, dbPath := a.cfg.StateDir(), a.cfg.Database.Path
 	var lastFull time.Time
 	next := time.Now()
+	if notBefore.After(next) {
+		next = notBefore
+	}
 	if rec, ok, err := replicate.ReadVerify(stateDir, dbPath); err == nil && ok {
 		if due := rec.Time.Add(every); due.After(next) {
 			next = due
