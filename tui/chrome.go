@@ -137,7 +137,10 @@ func (m Model) hintsBar() string {
 	k := m.ctx.Keys
 	// A prompt or the backup chooser holds the keyboard: the global keys
 	// type into it, so only its own are shown.
-	prompting := m.focus == viewRunbooks && m.runbooks.prompting() || m.focus != viewRunbooks && m.capturing()
+	// (A run in progress captures keys too, but the global ones still
+	// work there: they stay.)
+	prompting := m.focus == viewRunbooks && (m.runbooks.prompting() || m.runbooks.mode == rbList && m.runbooks.filter.Editing()) ||
+		m.focus != viewRunbooks && m.capturing()
 	for _, b := range k.ShortHelp() {
 		if prompting {
 			break

@@ -170,6 +170,9 @@ func (v runbooksView) problems() []error {
 func (v runbooksView) listHints() []key.Binding {
 	k := v.ctx.Keys
 	switch {
+	case v.filter.Editing() && len(v.filtered()) == 1:
+		// enter opens the one match (onListKey).
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open it")), filterClearHint}
 	case v.filter.Editing():
 		return []key.Binding{filterKeepHint, filterClearHint}
 	case v.filter.Active():

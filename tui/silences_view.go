@@ -108,9 +108,12 @@ func (v alertsView) silencesView() string {
 	now := v.ctx.Now()
 	backend := ""
 	if v.svc != nil {
-		backend = "  in " + v.svc.Backend()
+		backend = "  in Alertmanager"
+		if v.svc.Backend() != "alertmanager" {
+			backend = "  kept by repops in its state dir (no Alertmanager configured)"
+		}
 	}
-	lines := []string{st.Title.Render("Silences") + st.Muted.Render(backend)}
+	lines := []string{truncate(st.Title.Render("Silences")+st.Muted.Render(backend), w)}
 	switch {
 	case v.sil.err != nil:
 		return strings.Join(append(lines, st.Error.Render(truncate(v.sil.err.Error(), w))), "\n")
@@ -139,8 +142,11 @@ func (v alertsView) silencesView() string {
 		if !x.InForce {
 			state = "unknown"
 		}
-		lines = append(lines, truncate(fmt.Sprintf("%s%s %s%s %s by %s: %q", mark, shortSilenceID(x.ID),
-			st.StateText(state, padRight(left, 14)), kind, x.Matchers, x.CreatedBy, x.Comment), w))
+		// Two lines each: who and why first (what an operator reads at
+		// 80 columns), then what it matches.
+		lines = append(lines, truncate(fmt.Sprintf("%s%s %s%s by %s: %q", mark, shortSilenceID(x.ID),
+			st.StateText(state, padRight(left, 14)), kind, x.CreatedBy, x.Comment), w))
+		lines = append(lines, truncate(st.Muted.Render("    "+x.Matchers), w))
 	}
 	return strings.Join(lines, "\n")
 }
