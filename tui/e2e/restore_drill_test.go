@@ -183,7 +183,7 @@ var (
 	reDrillChooser  = regexp.MustCompile(`choose the backup to `)
 	reDrillRunID    = regexp.MustCompile(`· run (` + drillRunbook + `-\S+)`)
 	reDrillRunView  = regexp.MustCompile(`· running · run `)
-	reDrillList     = regexp.MustCompile(`(?m)^Runbooks  \d+ of \d+`)
+	reDrillList     = regexp.MustCompile(`(?m)^Runbooks  .*\d+ of \d+`)
 	reDrillPage     = regexp.MustCompile(regexp.QuoteMeta(drillRunbook) + ` · \w+ · \d+ steps`)
 	reDrillHelp     = regexp.MustCompile(`(?m)^Help  `)
 )
@@ -209,11 +209,10 @@ func drillState(s string) string {
 	return "other"
 }
 
-// drillFilterActive: the list's filter input is open (its line, "/text", is
-// the one above the drillHint bar).
+// drillFilterActive: the list's filter input is open (in the list's head:
+// "Runbooks  /text▏ 1 of 24 match").
 func drillFilterActive(s string) bool {
-	lines := strings.Split(strings.TrimRight(s, "\n "), "\n")
-	return len(lines) >= 2 && strings.HasPrefix(lines[len(lines)-2], "/")
+	return regexp.MustCompile(`(?m)^Runbooks  /\S*▏`).MatchString(s)
 }
 
 // setUpDrill builds a demo database of 300 appeals, takes a backup, adds
