@@ -75,13 +75,19 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// engine closes.
 	first, firstDone := make(chan metrics.Snapshot, 1), make(chan struct{})
 	firstCtx, cancelFirst := context.WithTimeout(ctx, firstCycleTimeout(cfg))
-	go func() { first <- engine.Cycle(firstCtx); close(firstDone) }()
+	// The console journals the alerts' transitions while it runs, unless
+	// another collector (the exporter, another console) does (see
+	// alertJournal).
+	aj := newAlertJournal(cfg.StateDir(), a.err)
+	defer aj.Close(5 * time.Second)
+	figures := journalingFigures{engine: engine, aj: aj}
+	go func() { first <- figures.Cycle(firstCtx); close(firstDone) }()
 	defer func() { cancelFirst(); <-firstDone }()
 
 	stateDir := cfg.StateDir()
 	opts := tui.Options{
 		Config:          cfg,
-		Figures:         engine,
+		Figures:         figures,
 		Lock:            func() (*ops.LockInfo, bool, error) { return ops.ReadLock(stateDir) },
 		ReadOnly:        a.readOnly,
 		Sim:             o.sim,

@@ -102,6 +102,7 @@ Run with no command to open the console.`,
 		newArchiveCmd,
 		newGrowthCmd,
 		newReplicateCmd,
+		newIncidentCmd,
 	} {
 		root.AddCommand(c(a))
 	}
