@@ -64,7 +64,7 @@ type Window struct {
 	Open bool `json:"open"`
 	// Explicit: an incident marked with 'repops incident start', not a
 	// window of time.
-	Explicit bool      `json:"explicit"`
+	Explicit  bool      `json:"explicit"`
 	StartedBy ops.Actor `json:"started_by,omitempty"`
 }
 

@@ -6,7 +6,7 @@ import "strings"
 // words: the printed equivalent of a console action (Entry.Command), e.g.
 // ShellCommand("repops", "backup", "--db", "/srv/architect.db").
 // A word with anything beyond letters, digits and -_./:=@,+% is put in
-// single quotes (a quote inside becomes '\'').
+// single quotes (a quote inside becomes '\”).
 func ShellCommand(args ...string) string {
 	words := make([]string, len(args))
 	for i, a := range args {

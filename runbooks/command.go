@@ -105,4 +105,3 @@ func ActionCommand(action string, params map[string]string, dbPath string) strin
 	}
 	return ops.ShellCommand(append(args, "--db", dbPath)...)
 }
-

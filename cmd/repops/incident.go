@@ -71,7 +71,9 @@ are in the report's footer and the README.`,
 	end.Flags().StringVar(&o.summary, "summary", "", "what happened and why, for the report")
 	report := &cobra.Command{
 		Use: "report", Short: "Write an incident's postmortem (Markdown or JSON) from the ops journal", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runIncidentReport(cmd.Context(), a, o, time.Now()) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIncidentReport(cmd.Context(), a, o, time.Now())
+		},
 	}
 	rf := report.Flags()
 	rf.StringVar(&o.id, "id", "", "the incident (default: the open one, else the newest)")
