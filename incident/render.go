@@ -155,7 +155,7 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		b.WriteString("| time (UTC) | source | what | outcome | who |\n|---|---|---|---|---|\n")
 		for _, row := range r.Timeline {
 			what := row.What
-			if row.Finished != nil && !row.Finished.Equal(row.Time) {
+			if row.Finished != nil && row.Finished.Format(clock) != row.Time.Format(clock) {
 				what += fmt.Sprintf(" (until %s)", row.Finished.Format("15:04:05"))
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.Time.Format(clock), row.Source, md(what), row.Outcome, md(row.Who))

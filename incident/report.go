@@ -136,6 +136,9 @@ func beyondOK(o string) bool {
 // Decision: an operator usually starts the incident after the alert
 // fired; the report then starts at the alert, so that TTD and TTA are
 // measured from when the trouble began, not from when someone noticed.
+// Likewise a scenario of the simulated service (not normal) in effect
+// when the window opens is its cause, and opens it at its switch; TTD and
+// the others are still measured from the alert start.
 func episodeStart(entries []ops.Entry, start time.Time) time.Time {
 	left := map[string]time.Time{} // alert -> when it left OK, for those not OK
 	for _, e := range entries {
@@ -159,6 +162,23 @@ func episodeStart(entries []ops.Entry, start time.Time) time.Time {
 		if t.Before(from) {
 			from = t
 		}
+	}
+	// The simulated service's incident scenario in effect then is the
+	// cause: its switch opens the window too.
+	var scenarioAt time.Time
+	for _, e := range entries {
+		if !e.Time.Before(from) {
+			break
+		}
+		if e.Action == ActionScenario {
+			scenarioAt = e.Time
+			if e.Target == ScenarioNormal {
+				scenarioAt = time.Time{}
+			}
+		}
+	}
+	if !scenarioAt.IsZero() {
+		from = scenarioAt
 	}
 	return from
 }

@@ -94,6 +94,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		Started:         started,
 		FirstCycle:      first,
 		ReplicationNote: replicationNote(cfg),
+		Actor:           ops.CurrentActor(""),
 	}
 	journal, jerr := ops.OpenJournal(stateDir)
 	if jerr != nil {
