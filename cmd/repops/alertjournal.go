@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -54,10 +55,14 @@ type alertJournal struct {
 	done   chan struct{}
 }
 
+// collectors numbers the alert journals of this process, for their
+// sessions (a test runs two collectors in one process).
+var collectors atomic.Int64
+
 // newAlertJournal starts the journal's writer; Close stops it.
 func newAlertJournal(stateDir string, errOut io.Writer) *alertJournal {
 	aj := &alertJournal{stateDir: stateDir, errOut: errOut, worst: map[string]float64{},
-		actor: ops.CurrentActor(fmt.Sprintf("collector-%d", os.Getpid())),
+		actor: ops.CurrentActor(fmt.Sprintf("collector-%d-%d", os.Getpid(), collectors.Add(1))),
 		queue: make(chan ops.Entry, alertQueueSize), done: make(chan struct{})}
 	go aj.write()
 	return aj
