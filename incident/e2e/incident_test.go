@@ -46,7 +46,7 @@ const (
 // stack is the simulated service and the exporter (the collector), on a
 // demo database, with their config and state dir.
 type stack struct {
-	dir, db, cfg, simAddr string
+	dir, db, cfg, simAddr, expAddr string
 }
 
 func freeAddr(t *testing.T) string {
@@ -117,7 +117,7 @@ func (s *stack) daemon(t *testing.T, ready, log string, args ...string) {
 
 func startStack(t *testing.T) *stack {
 	dir := t.TempDir()
-	s := &stack{dir: dir, db: filepath.Join(dir, "architect.db"), cfg: filepath.Join(dir, "repops.yml"), simAddr: freeAddr(t)}
+	s := &stack{dir: dir, db: filepath.Join(dir, "architect.db"), cfg: filepath.Join(dir, "repops.yml"), simAddr: freeAddr(t), expAddr: freeAddr(t)}
 	var b strings.Builder
 	fmt.Fprintf(&b, "monitoring:\n  metrics_enabled: false\nconsole:\n  state_dir: %s\n  refresh_interval: %s\n", filepath.Join(dir, "state"), refresh)
 	fmt.Fprintf(&b, "  sources:\n    metrics_url: http://%s/metrics\n    timeout: 900ms\n  rules:\n", s.simAddr)
@@ -135,22 +135,9 @@ func startStack(t *testing.T) *stack {
 	}
 	s.repops(t, "demo", "--appeals", "300", "--summary")
 	s.daemon(t, "http://"+s.simAddr+"/scenario", "sim.log", "simulate", "--listen", s.simAddr, "--scenario", "normal", "--seed", "7", "--rate", "90")
-	s.daemon(t, "http://"+freeAddrFor(t, s)+"/metrics", "exporter.log", "exporter", "--listen", s.expAddr())
+	s.daemon(t, "http://"+s.expAddr+"/metrics", "exporter.log", "exporter", "--listen", s.expAddr)
 	return s
 }
-
-// The exporter's address, chosen once.
-var expAddrs = map[*stack]string{}
-
-func freeAddrFor(t *testing.T, s *stack) string {
-	if a, ok := expAddrs[s]; ok {
-		return a
-	}
-	expAddrs[s] = freeAddr(t)
-	return expAddrs[s]
-}
-
-func (s *stack) expAddr() string { return expAddrs[s] }
 
 // switchTo posts a scenario to the simulator's control endpoint and
 // returns the time the test sent it.
@@ -221,10 +208,10 @@ func (s *stack) waitFor(t *testing.T, what string, ok func(string) bool) time.Ti
 type report struct {
 	AlertStart     time.Time `json:"alert_start"`
 	AlertStartFrom string    `json:"alert_start_from"`
-	TTD            *int64 `json:"ttd_seconds"`
-	TTA            *int64 `json:"tta_seconds"`
-	TTM            *int64 `json:"ttm_seconds"`
-	TTR            *int64 `json:"ttr_seconds"`
+	TTD            *int64    `json:"ttd_seconds"`
+	TTA            *int64    `json:"tta_seconds"`
+	TTM            *int64    `json:"ttm_seconds"`
+	TTR            *int64    `json:"ttr_seconds"`
 	Timeline       []struct {
 		Time    time.Time
 		Source  string
