@@ -92,6 +92,9 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	}
 	fmt.Fprintf(&b, "- **Status:** %s\n", status)
 	fmt.Fprintf(&b, "- **Window:** %s to %s UTC (%s)\n", r.Start.Format(clock), r.End.Format(clock), duration(r.End.Sub(r.Start)))
+	if r.From.Before(r.Start) {
+		fmt.Fprintf(&b, "- **Timeline from:** %s UTC (what was already under way when the incident was started)\n", r.From.Format(clock))
+	}
 	if r.StartedBy.User != "" {
 		fmt.Fprintf(&b, "- **Started by:** %s\n", md(r.StartedBy.String()))
 	}

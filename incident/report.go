@@ -21,6 +21,9 @@ type Report struct {
 	// Summary is the incident end's summary, or one written from the
 	// figures when the operator gave none.
 	Summary string `json:"summary"`
+	// From is where the timeline starts: the window's start, or earlier
+	// when an alert was already out of OK then (see episodeStart).
+	From time.Time `json:"from"`
 	// The response's instants; nil when it did not happen in the window.
 	AlertStart time.Time `json:"alert_start"`
 	// AlertStartFrom says what AlertStart is: "alert" (the first alert
@@ -96,6 +99,7 @@ var Definitions = []string{
 func Build(entries []ops.Entry, w Window, now time.Time) Report {
 	r := Report{Window: w, Generated: now.UTC(), Definitions: Definitions, Impact: []Impact{}, Timeline: []Row{}}
 	from := episodeStart(entries, w.Start)
+	r.From = from.UTC()
 	var in []ops.Entry
 	for _, e := range entries {
 		if t := e.Time; !t.Before(from) && !t.After(w.End) {

@@ -181,6 +181,9 @@ func TestBuildHidesParameters(t *testing.T) {
 	if err := WriteMarkdown(&md, r); err != nil {
 		t.Fatal(err)
 	}
+	if testing.Verbose() {
+		t.Logf("the Markdown:\n%s", md.String())
+	}
 	for _, row := range r.Timeline {
 		b, _ := json.Marshal(row)
 		js.Write(b)

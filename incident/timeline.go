@@ -173,6 +173,9 @@ func stepWhat(e ops.Entry) string {
 	if n, ok := e.Params["note"].(string); ok && n != "" {
 		s += " (note: " + oneLine(n) + ")"
 	}
+	if e.Outcome == ops.OutcomeOK && truthy(e.Params["mitigates"]) {
+		s += " [mitigation]"
+	}
 	return s
 }
 
