@@ -126,8 +126,24 @@ func (aj *alertJournal) Observe(snap metrics.Snapshot) {
 	if len(snap.Changes) == 0 || !aj.holds() {
 		return
 	}
+	active := map[string]time.Time{}
+	for _, a := range snap.Alerts {
+		active[a.Rule.Name] = a.ActiveSince
+	}
 	for _, c := range snap.Changes {
 		e := alertEntry(c, aj.actor)
+		// Decision: firing is journaled at the instant the rule's for
+		// elapsed (the value beyond the threshold since ActiveSince, plus
+		// for), as 'repops status' and Prometheus' activeAt + for say,
+		// not at the next refresh that saw it: TTD then does not depend
+		// on where the for fell between two refreshes. The refresh that
+		// judged it is kept in the entry's params.
+		if since := active[c.Rule.Name]; c.Transition.To == metrics.StateCritical && !since.IsZero() && c.Rule.For > 0 {
+			if due := since.Add(c.Rule.For); due.Before(e.Time) {
+				e.Params["judged_at"] = e.Time.UTC().Format(time.RFC3339Nano)
+				e.Time = due
+			}
+		}
 		if c.Transition.To == metrics.StateOK {
 			if w, ok := aj.worst[c.Rule.Name]; ok {
 				e.Figures["worst"] = w

@@ -51,6 +51,7 @@ func readJournalAll(t *testing.T, dir string) []ops.Entry {
 func TestAlertJournalOneCollector(t *testing.T) {
 	dir := t.TempDir()
 	r := errorRateRule(t)
+	r.For = 5 * time.Second
 	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	var errOut testsupport.Buffer
 	first, second := newAlertJournal(dir, &errOut), newAlertJournal(dir, &errOut)
@@ -59,7 +60,10 @@ func TestAlertJournalOneCollector(t *testing.T) {
 	}
 	for _, aj := range []*alertJournal{first, second} {
 		aj.Observe(metrics.Snapshot{Time: t0.Add(time.Second), Alerts: []metrics.AlertStatus{{Rule: r, State: metrics.StatePending, Value: metrics.Known(24.5)}}})
-		aj.Observe(change(r, t0.Add(5*time.Second), metrics.StatePending, metrics.StateCritical, 21))
+		// Judged critical at the refresh after the for (5 s) elapsed.
+		firing := change(r, t0.Add(5800*time.Millisecond), metrics.StatePending, metrics.StateCritical, 21)
+		firing.Alerts[0].ActiveSince = t0
+		aj.Observe(firing)
 	}
 	first.Close(5 * time.Second)
 	second.Observe(change(r, t0.Add(60*time.Second), metrics.StateCritical, metrics.StateOK, 0.5))
@@ -81,6 +85,9 @@ func TestAlertJournalOneCollector(t *testing.T) {
 	}
 	if es[2].Figures["worst"] != 24.5 || es[1].Figures["value"] != 21 || !es[0].Time.Equal(t0) {
 		t.Errorf("figures %v %v, time %s: want the worst 24.5 on the resolved entry and the transition's own time", es[2].Figures, es[1].Figures, es[0].Time)
+	}
+	if !es[1].Time.Equal(t0.Add(5 * time.Second)) {
+		t.Errorf("firing journaled at %s, want when the for elapsed, %s", es[1].Time, t0.Add(5*time.Second))
 	}
 	if _, err := os.Stat(filepath.Join(dir, CollectorLockFile)); err != nil {
 		t.Errorf("no lock file: %v", err)
