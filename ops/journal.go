@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,6 +97,21 @@ const (
 	OutcomeNote      = "note"
 )
 
+// Outcomes of an "alert" entry: the state a rule's alert moved to, as a
+// collector saw it (see metrics.RuleChange). OutcomeWarning doubles as an
+// alert's "outside target" state.
+const (
+	OutcomePending  = "pending"
+	OutcomeFiring   = "firing"
+	OutcomeResolved = "resolved"
+	OutcomeUnknown  = "unknown"
+)
+
+// journalOutcomes is every outcome the journal's CHECK constraint takes,
+// in the order the schema lists them (see upgradeJournalOutcomes).
+var journalOutcomes = []string{OutcomeStarted, OutcomeOK, OutcomeFailed, OutcomeCancelled, OutcomeSkipped, OutcomeNote,
+	OutcomeWarning, OutcomePending, OutcomeFiring, OutcomeResolved, OutcomeUnknown}
+
 // Entry is one line of the incident timeline: who did what to which
 // target, with which parameters, how it ended and the figures measured.
 // Runbook, RunID and Step are set when a runbook step did it.
@@ -112,6 +128,10 @@ type Entry struct {
 	Runbook string             `json:"runbook,omitempty"`
 	RunID   string             `json:"run_id,omitempty"`
 	Step    string             `json:"step,omitempty"`
+	// Command is the shell equivalent of what was done ("repops backup
+	// --db /srv/architect.db"), so that an incident can be replayed from
+	// a shell; empty when there is none (a note, an alert).
+	Command string `json:"command,omitempty"`
 }
 
 // JournalFile is the journal's file name in the state dir.
@@ -152,13 +172,14 @@ CREATE TABLE IF NOT EXISTS entries (
 	action TEXT NOT NULL,
 	target TEXT NOT NULL DEFAULT '',
 	params TEXT NOT NULL DEFAULT '{}',
-	outcome TEXT NOT NULL CHECK (outcome IN ('started','ok','failed','cancelled','skipped','note','warning')),
+	outcome TEXT NOT NULL CHECK (outcome IN ('started','ok','failed','cancelled','skipped','note','warning','pending','firing','resolved','unknown')),
 	figures TEXT NOT NULL DEFAULT '{}',
 	message TEXT NOT NULL DEFAULT '',
 	runbook TEXT NOT NULL DEFAULT '',
 	run_id TEXT NOT NULL DEFAULT '',
 	step TEXT NOT NULL DEFAULT '',
-	ssh_key TEXT NOT NULL DEFAULT ''
+	ssh_key TEXT NOT NULL DEFAULT '',
+	command TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entries_time ON entries(time);
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
@@ -236,7 +257,7 @@ func openJournalFile(ctx context.Context, path string) (*Journal, error) {
 		w.Close()
 		return nil, fmt.Errorf("open ops journal %s: %w", path, db.Classify(path, err))
 	}
-	if err := upgradeJournalKey(ctx, w); err != nil {
+	if err := addJournalColumns(ctx, w, "ssh_key", "command"); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open ops journal %s: %w", path, db.Classify(path, err))
 	}
@@ -244,9 +265,10 @@ func openJournalFile(ctx context.Context, path string) (*Journal, error) {
 	return &Journal{path: path, db: w}, nil
 }
 
-// upgradeJournalOutcomes lets a journal created before OutcomeWarning
-// existed take it: its entries table's CHECK lists the outcomes, and
-// 'warning' is added to the list.
+// upgradeJournalOutcomes lets a journal created before an outcome
+// existed (OutcomeWarning; the alert states pending, firing, resolved,
+// unknown) take it: its entries table's CHECK lists the outcomes, and the
+// list is replaced by journalOutcomes, a superset of every older list.
 //
 // Decision: through PRAGMA writable_schema, the procedure SQLite's ALTER
 // TABLE documentation gives for a change that leaves the stored format as
@@ -256,12 +278,13 @@ func openJournalFile(ctx context.Context, path string) (*Journal, error) {
 // It runs once, in one transaction, with schema_version incremented so
 // that every other connection rereads the schema.
 func upgradeJournalOutcomes(ctx context.Context, w *sql.DB) error {
-	const old, upgraded = `'skipped','note')`, `'skipped','note','warning')`
 	var ddl string
 	if err := w.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'entries'`).Scan(&ddl); err != nil {
 		return fmt.Errorf("read the journal's schema: %w", err)
 	}
-	if strings.Contains(ddl, `'warning'`) || !strings.Contains(ddl, old) {
+	old := outcomeCheck.FindString(ddl)
+	upgraded := "outcome IN ('" + strings.Join(journalOutcomes, "','") + "')"
+	if old == "" || old == upgraded {
 		return nil
 	}
 	c, err := w.Conn(ctx)
@@ -281,7 +304,7 @@ func upgradeJournalOutcomes(ctx context.Context, w *sql.DB) error {
 			return err
 		}
 		defer func() { _, _ = c.ExecContext(ctx, `PRAGMA writable_schema = OFF`) }()
-		if _, err := c.ExecContext(ctx, `UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'entries' AND sql NOT LIKE '%''warning''%'`,
+		if _, err := c.ExecContext(ctx, `UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'entries'`,
 			old, upgraded); err != nil {
 			return err
 		}
@@ -299,22 +322,29 @@ func upgradeJournalOutcomes(ctx context.Context, w *sql.DB) error {
 	return nil
 }
 
-// upgradeJournalKey adds the ssh_key column (Actor.Key, the fingerprint
-// of a 'repops serve' session's key) to a journal created before it
-// existed. ADD COLUMN with a constant default rewrites no row, so the
-// append-only triggers are untouched; another process adding it at the
-// same moment is not an error.
-func upgradeJournalKey(ctx context.Context, w *sql.DB) error {
-	var n int
-	if err := w.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'ssh_key'`).Scan(&n); err != nil {
-		return fmt.Errorf("read the journal's columns: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := w.ExecContext(ctx, `ALTER TABLE entries ADD COLUMN ssh_key TEXT NOT NULL DEFAULT ''`); err != nil &&
-		!strings.Contains(err.Error(), "duplicate column") {
-		return fmt.Errorf("add the journal's ssh_key column: %w", err)
+// outcomeCheck finds the outcome list of the entries table's CHECK.
+var outcomeCheck = regexp.MustCompile(`outcome IN \([^)]*\)`)
+
+// addJournalColumns adds the text columns named (ssh_key: Actor.Key, the
+// fingerprint of a 'repops serve' session's key; command: Entry.Command,
+// the shell equivalent) to a journal created before they existed. ADD
+// COLUMN with a constant default rewrites no row (SQLite reads the
+// default for rows stored without it), so the append-only triggers are
+// not involved and the history stays as it was written; another process
+// adding one at the same moment is not an error.
+func addJournalColumns(ctx context.Context, w *sql.DB, names ...string) error {
+	for _, name := range names {
+		var n int
+		if err := w.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('entries') WHERE name = ?`, name).Scan(&n); err != nil {
+			return fmt.Errorf("read the journal's columns: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := w.ExecContext(ctx, `ALTER TABLE entries ADD COLUMN `+name+` TEXT NOT NULL DEFAULT ''`); err != nil &&
+			!strings.Contains(err.Error(), "duplicate column") {
+			return fmt.Errorf("add the journal's %s column: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -541,10 +571,10 @@ func (j *Journal) Append(e Entry) (Entry, error) {
 		return e, fmt.Errorf("append to ops journal: encode figures: %w", err)
 	}
 	res, err := j.db.ExecContext(context.Background(), `INSERT INTO entries
-		(time, user, host, ssh_client, session, action, target, params, outcome, figures, message, runbook, run_id, step, ssh_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(time, user, host, ssh_client, session, action, target, params, outcome, figures, message, runbook, run_id, step, ssh_key, command)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Time.Format(journalTimeLayout), e.Actor.User, e.Actor.Host, e.Actor.SSHClient, e.Actor.Session,
-		e.Action, e.Target, string(params), e.Outcome, string(figures), e.Message, e.Runbook, e.RunID, e.Step, e.Actor.Key)
+		e.Action, e.Target, string(params), e.Outcome, string(figures), e.Message, e.Runbook, e.RunID, e.Step, e.Actor.Key, e.Command)
 	if err != nil {
 		return e, fmt.Errorf("append to ops journal %s: %w", j.path, db.Classify(j.path, err))
 	}
@@ -575,7 +605,7 @@ func sanitizeFigures(m map[string]float64) map[string]float64 {
 // oldest first.
 func (j *Journal) Entries(since time.Time) ([]Entry, error) {
 	const cols = `SELECT seq, time, user, host, ssh_client, session,
-		action, target, params, outcome, figures, message, runbook, run_id, step, ssh_key FROM entries`
+		action, target, params, outcome, figures, message, runbook, run_id, step, ssh_key, command FROM entries`
 	var rows *sql.Rows
 	var err error
 	if since.IsZero() {
@@ -592,7 +622,7 @@ func (j *Journal) Entries(since time.Time) ([]Entry, error) {
 		var e Entry
 		var ts, params, figures string
 		if err := rows.Scan(&e.Seq, &ts, &e.Actor.User, &e.Actor.Host, &e.Actor.SSHClient, &e.Actor.Session,
-			&e.Action, &e.Target, &params, &e.Outcome, &figures, &e.Message, &e.Runbook, &e.RunID, &e.Step, &e.Actor.Key); err != nil {
+			&e.Action, &e.Target, &params, &e.Outcome, &figures, &e.Message, &e.Runbook, &e.RunID, &e.Step, &e.Actor.Key, &e.Command); err != nil {
 			return nil, fmt.Errorf("read ops journal %s: %w", j.path, err)
 		}
 		e.Time, _ = time.Parse(journalTimeLayout, ts)
@@ -662,6 +692,9 @@ func ExportMarkdown(w io.Writer, entries []Entry) error {
 				rb += " (run " + e.RunID + ")"
 			}
 			details = append(details, rb)
+		}
+		if e.Command != "" {
+			details = append(details, "same as: `"+e.Command+"`")
 		}
 		who := e.Actor.User + "@" + e.Actor.Host
 		if e.Actor.SSHClient != "" {

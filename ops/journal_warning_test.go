@@ -21,9 +21,12 @@ func TestJournalUpgradeTakesWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldSchema := strings.Replace(journalSchema, ",'warning')", ")", 1)
-	if oldSchema == journalSchema {
-		t.Fatal("the schema does not list 'warning'")
+	// The schema as it was before the warning outcome, the alert states
+	// and the command column.
+	oldSchema := outcomeCheck.ReplaceAllString(journalSchema, "outcome IN ('started','ok','failed','cancelled','skipped','note')")
+	oldSchema = strings.Replace(oldSchema, ",\n\tcommand TEXT NOT NULL DEFAULT ''", "", 1)
+	if oldSchema == journalSchema || strings.Contains(oldSchema, "command") {
+		t.Fatal("the schema does not list 'warning' or has no command column")
 	}
 	if _, err := w.ExecContext(ctx, oldSchema); err != nil {
 		t.Fatal(err)
@@ -44,8 +47,13 @@ func TestJournalUpgradeTakesWarning(t *testing.T) {
 	if _, err := j.Append(Entry{Actor: testActor(), Action: "drill", Time: time.Now(), Outcome: OutcomeWarning, Message: "objective missed"}); err != nil {
 		t.Fatalf("append a warning to an upgraded journal: %v", err)
 	}
+	if _, err := j.Append(Entry{Actor: testActor(), Action: "alert", Target: "AppealErrorRateHigh", Outcome: OutcomeFiring,
+		Command: "repops status"}); err != nil {
+		t.Fatalf("append an alert transition with a command to an upgraded journal: %v", err)
+	}
 	entries, err := j.Entries(time.Time{})
-	if err != nil || len(entries) != 2 || entries[0].Outcome != OutcomeOK || entries[1].Outcome != OutcomeWarning {
+	if err != nil || len(entries) != 3 || entries[0].Outcome != OutcomeOK || entries[1].Outcome != OutcomeWarning ||
+		entries[2].Outcome != OutcomeFiring || entries[2].Command != "repops status" || entries[0].Command != "" {
 		t.Fatalf("entries %+v, %v", entries, err)
 	}
 	if _, err := j.db.ExecContext(ctx, `DELETE FROM entries`); err == nil {

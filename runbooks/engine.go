@@ -512,6 +512,10 @@ func (r *Run) record(action string, step int, outcome, msg string, figures map[s
 	if step >= 0 {
 		s := r.rb.Steps[step]
 		e.Step = s.Name
+		e.Command = StepCommand(&s, r.st.Target)
+		if s.Mitigates {
+			e.Params["mitigates"] = true
+		}
 		e.Params["kind"] = string(s.Kind)
 		e.Params["step_index"] = step + 1
 		if s.Action != "" {

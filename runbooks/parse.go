@@ -62,7 +62,7 @@ var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	yamlLine       = regexp.MustCompile(`line (\d+)`)
 	frontMatterKey = []string{"id", "aliases", "title", "severity", "tags", "when", "objectives", "scenario"}
-	specKeys       = []string{"kind", "query", "expect", "metric", "below", "above", "within", "state", "state_not", "action", "params", "confirm", "on_failure"}
+	specKeys       = []string{"kind", "query", "expect", "metric", "below", "above", "within", "state", "state_not", "action", "params", "confirm", "on_failure", "mitigates"}
 	expectKeys     = []string{"rows", "max_rows", "value", "min", "max", "figure"}
 	metricStates   = []string{"ok", "warning", "critical", "unknown"}
 )
@@ -186,6 +186,13 @@ func (p *parser) spec(s *Step, text string, offset int) {
 	s.Query = strings.TrimSpace(str("query"))
 	s.Action = str("action")
 	s.Confirm = str("confirm")
+	if n := mapValue(root, "mitigates"); n != nil {
+		b, err := strconv.ParseBool(strings.TrimSpace(n.Value))
+		if n.Kind != yaml.ScalarNode || err != nil {
+			p.errorf(offset+n.Line, "%s: mitigates %q: want true or false", where, n.Value)
+		}
+		s.Mitigates = b
+	}
 	if name := str("metric"); name != "" {
 		s.Metric = &MetricCond{Name: name, Within: str("within"), State: str("state"), StateNot: str("state_not")}
 		s.Metric.Below = p.number(mapValue(root, "below"), offset, "below")

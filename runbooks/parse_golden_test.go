@@ -124,6 +124,9 @@ func renderRunbook(b *strings.Builder, file string, rb *Runbook) {
 		if s.Confirm != "" {
 			fmt.Fprintf(b, "confirm: %s\n", s.Confirm)
 		}
+		if s.Mitigates {
+			fmt.Fprintf(b, "mitigates: true\n")
+		}
 		fmt.Fprintf(b, "on_failure: %s %q\n", s.OnFailure.Mode, s.OnFailure.Goto)
 		fmt.Fprintf(b, "text: %q\n", s.Text)
 	}

@@ -129,6 +129,11 @@ type Step struct {
 
 	OnFailure OnFailure
 
+	// Mitigates marks the step whose end, done or passed, stops the
+	// incident's impact (spec key mitigates: true): the incident report's
+	// TTM is measured to it.
+	Mitigates bool
+
 	gotoLine int // file line of on_failure's goto, for errors
 }
 

@@ -86,7 +86,7 @@ func (s *Sim) postScenario(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no scenario named: POST /scenario?name=NAME (one of "+strings.Join(ScenarioNames(), ", ")+")", http.StatusBadRequest)
 		return
 	}
-	if err := s.SetScenario(name); err != nil {
+	if err := s.setScenario(name, "control endpoint ("+r.RemoteAddr+")"); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

@@ -79,6 +79,12 @@ type Options struct {
 	ModelVersion string
 	// Logger receives write failures and lifecycle events. Default: discard.
 	Logger *slog.Logger
+	// OnScenario, when set, is told of every switch to another scenario
+	// (at, from, to), and by whom: "control endpoint (ADDR)" for a POST
+	// to /scenario, "" for a call of SetScenario. It is called after the
+	// switch, outside the simulator's lock, on the caller's goroutine:
+	// the ops journal's record of the demo's incidents.
+	OnScenario func(at time.Time, from, to, by string)
 }
 
 // Stats are the simulator's writer's figures: what it committed, what
@@ -263,7 +269,10 @@ func (s *Sim) Scenario() string {
 
 // SetScenario switches to the named scenario; the next tick draws from it.
 // An unknown name is an error that lists the known ones.
-func (s *Sim) SetScenario(name string) error {
+func (s *Sim) SetScenario(name string) error { return s.setScenario(name, "") }
+
+// setScenario is SetScenario, by whom (see Options.OnScenario).
+func (s *Sim) setScenario(name, by string) error {
 	if err := checkScenario(name); err != nil {
 		return err
 	}
@@ -274,6 +283,9 @@ func (s *Sim) SetScenario(name string) error {
 	s.mu.Unlock()
 	if old != name {
 		s.log.Info("scenario switched", "from", old, "to", name)
+		if s.o.OnScenario != nil {
+			s.o.OnScenario(time.Now(), old, name, by)
+		}
 	}
 	return nil
 }

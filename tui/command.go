@@ -30,7 +30,8 @@ func parseCommand(line string) command {
 func commandWords(rb RunbookService, sim Simulator) []string {
 	words := []string{"overview", "appeals", "negotiation", "ml", "infra", "infrastructure", "dashboard",
 		"alerts", "silences", "tables", "runbooks", "runs", "backups", "drill", "journal", "help", "pause", "resume", "write", "export", "quit",
-		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off"}
+		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off",
+		"incident start", "incident note", "incident note --mitigated", "incident end"}
 	// "resume" alone resumes the refresh when it is paused, else the
 	// newest resumable runbook run; "resume RUNID" resumes that run.
 	if rb != nil {
@@ -174,6 +175,8 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		return m, setScenarioCmd(m.opts.Sim, c.arg)
+	case "incident":
+		return m.incidentCommand(c.arg)
 	case "quit", "q":
 		return m, tea.Quit
 	}
@@ -188,7 +191,7 @@ var commandGroups = [][]string{
 	{"alerts", "tables", "runbooks", "journal", "help"},
 	{"run <runbook-id>", "open <runbook-id>", "resume [run-id]", "runs"},
 	{"backups", "drill"},
-	{"scenario [name]"},
+	{"scenario [name]", "incident start|note|end"},
 	{"refresh [interval]", "mouse [on|off]"},
 	{"pause", "resume", "write", "export", "quit"},
 }

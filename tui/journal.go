@@ -443,6 +443,7 @@ func (v journalView) detailLines() []string {
 		{"outcome", e.Outcome},
 		{"target", e.Target},
 		{"message", e.Message},
+		{"same as", e.Command},
 	}
 	if len(e.Params) > 0 {
 		names := make([]string, 0, len(e.Params))

@@ -60,6 +60,9 @@ type Options struct {
 	Runbooks RunbookService
 	Sim      Simulator
 	ReadOnly bool
+	// Actor is the operator, for the entries the console journals
+	// itself (:incident); ops.CurrentActor("") when empty.
+	Actor ops.Actor
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Started is when the console started; the journal view shows the

@@ -443,6 +443,11 @@ func (v runbooksView) currentStepLines(w int) (out []string, resultAt int) {
 		el := v.ctx.Now().Sub(v.stepFrom)
 		out = append(out, st.State("warning").Render("stopping… ")+st.Muted.Render(fmtClock(el)+": waiting for the step to end; "+keyName(v.ctx.Keys.Quit)+" again quits anyway (the run is kept)"))
 	} else if v.running {
+		// The shell equivalent, so that the operator can replay the
+		// incident from a shell (the journal keeps it with the step).
+		if cmd := runbooks.StepCommand(stepRef(s), v.state.Target); cmd != "" {
+			out = append(out, st.Muted.Render("same as: ")+cmd)
+		}
 		out = append(out, v.progressLines(w)...)
 	}
 	out = wrapAll(out, w)

@@ -252,3 +252,7 @@ func (v runbooksView) onStepDone(msg stepDoneMsg) (runbooksView, tea.Cmd) {
 	// The next step may take a backup: its chooser's list is read ahead.
 	return v.prefetchBackups()
 }
+
+// stepRef is a step's address for the runbooks package's helpers that
+// take one (runbooks.StepCommand).
+func stepRef(s runbooks.Step) *runbooks.Step { return &s }

@@ -81,13 +81,21 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// engine closes.
 	first, firstDone := make(chan metrics.Snapshot, 1), make(chan struct{})
 	firstCtx, cancelFirst := context.WithTimeout(ctx, firstCycleTimeout(cfg))
-	go func() { first <- engine.Cycle(firstCtx); close(firstDone) }()
+	// The console journals the alerts' transitions while it runs, unless
+	// another collector (the exporter, another console) does (see
+	// alertJournal). Its one-line complaints (a journal it cannot write)
+	// would land on the console's screen: they go nowhere, and the
+	// journal view says why the journal is unavailable.
+	aj := newAlertJournal(cfg.StateDir(), io.Discard)
+	defer aj.Close(5 * time.Second)
+	figures := journalingFigures{Engine: engine, aj: aj}
+	go func() { first <- figures.Cycle(firstCtx); close(firstDone) }()
 	defer func() { cancelFirst(); <-firstDone }()
 
 	stateDir := cfg.StateDir()
 	opts := tui.Options{
 		Config:          cfg,
-		Figures:         engine,
+		Figures:         figures,
 		Lock:            func() (*ops.LockInfo, bool, error) { return ops.ReadLock(stateDir) },
 		ReadOnly:        a.readOnly,
 		Sim:             o.sim,
@@ -95,6 +103,7 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		FirstCycle:      first,
 		ReplicationNote: replicationNote(cfg),
 		History:         consoleHistory{engine},
+		Actor:           ops.CurrentActor(""),
 	}
 	if silSet != nil {
 		opts.Silences = &consoleSilences{svc: silSvc, set: silSet, stateDir: stateDir, actor: ops.CurrentActor("")}

@@ -176,9 +176,11 @@ func runDemoConsole(ctx context.Context, a *app, o *demoOptions) error {
 	if err := prepareDemo(ctx, a, &cfg, time.Now()); err != nil {
 		return err
 	}
+	var s *sim.Sim
 	s, err := sim.New(sim.Options{
 		DBPath: o.path, DB: a.dbOptions(), Listen: o.listen, Speed: o.speed, Scenario: o.scenario,
 		MaxConnections: cfg.Database.MaxConnections, Logger: slog.New(slog.DiscardHandler),
+		OnScenario: scenarioJournal(cfg.StateDir(), func() string { return s.ControlURL() }, a.err),
 	})
 	if err != nil {
 		return err

@@ -149,6 +149,7 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 		return nil, withCode(exitUsage, fmt.Errorf("exporter: %w", err))
 	}
 	importCollectorState(engine, eo.PersistPath, cfg.Database.Path, time.Now())
+	aj := newAlertJournal(cfg.StateDir(), a.err)
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -157,7 +158,7 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 		defer t.Stop()
 		var reported bool
 		for {
-			engine.Cycle(cctx)
+			aj.Observe(engine.Cycle(cctx))
 			if err := engine.PersistErr(); err != nil && !reported {
 				fmt.Fprintf(a.err, "repops exporter: cannot keep the rules' states: %v\n", err)
 				reported = true
@@ -169,7 +170,7 @@ func startCollector(ctx context.Context, a *app) (stop func(), err error) {
 			}
 		}
 	}()
-	return func() { cancel(); <-done; engine.Close(); stopSilences() }, nil
+	return func() { cancel(); <-done; aj.Close(5 * time.Second); engine.Close(); stopSilences() }, nil
 }
 
 // importCollectorState starts engine from the rules' states a collector

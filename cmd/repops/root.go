@@ -104,6 +104,7 @@ Run with no command to open the console.`,
 		newReplicateCmd,
 		newServeCmd,
 		newSilenceCmd,
+		newIncidentCmd,
 	} {
 		root.AddCommand(c(a))
 	}

@@ -111,7 +111,11 @@ func runServe(ctx context.Context, a *app, o *serveOptions, ready func(addr stri
 	}
 	defer engine.Close()
 	importCollectorState(engine, eo.PersistPath, cfg.Database.Path, time.Now())
-	collector := serve.NewCollector(engine, interval, firstCycleTimeout(cfg))
+	// The collector journals the alerts' transitions, as the exporter
+	// does (unless another collector holds the journaling; alertJournal).
+	aj := newAlertJournal(cfg.StateDir(), a.err)
+	defer aj.Close(5 * time.Second)
+	collector := serve.NewCollector(journalingFigures{Engine: engine, aj: aj}, interval, firstCycleTimeout(cfg))
 	cctx, stopCollector := context.WithCancel(context.Background())
 	collected := make(chan struct{})
 	go func() { defer close(collected); collector.Run(cctx) }()
@@ -152,6 +156,7 @@ func runServe(ctx context.Context, a *app, o *serveOptions, ready func(addr stri
 			ReplicationNote: replicationNote(cfg),
 			Identity:        s.Identity.Banner(),
 			FourEyes:        fourEyes,
+			Actor:           s.Identity.Actor(),
 			History:         consoleHistory{engine},
 		}
 		if silSet != nil {

@@ -92,7 +92,17 @@ func runSimulate(ctx context.Context, a *app, o simulateOptions) error {
 			return err
 		}
 	}
+	// Decision: the switches are journaled when the config names a state
+	// dir (console.state_dir), as the demo's and a test stack's do; a
+	// simulator run for a quick look does not write into the operator's
+	// default journal.
+	var s *sim.Sim
+	var onScenario func(time.Time, string, string, string)
+	if a.cfg.Console.StateDir != "" {
+		onScenario = scenarioJournal(a.cfg.StateDir(), func() string { return s.ControlURL() }, a.err)
+	}
 	s, err := sim.New(sim.Options{
+		OnScenario:         onScenario,
 		DBPath:             a.cfg.Database.Path,
 		DB:                 a.dbOptions(),
 		Listen:             listen,
