@@ -62,7 +62,9 @@ func sameHolder(a, b ops.LockInfo) bool {
 // else the lock is read (a Cmd: it is a file) to ask.
 func (m Model) lockBreakCommand() (Model, tea.Cmd) {
 	if m.opts.BreakLock == nil {
-		if m.opts.Presence != nil {
+		// An admin key of a server started --read-only is told why, not
+		// that it needs an admin key.
+		if p := m.opts.Presence; p != nil && !p.Self().Role.IsAdmin() {
 			return m, flash("only an admin key may break the procedure lock: ask an admin, or wait for its holder", true)
 		}
 		return m, flash("read-only console: the procedure lock cannot be broken here", true)

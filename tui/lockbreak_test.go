@@ -65,6 +65,13 @@ func TestLockBreakByRole(t *testing.T) {
 		}
 		stillHeld(c.name)
 	}
+	// An admin key on a server started --read-only: told why.
+	m, _ := session(t, dir, hub, identity("ro-admin", presence.Admin), 120, 30, func(o *Options) { o.Lock, o.ReadOnly = readLock, true })
+	m = lockBreakCmd(t, m)
+	if s := plain(m); !strings.Contains(s, "read-only console: the procedure lock cannot be broken here") {
+		t.Errorf("admin on a read-only server: screen:\n%s", s)
+	}
+	stillHeld("an admin on a read-only server")
 	local := newTestModel(dir, func(o *Options) { o.Lock, o.ReadOnly = readLock, true })
 	local, _ = step(t, local, tea.WindowSizeMsg{Width: 120, Height: 30})
 	local = lockBreakCmd(t, local)
@@ -74,7 +81,7 @@ func TestLockBreakByRole(t *testing.T) {
 	stillHeld("the local read-only console")
 
 	admin := identity("ada", presence.Admin)
-	m, _ := session(t, dir, hub, admin, 120, 30, func(o *Options) {
+	m, _ = session(t, dir, hub, admin, 120, 30, func(o *Options) {
 		o.Lock = readLock
 		o.BreakLock = func() error { return ops.BreakLock(dir, admin.Actor(), j) }
 	})
