@@ -11,7 +11,6 @@
 package presence
 
 import (
-	"os"
 	"sync"
 	"time"
 
@@ -113,10 +112,10 @@ func (h *Hub) journal(e ops.Entry) {
 // actor is the journal's and the lock's actor for a member: the lock
 // records the session's user and session id (repops serve's sessions
 // take the procedure lock as ops.Actor{User: Name, Session: Session}).
-func actor(id Identity) ops.Actor {
-	host, _ := os.Hostname()
-	return ops.Actor{User: id.Name, Host: host, SSHClient: id.Addr, Session: id.Session}
-}
+// Fixed (issue 18's e2e test): the key's fingerprint was left out, so the
+// presence's entries (approvals, handovers) could not be told apart by
+// key from the runbook steps' entries, which carry it (Identity.Actor).
+func actor(id Identity) ops.Actor { return id.Actor() }
 
 // findLocked is the connected member named name other than self: the
 // most recently active one when the name is connected twice.

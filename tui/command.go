@@ -30,7 +30,7 @@ func parseCommand(line string) command {
 func commandWords(rb RunbookService, sim Simulator) []string {
 	words := []string{"overview", "appeals", "negotiation", "ml", "infra", "infrastructure", "dashboard",
 		"alerts", "silences", "tables", "runbooks", "runs", "backups", "drill", "journal", "help", "pause", "resume", "write", "export", "quit",
-		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off",
+		"refresh", "refresh 1s", "refresh 5s", "refresh 30s", "mouse", "mouse on", "mouse off", "lockbreak",
 		"incident start", "incident note", "incident note --mitigated", "incident end"}
 	// "resume" alone resumes the refresh when it is paused, else the
 	// newest resumable runbook run; "resume RUNID" resumes that run.
@@ -78,6 +78,8 @@ func (m Model) execCommand(c command) (tea.Model, tea.Cmd) {
 		return m, nil
 	case "who", "follow", "handover", "approve", "deny":
 		return m.presenceCommand(c) // presence_cmds.go
+	case "lockbreak", "breaklock":
+		return m.lockBreakCommand() // lockbreak.go
 	case "overview", "dashboard", "d":
 		return tab(tabOverview)
 	case "appeals":
@@ -190,7 +192,7 @@ var commandGroups = [][]string{
 	{"overview", "appeals", "negotiation", "ml", "infra"},
 	{"alerts", "tables", "runbooks", "journal", "help"},
 	{"run <runbook-id>", "open <runbook-id>", "resume [run-id]", "runs"},
-	{"backups", "drill"},
+	{"backups", "drill", "lockbreak"},
 	{"scenario [name]", "incident start|note|end"},
 	{"refresh [interval]", "mouse [on|off]"},
 	{"pause", "resume", "write", "export", "quit"},

@@ -94,6 +94,11 @@ type Options struct {
 	// key's name and role, "alice · operator"): shown in the banner.
 	// Empty for a console opened in a terminal.
 	Identity string
+	// BreakLock breaks the procedure lock as this console's actor and
+	// journals it (ops.BreakLock), for :lockbreak (lockbreak.go); nil:
+	// this console may not (read-only, or a served key that is not an
+	// admin's).
+	BreakLock func() error
 }
 
 // tickMsg asks for the next refresh.
@@ -157,6 +162,8 @@ type Model struct {
 	// quitAsk: q was pressed with a runbook run under way; the next key
 	// answers "quit anyway? y/N" (onKey).
 	quitAsk bool
+	// lockAsk is :lockbreak's typed confirmation, open (lockbreak.go).
+	lockAsk *lockBreakAsk
 	// guard is the expiry guard's warnings of the last refresh, shown in
 	// the banner.
 	guard []string
@@ -299,6 +306,10 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return n, c
 	}
 	switch msg := msg.(type) {
+	case lockReadMsg:
+		return m.onLockRead(msg)
+	case lockBrokenMsg:
+		return m.onLockBroken(msg)
 	case tea.WindowSizeMsg:
 		m.ctx.Width, m.ctx.Height = max(20, msg.Width), max(5, msg.Height)
 		m.cmdline.SetWidth(m.ctx.Width - 3)
@@ -430,6 +441,9 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.cmdActive {
 		return m.onCommandKey(msg)
+	}
+	if m.lockAsk != nil {
+		return m.lockBreakKey(msg)
 	}
 	if n, c, ok := m.presenceKey(msg); ok {
 		return n, c
@@ -662,6 +676,9 @@ func (m Model) render() string {
 	if m.scenarios {
 		body = m.scenarioMenu()
 	}
+	if m.lockAsk != nil {
+		body = m.lockBreakView()
+	}
 	switch {
 	case m.opts.Presence == nil:
 	case m.pr.mode == prWho:
@@ -685,7 +702,9 @@ func (m Model) render() string {
 	for len(lines) < h-1 {
 		lines = append(lines, "")
 	}
-	if m.pr.wait != nil && !m.cmdActive {
+	if m.lockAsk != nil && !m.cmdActive {
+		lines = append(lines, truncate(m.ctx.Styles.State("warning").Render(m.lockBreakLine()), w))
+	} else if m.pr.wait != nil && !m.cmdActive {
 		lines = append(lines, truncate(m.ctx.Styles.State("warning").Render(m.approvalLine()), w))
 	} else {
 		lines = append(lines, m.hintsBar())

@@ -47,7 +47,7 @@ func (m Model) takesWheel() bool {
 
 // onWheel scrolls the focused pane.
 func (m Model) onWheel(msg tea.MouseWheelMsg) (tea.Model, tea.Cmd) {
-	if m.cmdActive || m.scenarios || m.quitAsk {
+	if m.cmdActive || m.scenarios || m.quitAsk || m.lockAsk != nil {
 		return m, nil
 	}
 	if m.takesWheel() {
@@ -108,7 +108,7 @@ func (m Model) dashTabSpans() tabSpans {
 // (0), so that a list can select the row clicked; a view that does not
 // handle it ignores it.
 func (m Model) onClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
-	if msg.Button != tea.MouseLeft || m.cmdActive || m.scenarios || m.quitAsk {
+	if msg.Button != tea.MouseLeft || m.cmdActive || m.scenarios || m.quitAsk || m.lockAsk != nil {
 		return m, nil
 	}
 	top := m.bodyTop()

@@ -115,6 +115,11 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 		opts.Journal = journal
 		defer journal.Close()
 	}
+	// The local console's Unix user is trusted as the CLI's (--force):
+	// it breaks the lock unless read-only.
+	if !a.readOnly {
+		opts.BreakLock = lockBreaker(stateDir, ops.CurrentActor(""), journal, jerr)
+	}
 	tables, closeTables := consoleTables(ctx, a)
 	defer closeTables()
 	opts.Tables = tables

@@ -37,3 +37,16 @@ func breakLockJournaled(a *app, actor ops.Actor) error {
 	defer j.Close()
 	return ops.BreakLock(a.cfg.StateDir(), actor, j)
 }
+
+// lockBreaker is the console's :lockbreak (tui.Options.BreakLock): the
+// lock broken as actor and journaled. Decision: without a journal the
+// lock is not broken at all (as breakLockJournaled), so that every break
+// leaves its entry.
+func lockBreaker(stateDir string, actor ops.Actor, j *ops.Journal, jerr error) func() error {
+	return func() error {
+		if j == nil {
+			return fmt.Errorf("the journal cannot be opened (%v): the lock is not broken without its entry", jerr)
+		}
+		return ops.BreakLock(stateDir, actor, j)
+	}
+}

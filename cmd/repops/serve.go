@@ -162,6 +162,11 @@ func runServe(ctx context.Context, a *app, o *serveOptions, ready func(addr stri
 		if silSet != nil {
 			opts.Silences = sessionSilences(silSvc, silSet, stateDir, s.Identity)
 		}
+		// Only an admin key breaks the procedure lock (the keys file's
+		// roles); a read-only server breaks nothing.
+		if s.Identity.Role.IsAdmin() && !readOnly {
+			opts.BreakLock = lockBreaker(stateDir, s.Identity.Actor(), journal, jerr)
+		}
 		member := hub.Join(s.Identity)
 		opts.Presence = member
 		if jerr != nil {

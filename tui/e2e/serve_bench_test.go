@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/repops/repops/tui"
 )
 
 // BenchmarkServeTenSessions is issue 18's figures, in one run (-benchtime
@@ -29,7 +32,12 @@ import (
 //     counting server on 127.0.0.1) got in the window, per second
 //     (goal exactly 1, whatever the sessions);
 //   - connect -> first full frame: from the TCP dial to the banner's
-//     "refreshed" (the first frame with data), p50 and p95 of the ten.
+//     "refreshed" (the first frame with data), p50 and p95 of the ten;
+//   - presence change visible to the others: after the window, session 0
+//     switches view (journal, tables, runbooks, twice over); from the key
+//     written to its stdin to the new view's name in its strip entry
+//     ("journal)") arriving in each other session's output, p50 and max
+//     over the changes and the nine others (goal <= 1 s).
 func BenchmarkServeTenSessions(b *testing.B) {
 	const sessions, window = 10, 30 * time.Second
 	var scrapes atomic.Int64
@@ -57,6 +65,8 @@ func BenchmarkServeTenSessions(b *testing.B) {
 		bytes atomic.Int64
 		first time.Duration
 		conn  *gossh.Client
+		in    io.Writer
+		watch stripWatch
 	}
 	clients := make([]*client, sessions)
 	var wg sync.WaitGroup
@@ -90,10 +100,12 @@ func BenchmarkServeTenSessions(b *testing.B) {
 				errs <- err
 				return
 			}
-			if _, err := sess.StdinPipe(); err != nil {
+			in, err := sess.StdinPipe()
+			if err != nil {
 				errs <- err
 				return
 			}
+			c.in = in
 			if err := sess.Shell(); err != nil {
 				errs <- err
 				return
@@ -105,6 +117,7 @@ func BenchmarkServeTenSessions(b *testing.B) {
 				for {
 					n, err := out.Read(buf)
 					c.bytes.Add(int64(n))
+					c.watch.saw(buf[:n])
 					if c.first == 0 && n > 0 {
 						seen.Write(buf[:n])
 						if strings.Contains(ansi.Strip(seen.String()), "refreshed ") {
@@ -139,6 +152,31 @@ func BenchmarkServeTenSessions(b *testing.B) {
 	cpu0, scr0, t0 := procTicks(b, s.cmd.Process.Pid), scrapes.Load(), time.Now()
 	time.Sleep(window)
 	cpu1, scr1, el := procTicks(b, s.cmd.Process.Pid), scrapes.Load(), time.Since(t0)
+
+	// Presence: session 0 switches view; each of the nine others must
+	// receive the new view's name in its strip.
+	km := tui.DefaultKeyMap()
+	var seenAfter []time.Duration
+	for _, ch := range []struct{ key, view string }{
+		{first(km.Journal), "journal"}, {first(km.Tables), "tables"}, {first(km.Runbooks), "runbooks"},
+		{first(km.Journal), "journal"}, {first(km.Tables), "tables"}, {first(km.Runbooks), "runbooks"},
+	} {
+		sent := time.Now()
+		for _, c := range clients[1:] {
+			c.watch.start(ch.view+")", sent)
+		}
+		if _, err := io.WriteString(clients[0].in, ch.key); err != nil {
+			b.Fatal(err)
+		}
+		for i, c := range clients[1:] {
+			d, ok := c.watch.wait(5 * time.Second)
+			if !ok {
+				b.Fatalf("session %d did not show session 0's switch to %s within 5 s", i+1, ch.view)
+			}
+			seenAfter = append(seenAfter, d)
+		}
+	}
+	sort.Slice(seenAfter, func(i, j int) bool { return seenAfter[i] < seenAfter[j] })
 	b.StopTimer()
 	var perSession []float64
 	for i, c := range clients {
@@ -167,10 +205,59 @@ func BenchmarkServeTenSessions(b *testing.B) {
 	fmt.Fprintf(os.Stdout, "%-40s %14.2f %12s\n", "scrapes per 1 s interval", scrapesPerInterval, "1")
 	fmt.Fprintf(os.Stdout, "%-40s %14s %12s\n", "connect -> first full frame p50", firsts[len(firsts)/2].Round(time.Millisecond), "<= 300 ms")
 	fmt.Fprintf(os.Stdout, "%-40s %14s %12s\n", "connect -> first full frame p95", p95.Round(time.Millisecond), "<= 300 ms")
+	fmt.Fprintf(os.Stdout, "%-40s %14s %12s\n", "presence change -> the 9 others p50", seenAfter[len(seenAfter)/2].Round(time.Millisecond), "<= 1 s")
+	fmt.Fprintf(os.Stdout, "%-40s %14s %12s\n", "presence change -> the 9 others max", seenAfter[len(seenAfter)-1].Round(time.Millisecond), "<= 1 s")
 	b.ReportMetric(cpuPct, "cpu%")
 	b.ReportMetric(mean, "B/s/session")
 	b.ReportMetric(scrapesPerInterval, "scrapes/s")
 	b.ReportMetric(float64(firsts[len(firsts)/2].Milliseconds()), "first-frame-p50-ms")
+	b.ReportMetric(float64(seenAfter[len(seenAfter)/2].Microseconds())/1000, "presence-p50-ms")
+}
+
+// stripWatch waits for a text in what a session receives after a moment
+// (a view change elsewhere), read by the session's reader goroutine.
+// Decision: the text is looked for in the output stripped of escape
+// sequences; the renderer sends only the cells that changed, so the
+// target is the new view's name with its closing parenthesis, whose
+// cells all differ from the name it replaces (journal, tables and
+// runbooks share no letter at the same place).
+type stripWatch struct {
+	mu     sync.Mutex
+	target string
+	since  time.Time
+	raw    []byte
+	found  chan time.Duration
+}
+
+func (w *stripWatch) start(target string, since time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.target, w.since, w.raw, w.found = target, since, w.raw[:0], make(chan time.Duration, 1)
+}
+
+func (w *stripWatch) saw(p []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.target == "" || len(p) == 0 {
+		return
+	}
+	w.raw = append(w.raw, p...)
+	if strings.Contains(ansi.Strip(string(w.raw)), w.target) {
+		w.found <- time.Since(w.since)
+		w.target = ""
+	}
+}
+
+func (w *stripWatch) wait(d time.Duration) (time.Duration, bool) {
+	w.mu.Lock()
+	found := w.found
+	w.mu.Unlock()
+	select {
+	case v := <-found:
+		return v, true
+	case <-time.After(d):
+		return 0, false
+	}
 }
 
 // clkTck is the kernel's clock tick (USER_HZ), 100 on Linux.

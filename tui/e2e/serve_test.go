@@ -50,6 +50,20 @@ func sshBin(t testing.TB) string {
 // stopped it.
 func startServe(t testing.TB, extraConfig string) *served {
 	t.Helper()
+	return startServeKeys(t, extraConfig, defaultServeKeys)
+}
+
+// serveKey is a key the test makes: its name and its role in the keys
+// file ("" leaves it out of the file).
+type serveKey struct{ name, role string }
+
+// defaultServeKeys: a viewer, an operator and a key that is not in the
+// file.
+var defaultServeKeys = []serveKey{{"vera", "viewer"}, {"otto", "operator"}, {"mallory", ""}}
+
+// startServeKeys is startServe with the given keys.
+func startServeKeys(t testing.TB, extraConfig string, keys []serveKey) *served {
+	t.Helper()
 	sshBin(t)
 	s := &served{root: t.TempDir(), keys: map[string]string{}, fingerprints: map[string]string{}, exited: make(chan struct{})}
 	s.dbDir, s.stateDir, s.work = filepath.Join(s.root, "db"), filepath.Join(s.root, "state"), filepath.Join(s.root, "work")
@@ -70,7 +84,7 @@ func startServe(t testing.TB, extraConfig string) *served {
 	}
 	s.cli(t, "demo", "--db", s.dbPath, "--appeals", "300", "--summary")
 	var lines []string
-	for _, k := range []struct{ name, role string }{{"vera", "viewer"}, {"otto", "operator"}, {"mallory", ""}} {
+	for _, k := range keys {
 		path := filepath.Join(s.root, "key_"+k.name)
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k.name, "-f", path).CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v\n%s", err, out)
