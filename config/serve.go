@@ -90,7 +90,21 @@ func (c *Config) ServeAuthorizedKeys() string {
 }
 
 // validateServe checks console.serve.
-func (v *validator) validateServe(s Serve) {
+//
+// The key files are read by path (os.ReadFile): never the database or
+// its -wal, -shm or -journal, whose descriptor, closed, would drop the
+// process's SQLite locks ("The live file has one owner").
+func (v *validator) validateServe(s Serve, dbPath string) {
+	for _, f := range []struct{ key, path string }{
+		{"console.serve.host_key", s.HostKey}, {"console.serve.authorized_keys", s.AuthorizedKeys},
+	} {
+		if f.path == "" || dbPath == "" {
+			continue
+		}
+		p, d := filepath.Clean(f.path), filepath.Clean(dbPath)
+		v.check(f.key, p != d && p != d+"-wal" && p != d+"-shm" && p != d+"-journal",
+			"must not be the database (%s) or one of its files: give the key file its own path", dbPath)
+	}
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
 		v.check("console.serve.listen", false, "must be host:port (for example 127.0.0.1:2222), got %q", s.Listen)
 	}

@@ -43,3 +43,21 @@ func TestServeConfig(t *testing.T) {
 		t.Errorf("bad listen: %v", err)
 	}
 }
+
+// TestServeKeyFilesNeverTheDatabase: a host key or keys file named as the
+// database (or its -wal) is a config error naming the key.
+func TestServeKeyFilesNeverTheDatabase(t *testing.T) {
+	for _, tc := range []struct{ key, yaml string }{
+		{"console.serve.host_key", "database:\n  path: /var/lib/gaia/architect.db\nconsole:\n  serve:\n    host_key: /var/lib/gaia/architect.db\n"},
+		{"console.serve.authorized_keys", "database:\n  path: /var/lib/gaia/architect.db\nconsole:\n  serve:\n    authorized_keys: /var/lib/gaia/architect.db-wal\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadWithSources(LoadOptions{File: path, Getenv: func(string) string { return "" }})
+		if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "must not be the database") {
+			t.Fatalf("%s: %v", tc.key, err)
+		}
+	}
+}

@@ -137,7 +137,7 @@ func validate(c *Config, src Provenance, bad map[string]bool) []Problem {
 			v.check(key+".bucket", strings.TrimSpace(r.Bucket) != "", "an s3 replica needs bucket")
 		}
 	}
-	v.validateServe(co.Serve)
+	v.validateServe(co.Serve, c.Database.Path)
 	v.silences(co.Silences)
 	for i, ct := range co.Escalation.Levels {
 		v.check(fmt.Sprintf("console.escalation.levels[%d].level", i), ct.Level >= 1, "support levels start at 1, got %d", ct.Level)

@@ -27,6 +27,12 @@ var fileOpeners = map[string]bool{
 // open files by path, and why none of those files is a live database or
 // its -wal or -shm. Adding a line here is a claim a reviewer checks.
 var ownerAllowed = map[string]string{
+	"cmd/repops/alertjournal.go:alertJournal.holds":      "STATE_DIR/collector.lock, the collectors' flock for journaling transitions",
+	"ops/lock_reassign.go:ReassignLock":                  "the procedure lock file in the state dir (a handover rewrites its holder)",
+	"serve/hostkey.go:LoadHostKey":                       "the SSH host key file (config validation refuses the database's path and its companions)",
+	"serve/hostkey.go:generateHostKey":                   "creates the SSH host key file 0600 (O_EXCL), never an existing file",
+	"serve/keys.go:ParseKeys":                            "the serve keys file (config validation refuses the database's path and its companions)",
+	"silence/store.go:Store.lock":                        "STATE_DIR/silences.lock, the local silences store's flock",
 	"cmd/repops/console.go:startCPUProfile":              "the CPU profile file named by an environment variable",
 	"config/logging.go:appendFile.Write":                 "the log file",
 	"config/logging.go:newLogger":                        "the log file",

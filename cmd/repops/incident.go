@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/repops/repops/db"
+	"github.com/repops/repops/internal/fsutil"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -152,9 +153,9 @@ func runIncidentReport(_ context.Context, a *app, o *incidentOptions, now time.T
 			return usageError("%w", err)
 		}
 	}
-	if o.output != "" && !o.force {
-		if _, err := os.Lstat(o.output); err == nil {
-			return usageError("incident report: %s exists: choose another file, or replace it with --force", o.output)
+	if o.output != "" {
+		if err := reportTargetOK(o.output, o.force); err != nil {
+			return err
 		}
 	}
 	j, err := openIncidentJournal(a)
@@ -189,29 +190,29 @@ func runIncidentReport(_ context.Context, a *app, o *incidentOptions, now time.T
 	return writeReportFile(o.output, b.Bytes())
 }
 
-// writeReportFile writes data to path through a temp file renamed over
-// it, so that a reader never sees half a report.
-func writeReportFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write incident report %s: %w", path, err)
+// reportTargetOK refuses a report's -o file that exists (unless force),
+// and, even with force, one that is an SQLite database or a database's
+// companion (-wal, -shm, -journal): a report never replaces a database.
+func reportTargetOK(path string, force bool) error {
+	if _, err := os.Lstat(path); err != nil {
+		return nil
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("write incident report %s: %w", path, err)
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if strings.HasSuffix(path, suffix) {
+			return usageError("incident report: %s is an SQLite database's %s file: a report never replaces one; choose another file", path, strings.TrimPrefix(suffix, "-"))
+		}
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write incident report %s: %w", path, err)
+	if db.CheckFile(path) == nil {
+		return usageError("incident report: %s is an SQLite database: a report never replaces one; choose another file", path)
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write incident report %s: %w", path, err)
+	if !force {
+		return usageError("incident report: %s exists: choose another file, or replace it with --force", path)
 	}
 	return nil
+}
+
+// writeReportFile writes the report atomically: a reader sees the old
+// file or the whole report.
+func writeReportFile(path string, data []byte) error {
+	return fsutil.WriteAtomic(path, data, 0o644)
 }
