@@ -29,9 +29,9 @@ var _ Source = (*AlertmanagerSource)(nil)
 // NewAlertmanagerSource builds an Alertmanager source for the base URL
 // (e.g. http://127.0.0.1:9093).
 func NewAlertmanagerSource(base string, client *http.Client) (*AlertmanagerSource, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("alertmanager url %q: want http://host:port", base)
+	u, err := ParseHTTPURL("alertmanager url", base, "http://host:port", true)
+	if err != nil {
+		return nil, err
 	}
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,9 +126,8 @@ var _ Source = (*LitestreamSource)(nil)
 
 // NewLitestreamSource builds a Litestream source for o.URL.
 func NewLitestreamSource(o LitestreamOptions) (*LitestreamSource, error) {
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("litestream metrics url %q: want http://host:port/metrics", o.URL)
+	if _, err := ParseHTTPURL("litestream metrics url", o.URL, "http://host:port/metrics", false); err != nil {
+		return nil, err
 	}
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 2 * time.Second}

@@ -9,7 +9,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,9 +97,8 @@ var _ Source = (*ScrapeSource)(nil)
 
 // NewScrapeSource builds a scrape source for o.URL.
 func NewScrapeSource(o ScrapeOptions) (*ScrapeSource, error) {
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("metrics url %q: want http://host:port/metrics", o.URL)
+	if _, err := ParseHTTPURL("metrics url", o.URL, "http://host:port/metrics", false); err != nil {
+		return nil, err
 	}
 	if o.Name == "" {
 		o.Name = "service"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/repops/repops/metrics"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,9 +34,9 @@ const maxAMBody = 16 << 20
 // console.sources.alertmanager_url); a nil client uses one with a 5 s
 // timeout.
 func NewAlertmanager(baseURL string, client *http.Client) (*Alertmanager, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("alertmanager URL %q: want http(s)://host:port", baseURL)
+	u, err := metrics.ParseHTTPURL("alertmanager url", baseURL, "http(s)://host:port", true)
+	if err != nil {
+		return nil, err
 	}
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
