@@ -92,18 +92,9 @@ func (s *Service) Extend(ctx context.Context, id string, d time.Duration) (Silen
 	if d <= 0 {
 		return Silence{}, fmt.Errorf("%w: extend by a positive duration, got %s", ErrInvalid, d)
 	}
-	list, err := s.Backend.List(ctx)
+	x, err := s.changeable(ctx, id)
 	if err != nil {
 		return Silence{}, err
-	}
-	x, err := Find(list, id)
-	if err != nil {
-		return Silence{}, fmt.Errorf("silence %s: %w: see 'repops silence list'", id, err)
-	}
-	if s.MayChange != nil {
-		if err := s.MayChange(x); err != nil {
-			return Silence{}, fmt.Errorf("silence %s: %w", x.ID, err)
-		}
 	}
 	now := s.now()
 	if !now.Before(x.EndsAt) {
@@ -117,8 +108,9 @@ func (s *Service) Extend(ctx context.Context, id string, d time.Duration) (Silen
 	return s.Backend.Extend(ctx, x.ID, check.EndsAt.UTC())
 }
 
-// Expire ends silence id now.
-func (s *Service) Expire(ctx context.Context, id string) (Silence, error) {
+// changeable is silence id (or the one its prefix names), when this
+// service may change it (MayChange).
+func (s *Service) changeable(ctx context.Context, id string) (Silence, error) {
 	list, err := s.Backend.List(ctx)
 	if err != nil {
 		return Silence{}, err
@@ -131,6 +123,15 @@ func (s *Service) Expire(ctx context.Context, id string) (Silence, error) {
 		if err := s.MayChange(x); err != nil {
 			return Silence{}, fmt.Errorf("silence %s: %w", x.ID, err)
 		}
+	}
+	return x, nil
+}
+
+// Expire ends silence id now.
+func (s *Service) Expire(ctx context.Context, id string) (Silence, error) {
+	x, err := s.changeable(ctx, id)
+	if err != nil {
+		return Silence{}, err
 	}
 	if !s.now().Before(x.EndsAt) {
 		return Silence{}, fmt.Errorf("silence %s: %w", x.ID, ErrExpired)
