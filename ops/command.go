@@ -1,6 +1,9 @@
 package ops
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // ShellCommand is args as one line a POSIX shell reads back as the same
 // words: the printed equivalent of a console action (Entry.Command), e.g.
@@ -30,4 +33,20 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+type commandKey struct{}
+
+// WithCommand is ctx carrying the shell command a procedure run under it
+// records in the journal (Procedure.Command): the command line of a
+// procedure run from a shell ('repops backup ...'), so that the journal
+// says how to run it again as it says it for a console's runbook step.
+func WithCommand(ctx context.Context, cmd string) context.Context {
+	return context.WithValue(ctx, commandKey{}, cmd)
+}
+
+// CommandFrom is WithCommand's command, "" when none.
+func CommandFrom(ctx context.Context) string {
+	s, _ := ctx.Value(commandKey{}).(string)
+	return s
 }

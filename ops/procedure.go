@@ -35,6 +35,10 @@ type Procedure struct {
 	Action string
 	Target string
 	Params map[string]any
+	// Command is the shell command that runs the procedure (Entry.Command)
+	// on its start and end entries; Run takes it from its context
+	// (WithCommand) when empty.
+	Command string
 	// Purpose is what the lock says its holder is doing; Action and
 	// Target when empty.
 	Purpose string
@@ -133,6 +137,9 @@ func (r *Running) SetFailure(err error) { r.failure = err }
 //
 // It returns fn's error as is.
 func Run(ctx context.Context, p Procedure, fn func(ctx context.Context, r *Running) (map[string]float64, error)) error {
+	if p.Command == "" {
+		p.Command = CommandFrom(ctx)
+	}
 	r, err := begin(p)
 	if err != nil {
 		return err
@@ -230,7 +237,7 @@ func begin(p Procedure) (*Running, error) {
 	}
 	r.start = time.Now()
 	if r.Journal != nil {
-		if _, err := r.Journal.Append(Entry{Actor: p.Actor, Action: p.Action, Target: p.Target, Params: p.Params, Outcome: OutcomeStarted}); err != nil {
+		if _, err := r.Journal.Append(Entry{Actor: p.Actor, Action: p.Action, Target: p.Target, Params: p.Params, Outcome: OutcomeStarted, Command: p.Command}); err != nil {
 			r.release()
 			return nil, fmt.Errorf("%s (nothing done): journal the start: %w", p.Action, err)
 		}
@@ -242,7 +249,7 @@ func begin(p Procedure) (*Running, error) {
 func (r *Running) end(err error, figures map[string]float64) error {
 	if r.Journal != nil {
 		e := Entry{Actor: r.Actor, Action: r.p.Action, Target: r.p.Target, Params: r.params, Outcome: OutcomeOK,
-			Figures: maps.Clone(figures), Message: r.message}
+			Figures: maps.Clone(figures), Message: r.message, Command: r.p.Command}
 		if e.Figures == nil {
 			e.Figures = map[string]float64{}
 		}

@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/repops/repops/ops"
+	"github.com/spf13/pflag"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -55,5 +58,31 @@ func (a *app) setup(cmd *cobra.Command, g *globalOptions) error {
 		return withCode(exitUsage, fmt.Errorf("set up logging: %w", err))
 	}
 	a.log = log
+	if words := strings.Fields(cmd.CommandPath()); len(words) > 1 && procedureCommands[words[1]] && cmd.Context() != nil {
+		cmd.SetContext(ops.WithCommand(cmd.Context(), commandLine(cmd)))
+	}
 	return nil
+}
+
+// procedureCommands are the subcommands whose procedures are journaled
+// with the command line that ran them (ops.WithCommand): the journal of an
+// incident says how to run each step again, from a shell as from the
+// console's runbooks.
+var procedureCommands = map[string]bool{
+	"backup": true, "restore": true, "optimize": true, "archive": true, "drill": true,
+	"migrate": true, "check": true, "replicate": true,
+}
+
+// commandLine is cmd as it was run: its path, the flags given and the
+// arguments, as one shell line (ops.ShellCommand).
+func commandLine(cmd *cobra.Command) string {
+	words := strings.Fields(cmd.CommandPath())
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Value.Type() == "bool" && f.Value.String() == "true" {
+			words = append(words, "--"+f.Name)
+			return
+		}
+		words = append(words, "--"+f.Name, f.Value.String())
+	})
+	return ops.ShellCommand(append(words, cmd.Flags().Args()...)...)
 }
