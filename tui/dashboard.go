@@ -128,6 +128,9 @@ type dashboardView struct {
 	lock     *lockView
 	spark    map[string][]float64
 	selected int // index into firing()
+	// others is the snapshot the "Other figures" are drawn from
+	// (holdOthers).
+	others metrics.Snapshot
 	// figOff is the first line of the overview's "Other figures" shown:
 	// when they do not all fit, j past the last alert, pgdn/pgup, g/G
 	// scroll them (clamped to what the current size and figures allow).
@@ -160,6 +163,7 @@ func (v dashboardView) Update(msg tea.Msg) (dashboardView, tea.Cmd) {
 			return v, nil
 		}
 		v.snap, v.err, v.state, v.spark = msg.snap, msg.err, stateReady, msg.spark
+		v.others = holdOthers(v.others, msg.snap)
 		if n := len(v.firing()); v.selected >= n {
 			v.selected = max(0, n-1)
 		}
@@ -562,6 +566,32 @@ func (v dashboardView) overview() []string {
 	return out
 }
 
+// othersEvery is how often the overview's "Other figures" take new
+// values while every figure keeps its state.
+const othersEvery = 5 * time.Second
+
+// holdOthers is the snapshot the "Other figures" are drawn from: held
+// (from the snapshot of up to othersEvery ago) while no figure changed
+// state, else the new one.
+//
+// Decision: the other figures are those within their targets (a figure
+// that is not OK is promoted into the key metrics, plan), and their last
+// digits moving at every refresh were most of what an idle dashboard sent
+// over SSH once the key metrics were at glance precision. Held for 5 s,
+// they say the same to a reader for a fifth of the bytes; a change of
+// state, and every key metric, is drawn at the refresh that sees it.
+func holdOthers(held, snap metrics.Snapshot) metrics.Snapshot {
+	if held.Time.IsZero() || snap.Time.Sub(held.Time) >= othersEvery || snap.Time.Before(held.Time) || len(held.Panels) != len(snap.Panels) {
+		return snap
+	}
+	for i, p := range snap.Panels {
+		if q := held.Panels[i]; q.Name != p.Name || q.State != p.State || q.Value.OK != p.Value.OK {
+			return snap
+		}
+	}
+	return held
+}
+
 // otherFigures is the overview's last section: the figures that are
 // neither key metrics nor promoted, one full row each when they all fit,
 // else in compact cells; when even those do not fit, the header counts
@@ -581,6 +611,11 @@ func (v dashboardView) otherFigures(p overviewPlan) []string {
 		right = fmt.Sprintf("↑%d above: pgup/k to scroll back", above)
 	}
 	out := []string{v.section("Other figures", right)}
+	// The figures as last held (holdOthers; a moment of the past when the
+	// dashboard shows one: travelView).
+	if !v.others.Time.IsZero() {
+		v.snap = v.others
+	}
 	if p.cols == 1 {
 		return append(out, v.panelRows(p.others[off:off+shown], shown)...)
 	}
@@ -620,23 +655,47 @@ func (v dashboardView) ruleFor(name string) (metrics.Rule, bool) {
 	return metrics.Rule{}, false
 }
 
+// The panel rows' fixed columns: the value's and the state's widths.
+const panelValueW, panelStateW = 11, 9
+
+// panelColumns is the panel rows' layout at one width: the title's width,
+// the target's (0: none), whether the alert column shows, and the columns
+// left for the sparkline (or an unknown value's reason). panelRows draws
+// with it; a click on a sparkline (timetravel.go) maps a column with it.
+type panelColumns struct {
+	title, target int
+	alert         bool
+	rest          int
+}
+
+func panelLayout(w int) panelColumns {
+	c := panelColumns{title: 26, target: 16, alert: w >= 110}
+	if w < 100 {
+		c.title = 23
+	}
+	// Under 72 columns the target goes: the state still says where the
+	// figure stands.
+	if w < 72 {
+		c.target = 0
+	}
+	used := c.title + 1 + panelValueW + 1 + panelStateW + 1
+	if c.target > 0 {
+		used += c.target + 1
+	}
+	if c.alert {
+		used += 16 + 1
+	}
+	c.rest = w - used
+	return c
+}
+
 // panelRows renders one line per panel: title, value, target, state in
 // words and colour, and a sparkline (or, when unknown, the reason).
 func (v dashboardView) panelRows(names []string, limit int) []string {
 	st := v.ctx.Styles
-	w := v.ctx.Width
-	titleW := 26
-	if w < 100 {
-		titleW = 23
-	}
-	const valueW, stateW = 11, 9
-	// Under 72 columns the target goes: the state still says where the
-	// figure stands.
-	targetW := 16
-	if w < 72 {
-		targetW = 0
-	}
-	showAlert := w >= 110
+	cols := panelLayout(v.ctx.Width)
+	titleW, targetW, showAlert := cols.title, cols.target, cols.alert
+	const valueW, stateW = panelValueW, panelStateW
 	var out []string
 	for _, name := range names {
 		if len(out) >= max(1, limit) {
@@ -681,7 +740,7 @@ func (v dashboardView) panelRows(names []string, limit int) []string {
 		}
 		line += st.StateText(state, padRight(strings.ToUpper(state), stateW)) + " "
 		used += stateW + 1
-		rest := w - used
+		rest := cols.rest
 		if !p.Value.OK {
 			reason := p.Value.Reason
 			if reason == "" {

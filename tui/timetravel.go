@@ -311,21 +311,8 @@ func (v dashboardView) sparkLine(y int) bool {
 }
 
 // sparkWidth is how many columns the panel rows' sparklines take at
-// width w: what panelRows leaves after its columns (kept in step with it).
-func sparkWidth(w int) int {
-	titleW := 26
-	if w < 100 {
-		titleW = 23
-	}
-	used := titleW + 1 + 11 + 1 + 9 + 1
-	if w >= 72 {
-		used += 17
-	}
-	if w >= 110 {
-		used += 17
-	}
-	return max(0, w-used)
-}
+// width w (panelLayout: the layout panelRows draws with).
+func sparkWidth(w int) int { return max(0, panelLayout(w).rest) }
 
 // travelSnapshot is the snapshot the frame describes, judged by the live
 // rules: the recorded states, the values at that moment; the database
@@ -408,6 +395,7 @@ func (v dashboardView) travelView() string {
 	t := v.travel
 	if t.loaded && t.err == nil {
 		w.snap, w.lock, w.spark = v.travelSnapshot(), parseLockWords(t.frame.Lock), t.spark
+		w.others = w.snap // the past's figures, not the live ones held
 		w.markAt = t.cursorI
 	} else if t.loaded && t.spark != nil {
 		w.spark, w.markAt = t.spark, t.cursorI
