@@ -128,6 +128,9 @@ type dashboardView struct {
 	lock     *lockView
 	spark    map[string][]float64
 	selected int // index into firing()
+	// lockAt, when set, is the moment of the past the lock line is told
+	// at (travelView); zero: now.
+	lockAt time.Time
 	// others is the snapshot the "Other figures" are drawn from
 	// (holdOthers).
 	others metrics.Snapshot
@@ -309,7 +312,16 @@ func (v dashboardView) lockLine() string {
 			l.Holder, l.PID, l.Purpose, v.local(l.Since).Format("15:04"))), v.ctx.Width)
 	}
 	return truncate(st.State("pending").Render("⚙ running: ")+fmt.Sprintf("%s by %s since %s (%s ago, pid %d)",
-		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), humanize.GlanceAge(v.ctx.Now().Sub(l.Since)), l.PID), v.ctx.Width)
+		l.Purpose, l.Holder, v.local(l.Since).Format("15:04"), humanize.GlanceAge(v.lockNow().Sub(l.Since)), l.PID), v.ctx.Width)
+}
+
+// lockNow is the moment the lock line is told at: now, or the moment of
+// the past the dashboard shows (travelView).
+func (v dashboardView) lockNow() time.Time {
+	if !v.lockAt.IsZero() {
+		return v.lockAt
+	}
+	return v.ctx.Now()
 }
 
 func (v dashboardView) local(t time.Time) time.Time { return t.In(v.ctx.Now().Location()) }

@@ -396,6 +396,7 @@ func (v dashboardView) travelView() string {
 	if t.loaded && t.err == nil {
 		w.snap, w.lock, w.spark = v.travelSnapshot(), parseLockWords(t.frame.Lock), t.spark
 		w.others = w.snap // the past's figures, not the live ones held
+		w.lockAt = t.frame.Time
 		w.markAt = t.cursorI
 	} else if t.loaded && t.spark != nil {
 		w.spark, w.markAt = t.spark, t.cursorI
