@@ -53,7 +53,11 @@ func (v alertsView) onSilenceMsg(msg tea.Msg) (alertsView, tea.Cmd) {
 		if msg.info.Ack {
 			what = "acknowledgement"
 		}
-		return v, flash(what+" "+shortSilenceID(msg.info.ID)+" created: until "+msg.info.EndsAt.In(v.ctx.Now().Location()).Format("Jan 2 15:04"), false)
+		text := what + " " + shortSilenceID(msg.info.ID) + " created: until " + msg.info.EndsAt.In(v.ctx.Now().Location()).Format("Jan 2 15:04")
+		if msg.info.Command != "" {
+			text += " · same as: " + msg.info.Command
+		}
+		return v, flash(text, false)
 	case silencesListedMsg:
 		v.sil.loading = false
 		v.sil.list, v.sil.err = msg.list, msg.err

@@ -56,6 +56,9 @@ type SilenceInfo struct {
 	RunID     string
 	// InForce: active now (an ack whose run ended is not).
 	InForce bool
+	// Command is the shell equivalent of the change that made it (shown
+	// when the console creates one; "" for an acknowledgement).
+	Command string
 }
 
 // SilencePreview is what a silence would silence.

@@ -161,21 +161,22 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	// 20 frames a second at most: keys answer within 50 ms. The first
+	// 30 frames a second at most: keys answer within 33 ms. The first
 	// frame is drawn at the first tick after the program starts, whatever
 	// the data: the program starts as soon as the engine exists (the
 	// first cycle runs meanwhile, the runbooks' catalogue after it), so
 	// the tick is the floor of the first full frame.
 	//
-	// Decision: 20, not 10. At 10 the first frame could not come before
-	// 100 ms after the program started (measured on the 1M-appeal demo
-	// database: the process reaches the program 22 to 45 ms after exec,
-	// the first cycle ends 25 to 60 ms later, and the frame waited for the
-	// tick at 100 ms: 122 to 150 ms, against the goal of 100 ms at p95).
-	// Each tick wakes the runtime even when nothing changed; measured idle
-	// on the same database, 0.32 s of CPU a minute at 10 frames, 0.50 s
-	// at 30; 20 sits between. Figures in the README's console section.
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out), tea.WithFPS(20)}
+	// Decision: 30, not 10 or 20. Measured on the 1M-appeal demo
+	// database, the process reaches the program 29 to 55 ms after exec
+	// and the first cycle ends 10 to 35 ms later, before the first tick:
+	// the first full frame is the program's start plus one tick. At 10
+	// frames that was 122 to 150 ms, at 20 a p95 of 91 to 104 ms, against
+	// the goal of 100 ms. Each tick wakes the runtime even when nothing
+	// changed: idle on the same database, 0.32 s of CPU a minute at 10
+	// frames, 0.34 at 20, 0.50 at 30 (htop: 0.74 to 0.86 in the same
+	// runs). Figures in the README's console section.
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(a.in), tea.WithOutput(a.out), tea.WithFPS(30)}
 	// The colour profile is detected once. Inside tmux detection runs
 	// 'tmux info' (a subprocess, tens of milliseconds before the first
 	// frame); lipgloss has already detected stdout's profile when it was

@@ -49,6 +49,7 @@ func (c *consoleSilences) Create(ctx context.Context, req tui.SilenceRequest) (t
 	jerr := appendSilenceJournal(c.stateDir, c.actor, action, x, nil)
 	_ = c.set.Refresh(ctx)
 	info := c.info(x, time.Now())
+	info.Command = silenceCommand(action, x, nil)
 	if jerr != nil {
 		return info, fmt.Errorf("silence %s created, but not journaled: %w", x.ID, jerr)
 	}

@@ -363,8 +363,45 @@ func appendSilenceJournal(stateDir string, actor ops.Actor, action string, x sil
 		return err
 	}
 	defer j.Close()
-	_, err = j.Append(ops.Entry{Actor: actor, Action: action, Target: x.ID, Params: params, Outcome: ops.OutcomeOK, RunID: x.RunID})
+	_, err = j.Append(ops.Entry{Actor: actor, Action: action, Target: x.ID, Params: params, Outcome: ops.OutcomeOK, RunID: x.RunID,
+		Command: silenceCommand(action, x, extra)})
 	return err
+}
+
+// silenceCommand is the shell equivalent of a silence's change
+// (Entry.Command; the console shows it too): "" for an acknowledgement,
+// which only the console makes (it is tied to the console's run).
+func silenceCommand(action string, x silence.Silence, extra map[string]any) string {
+	switch action {
+	case "silence.add":
+		words := []string{"repops", "silence", "add"}
+		for _, m := range x.Matchers {
+			words = append(words, "--match", m.Name+string(m.Op)+m.Value)
+		}
+		return ops.ShellCommand(append(words, "--duration", shortDuration(x.EndsAt.Sub(x.StartsAt).Round(time.Minute)), "--comment", x.Comment)...)
+	case "silence.expire":
+		return ops.ShellCommand("repops", "silence", "expire", x.ID, "--yes")
+	case "silence.extend":
+		if by, ok := extra["by"].(string); ok {
+			if d, err := time.ParseDuration(by); err == nil {
+				by = shortDuration(d)
+			}
+			return ops.ShellCommand("repops", "silence", "extend", x.ID, "--duration", by)
+		}
+	}
+	return ""
+}
+
+// shortDuration is d as a flag takes it, without zero units: 1h, 1h30m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func writeJSON(w io.Writer, v any) error {
