@@ -628,6 +628,16 @@ func (v dashboardView) otherFigures(p overviewPlan) []string {
 	if !v.others.Time.IsZero() {
 		v.snap = v.others
 	}
+	// Their sparklines end at the last complete cell: the newest cell's
+	// average moves at every refresh, and the other figures' did not need
+	// to (a change of state is drawn at once all the same).
+	if v.spark != nil && v.markAt <= 0 {
+		done := make(map[string][]float64, len(v.spark))
+		for name, series := range v.spark {
+			done[name] = series[:max(0, len(series)-1)]
+		}
+		v.spark = done
+	}
 	if p.cols == 1 {
 		return append(out, v.panelRows(p.others[off:off+shown], shown)...)
 	}
