@@ -210,7 +210,10 @@ func (m Model) onSnapshot(msg snapshotMsg) (tea.Model, tea.Cmd) {
 // the rule (runbooks' when:) is offered instead. In-memory lookups only.
 func (m Model) resolveRunbooks(alerts []metrics.AlertStatus) {
 	rb := m.opts.Runbooks
-	if rb == nil {
+	// Until the catalogue is loaded the rules' own runbook ids stand (the
+	// next refresh resolves them): the first frame never waits for the
+	// catalogue's parsing.
+	if rb == nil || !catalogueReady(rb) {
 		return
 	}
 	for i := range alerts {

@@ -129,7 +129,24 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// is Go work, and run beside the first cycle it delays the first full
 	// frame (measured: the first cycle took 30 to 65 ms beside it on the
 	// 1M-appeal database, 6 to 11 ms alone).
-	rb := newLazyRunbooks(firstDone, func() (tui.RunbookService, error) { return consoleRunbooks(a, journal, engine) })
+	//
+	// And it waits a little more (settled): on one processor (below),
+	// parsing right after the first cycle took the processor from the
+	// program drawing the first full frame, which then missed its tick and
+	// came a tick later (a first full frame at 65 or 100 ms, one start in
+	// four the latter).
+	settled := make(chan struct{})
+	go func() {
+		<-firstDone
+		t := time.NewTimer(firstFrameSettle)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		close(settled)
+	}()
+	rb := newLazyRunbooks(settled, func() (tui.RunbookService, error) { return consoleRunbooks(a, journal, engine) })
 	opts.Runbooks = rb
 	defer func() {
 		if err := rb.err(); err != nil {
@@ -150,11 +167,11 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	// the table-size scan on two connections, or a runbook's backup) is
 	// not bound by it; the console's own Go work is a few milliseconds a
 	// second.
-	// Set once the first cycle is done: until then two processors let the
+	// Set once the first frame has settled (settled): until then two processors let the
 	// first cycle's Go work run beside the program's start.
 	if os.Getenv("GOMAXPROCS") == "" {
 		prev, set := runtime.GOMAXPROCS(0), make(chan struct{})
-		go func() { <-firstDone; runtime.GOMAXPROCS(1); close(set) }()
+		go func() { <-settled; runtime.GOMAXPROCS(1); close(set) }()
 		defer func() { cancelFirst(); <-set; runtime.GOMAXPROCS(prev) }()
 	}
 	m, err := tui.New(opts)
@@ -203,6 +220,11 @@ func runConsole(ctx context.Context, a *app, o consoleOptions) error {
 	}
 	return nil
 }
+
+// firstFrameSettle is how long after the first cycle the console leaves
+// the first full frame to be drawn before it parses the runbooks'
+// catalogue and goes down to one processor: a few frame ticks.
+const firstFrameSettle = 150 * time.Millisecond
 
 // cpuProfileEnv names the environment variable that, set to a file path,
 // makes the console write a CPU profile of its whole run there (go tool
