@@ -228,7 +228,11 @@ func runServe(ctx context.Context, a *app, o *serveOptions, ready func(addr stri
 				fmt.Fprintf(a.err, "repops serve: SIGHUP: %d keys in %s\n", mustLen(keys), keys.Path())
 			}
 		case <-ctx.Done():
-			fmt.Fprintf(a.err, "repops serve: stopping: closing %d sessions\n", srv.Sessions())
+			n, word := srv.Sessions(), "sessions"
+			if n == 1 {
+				word = "session"
+			}
+			fmt.Fprintf(a.err, "repops serve: stopping: closing %d %s\n", n, word)
 			srv.Drain("repops serve is stopping (the server was asked to stop): reconnect in a moment; a runbook run under way can be resumed", serveDrainWait)
 			<-errc
 			return nil
