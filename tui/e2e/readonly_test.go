@@ -138,26 +138,7 @@ func TestReadOnlyWritesNothing(t *testing.T) {
 	commands := commandInputs(t, runbookIDs)
 
 	// The observer: one connection, read-only, held open across the run.
-	obs, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := obs.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	dataVersion := func() int64 {
-		t.Helper()
-		var v int64
-		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-			t.Fatalf("PRAGMA data_version: %v", err)
-		}
-		return v
-	}
+	dataVersion := dataVersionObserver(t, dbPath)
 	dv0 := dataVersion()
 	before := snapshot(t, dbDir)
 	stateBefore := snapshot(t, stateDir)
@@ -930,4 +911,31 @@ func diff(before, after map[string]entry) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dataVersionObserver holds one read-only connection to dbPath open for
+// the rest of the test and returns its PRAGMA data_version: the number
+// moves when another connection commits a change to the file.
+func dataVersionObserver(t *testing.T, dbPath string) func() int64 {
+	t.Helper()
+	obs, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obs.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	conn, err := obs.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return func() int64 {
+		t.Helper()
+		var v int64
+		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			t.Fatalf("PRAGMA data_version: %v", err)
+		}
+		return v
+	}
 }

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,26 +32,7 @@ func TestServeViewerWritesNothing(t *testing.T) {
 
 	km := tui.DefaultKeyMap()
 	keys := keyMapKeys(t, km)
-	obs, err := sql.Open("sqlite3", "file:"+s.dbPath+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := obs.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	dataVersion := func() int64 {
-		t.Helper()
-		var v int64
-		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-			t.Fatalf("PRAGMA data_version: %v", err)
-		}
-		return v
-	}
+	dataVersion := dataVersionObserver(t, s.dbPath)
 	dv0 := dataVersion()
 	before := snapshot(t, s.dbDir)
 
