@@ -52,3 +52,26 @@ func TestSessionSilencesOwnOrAdmin(t *testing.T) {
 		t.Fatalf("an admin expires alice's silence: %v", err)
 	}
 }
+
+// TestSilenceCommandReadsBack: the shell equivalent journaled for a
+// silence names the same matchers, duration and comment, in words the
+// CLI takes back.
+func TestSilenceCommandReadsBack(t *testing.T) {
+	at := time.Date(2026, 12, 5, 4, 0, 0, 0, time.UTC)
+	x := silence.Silence{ID: "ac24c6fa", StartsAt: at, EndsAt: at.Add(7 * 24 * time.Hour), Comment: "INC-42: it's the import",
+		Matchers: []silence.Matcher{{Name: "alertname", Op: silence.OpEqual, Value: "ReputationAppealErrorRate"}, {Name: "severity", Op: silence.OpRegex, Value: "critical|warning"}}}
+	want := `repops silence add --match alertname=ReputationAppealErrorRate --match 'severity=~critical|warning' --duration 7d --comment 'INC-42: it'\''s the import'`
+	if got := silenceCommand("silence.add", x, nil); got != want {
+		t.Fatalf("add:\n got %s\nwant %s", got, want)
+	}
+	if got := silenceCommand("silence.extend", x, map[string]any{"by": (90 * time.Minute).String()}); got != "repops silence extend ac24c6fa --duration 1h30m" {
+		t.Fatalf("extend: %s", got)
+	}
+	if got := silenceCommand("silence.expire", x, nil); got != "repops silence expire ac24c6fa --yes" {
+		t.Fatalf("expire: %s", got)
+	}
+	x.Ack = true
+	if got := silenceCommand("alert.acknowledged", x, nil); got != "" {
+		t.Fatalf("an acknowledgement has no shell equivalent, got %s", got)
+	}
+}

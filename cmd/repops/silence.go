@@ -198,7 +198,7 @@ func writeSilenceAdd(w io.Writer, asJSON bool, x silence.Silence, p silence.Prev
 	if dry {
 		fmt.Fprintf(w, "dry run: would silence %s for %s (nothing created)\n", x.MatchersString(), silence.FormatDuration(x.EndsAt.Sub(x.StartsAt)))
 	} else {
-		fmt.Fprintf(w, "silence %s created in %s: %s until %s (%s)\n", x.ID, x.Source, x.MatchersString(),
+		fmt.Fprintf(w, "silence %s created %s: %s until %s (%s)\n", x.ID, silenceWhere(x.Source), x.MatchersString(),
 			x.EndsAt.UTC().Format("2006-01-02 15:04 UTC"), silence.FormatDuration(x.EndsAt.Sub(x.StartsAt)))
 	}
 	writePreview(w, p, note)
@@ -378,13 +378,13 @@ func silenceCommand(action string, x silence.Silence, extra map[string]any) stri
 		for _, m := range x.Matchers {
 			words = append(words, "--match", m.Name+string(m.Op)+m.Value)
 		}
-		return ops.ShellCommand(append(words, "--duration", shortDuration(x.EndsAt.Sub(x.StartsAt).Round(time.Minute)), "--comment", x.Comment)...)
+		return ops.ShellCommand(append(words, "--duration", flagDuration(x.EndsAt.Sub(x.StartsAt).Round(time.Minute)), "--comment", x.Comment)...)
 	case "silence.expire":
 		return ops.ShellCommand("repops", "silence", "expire", x.ID, "--yes")
 	case "silence.extend":
 		if by, ok := extra["by"].(string); ok {
 			if d, err := time.ParseDuration(by); err == nil {
-				by = shortDuration(d)
+				by = flagDuration(d)
 			}
 			return ops.ShellCommand("repops", "silence", "extend", x.ID, "--duration", by)
 		}
@@ -392,20 +392,26 @@ func silenceCommand(action string, x silence.Silence, extra map[string]any) stri
 	return ""
 }
 
-// shortDuration is d as a flag takes it, without zero units: 1h, 1h30m.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+// flagDuration is d as --duration takes it: the silences' own form (1h,
+// 7d) when it reads back as d, else Go's (1h30m0s).
+func flagDuration(d time.Duration) string {
+	f := silence.FormatDuration(d)
+	if back, err := silence.ParseDuration(f); err == nil && back == d {
+		return f
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return d.String()
 }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// silenceWhere says in words where a silence is kept.
+func silenceWhere(source string) string {
+	if source == silence.SourceAlertmanager {
+		return "in Alertmanager"
+	}
+	return "in repops' local store (no Alertmanager configured)"
 }
