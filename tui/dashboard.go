@@ -230,8 +230,9 @@ func (v dashboardView) firing() []metrics.AlertStatus {
 // Hints are the view's keys for the key-hints bar.
 //
 // In the order they give way at 80 columns: the alert's runbook (when one
-// fires), the alerts, the runbooks (a newcomer's way to any procedure, so
-// never dropped at 80 columns), the journal, the tables, the tabs.
+// fires), the alerts, the runbooks and finding one by name (a newcomer's
+// way to any procedure, so never dropped at 80 columns), the journal, the
+// tables, the tabs.
 func (v dashboardView) Hints() []key.Binding {
 	k := v.ctx.Keys
 	var hints []key.Binding
@@ -240,7 +241,9 @@ func (v dashboardView) Hints() []key.Binding {
 		o.SetHelp(o.Help().Key, "alert's runbook")
 		hints = append(hints, o)
 	}
-	return append(hints, k.Alerts, k.Runbooks, k.Journal, k.Tables, k.NextTab)
+	find := key.NewBinding(key.WithKeys(k.Filter.Keys()...), key.WithHelp(k.Filter.Help().Key, "find runbook"))
+	find.SetEnabled(k.Filter.Enabled())
+	return append(hints, k.Alerts, k.Runbooks, find, k.Journal, k.Tables, k.NextTab)
 }
 
 // tabsLine is the tab bar with the overall state at the right: the

@@ -520,6 +520,13 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.switchTo(switchViewMsg{to: viewTables})
 	case key.Matches(msg, k.Runbooks):
 		return m.switchTo(switchViewMsg{to: viewRunbooks})
+	case m.focus == viewDashboard && key.Matches(msg, k.Filter) && m.runbooks.mode == rbList:
+		// "/ find runbook" on the dashboard (which has no list of its own
+		// to filter): the runbook list with its filter started, so that
+		// a runbook is found by what one types, as in the list.
+		nm, c := m.switchTo(switchViewMsg{to: viewRunbooks})
+		fm, c2 := nm.(Model).forward(msg)
+		return fm, tea.Batch(c, c2)
 	case key.Matches(msg, k.Journal):
 		return m.switchTo(switchViewMsg{to: viewJournal})
 	case key.Matches(msg, k.Scenario):

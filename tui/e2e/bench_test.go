@@ -155,7 +155,7 @@ func BenchmarkConsoleIdleVsHtop(b *testing.B) {
 	fmt.Printf("%-58s %14.0f %10s\n", fmt.Sprintf("first full frame, 1M appeals, p95 of %d starts (ms)", len(firsts)), ms(p95), "≤ 100")
 	fmt.Printf("%-58s %14s\n", "  median / max (ms)", fmt.Sprintf("%.0f / %.0f", ms(median), ms(sorted[len(sorted)-1])))
 	fmt.Printf("%-58s %14s\n", "  of which to the first byte, median / p95 (ms)", fmt.Sprintf("%.0f / %.0f", ms(percentile(firstBytes, 50)), ms(percentile(firstBytes, 95))))
-	fmt.Printf("%-58s %14s %10s\n", "restore drill keys at 80x24, shortest path (open + run)", fmt.Sprintf("%d (%d + %d)", drill.shortestOpen+drill.shortestRun, drill.shortestOpen, drill.shortestRun), "")
+	fmt.Printf("%-58s %14s %10s\n", "restore drill keys at 80x24, shortest guided path (open + run)", fmt.Sprintf("%d (%d + %d)", drill.shortestOpen+drill.shortestRun, drill.shortestOpen, drill.shortestRun), "")
 	fmt.Printf("%-58s %14s %10s\n", "  as driven by the screen (open + run)", fmt.Sprintf("%d (%d + %d)", drill.openKeys+drill.runKeys, drill.openKeys, drill.runKeys), "equal")
 	fmt.Printf("%-58s %14d %10s\n", "  keys spent scrolling to read a step", drill.scrollKeys, "0")
 	fmt.Printf("%-58s %14d %10s\n", "  steps whose next action was not visible", len(drill.invisible), "0")
