@@ -81,7 +81,7 @@ func (aj *alertJournal) holds() bool {
 	if err := os.MkdirAll(aj.stateDir, 0o700); err != nil {
 		return false
 	}
-	f, err := os.OpenFile(filepath.Join(aj.stateDir, CollectorLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(aj.stateDir, CollectorLockFile), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return false
 	}

@@ -184,17 +184,7 @@ func TestReadOnlyWritesNothing(t *testing.T) {
 	typed := func(s string) []step {
 		return []step{{key: first(km.Command)}, {wait: cmdline}, {text: s}, {key: "enter"}, {wait: title, answer: newRun}}
 	}
-	var contexts []drive
-	for i, tab := range []key.Binding{km.Tab1, km.Tab2, km.Tab3, km.Tab4, km.Tab5} {
-		contexts = append(contexts, drive{name: fmt.Sprintf("dashboard tab %d", i+1), nav: view(km.Dashboard, tab)})
-	}
-	contexts = append(contexts,
-		drive{name: "alerts", nav: view(km.Alerts)},
-		drive{name: "tables", nav: view(km.Tables)},
-		drive{name: "journal", nav: view(km.Journal)},
-		drive{name: "runbooks", nav: view(km.Runbooks)},
-		drive{name: "help", nav: view(km.Help)},
-		drive{name: "command mode", nav: append(view(km.Command), step{wait: cmdline})},
+	contexts := append(viewContexts(km, view, cmdline),
 		drive{name: "runbook page", nav: typed("open backup")},
 		// A run started (or continued), at whichever step it is; and one
 		// taken past its first step (a check of the disk) to the second,
@@ -938,4 +928,22 @@ func dataVersionObserver(t *testing.T, dbPath string) func() int64 {
 		}
 		return v
 	}
+}
+
+// viewContexts are the drives to every view of the console, the local
+// one and a served one alike: the dashboard's five tabs, the alerts, the
+// tables, the journal, the runbooks, the help and the command line.
+func viewContexts(km tui.KeyMap, view func(...key.Binding) []step, cmdline *regexp.Regexp) []drive {
+	var out []drive
+	for i, tab := range []key.Binding{km.Tab1, km.Tab2, km.Tab3, km.Tab4, km.Tab5} {
+		out = append(out, drive{name: fmt.Sprintf("dashboard tab %d", i+1), nav: view(km.Dashboard, tab)})
+	}
+	return append(out,
+		drive{name: "alerts", nav: view(km.Alerts)},
+		drive{name: "tables", nav: view(km.Tables)},
+		drive{name: "journal", nav: view(km.Journal)},
+		drive{name: "runbooks", nav: view(km.Runbooks)},
+		drive{name: "help", nav: view(km.Help)},
+		drive{name: "command mode", nav: append(view(km.Command), step{wait: cmdline})},
+	)
 }

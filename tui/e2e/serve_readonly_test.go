@@ -48,17 +48,7 @@ func TestServeViewerWritesNothing(t *testing.T) {
 	typed := func(cmd string) []step {
 		return []step{{key: first(km.Command)}, {wait: cmdline}, {text: cmd}, {key: "enter"}, {wait: title, answer: newRunRe}}
 	}
-	var contexts []drive
-	for i, tab := range []key.Binding{km.Tab1, km.Tab2, km.Tab3, km.Tab4, km.Tab5} {
-		contexts = append(contexts, drive{name: fmt.Sprintf("dashboard tab %d", i+1), nav: view(km.Dashboard, tab)})
-	}
-	contexts = append(contexts,
-		drive{name: "alerts", nav: view(km.Alerts)},
-		drive{name: "tables", nav: view(km.Tables)},
-		drive{name: "journal", nav: view(km.Journal)},
-		drive{name: "runbooks", nav: view(km.Runbooks)},
-		drive{name: "help", nav: view(km.Help)},
-		drive{name: "command mode", nav: append(view(km.Command), step{wait: cmdline})},
+	contexts := append(viewContexts(km, view, cmdline),
 		drive{name: "run", nav: typed("run backup")},
 		drive{name: "run, past step 1", nav: append(typed("run backup"),
 			step{key: first(km.Do), while: regexp.MustCompile(`Step 1 of \d+`)}, step{wait: title})},
